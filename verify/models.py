@@ -13,7 +13,6 @@ tensors, unvalidated — so gradients can flow into the model's parameters.
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -82,8 +81,7 @@ def _check_rows_sum_to_one(arr: np.ndarray, field: str) -> None:
     if off.any():
         if arr.ndim == 1:
             raise ValueError(
-                f"{field} sums to {sums!r}, not 1 (tolerance {SUM_TOL:g}); "
-                f"divide it by its sum"
+                f"{field} sums to {sums!r}, not 1 (tolerance {SUM_TOL:g}); divide it by its sum"
             )
         row = int(np.argmax(off))
         raise ValueError(
@@ -307,13 +305,19 @@ class MemoryHMM:
         except Exception:  # noqa: BLE001 - any unreadable input is the user's field error
             raise ValueError("pointer: cannot be read as an array of ints") from None
         if ptr_raw.shape != (s,):
-            raise ValueError(f"pointer has shape {ptr_raw.shape}; it must be ({s},), one cell per state")
-        if ptr_raw.dtype.kind == "f" and np.all(np.isfinite(ptr_raw)) and np.all(
-            ptr_raw == np.round(ptr_raw)
+            raise ValueError(
+                f"pointer has shape {ptr_raw.shape}; it must be ({s},), one cell per state"
+            )
+        if (
+            ptr_raw.dtype.kind == "f"
+            and np.all(np.isfinite(ptr_raw))
+            and np.all(ptr_raw == np.round(ptr_raw))
         ):
             ptr_raw = ptr_raw.astype(np.int64)
         if ptr_raw.dtype.kind not in "iu":
-            raise ValueError(f"pointer must hold integers (cell indices), got dtype {ptr_raw.dtype}")
+            raise ValueError(
+                f"pointer must hold integers (cell indices), got dtype {ptr_raw.dtype}"
+            )
         ptr = ptr_raw.astype(np.int64)
         if ((ptr < 0) | (ptr >= n_cells)).any():
             st = int(np.argmax((ptr < 0) | (ptr >= n_cells)))
@@ -373,7 +377,7 @@ class MemoryHMM:
         ``h = a*s + st`` matches the emission row layout. Transitions are block-diagonal:
         ``A[(c, st), (c', st')] = 1[c = c'] · state_transition[st, st']``.
         """
-        s, m = self.n_ordinary, self.n_values
+        s = self.n_ordinary
         configs = self.memory_configurations()  # (C, N)
         n_conf = configs.shape[0]
         prior_c = np.prod(self.memory_prior[np.arange(self.n_cells), configs], axis=1)  # (C,)
@@ -387,8 +391,10 @@ class MemoryHMM:
 
     def cell_marginalizer(self, cell: int) -> np.ndarray:
         """0/1 matrix (k, m) mapping product states to the value of ``cell``."""
-        if isinstance(cell, bool) or not isinstance(cell, (int, np.integer)) or not (
-            0 <= cell < self.n_cells
+        if (
+            isinstance(cell, bool)
+            or not isinstance(cell, (int, np.integer))
+            or not (0 <= cell < self.n_cells)
         ):
             raise ValueError(f"cell = {cell!r} is out of range; cells are 0..{self.n_cells - 1}")
         values = np.repeat(self.memory_configurations()[:, cell], self.n_ordinary)  # (k,)
@@ -399,13 +405,19 @@ class MemoryHMM:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``(tokens (B, T), memory (B, N))``: memory per sequence, then the chain."""
         rng = np.random.default_rng(rng)
-        memory = np.stack(
-            [
-                _sample_categorical(np.broadcast_to(self.memory_prior[j], (batch, self.n_values)), rng)
-                for j in range(self.n_cells)
-            ],
-            axis=1,
-        ) if batch else np.empty((0, self.n_cells), dtype=np.int64)
+        memory = (
+            np.stack(
+                [
+                    _sample_categorical(
+                        np.broadcast_to(self.memory_prior[j], (batch, self.n_values)), rng
+                    )
+                    for j in range(self.n_cells)
+                ],
+                axis=1,
+            )
+            if batch
+            else np.empty((0, self.n_cells), dtype=np.int64)
+        )
         chain = HMM(self.state_start, self.state_transition, np.eye(self.n_ordinary))
         _, states = chain.sample(batch, length, rng)
         tokens = np.empty_like(states)
@@ -481,5 +493,3 @@ __all__ = [
     "model_from_json",
     "stationary_distribution",
 ]
-
-
