@@ -65,7 +65,9 @@ def _tokens(xs: Any, n: int, like: Array, name: str = "xs") -> Array:
         try:
             arr_np = np.asarray(xs)
         except Exception:  # noqa: BLE001 - ragged lists etc.: the user's input error
-            raise ValueError(f"{name}: cannot be read as a (B, T) array of token ids") from None
+            raise ValueError(
+                f"{name}: cannot be read as a (B, T) array of token ids (ragged rows?)"
+            ) from None
         if arr_np.dtype == object:
             raise ValueError(f"{name}: ragged or non-numeric; pass a (B, T) array of ints")
         if arr_np.dtype.kind not in "iu":
@@ -275,12 +277,13 @@ def _prompt_prior(params: HMMParams, prompt: Array) -> Array:
     ones = A[0] * 0 + 1
     a = start * prompt[0]
     for l in range(1, prompt.shape[0] + 1):
-        a, s = _normalize(a, ones)
+        s = a @ ones
         if not bool(s > 0):
             raise ValueError(
                 f"prompt: weights up to token {l} give every state probability zero; "
                 f"raise some u_l[h]"
             )
+        a = a / s
         a = a @ A if l == prompt.shape[0] else (a @ A) * prompt[l]
     return a
 
