@@ -1,0 +1,368 @@
+"""The claims registry: one :class:`Claim` per THEORY.md §5 statement, user claims alike.
+
+A claim is a property of generated *instances* (plain dicts of models, arrays and numbers)
+decided by a ``check(instance) -> Outcome`` function. Built-in and user claims register
+through the same decorator::
+
+    from hypothesis import strategies as st
+    from verify.claims import Outcome, claim
+
+    @claim(
+        "user.example",
+        theorem="Theorem 3.3",
+        kind="universal",
+        statement="every generated HMM ... recovers",
+        strategy=lambda: st.fixed_dictionaries({"x": st.integers(1, 3)}),
+        oracles=("witness", "lp"),
+        examples={"ci": 50, "dev": 200, "thorough": 2000},
+    )
+    def check(instance: dict) -> Outcome:
+        return Outcome.passed(quantities={"x": instance["x"]})
+
+``strategy`` is a zero-argument factory so that importing the registry never imports the
+strategies (and a claim whose machinery is missing is reported inconclusive, never held).
+Workers of a parallel run find claims by ID: they import the same modules (built-ins plus
+every ``--claims-from`` module) and look the ID up here, so claims never need pickling.
+
+Outcome of one instance (``Outcome.status``):
+
+- ``pass``: the property held on this instance (universal / implication / statistical);
+- ``fail``: a counterexample (for universal claims this includes a witness/LP disagreement);
+- ``witness``: an existential claim's witness was found on this instance;
+- ``miss``: an existential claim's search continues (this instance is not a witness);
+- ``discard``: ill-posed (e.g. margin γ = 0 on the input set) — counted, never a pass;
+- ``inconclusive``: an oracle could not decide (solver failure) — counted, never a pass.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from verify.models import HMM, MemoryHMM, model_from_dict
+
+KINDS = ("universal", "existential", "implication", "statistical")
+PROFILES = ("ci", "dev", "thorough")
+OUTCOME_STATUSES = ("pass", "fail", "witness", "miss", "discard", "inconclusive")
+
+#: The module holding the built-in claims (imported by :func:`load_builtin`).
+BUILTIN_MODULES = ("verify.claims.head", "verify.claims.prompt", "verify.claims.memory")
+
+
+class Unavailable(RuntimeError):
+    """A claim's machinery (a module it needs) is missing: the claim is inconclusive."""
+
+
+# --------------------------------------------------------------------------- outcome
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``check`` concluded on one instance.
+
+    quantities: condition numbers of this instance (σ_min, margins, leakage …), floats;
+    their distributions are reported per claim. detail: JSON-serialisable explanation
+    shown on the counterexample / witness page (keys ``task``, ``inputs`` (list of row
+    dicts), ``certificate``, ``head`` … are rendered specially, anything else as JSON).
+    """
+
+    status: str
+    message: str = ""
+    quantities: Mapping[str, float] = field(default_factory=dict)
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in OUTCOME_STATUSES:
+            raise ValueError(f"Outcome.status {self.status!r} not in {OUTCOME_STATUSES}")
+
+    @classmethod
+    def passed(cls, message: str = "", **kw: Any) -> Outcome:
+        return cls("pass", message, **kw)
+
+    @classmethod
+    def failed(cls, message: str, **kw: Any) -> Outcome:
+        return cls("fail", message, **kw)
+
+    @classmethod
+    def witness(cls, message: str, **kw: Any) -> Outcome:
+        return cls("witness", message, **kw)
+
+    @classmethod
+    def miss(cls, message: str = "", **kw: Any) -> Outcome:
+        return cls("miss", message, **kw)
+
+    @classmethod
+    def discard(cls, message: str, **kw: Any) -> Outcome:
+        return cls("discard", message, **kw)
+
+    @classmethod
+    def inconclusive(cls, message: str, **kw: Any) -> Outcome:
+        return cls("inconclusive", message, **kw)
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "message": self.message,
+            "quantities": {k: _float(v) for k, v in self.quantities.items()},
+            "detail": to_jsonable(dict(self.detail)),
+        }
+
+
+def _float(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+# --------------------------------------------------------------------------- claim
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One registered claim.
+
+    id: THEORY §5 ID (``head.exact``) or a user ID. theorem: the paper's theorem.
+    kind: universal | existential | implication | statistical. statement: one sentence.
+    strategy: zero-argument factory returning a Hypothesis strategy of instance dicts
+    (statistical claims: ``None``; their instances are ``{"seed": s}`` for fixed seeds).
+    oracles: names of the deciders the check compares (``witness``, ``lp`` …).
+    examples: examples (statistical: seeds) per runner profile ``ci|dev|thorough``.
+    thresholds: named numbers the check uses, reported with the result.
+    min_decided: fraction of generated examples that must be decided (pass) for a
+    universal claim to count as held; below it the claim is inconclusive.
+    """
+
+    id: str
+    theorem: str
+    kind: str
+    statement: str
+    check: Callable[[dict], Outcome]
+    strategy: Callable[[], Any] | None = None
+    strategy_name: str = ""
+    oracles: tuple[str, ...] = ()
+    examples: Mapping[str, int] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    min_decided: float = 0.5
+    module: str = ""
+
+    def budget(self, profile: str) -> int:
+        if profile not in PROFILES:
+            raise ValueError(f"profile {profile!r} unknown; choose one of {PROFILES}")
+        default = {"ci": 50, "dev": 200, "thorough": 2000}[profile]
+        return int(self.examples.get(profile, default))
+
+    def describe(self) -> dict:
+        return {
+            "id": self.id,
+            "theorem": self.theorem,
+            "kind": self.kind,
+            "statement": self.statement,
+            "strategy": self.strategy_name,
+            "oracles": list(self.oracles),
+            "examples": dict(self.examples),
+            "thresholds": {k: float(v) for k, v in self.thresholds.items()},
+            "module": self.module,
+        }
+
+
+_REGISTRY: dict[str, Claim] = {}
+#: Module name → how the user named it (dotted name or .py path), for case files.
+_SOURCES: dict[str, str] = {}
+
+
+def module_source(module: str) -> str | None:
+    """How to load ``module`` again (``--claims-from`` spec); None for built-ins."""
+    if module in BUILTIN_MODULES:
+        return None
+    return _SOURCES.get(module, module)
+
+
+def register(c: Claim) -> Claim:
+    """Add ``c`` to the registry; re-registering the same ID from the same module replaces
+    it (module reloads), from another module is an error."""
+    if c.kind not in KINDS:
+        raise ValueError(f"claim {c.id!r}: kind {c.kind!r} not in {KINDS}")
+    if not c.id or any(ch.isspace() for ch in c.id) or "/" in c.id:
+        raise ValueError(f"claim id {c.id!r}: must be non-empty, no spaces or '/'")
+    if c.kind != "statistical" and c.strategy is None:
+        raise ValueError(f"claim {c.id!r}: a {c.kind} claim needs a strategy factory")
+    for p, n in c.examples.items():
+        if p not in PROFILES or int(n) < 1:
+            raise ValueError(f"claim {c.id!r}: examples[{p!r}] = {n!r}; profiles {PROFILES}")
+    old = _REGISTRY.get(c.id)
+    if old is not None and old.module != c.module:
+        raise ValueError(f"claim id {c.id!r} already registered by module {old.module!r}")
+    _REGISTRY[c.id] = c
+    return c
+
+
+def claim(
+    id: str,  # noqa: A002 - the claim's ID is its name everywhere
+    *,
+    theorem: str,
+    kind: str,
+    statement: str,
+    strategy: Callable[[], Any] | None = None,
+    strategy_name: str = "",
+    oracles: tuple[str, ...] = (),
+    examples: Mapping[str, int] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    min_decided: float = 0.5,
+) -> Callable[[Callable[[dict], Outcome]], Callable[[dict], Outcome]]:
+    """Decorator registering ``check`` as claim ``id`` (see the module docstring)."""
+
+    def deco(check: Callable[[dict], Outcome]) -> Callable[[dict], Outcome]:
+        register(
+            Claim(
+                id=id,
+                theorem=theorem,
+                kind=kind,
+                statement=statement,
+                check=check,
+                strategy=strategy,
+                strategy_name=strategy_name or getattr(strategy, "__doc__", None) or "",
+                oracles=tuple(oracles),
+                examples=dict(examples or {}),
+                thresholds=dict(thresholds or {}),
+                min_decided=min_decided,
+                module=check.__module__,
+            )
+        )
+        return check
+
+    return deco
+
+
+def load_builtin() -> None:
+    for mod in BUILTIN_MODULES:
+        importlib.import_module(mod)
+
+
+def load_claims_module(spec: str) -> str:
+    """Import a user claims module by dotted name or by ``.py`` path; return its name.
+
+    The current directory is put on ``sys.path`` (as ``python -m`` does) so a module next
+    to the user's working directory is found, in the main process and in workers alike.
+    """
+    if not spec:
+        raise ValueError("--claims-from: empty module name")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    if spec.endswith(".py"):
+        path = Path(spec).resolve()
+        if not path.is_file():
+            raise ValueError(f"--claims-from: file {spec!r} does not exist")
+        name = f"ptverify_user_{path.stem}"
+        _SOURCES[name] = str(path)
+        if name in sys.modules:
+            return name
+        mspec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(mspec)
+        sys.modules[name] = module
+        try:
+            mspec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - the user's module: report, no traceback
+            del sys.modules[name]
+            raise ValueError(f"--claims-from {spec}: {type(exc).__name__}: {exc}") from None
+        return name
+    try:
+        importlib.import_module(spec)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"--claims-from: cannot import module {spec!r} ({exc})") from None
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's module: report, no traceback
+        raise ValueError(f"--claims-from {spec}: {type(exc).__name__}: {exc}") from None
+    return spec
+
+
+def get(claim_id: str) -> Claim:
+    try:
+        return _REGISTRY[claim_id]
+    except KeyError:
+        raise ValueError(
+            f"unknown claim {claim_id!r}; `ptverify list` shows the registered IDs"
+        ) from None
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim: built-ins in THEORY §5 order, then user claims by ID."""
+    order = {cid: i for i, cid in enumerate(BUILTIN_ORDER)}
+    return sorted(_REGISTRY.values(), key=lambda c: (order.get(c.id, len(order)), c.id))
+
+
+#: THEORY.md §5 order of the built-in claim IDs.
+BUILTIN_ORDER = (
+    "head.exact",
+    "head.rowspace",
+    "head.robust",
+    "head.necessary",
+    "prompt.exact",
+    "prompt.weaker",
+    "prompt.robust",
+    "memory.iid_exact",
+    "memory.pool",
+    "memory.prompt",
+    "memory.vs_vanilla",
+)
+
+
+# --------------------------------------------------------------------------- instance codec
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain-JSON form of an instance value: models → their ``to_dict``; arrays →
+    ``{"array": nested lists, "dtype": ...}``; tuples → lists; non-finite floats → None."""
+    if isinstance(value, (HMM, MemoryHMM)):
+        return value.to_dict()
+    if isinstance(value, np.ndarray):
+        kind = "int64" if value.dtype.kind in "iub" else "float64"
+        arr = value.astype(kind)
+        lst = arr.tolist()
+        if kind == "float64" and not np.isfinite(arr).all():
+            lst = np.where(np.isfinite(arr), arr, None).tolist()
+        return {"array": lst, "dtype": kind}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _float(value)
+    if value is None or isinstance(value, str):
+        return value
+    return repr(value)
+
+
+def from_jsonable(value: Any, where: str = "instance") -> Any:
+    """Inverse of :func:`to_jsonable` with strict validation; errors name the field."""
+    if isinstance(value, dict):
+        if value.get("kind") in ("hmm", "memory_hmm"):
+            return model_from_dict(value, where)
+        if set(value) == {"array", "dtype"}:
+            if value["dtype"] not in ("int64", "float64"):
+                raise ValueError(f"{where}.dtype: {value['dtype']!r} not int64/float64")
+            try:
+                arr = np.asarray(value["array"], dtype=value["dtype"])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}.array: not a numeric array ({exc})") from None
+            return arr
+        return {k: from_jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"{where}: unsupported JSON value {type(value).__name__}")

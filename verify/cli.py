@@ -1,0 +1,308 @@
+"""``ptverify`` command line (also ``python -m verify``).
+
+Exit codes: 0 every claim held and every existential search found its witness; 1 a claim
+was falsified, a search failed or a claim crashed; 2 bad usage or bad input (one message
+on stderr, no traceback); 3 nothing failed but some result was inconclusive;
+130 interrupted (partial results are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import pkgutil
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class UsageError(ValueError):
+    """Bad usage or bad input: reported on stderr with exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ptverify",
+        description="Property-based verification of Wei, Xie & Ma (NeurIPS 2021).",
+        epilog="exit codes: 0 all held/found, 1 falsified or search failed, "
+        "2 bad usage/input, 3 only inconclusive",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list registered claims, one per line")
+    s.add_argument("--claims-from", action="append", default=[], metavar="MODULE")
+
+    s = sub.add_parser("run", help="run claims and write reports")
+    s.add_argument("ids", nargs="*", metavar="ID", help="claim IDs or families (head, prompt…)")
+    s.add_argument("--profile", choices=("ci", "dev", "thorough"), default="ci")
+    s.add_argument("--examples", type=int, default=None, help="override every claim's budget")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--report-dir", default="reports")
+    s.add_argument("--json", default=None, help="results JSON (default REPORT_DIR/results.json)")
+    s.add_argument("--junit", default=None, help="JUnit XML (default REPORT_DIR/junit.xml)")
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--claims-from", action="append", default=[], metavar="MODULE")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    s = sub.add_parser("check", help="evaluate every condition on your own model JSON")
+    s.add_argument("model", metavar="MODEL.json")
+    s.add_argument("--mu", default=None, help="task μ, comma-separated (default: from file)")
+    s.add_argument("--T", type=int, default=None, help="input length (default 3)")
+    s.add_argument("--cell", type=int, default=0, help="task cell j* (memory models)")
+    s.add_argument("--seed", type=int, default=0, help="seed for sampled input sets")
+
+    s = sub.add_parser("replay", help="re-run a saved counterexample or witness")
+    s.add_argument("case", metavar="FILE.json")
+    s.add_argument("--claims-from", action="append", default=[], metavar="MODULE")
+
+    s = sub.add_parser("report", help="rebuild the HTML report from a results JSON")
+    s.add_argument("--json", default=None, help="results JSON (default REPORT_DIR/results.json)")
+    s.add_argument("--report-dir", default="reports")
+    s.add_argument("--junit", default=None)
+
+    s = sub.add_parser("reproduce", help="re-run the paper's experiments (THEORY §8)")
+    s.add_argument("--preset", choices=("smoke", "small", "paper"), default="smoke")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    s.add_argument("--out", default="reproduce-out")
+
+    s = sub.add_parser("bench", help="run a benchmark from verify.bench")
+    s.add_argument("name")
+    s.add_argument("--quick", action="store_true")
+    return p
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _load(claims_from: list[str]) -> list[str]:
+    from verify.claims import load_builtin, load_claims_module
+
+    load_builtin()
+    return [load_claims_module(m) for m in claims_from]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from verify.claims import all_claims
+
+    _load(args.claims_from)
+    for c in all_claims():
+        print(f"{c.id:<20} {c.kind:<12} {c.theorem:<24} {c.statement}")
+    return EXIT_OK
+
+
+def _select(ids: list[str]) -> list[str]:
+    from verify.claims import all_claims
+
+    known = [c.id for c in all_claims()]
+    if not ids:
+        return known
+    out: list[str] = []
+    for i in ids:
+        if i in known:
+            chosen = [i]
+        else:
+            chosen = [k for k in known if k.startswith(i.rstrip(".") + ".")]
+        if not chosen:
+            raise UsageError(f"unknown claim {i!r}; `ptverify list` shows the registered IDs")
+        out += [c for c in chosen if c not in out]
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from verify import reports, runner
+
+    if args.examples is not None and args.examples < 1:
+        raise UsageError(f"--examples must be ≥ 1, got {args.examples}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be ≥ 1, got {args.workers}")
+    modules = _load(args.claims_from)
+    ids = _select(args.ids)
+    report_dir = Path(args.report_dir)
+    json_path = Path(args.json) if args.json else report_dir / "results.json"
+    junit_path = Path(args.junit) if args.junit else report_dir / "junit.xml"
+    t0 = time.perf_counter()
+
+    def document(done: list[dict], complete: bool, interrupted: bool) -> dict:
+        code = runner.exit_code(done) if complete else EXIT_INTERRUPTED
+        return reports.results_document(
+            done,
+            profile=args.profile,
+            seed=args.seed,
+            examples=args.examples,
+            workers=args.workers,
+            claims_from=modules,
+            complete=complete,
+            interrupted=interrupted,
+            wall_time_s=time.perf_counter() - t0,
+            exit_code=code,
+        )
+
+    def partial(_r: dict, done: list[dict]) -> None:
+        doc = document(done, complete=False, interrupted=False)
+        reports.write_cases(doc, report_dir)
+        reports.atomic_write(json_path, reports.dumps(doc))
+
+    results, interrupted = runner.run_claims(
+        ids,
+        profile=args.profile,
+        examples=args.examples,
+        seed=args.seed,
+        workers=args.workers,
+        claims_from=modules,
+        on_result=partial,
+        progress=not args.quiet,
+    )
+    complete = not interrupted and len(results) == len(ids)
+    doc = document(results, complete, interrupted)
+    reports.write_all(doc, report_dir, json_path, junit_path)
+    for r in results:
+        line = f"{r['id']:<20} {r['status']:<12} {r['counts']['examples']:>5} ex  {r['message']}"
+        print(line[:200])
+    print(
+        f"ptverify: {len(results)}/{len(ids)} claims in {doc['wall_time_s']:.1f}s; "
+        f"report {report_dir / 'index.html'}; exit {doc['exit_code']}"
+    )
+    if interrupted:
+        print("ptverify: interrupted; partial results kept", file=sys.stderr)
+    return doc["exit_code"]
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from verify.claims import from_jsonable, get, load_claims_module
+    from verify.reports import load_case
+
+    case = load_case(args.case)
+    mods = list(args.claims_from)
+    if case.get("claims_from"):
+        mods.append(case["claims_from"])
+    _load([])
+    for m in mods:
+        if not (m.endswith(".py") or all(part.isidentifier() for part in m.split("."))):
+            raise UsageError(f"case file claims_from: {m!r} is not a module name")
+        load_claims_module(m)
+    c = get(case["claim"])
+    instance = from_jsonable(case["instance"], "instance")
+    if not isinstance(instance, dict):
+        raise UsageError("case file instance: expected an object")
+    try:
+        out = c.check(instance)
+    except Exception as exc:  # noqa: BLE001 - reproducing a crash is a finding, not usage
+        print(f"{c.id}: check raised {type(exc).__name__}: {exc}")
+        return EXIT_FAIL
+    print(f"{c.id} ({c.theorem}, {c.kind}) — saved {case['role']}")
+    print(f"now: {out.status}: {out.message}")
+    for k, v in out.quantities.items():
+        print(f"  {k} = {v}")
+    if out.status == "inconclusive":
+        return EXIT_INCONCLUSIVE
+    if case["role"] == "witness":
+        return EXIT_OK if out.status == "witness" else EXIT_FAIL
+    if out.status == "fail":
+        print("the counterexample still falsifies the claim")
+        return EXIT_FAIL
+    print("the saved counterexample no longer falsifies the claim")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from verify import reports
+
+    report_dir = Path(args.report_dir)
+    json_path = Path(args.json) if args.json else report_dir / "results.json"
+    doc = reports.load_results(json_path)
+    for c in doc["claims"]:
+        c.setdefault("case_file", f"cases/{c['id']}.json" if c.get("case") else None)
+    reports.write_cases(doc, report_dir)
+    if args.junit:
+        reports.atomic_write(args.junit, reports.junit_xml(doc))
+    index = reports.write_html(doc, report_dir)
+    print(f"ptverify: wrote {index}")
+    return EXIT_OK
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    try:
+        mod = importlib.import_module("verify.reproduce")
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"reproduce is not available in this install ({exc})") from None
+    out = mod.reproduce(args.preset, args.device, Path(args.out), progress=True)
+    print(f"ptverify: reproduce wrote {out}")
+    return EXIT_OK
+
+
+def available_benches() -> list[str]:
+    try:
+        pkg = importlib.import_module("verify.bench")
+    except ModuleNotFoundError:
+        return []
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    names = available_benches()
+    if args.name not in names:
+        raise UsageError(
+            f"unknown benchmark {args.name!r}; available: {', '.join(names) or '(none)'}"
+        )
+    mod = importlib.import_module(f"verify.bench.{args.name}")
+    mod.run(quick=args.quick)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from verify.reports.check import check_model
+
+    path = Path(args.model)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    mu = None
+    if args.mu is not None:
+        try:
+            mu = [float(v) for v in args.mu.replace(" ", "").split(",") if v]
+        except ValueError:
+            raise UsageError(f"--mu {args.mu!r}: expected comma-separated numbers") from None
+        if not mu or not all(math.isfinite(v) for v in mu):
+            raise UsageError(f"--mu {args.mu!r}: expected finite comma-separated numbers")
+    if args.T is not None and not 1 <= args.T <= 64:
+        raise UsageError(f"--T {args.T}: expected 1 ≤ T ≤ 64")
+    return check_model(text, path.name, mu=mu, T=args.T, cell=args.cell, seed=args.seed)
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "run": cmd_run,
+    "check": cmd_check,
+    "replay": cmd_replay,
+    "report": cmd_report,
+    "reproduce": cmd_reproduce,
+    "bench": cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage + message
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("ptverify: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            msg = f"{exc.filename}: {msg}"
+        print(f"ptverify: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

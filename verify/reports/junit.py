@@ -1,0 +1,59 @@
+"""JUnit XML: one ``<testcase>`` per claim.
+
+held / found → passed; falsified / not_found → ``<failure>``; error → ``<error>``;
+inconclusive → ``<error type="inconclusive">`` (never ``<skipped>``: a CI dashboard must
+not show an undecided claim as green).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+
+def junit_xml(doc: dict) -> str:
+    claims = doc["claims"]
+    failures = sum(c["status"] in ("falsified", "not_found") for c in claims)
+    errors = sum(c["status"] in ("error", "inconclusive") for c in claims)
+    total = sum(float(c["time_s"]) for c in claims)
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="ptverify",
+        tests=str(len(claims)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped="0",
+        time=f"{total:.3f}",
+        timestamp=str(doc.get("created", "")),
+    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("profile", "seed", "examples", "complete", "interrupted"):
+        ET.SubElement(props, "property", name=key, value=str(doc.get(key)))
+    for c in claims:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"ptverify.{c['kind']}",
+            name=c["id"],
+            time=f"{float(c['time_s']):.3f}",
+        )
+        cnt = c["counts"]
+        body = (
+            f"{c['theorem']}: {c['message']}\n"
+            f"examples={cnt.get('examples')} discarded={cnt.get('discarded')} "
+            f"inconclusive={cnt.get('inconclusive')}"
+        )
+        if c.get("case_file"):
+            body += f"\nreplay: ptverify replay {c['case_file']}"
+        status = c["status"]
+        if status in ("falsified", "not_found"):
+            el = ET.SubElement(case, "failure", type=status, message=c["message"][:500])
+            el.text = body
+        elif status in ("error", "inconclusive"):
+            el = ET.SubElement(case, "error", type=status, message=c["message"][:500])
+            el.text = body
+        out = ET.SubElement(case, "system-out")
+        out.text = body
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"

@@ -1,0 +1,192 @@
+"""Results JSON (versioned schema), case files, and atomic writes.
+
+Results document (``schema = "ptverify.results"``, ``schema_version = 1``)::
+
+    {"schema", "schema_version", "created" (UTC ISO), "tool_version", "profile", "seed",
+     "examples" (override or null), "workers", "claims_from" [modules], "complete" (bool),
+     "interrupted" (bool), "wall_time_s", "exit_code", "summary" {status: count},
+     "claims": [claim record, …]}
+
+Claim record: the registry description (``id, theorem, kind, statement, strategy,
+oracles, examples, thresholds, module``) plus ``status`` (held | found | falsified |
+not_found | error | inconclusive), ``message``, ``profile``, ``budget``, ``seed``,
+``counts`` {examples, passed, discarded, inconclusive, searched}, ``time_s``,
+``quantities`` {name: {count, min, max, mean, median, values}}, ``case`` (the case
+document below, or null) and ``case_file`` (its path relative to the report dir).
+
+Case document (``schema = "ptverify.case"``, ``schema_version = 1``), plain JSON, written
+to ``cases/<claim id>.json`` and loaded back by ``ptverify replay``::
+
+    {"schema", "schema_version", "claim", "claims_from" (module or null),
+     "role" ("counterexample" | "witness"), "instance" {…}, "outcome" {status, message,
+     quantities, detail}}
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from verify.models import loads_json
+
+RESULTS_SCHEMA = "ptverify.results"
+RESULTS_SCHEMA_VERSION = 1
+CASE_SCHEMA = "ptverify.case"
+CASE_SCHEMA_VERSION = 1
+CLAIM_STATUSES = ("held", "found", "falsified", "not_found", "error", "inconclusive")
+
+
+def atomic_write(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder + ``os.replace``:
+    readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def case_relpath(claim_id: str) -> str:
+    return f"cases/{claim_id}.json"
+
+
+def results_document(
+    claims: list[dict],
+    *,
+    profile: str,
+    seed: int | None,
+    examples: int | None,
+    workers: int,
+    claims_from: list[str],
+    complete: bool,
+    interrupted: bool,
+    wall_time_s: float,
+    exit_code: int,
+) -> dict:
+    from verify import __version__
+
+    for c in claims:
+        c["case_file"] = case_relpath(c["id"]) if c.get("case") else None
+    return {
+        "schema": RESULTS_SCHEMA,
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "tool_version": __version__,
+        "profile": profile,
+        "seed": seed,
+        "examples": examples,
+        "workers": workers,
+        "claims_from": list(claims_from),
+        "complete": complete,
+        "interrupted": interrupted,
+        "wall_time_s": round(wall_time_s, 3),
+        "exit_code": exit_code,
+        "summary": dict(Counter(c["status"] for c in claims)),
+        "claims": claims,
+    }
+
+
+def write_cases(doc: dict, report_dir: Path) -> list[Path]:
+    out = []
+    for c in doc["claims"]:
+        if c.get("case"):
+            out.append(atomic_write(report_dir / case_relpath(c["id"]), dumps(c["case"])))
+    return out
+
+
+def _field(data: dict, key: str, typ: type | tuple, where: str) -> Any:
+    if key not in data:
+        raise ValueError(f"{where}: missing field {key!r}")
+    val = data[key]
+    if not isinstance(val, typ) or (typ is int and isinstance(val, bool)):
+        tname = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+        raise ValueError(f"{where}.{key}: expected {tname}, got {type(val).__name__}")
+    return val
+
+
+def validate_case(data: Any, where: str = "case") -> dict:
+    """Strictly validate a case document; ValueError names the offending field."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a JSON object")
+    if _field(data, "schema", str, where) != CASE_SCHEMA:
+        raise ValueError(f"{where}.schema: {data['schema']!r}, expected {CASE_SCHEMA!r}")
+    if _field(data, "schema_version", int, where) != CASE_SCHEMA_VERSION:
+        raise ValueError(
+            f"{where}.schema_version: {data['schema_version']!r} unsupported "
+            f"(this ptverify reads version {CASE_SCHEMA_VERSION})"
+        )
+    _field(data, "claim", str, where)
+    if data.get("claims_from") is not None:
+        _field(data, "claims_from", str, where)
+    if _field(data, "role", str, where) not in ("counterexample", "witness"):
+        raise ValueError(f"{where}.role: {data['role']!r}, expected counterexample|witness")
+    _field(data, "instance", dict, where)
+    outcome = _field(data, "outcome", dict, where)
+    _field(outcome, "status", str, f"{where}.outcome")
+    return data
+
+
+def load_case(path: str | os.PathLike) -> dict:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read case file {str(p)!r}: {exc.strerror or exc}") from None
+    return validate_case(loads_json(text, f"case file {p.name}"), f"case file {p.name}")
+
+
+def validate_results(data: Any, where: str = "results") -> dict:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a JSON object")
+    if _field(data, "schema", str, where) != RESULTS_SCHEMA:
+        raise ValueError(f"{where}.schema: {data['schema']!r}, expected {RESULTS_SCHEMA!r}")
+    if _field(data, "schema_version", int, where) != RESULTS_SCHEMA_VERSION:
+        raise ValueError(f"{where}.schema_version: {data['schema_version']!r} unsupported")
+    claims = _field(data, "claims", list, where)
+    for i, c in enumerate(claims):
+        w = f"{where}.claims[{i}]"
+        if not isinstance(c, dict):
+            raise ValueError(f"{w}: expected an object")
+        for key, typ in (
+            ("id", str),
+            ("theorem", str),
+            ("kind", str),
+            ("status", str),
+            ("message", str),
+            ("counts", dict),
+            ("time_s", (int, float)),
+            ("quantities", dict),
+        ):
+            _field(c, key, typ, w)
+        if c["status"] not in CLAIM_STATUSES:
+            raise ValueError(f"{w}.status: {c['status']!r} not in {CLAIM_STATUSES}")
+        if c.get("case") is not None:
+            validate_case(c["case"], f"{w}.case")
+    return data
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read results file {str(p)!r}: {exc.strerror or exc}") from None
+    return validate_results(loads_json(text, f"results file {p.name}"), f"results {p.name}")

@@ -1,0 +1,397 @@
+"""Run claims with Hypothesis: count, shrink, and keep every counterexample and witness.
+
+Profiles (Hypothesis profiles of their own, distinct from the test suite's):
+
+- ``ci`` → ``ptverify-ci``: derandomized (the same examples every run), the ``ci`` budget
+  of each claim;
+- ``dev`` → ``ptverify-dev``: random seed (drawn and recorded, so ``--seed`` replays it),
+  the ``dev`` budget;
+- ``thorough`` → ``ptverify-thorough``: random seed, the ``thorough`` budget.
+
+All profiles: no example database (a run never depends on earlier runs), no deadline
+(instances differ in size by design), one bug per claim (``report_multiple_bugs=False``),
+and the ``too_slow`` health check off: a claim's budget is its example count, its time is
+reported, and slow generation is measured by the strategy benchmarks instead.
+
+How one claim runs:
+
+- universal / implication: the property "``check`` does not return ``fail``" under
+  ``@given``; on failure Hypothesis shrinks and replays the minimal example last, so the
+  last failing call recorded is the shrunk counterexample.
+- existential: the property "this instance is not a witness"; the first witness is shrunk
+  the same way. No witness within the budget → ``not_found`` (a failed claim).
+- statistical: ``check({"seed": base + i})`` for the claim's fixed seeds, no Hypothesis.
+
+Counts cover the generation phase only (shrinking replays are not examples run).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+
+from verify.claims import registry
+from verify.claims.registry import Claim, Outcome, Unavailable, to_jsonable
+
+#: Runner profile → Hypothesis profile name (never the test suite's "ci"/"dev"/"thorough").
+HYPOTHESIS_PROFILES = {p: f"ptverify-{p}" for p in registry.PROFILES}
+
+_COMMON = dict(
+    database=None,
+    deadline=None,
+    report_multiple_bugs=False,
+    print_blob=False,
+    verbosity=Verbosity.quiet,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
+)
+settings.register_profile("ptverify-ci", derandomize=True, **_COMMON)
+settings.register_profile("ptverify-dev", derandomize=False, **_COMMON)
+settings.register_profile("ptverify-thorough", derandomize=False, **_COMMON)
+
+#: Claim statuses and whether each counts against the gate.
+STATUSES = ("held", "found", "falsified", "not_found", "error", "inconclusive")
+FAILING = ("falsified", "not_found", "error")
+#: Values kept per condition quantity for the histograms (the summary uses all of them).
+MAX_KEPT_VALUES = 5000
+
+
+def exit_code(results: Sequence[dict]) -> int:
+    """0 all held / found; 1 any falsified, not found or error; 3 otherwise (inconclusive)."""
+    statuses = [r["status"] for r in results]
+    if any(s in FAILING for s in statuses):
+        return 1
+    if any(s == "inconclusive" for s in statuses) or not statuses:
+        return 3
+    return 0
+
+
+@dataclass
+class _Tally:
+    counting: bool = True
+    examples: int = 0
+    passed: int = 0
+    discarded: int = 0
+    inconclusive: int = 0
+    misses: int = 0
+    quantities: dict[str, list[float]] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    last_bad: tuple[dict, Outcome, bool] | None = None
+    unavailable: str | None = None
+
+    def record(self, out: Outcome) -> None:
+        if not self.counting:
+            return
+        self.examples += 1
+        if out.status == "pass":
+            self.passed += 1
+        elif out.status == "discard":
+            self.discarded += 1
+        elif out.status == "inconclusive":
+            self.inconclusive += 1
+            key = (out.message or "inconclusive")[:120]
+            self.reasons[key] = self.reasons.get(key, 0) + 1
+        elif out.status == "miss":
+            self.misses += 1
+        for name, value in out.quantities.items():
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(v):
+                self.quantities.setdefault(name, []).append(v)
+
+
+class _Stop(Exception):
+    """Raised inside the property to make Hypothesis shrink the current instance."""
+
+
+def _safe_check(c: Claim, instance: dict) -> tuple[Outcome, bool]:
+    """``c.check(instance)``; an exception is a failing outcome flagged as an error."""
+    try:
+        out = c.check(instance)
+    except Unavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a crash on a valid instance is a finding
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        return (
+            Outcome.failed(
+                f"check raised {type(exc).__name__}: {exc}",
+                detail={"traceback": "".join(tb[-6:])},
+            ),
+            True,
+        )
+    if not isinstance(out, Outcome):
+        return Outcome.failed(f"check returned {type(out).__name__}, not an Outcome"), True
+    return out, False
+
+
+def hypothesis_settings(profile: str, budget: int) -> settings:
+    return settings(settings.get_profile(HYPOTHESIS_PROFILES[profile]), max_examples=budget)
+
+
+def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _Tally) -> str:
+    """Run the Hypothesis property; return '' or a message on a Hypothesis-level problem."""
+    bad = "witness" if c.kind == "existential" else "fail"
+    try:
+        strategy = c.strategy()
+    except Unavailable as exc:
+        tally.unavailable = str(exc)
+        return ""
+
+    def prop(instance: dict) -> None:
+        try:
+            out, crashed = _safe_check(c, instance)
+        except Unavailable as exc:
+            tally.unavailable = str(exc)
+            return
+        tally.record(out)
+        if out.status == bad or crashed:
+            tally.counting = False
+            tally.last_bad = (instance, out, crashed)
+            raise _Stop(out.message)
+
+    test = settings(hypothesis_settings(profile, budget))(given(strategy)(prop))
+    if seed is not None:
+        test = hypothesis.seed(seed)(test)
+    try:
+        test()
+    except _Stop:
+        pass
+    except (FailedHealthCheck, Unsatisfiable) as exc:
+        return f"Hypothesis could not generate instances: {type(exc).__name__}: {exc}"
+    except Unavailable as exc:
+        tally.unavailable = str(exc)
+    except Exception as exc:  # noqa: BLE001 - strategy bugs, flaky replays
+        if tally.last_bad is None:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-4:])
+            return f"run failed: {type(exc).__name__}: {exc}\n{tb}"
+    return ""
+
+
+def _run_statistical(c: Claim, budget: int, seed: int | None, tally: _Tally) -> None:
+    base = 0 if seed is None else int(seed)
+    for i in range(budget):
+        instance = {"seed": base + i}
+        try:
+            out, crashed = _safe_check(c, instance)
+        except Unavailable as exc:
+            tally.unavailable = str(exc)
+            return
+        tally.record(out)
+        if (out.status == "fail" or crashed) and tally.last_bad is None:
+            tally.last_bad = (instance, out, crashed)
+            tally.counting = True  # statistical claims report every seed
+
+
+def _summary(values: list[float]) -> dict:
+    vs = sorted(values)
+    n = len(vs)
+    return {
+        "count": n,
+        "min": vs[0],
+        "max": vs[-1],
+        "mean": sum(vs) / n,
+        "median": vs[n // 2] if n % 2 else 0.5 * (vs[n // 2 - 1] + vs[n // 2]),
+        "values": values[:MAX_KEPT_VALUES],
+    }
+
+
+def run_claim(
+    claim_id: str, profile: str = "ci", examples: int | None = None, seed: int | None = None
+) -> dict:
+    """Run one registered claim and return its result record (plain JSON types)."""
+    c = registry.get(claim_id)
+    budget = int(examples) if examples is not None else c.budget(profile)
+    if budget < 1:
+        raise ValueError(f"--examples must be ≥ 1, got {budget}")
+    if seed is None and profile != "ci":
+        seed = int.from_bytes(os.urandom(4), "little")  # recorded: --seed replays the run
+    tally = _Tally()
+    t0 = time.perf_counter()
+    problem = ""
+    if c.kind == "statistical":
+        _run_statistical(c, budget, seed, tally)
+    else:
+        problem = _run_search(c, profile, budget, seed, tally)
+    elapsed = time.perf_counter() - t0
+
+    case = None
+    if tally.unavailable is not None:
+        status, message = "inconclusive", f"machinery unavailable: {tally.unavailable}"
+    elif tally.last_bad is not None:
+        instance, out, crashed = tally.last_bad
+        if crashed:
+            status = "error"
+        elif c.kind == "existential":
+            status = "found"
+        else:
+            status = "falsified"
+        message = out.message
+        case = {
+            "schema": "ptverify.case",
+            "schema_version": CASE_SCHEMA_VERSION,
+            "claim": c.id,
+            "claims_from": registry.module_source(c.module),
+            "role": "witness" if status == "found" else "counterexample",
+            "instance": to_jsonable(instance),
+            "outcome": out.to_dict(),
+        }
+    elif problem:
+        status, message = "error", problem
+    elif c.kind == "existential":
+        status = "not_found" if tally.examples else "inconclusive"
+        message = (
+            f"no witness among {tally.examples} examples "
+            f"({tally.inconclusive} inconclusive, {tally.discarded} discarded)"
+        )
+    else:
+        need = max(1, math.ceil(c.min_decided * tally.examples))
+        if tally.passed >= need:
+            status = "held"
+            message = f"held on {tally.passed} of {tally.examples} examples"
+        else:
+            status = "inconclusive"
+            message = (
+                f"only {tally.passed} of {tally.examples} examples decided "
+                f"(need {need}); {tally.discarded} discarded, {tally.inconclusive} inconclusive"
+            )
+    if tally.reasons:
+        top = sorted(tally.reasons.items(), key=lambda kv: -kv[1])[:3]
+        message += "; inconclusive: " + "; ".join(f"{n}× {r}" for r, n in top)
+    return {
+        **c.describe(),
+        "status": status,
+        "message": message,
+        "profile": profile,
+        "budget": budget,
+        "seed": seed,
+        "counts": {
+            "examples": tally.examples,
+            "passed": tally.passed,
+            "discarded": tally.discarded,
+            "inconclusive": tally.inconclusive,
+            "searched": tally.misses,
+        },
+        "time_s": round(elapsed, 3),
+        "quantities": {k: _summary(v) for k, v in sorted(tally.quantities.items()) if v},
+        "case": case,
+    }
+
+
+CASE_SCHEMA_VERSION = 1
+
+
+def _init_worker(claims_from: Sequence[str]) -> None:
+    registry.load_builtin()
+    for mod in claims_from:
+        registry.load_claims_module(mod)
+
+
+def _worker(claim_id: str, profile: str, examples: int | None, seed: int | None) -> dict:
+    return run_claim(claim_id, profile, examples, seed)
+
+
+def _crash_record(claim_id: str, exc: BaseException, profile: str) -> dict:
+    c = registry.get(claim_id)
+    return {
+        **c.describe(),
+        "status": "error",
+        "message": f"worker crashed: {type(exc).__name__}: {exc}",
+        "profile": profile,
+        "budget": 0,
+        "seed": None,
+        "counts": {"examples": 0, "passed": 0, "discarded": 0, "inconclusive": 0, "searched": 0},
+        "time_s": 0.0,
+        "quantities": {},
+        "case": None,
+    }
+
+
+def progress_line(i: int, n: int, r: dict) -> str:
+    cnt = r["counts"]
+    return (
+        f"ptverify: [{i}/{n}] {r['id']:<18} {r['status']:<12} "
+        f"{cnt['examples']} examples ({cnt['discarded']} discarded, "
+        f"{cnt['inconclusive']} inconclusive) {r['time_s']:.1f}s"
+    )
+
+
+def run_claims(
+    claim_ids: Sequence[str],
+    profile: str = "ci",
+    examples: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    claims_from: Sequence[str] = (),
+    on_result: Callable[[dict, list[dict]], None] | None = None,
+    progress: bool = True,
+) -> tuple[list[dict], bool]:
+    """Run claims (in ``workers`` processes when > 1); return ``(results, interrupted)``.
+
+    ``on_result(result, results_so_far)`` is called after every claim, so callers can
+    write partial results; on Ctrl-C the claims finished so far are returned.
+    """
+    if profile not in registry.PROFILES:
+        raise ValueError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
+    if workers < 1:
+        raise ValueError(f"--workers must be ≥ 1, got {workers}")
+    ids = list(claim_ids)
+    for cid in ids:
+        registry.get(cid)  # unknown IDs are a usage error before anything runs
+    order = {cid: i for i, cid in enumerate(ids)}
+    done: list[dict] = []
+
+    def finish(r: dict) -> None:
+        done.append(r)
+        done.sort(key=lambda x: order[x["id"]])
+        if progress:
+            print(progress_line(len(done), len(ids), r), file=sys.stderr, flush=True)
+        if on_result is not None:
+            on_result(r, list(done))
+
+    interrupted = False
+    if workers == 1 or len(ids) <= 1:
+        try:
+            for cid in ids:
+                if progress:
+                    print(f"ptverify: running {cid} …", file=sys.stderr, flush=True)
+                finish(run_claim(cid, profile, examples, seed))
+        except KeyboardInterrupt:
+            interrupted = True
+        return done, interrupted
+
+    ctx = multiprocessing.get_context("spawn")  # no fork after torch/BLAS threads started
+    pool = cf.ProcessPoolExecutor(
+        max_workers=min(workers, len(ids)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(tuple(claims_from),),
+    )
+    try:
+        # Slowest-first would need history; registry order keeps the schedule predictable.
+        futures = {pool.submit(_worker, cid, profile, examples, seed): cid for cid in ids}
+        for fut in cf.as_completed(futures):
+            cid = futures[fut]
+            try:
+                r = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker is that claim's error
+                r = _crash_record(cid, exc, profile)
+            finish(r)
+    except KeyboardInterrupt:
+        interrupted = True
+        pool.shutdown(wait=False, cancel_futures=True)
+        return done, interrupted
+    pool.shutdown(wait=True)
+    return done, interrupted
