@@ -1,0 +1,312 @@
+"""Strategies for memory-augmented HMMs (THEORY §1.3) that satisfy or violate C-MEM-POOL
+and C-MEM-PROMPT by construction, and their memory tasks."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from hypothesis import strategies as st
+
+from strategies.blocks import (
+    MAX_WEIGHT,
+    SIGMA_FLOOR,
+    draw_int,
+    input_set,
+    normalise,
+    rank_repair,
+    weight_arrays,
+)
+from verify.conditions import sigma_min
+from verify.models import MemoryHMM, stationary_distribution
+
+POOL, PROMPT = "C-MEM-POOL", "C-MEM-PROMPT"
+#: State-chain styles of :func:`memory_hmms`.
+STATE_STYLES = ("iid", "markov")
+#: Largest product state count m**N · s generated (keeps exact inference cheap).
+MAX_PRODUCT_STATES = 64
+
+
+class MemoryInstance(NamedTuple):
+    """A memory task ``y(x) = sign(μᵀ P[M_cell | x])``; xs (B, T) or None."""
+
+    mem: MemoryHMM
+    mu: np.ndarray
+    cell: int
+    xs: np.ndarray | None
+
+
+class _Built(NamedTuple):
+    mem: MemoryHMM
+    pair: tuple[int, int]  # the two memory values a violation made indistinguishable
+    modes: dict
+
+
+def _names(spec: Any, what: str) -> frozenset[str]:
+    if spec is None:
+        return frozenset()
+    names = frozenset([spec] if isinstance(spec, str) else spec)
+    bad = names - {POOL, PROMPT}
+    if bad:
+        raise ValueError(f"{what}: unknown condition(s) {sorted(bad)}; use {POOL!r}, {PROMPT!r}")
+    return names
+
+
+def _stacked(emission: np.ndarray, pi: np.ndarray, pointer: np.ndarray, m: int) -> np.ndarray:
+    """[W̄⁽ʲ⁾ for cells j read by some state with π_S > 0] (n, m · cells), as in
+    ``conditions.pooled_emissions``."""
+    s = pi.shape[0]
+    blocks = []
+    for j in sorted(set(int(c) for c, p in zip(pointer, pi, strict=True) if p > 0)):
+        states = [st for st in range(s) if pointer[st] == j]
+        f = pi[states].sum()
+        blocks.append(sum(pi[st] * emission[st::s].T for st in states) / f)
+    return np.concatenate(blocks, axis=1)
+
+
+@st.composite
+def _memory_build(
+    draw: Any,
+    n_cells: Any,
+    n_values: Any,
+    n_ordinary: Any,
+    n_tokens: Any,
+    state_style: Any,
+    satisfying: Any,
+    violating: Any,
+    sigma_floor: float,
+    cell: int,
+    max_weight: int,
+) -> _Built:
+    sat, vio = _names(satisfying, "satisfying"), _names(violating, "violating")
+    if sat & vio:
+        raise ValueError(f"memory_hmms: {sorted(sat & vio)} both satisfied and violated")
+    N = draw_int(draw, n_cells, "n_cells")
+    m = draw_int(draw, n_values, "n_values")
+    s = draw_int(draw, n_ordinary, "n_ordinary")
+    if N < 1 or m < 1 or s < 1 or not 0 <= cell < N:
+        raise ValueError(
+            f"need n_cells ≥ 1, n_values ≥ 1, n_ordinary ≥ 1, 0 ≤ cell < N; got "
+            f"N={N}, m={m}, s={s}, cell={cell}"
+        )
+    if POOL in vio and m < 2:
+        raise ValueError("violating C-MEM-POOL needs n_values ≥ 2 (two indistinguishable values)")
+    # --- modes
+    pool_mode = prompt_mode = None
+    if POOL in vio:
+        swap_ok = N == 1
+        if PROMPT in sat:
+            if not swap_ok:
+                raise ValueError("C-MEM-PROMPT with C-MEM-POOL violated is built for n_cells=1")
+            pool_mode = "swap"
+        else:
+            pool_mode = draw(st.sampled_from(("twin", "swap") if swap_ok else ("twin",)))
+        if pool_mode == "swap":
+            s = max(2, s + s % 2)  # states in pairs with swapped values
+    if PROMPT in vio:
+        if pool_mode == "twin":
+            prompt_mode = "implied"  # every W_s read from the task cell has twin columns
+        elif POOL in sat or pool_mode == "swap":
+            prompt_mode = "no-funnel"
+        else:
+            prompt_mode = draw(st.sampled_from(("no-funnel", "rank")))
+        if prompt_mode == "no-funnel":
+            s = max(s, 2)
+    if PROMPT in sat or prompt_mode == "rank":
+        style = "markov"
+    elif state_style is None:
+        style = draw(st.sampled_from(STATE_STYLES))
+    else:
+        style = state_style
+    if style not in STATE_STYLES:
+        raise ValueError(f"state_style {style!r} is unknown; use one of {STATE_STYLES}")
+    if m**N * s > MAX_PRODUCT_STATES:
+        raise ValueError(
+            f"m**N · s = {m}**{N} · {s} exceeds {MAX_PRODUCT_STATES} product states; "
+            f"pass smaller n_values / n_cells / n_ordinary"
+        )
+    need_tokens = m * N if POOL in sat else (m if PROMPT in sat else 1)
+    n = max(draw_int(draw, n_tokens, "n_tokens"), need_tokens)
+    # --- state chain; s0 = 0 is the state that reads the task cell
+    s0 = 0
+    funnel = PROMPT in sat or prompt_mode == "rank"
+    if pool_mode == "swap":
+        if funnel:
+            perm = draw(st.permutations(range(s)))
+            A = np.eye(s)[perm]  # every row one-hot: the state mapped to s0 is a funnel
+        elif style == "iid" or prompt_mode == "no-funnel":
+            A = np.full((s, s), 1.0 / s)
+        else:
+            w = normalise(draw(weight_arrays((s,), zeros=True, max_weight=max_weight)))
+            A = sum(wr * np.eye(s)[draw(st.permutations(range(s)))] for wr in w)
+        start = np.full(s, 1.0 / s)  # doubly stochastic: uniform is stationary
+    elif style == "iid":
+        row = normalise(draw(weight_arrays((s,), zeros=False, max_weight=max_weight)))
+        A, start = np.tile(row, (s, 1)), row
+    else:
+        A = normalise(draw(weight_arrays((s, s), zeros=False, max_weight=max_weight)))
+        if funnel:
+            u = draw(st.integers(0, s - 1))
+            A[u] = np.eye(s)[s0]
+        start = stationary_distribution(A)
+    # --- pointer: s0 reads the task cell
+    pointer = np.array([draw(st.integers(0, N - 1)) for _ in range(s)], dtype=np.int64)
+    pointer[s0] = cell
+    if pool_mode == "swap":
+        pointer[:] = 0
+    # --- emission (m·s, n), row a*s + st
+    emission = normalise(draw(weight_arrays((m * s, n), zeros=True, max_weight=max_weight)))
+    if sat:
+        homes = np.zeros_like(emission)
+        for a in range(m):
+            for st_ in range(s):
+                token = (int(pointer[st_]) * m + a) if POOL in sat else a
+                homes[a * s + st_, token] = 1.0
+
+        def worst(e: np.ndarray) -> float:
+            checks = []
+            if POOL in sat:
+                checks.append(sigma_min(_stacked(e, start, pointer, m)))
+            if PROMPT in sat:
+                checks.append(sigma_min(e[s0::s].T))
+            return min(checks)
+
+        emission = rank_repair(emission, homes, sigma_floor, worst)
+    order = draw(st.permutations(range(m)))
+    pair = (int(order[0]), int(order[1])) if m >= 2 else (0, 0)
+    a0, a1 = pair
+    if pool_mode == "twin":
+        for st_ in range(s):
+            if pointer[st_] == cell:
+                emission[a1 * s + st_] = emission[a0 * s + st_]
+    elif pool_mode == "swap":
+        swap = np.arange(m)
+        swap[[a0, a1]] = [a1, a0]
+        half = s // 2
+        for st_ in range(half):
+            for a in range(m):
+                emission[a * s + st_ + half] = emission[swap[a] * s + st_]
+    if prompt_mode == "rank":
+        emission[a1 * s + s0] = emission[a0 * s + s0]
+    prior = normalise(draw(weight_arrays((N, m), zeros=False, max_weight=max_weight)))
+    mem = MemoryHMM(prior, start, A, pointer, emission)
+    return _Built(mem, pair, {"pool": pool_mode, "prompt": prompt_mode, "style": style})
+
+
+def memory_hmms(
+    n_cells: Any = 1,
+    n_values: Any = (2, 3),
+    n_ordinary: Any = (1, 3),
+    n_tokens: Any = (2, 6),
+    state_style: str | None = None,
+    satisfying: Any = None,
+    violating: Any = None,
+    sigma_floor: float = SIGMA_FLOOR,
+    cell: int = 0,
+    max_weight: int = MAX_WEIGHT,
+) -> st.SearchStrategy[MemoryHMM]:
+    """MemoryHMMs with N = n_cells, m = n_values, s = n_ordinary, n = n_tokens (int,
+    inclusive (lo, hi) or strategy; m**N · s ≤ MAX_PRODUCT_STATES), task cell ``cell``.
+
+    state_style "iid" (every row of the chain is π_S > 0) or "markov" (dense rows unless a
+    condition needs structure); None draws one. ``satisfying`` / ``violating``: a name or
+    a collection of "C-MEM-POOL", "C-MEM-PROMPT". Guarantees (state 0 always reads ``cell``):
+    - satisfying C-MEM-POOL: n ≥ m·N and σ_min of the stacked pooled emissions ≥
+      sigma_floor, so the C-MEM-POOL system is solvable for every μ;
+    - satisfying C-MEM-PROMPT: markov chain with a state whose only successor is s0 = 0,
+      σ_min(W_{s0}) ≥ sigma_floor;
+    - violating C-MEM-POOL, for every μ with μ_{a0} ≠ μ_{a1} (see :func:`memory_instances`):
+      "twin" — values a0, a1 emit identically in every state reading the cell; or "swap"
+      (N = 1, s even, π_S uniform) — state st + s/2 emits as st with a0, a1 swapped, so the
+      averaged W̄ has equal columns while each W_s keeps its rank (averaging loses rank);
+    - violating C-MEM-PROMPT: no state has a single successor ("no-funnel", s ≥ 2), or the
+      only funnel target s0 has twin columns in W_{s0} ("rank"), or implied by "twin".
+    """
+    return _memory_build(
+        n_cells,
+        n_values,
+        n_ordinary,
+        n_tokens,
+        state_style,
+        satisfying,
+        violating,
+        sigma_floor,
+        cell,
+        max_weight,
+    ).map(lambda built: built.mem)
+
+
+@st.composite
+def memory_tasks(
+    draw: Any,
+    n_values: int,
+    *,
+    opposite: tuple[int, int] = (0, 1),
+    floor: float = 1.0,
+    max_weight: int = 3,
+) -> np.ndarray:
+    """Memory task vectors μ (m,). Guarantee: ``min_a |μ_a| ≥ floor`` (entries are floor ×
+    integers in ±[1, max_weight]) and, for m ≥ 2, ``μ[opposite[0]] > 0 > μ[opposite[1]]``, so
+    both labels occur and the two values differ."""
+    mags = np.array(
+        draw(st.lists(st.integers(1, max_weight), min_size=n_values, max_size=n_values)),
+        dtype=np.float64,
+    )
+    signs = np.array([-1.0 if draw(st.booleans()) else 1.0 for _ in range(n_values)])
+    if n_values >= 2:
+        signs[opposite[0]], signs[opposite[1]] = 1.0, -1.0
+    return floor * mags * signs
+
+
+@st.composite
+def memory_instances(
+    draw: Any,
+    n_cells: Any = 1,
+    n_values: Any = (2, 3),
+    n_ordinary: Any = (1, 3),
+    n_tokens: Any = (2, 6),
+    state_style: str | None = None,
+    satisfying: Any = None,
+    violating: Any = None,
+    sigma_floor: float = SIGMA_FLOOR,
+    cell: int = 0,
+    T: Any = None,
+    mu_floor: float = 1.0,
+    max_exhaustive: int = 4096,
+) -> MemoryInstance:
+    """MemoryInstance(mem, mu, cell, xs): ``mem`` as from :func:`memory_hmms` (same
+    arguments) and μ from :func:`memory_tasks`, opposite on the pair of values a violation
+    merged, so each requested condition holds / fails for this very μ. With ``T`` also the
+    input set (exhaustive when n**T ≤ max_exhaustive, else a seeded sample of 512)."""
+    built = draw(
+        _memory_build(
+            n_cells,
+            n_values,
+            n_ordinary,
+            n_tokens,
+            state_style,
+            satisfying,
+            violating,
+            sigma_floor,
+            cell,
+            MAX_WEIGHT,
+        )
+    )
+    mem = built.mem
+    mu = draw(memory_tasks(mem.n_values, opposite=built.pair, floor=mu_floor))
+    xs = None
+    if T is not None:
+        length = draw_int(draw, T, "T")
+        seed = draw(st.integers(0, 2**32 - 1)) if mem.n_tokens**length > max_exhaustive else 0
+        xs = input_set(mem, length, seed, max_exhaustive=max_exhaustive)
+    return MemoryInstance(mem, mu, cell, xs)
+
+
+__all__ = [
+    "MAX_PRODUCT_STATES",
+    "STATE_STYLES",
+    "MemoryInstance",
+    "memory_hmms",
+    "memory_instances",
+    "memory_tasks",
+]
