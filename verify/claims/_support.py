@@ -1,0 +1,168 @@
+"""Helpers shared by the built-in claims: lazy access to the machinery (conditions,
+strategies, recovery), the LP oracle with its verdict mapped onto outcomes, and the rows of
+conflicting inputs shown on counterexample pages."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+
+from .registry import Unavailable
+
+#: Identities of THEORY §5 (e.g. ``b*ᵀG(x) = μᵀp(x)``) hold to this tolerance, relative to
+#: ``max(1, ‖μ‖_∞)`` (THEORY: "the identity holds to 1e-9 on 𝒮").
+IDENTITY_TOL = 1e-9
+#: A task with margin γ ≤ GAMMA_TOL on its input set is ill-posed: discarded, never a pass.
+GAMMA_TOL = 1e-12
+
+
+def need(module: str, *names: str) -> Any:
+    """``module`` (or its attributes ``names``), or :class:`Unavailable` when missing."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise Unavailable(f"{module} is not installed yet ({exc})") from None
+    if not names:
+        return mod
+    missing = [n for n in names if not hasattr(mod, n)]
+    if missing:
+        raise Unavailable(f"{module} lacks {missing}")
+    vals = tuple(getattr(mod, n) for n in names)
+    return vals[0] if len(vals) == 1 else vals
+
+
+def strategy(name: str) -> Any:
+    """A public strategy of the ``strategies`` package (Unavailable when missing); looked
+    up in the package first, then in its submodules (while the package is assembled)."""
+    for mod in ("strategies", "strategies.hmm", "strategies.memory", "strategies.blocks"):
+        try:
+            return need(mod, name)
+        except Unavailable:
+            continue
+    raise Unavailable(f"strategies.{name} is not available yet")
+
+
+def lp(features: np.ndarray, labels: np.ndarray) -> Any:
+    """THEORY §6's max-margin LP (``verify.recovery.max_margin_head``)."""
+    return need("verify.recovery", "max_margin_head")(features, labels)
+
+
+def lp_summary(res: Any) -> dict:
+    """The LP answer for a report (status, margins, certificate support)."""
+    out = {
+        "status": res.status,
+        "margin": float(res.margin),
+        "verified_margin": float(res.verified_margin),
+        "certificate_residual": float(res.certificate_residual),
+        "solver": res.solver,
+        "reason": res.reason,
+    }
+    if res.certificate is not None:
+        supp = res.support()
+        out["lambda_support"] = [int(i) for i in supp[:8]]
+        out["lambda"] = [float(res.certificate[i]) for i in supp[:8]]
+    return out
+
+
+def rows(
+    xs: np.ndarray,
+    idx: Any,
+    *,
+    labels: np.ndarray | None = None,
+    posteriors: np.ndarray | None = None,
+    features: np.ndarray | None = None,
+    outputs: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    limit: int = 8,
+) -> list[dict]:
+    """Table rows for the inputs ``idx`` (the conflicting inputs of a case page)."""
+    out = []
+    for i in list(idx)[:limit]:
+        r: dict = {"x": np.asarray(xs[i]).tolist()}
+        if weights is not None:
+            r["lambda"] = float(weights[i])
+        if labels is not None:
+            r["label"] = int(labels[i])
+        if posteriors is not None:
+            r["posterior"] = [round(float(v), 6) for v in posteriors[i]]
+        if features is not None:
+            r["features"] = [round(float(v), 6) for v in features[i]]
+        if outputs is not None:
+            r["head_output"] = float(outputs[i])
+        out.append(r)
+    return out
+
+
+def rel_err(a: np.ndarray, b: np.ndarray, scale: float) -> float:
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) / max(1.0, scale) if len(a) else 0.0
+
+
+def witness_vs_lp(
+    *,
+    xs: np.ndarray,
+    labels: np.ndarray,
+    features: np.ndarray,
+    head: np.ndarray,
+    posteriors: np.ndarray,
+    quantities: dict,
+    detail: dict,
+    what: str = "witness",
+) -> Any:
+    """The two oracles of a universal claim, which must agree (THEORY §5–§6).
+
+    The constructive witness ``head`` must label every input correctly; the LP on the same
+    features must then say "recoverable", and its certified upper bound on t* (the
+    certificate residual) cannot be below the witness's normalised margin. Any
+    disagreement is a counterexample; an LP that cannot decide makes the instance
+    inconclusive (never a pass).
+    """
+    from .registry import Outcome
+
+    outputs = features @ head
+    hnorm = float(np.abs(head).max()) if head.size else 0.0
+    wmargin = float((labels * outputs).min()) / hnorm if hnorm > 0 else 0.0
+    quantities["witness_margin"] = wmargin
+    detail = {**detail, "head": [float(v) for v in head]}
+    wrong = np.flatnonzero(np.sign(outputs) != labels)
+    if wrong.size:
+        return Outcome.failed(
+            f"{what} misclassifies {wrong.size} of {len(xs)} inputs",
+            quantities=quantities,
+            detail={
+                **detail,
+                "inputs": rows(
+                    xs, wrong, labels=labels, posteriors=posteriors, features=features,
+                    outputs=outputs,
+                ),
+            },
+        )  # fmt: skip
+    res = lp(features, labels)
+    detail["certificate"] = lp_summary(res)
+    quantities["lp_margin"] = float(res.verified_margin)
+    if res.status == "not_recoverable":
+        supp = res.support()
+        return Outcome.failed(
+            f"oracles disagree: the {what} recovers every label, the LP certifies no head does",
+            quantities=quantities,
+            detail={
+                **detail,
+                "inputs": rows(
+                    xs, supp, labels=labels, posteriors=posteriors, features=features,
+                    outputs=outputs, weights=res.certificate,
+                ),
+            },
+        )  # fmt: skip
+    if res.status != "recoverable":
+        return Outcome.inconclusive(f"LP: {res.reason}", quantities=quantities, detail=detail)
+    if res.certificate is not None and res.certificate_residual < wmargin - 1e-7 * max(
+        1.0, res.scale
+    ):
+        return Outcome.failed(
+            f"oracles disagree: the LP's certified bound t* ≤ {res.certificate_residual:.3e} "
+            f"is below the {what}'s margin {wmargin:.3e}",
+            quantities=quantities,
+            detail=detail,
+        )
+    return Outcome.passed(quantities=quantities, detail=detail)
