@@ -325,7 +325,9 @@ def _prompt_search_greedy(W: np.ndarray, succ: list[int], need: int) -> _PromptS
 def c_prompt(hmm: HMM, mu: Any, max_tokens: int = 1) -> ConditionResult:
     """C-PROMPT(μ) (prompt.exact, Theorem 3.6): some prompt-state set U has
     ``supp(μ) ⊆ S(U)`` and ``W[:, S(U)]`` of full column rank (σ_min ≥ SIGMA_TOL), where
-    ``S(U) = {h : A[h', h] > 0 for some h' ∈ U}`` over states h' with ``π[h'] > 0``.
+    ``S(U) = {h : A[h', h] > 0 for some h' ∈ U}`` over states h' with ``π[h'] > 0``;
+    supp(μ) means its effective support ``{h : μ_h ≠ 0, π_h > 0}`` (p_h(x) = 0 when π_h = 0),
+    which keeps prompt.weaker (a), C-HEAD ⇒ C-PROMPT(μ), true for chains with transient states.
 
     Exact (every distinct S(U), pruned at rank-deficient unions) for k ≤ EXACT_MAX_STATES,
     else a greedy cover of supp(μ) (``method="heuristic"``: a True verdict is certified, a
@@ -346,7 +348,10 @@ def c_prompt(hmm: HMM, mu: Any, max_tokens: int = 1) -> ConditionResult:
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be ≥ 1 (prompt length L), got {max_tokens}")
     succ = successor_sets(hmm)
-    need = sum(1 << int(h) for h in np.flatnonzero(mu != 0))
+    # States with π = 0 have p_h(x) = 0 for every x, so their weights never matter: only the
+    # effective support supp(μ) ∩ supp(π) must be covered (THEORY assumes π > 0).
+    alive = _stationary(hmm.start, hmm.transition) > 0
+    need = sum(1 << int(h) for h in np.flatnonzero((mu != 0) & alive))
     exact = k <= EXACT_MAX_STATES
     search = (_prompt_search_exact if exact else _prompt_search_greedy)(hmm.W, succ, need)
     quantities = {
