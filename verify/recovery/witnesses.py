@@ -1,0 +1,361 @@
+"""Constructive witnesses of THEORY §5: the heads (and prompts) each proof builds.
+
+Every witness is a small frozen value holding the numbers a claim checks (b, u, v, S, …)
+and evaluates itself on inputs: ``decision_values(model, xs)`` (B,) is the head's output
+``f(x)`` through the pretrained model's exact outputs (§2), computed by the inference
+routes of :mod:`verify.inference`; ``target_values(model, xs)`` (B,) is what the proof
+says ``f(x)`` equals (head.exact, prompt.exact, memory.iid_exact, memory.prompt), computed
+by a different route so that the identity is a real check; ``labels(model, xs)`` (B,) is
+the task's ``sign(μᵀ p(x))``. The witnesses never decide anything: claims compare.
+
+The linear algebra (truncated least squares, the prompt head, pooled emissions) is the
+conditions layer's (:mod:`verify.conditions`); witnesses package it with an evaluator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from verify.conditions import (
+    labels as task_labels,
+)
+from verify.conditions import (
+    pooled_emissions,
+    prompt_head,
+    solve_range,
+    state_stationary,
+)
+from verify.inference import (
+    loo_conditionals,
+    mask_probe,
+    memory_posterior,
+    posterior_h0,
+    product_hmm,
+    prompt_likelihood,
+    prompted_mask_probe,
+)
+from verify.models import HMM, MemoryHMM
+
+
+def _hmm(model: Any) -> HMM:
+    if not isinstance(model, HMM):
+        raise ValueError(f"model must be an HMM, got {type(model).__name__}")
+    return model
+
+
+def _mem(model: Any) -> MemoryHMM:
+    if not isinstance(model, MemoryHMM):
+        raise ValueError(f"model must be a MemoryHMM, got {type(model).__name__}")
+    return model
+
+
+def _vector(value: Any, size: int, name: str, what: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != (size,):
+        raise ValueError(
+            f"{name} must have shape ({size},), one weight per {what}; got {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf; pass finite weights")
+    arr.setflags(write=False)
+    return arr
+
+
+def _cell(mem: MemoryHMM, cell: Any) -> int:
+    if isinstance(cell, bool) or not isinstance(cell, (int, np.integer)):
+        raise ValueError(f"cell must be an int in 0..{mem.n_cells - 1}, got {cell!r}")
+    if not 0 <= cell < mem.n_cells:
+        raise ValueError(f"cell = {cell} is out of range; cells are 0..{mem.n_cells - 1}")
+    return int(cell)
+
+
+def _relative(residual: np.ndarray, mu: np.ndarray) -> float:
+    """``‖residual‖₂ / ‖μ‖₂`` (0 for μ = 0), the convention of ``conditions.solve_range``."""
+    norm = float(np.linalg.norm(mu))
+    return float(np.linalg.norm(residual)) / norm if norm > 0 else float(np.linalg.norm(residual))
+
+
+def pooled_features(model: HMM | MemoryHMM, xs: Any) -> np.ndarray:
+    """Mean-pooled leave-one-out conditionals ``(1/T) Σ_i G_i(x)`` (B, n) (THEORY §4): the
+    features on which the §6 LP decides pooled recovery and the pooled head acts."""
+    hmm = product_hmm(model) if isinstance(model, MemoryHMM) else _hmm(model)
+    G = np.asarray(loo_conditionals(hmm, xs))
+    if G.shape[1] == 0:
+        raise ValueError("xs has length T = 0; pooling needs at least one input position")
+    return G.mean(axis=1)
+
+
+# --------------------------------------------------------------------------- vanilla HMM
+
+
+@dataclass(frozen=True, eq=False)
+class HeadWitness:
+    """Linear head on the mask probe (head.exact / head.rowspace).
+
+    b (n,): the head; mu (k,); residual: ``‖Wᵀb − μ‖₂ / ‖μ‖₂`` (0 when C-HEAD(μ) holds);
+    method: "pinv" (``b* = pinv(W).T μ``) or "lstsq" (truncated least squares).
+    ``robust_threshold(eps) = eps · ‖b‖_∞`` is head.robust's sufficient margin.
+    """
+
+    b: np.ndarray
+    mu: np.ndarray
+    residual: float
+    method: str
+
+    def decision_values(self, model: HMM, xs: Any) -> np.ndarray:
+        """``bᵀ G(x)`` (B,)."""
+        return np.asarray(mask_probe(_hmm(model), xs)) @ self.b
+
+    def target_values(self, model: HMM, xs: Any) -> np.ndarray:
+        """``μᵀ p(x)`` (B,): equal to decision_values when the residual is 0."""
+        return np.asarray(posterior_h0(_hmm(model), xs)) @ self.mu
+
+    def labels(self, model: HMM, xs: Any) -> np.ndarray:
+        return task_labels(_hmm(model), self.mu, xs)
+
+    def robust_threshold(self, eps: float) -> float:
+        """head.robust: ``sign bᵀĜ = y`` wherever ``|μᵀp(x)| > ε ‖b‖_∞`` and ‖Ĝ − G‖₁ ≤ ε."""
+        return float(eps) * float(np.abs(self.b).max())
+
+
+def head_witness(hmm: HMM, mu: Any) -> HeadWitness:
+    """head.exact (Theorem 3.3): ``b* = pinv(W).T @ μ``; exact when W has full column rank."""
+    hmm = _hmm(hmm)
+    mu = _vector(mu, hmm.n_states, "mu", "hidden state (k)")
+    b = np.linalg.pinv(hmm.W).T @ mu
+    return HeadWitness(b, mu, _relative(hmm.W.T @ b - mu, mu), "pinv")
+
+
+def rowspace_head_witness(hmm: HMM, mu: Any) -> HeadWitness:
+    """head.rowspace: a least-squares solution of ``Wᵀ b = μ`` with its residual
+    (0 ⇔ C-HEAD(μ), μ ∈ range(Wᵀ))."""
+    hmm = _hmm(hmm)
+    mu = _vector(mu, hmm.n_states, "mu", "hidden state (k)")
+    sol = solve_range(hmm.W, mu)
+    return HeadWitness(sol.b, mu, sol.residual, "lstsq")
+
+
+@dataclass(frozen=True, eq=False)
+class PromptWitness:
+    """Prompt + linear head (prompt.exact / prompt.robust / multi-token prompts).
+
+    prompt (L, k): the soft prompt's emission weights ``u_l``; U: the prompt states of
+    ``u = 1_U`` (empty for a general prompt); S: target states; v (k,) =
+    ``P(z_{1:L} | H_0 = h)``; b (n,) solves ``W[:, S]ᵀ b = μ_S / v_S``; residual of that
+    solve; leakage ``ℓ = max_{h∉S} |(Wᵀb)_h| v_h`` (0 for the exact witness).
+    Identity (prompt.exact): ``bᵀ G(u, x) = μᵀ p(x) / (vᵀ p(x))``; with leakage,
+    ``|bᵀG(u,x)·vᵀp(x) − μᵀp(x)| ≤ ℓ`` so the sign is right wherever ``|μᵀp(x)| > ℓ``.
+    """
+
+    prompt: np.ndarray
+    U: tuple[int, ...]
+    S: tuple[int, ...]
+    v: np.ndarray
+    b: np.ndarray
+    mu: np.ndarray
+    residual: float
+    leakage: float
+
+    def decision_values(self, model: HMM, xs: Any) -> np.ndarray:
+        """``bᵀ G(u, x)`` (B,), G by the forward route through the prompt."""
+        return np.asarray(prompted_mask_probe(_hmm(model), xs, self.prompt)) @ self.b
+
+    def target_values(self, model: HMM, xs: Any) -> np.ndarray:
+        """``μᵀ p(x) / (vᵀ p(x))`` (B,), by the reversed-chain route (THEORY §2)."""
+        p = np.asarray(posterior_h0(_hmm(model), xs))
+        return (p @ self.mu) / (p @ self.v)
+
+    def labels(self, model: HMM, xs: Any) -> np.ndarray:
+        return task_labels(_hmm(model), self.mu, xs)
+
+    def margin_bound(self, gamma: float) -> float:
+        """prompt.exact's normalised-margin bound ``γ / max v`` (for ‖b‖ = 1 scaling)."""
+        return float(gamma) / float(self.v.max())
+
+
+def robust_prompt_witness(hmm: HMM, mu: Any, prompt: Any, S: Any) -> PromptWitness:
+    """prompt.robust: any prompt ``u ≥ 0`` ((k,) or (L, k)) and target set S ⊇ supp(μ) with
+    ``W[:, S]`` of full column rank; b as in prompt.exact, leakage ℓ reported."""
+    hmm = _hmm(hmm)
+    mu = _vector(mu, hmm.n_states, "mu", "hidden state (k)")
+    u = np.asarray(prompt, dtype=np.float64)
+    u = u[None, :] if u.ndim == 1 else u
+    head = prompt_head(hmm, mu, u, S)
+    S_t = tuple(sorted({int(h) for h in np.asarray(S, dtype=np.int64).reshape(-1)}))
+    return PromptWitness(u, (), S_t, head.v, head.b, mu, head.residual, head.leakage)
+
+
+def prompt_witness(hmm: HMM, mu: Any, U: Any) -> PromptWitness:
+    """prompt.exact (Theorem 3.6): one prompt token ``u = 1_U``, ``v = R u``,
+    ``S = supp(v) = S(U)``, b solves ``W[:, S]ᵀ b = μ_S / v_S``.
+
+    ValueError when supp(μ) ⊄ S(U) (the witness does not exist for this U).
+    """
+    hmm = _hmm(hmm)
+    k = hmm.n_states
+    U_t = tuple(sorted({int(h) for h in np.asarray(U, dtype=np.int64).reshape(-1)}))
+    if not U_t or U_t[0] < 0 or U_t[-1] >= k:
+        raise ValueError(f"U must be a non-empty set of hidden states in 0..{k - 1}, got {U!r}")
+    u = np.zeros((1, k))
+    u[0, list(U_t)] = 1.0
+    v = np.asarray(prompt_likelihood(hmm, u))
+    S = np.flatnonzero(v > 0)  # exact zeros: v_h = Σ_{h'∈U} π[h'] A[h', h] / π[h]
+    w = robust_prompt_witness(hmm, mu, u, S)
+    return PromptWitness(u, U_t, w.S, w.v, w.b, w.mu, w.residual, w.leakage)
+
+
+# --------------------------------------------------------------------------- memory HMM
+
+
+@dataclass(frozen=True, eq=False)
+class MemoryHeadWitness:
+    """Head for a memory task (memory.iid_exact, memory.pool, memory.prompt).
+
+    b (n,); mu (m,); cell j*; matrix: the averaged/selected emission (n, m) (W̄, W_{s0}) or
+    the stacked pooled system; residual of the defining solve; kind:
+    "iid" (mask probe), "pool" (mean-pooled LOO conditionals), "prompt" (prompted probe);
+    prompt (1, m**N·s) for kind "prompt" (else None); s0 / U for kind "prompt".
+    """
+
+    b: np.ndarray
+    mu: np.ndarray
+    cell: int
+    matrix: np.ndarray
+    residual: float
+    kind: str
+    prompt: np.ndarray | None = None
+    s0: int | None = None
+    U: tuple[int, ...] = ()
+
+    def features(self, model: MemoryHMM, xs: Any) -> np.ndarray:
+        """The features the head reads (B, n): G(x), mean_i G_i(x) or G(u, x)."""
+        hmm = product_hmm(_mem(model))
+        if self.kind == "pool":
+            return pooled_features(model, xs)
+        if self.kind == "prompt":
+            return np.asarray(prompted_mask_probe(hmm, xs, self.prompt))
+        return np.asarray(mask_probe(hmm, xs))
+
+    def decision_values(self, model: MemoryHMM, xs: Any) -> np.ndarray:
+        """``bᵀ features(x)`` (B,)."""
+        return self.features(model, xs) @ self.b
+
+    def target_values(self, model: MemoryHMM, xs: Any) -> np.ndarray:
+        """What the proof says the head outputs (B,):
+        iid: ``μᵀ P[M | x]`` (exact); prompt: ``μᵀ P[M_{j*} | S_0 = s0, x]`` (exact, from
+        ``P[H_0 | z, x] ∝ v ⊙ p(x)``, valid for a stationary state chain); pool: the same
+        ``μᵀ P[M_{j*} | x]`` it approaches as T → ∞ (a limit, not an identity)."""
+        mem = _mem(model)
+        if self.kind != "prompt":
+            return memory_posterior(mem, xs, self.cell) @ self.mu
+        hmm = product_hmm(mem)
+        v = np.asarray(prompt_likelihood(hmm, self.prompt))
+        q = np.asarray(posterior_h0(hmm, xs)) * v[None, :]
+        q /= q.sum(axis=1, keepdims=True)
+        return q @ mem.cell_marginalizer(self.cell) @ self.mu
+
+    def limit_values(self, memory: Any) -> np.ndarray:
+        """``μ_{M_{j*}}`` (B,) for sampled memory contents (B, N): the T → ∞ limit."""
+        memory = np.asarray(memory)
+        return self.mu[memory[:, self.cell]]
+
+    def labels(self, model: MemoryHMM, xs: Any) -> np.ndarray:
+        return task_labels(_mem(model), self.mu, xs, self.cell)
+
+
+def memory_iid_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitness:
+    """memory.iid_exact: N = 1, i.i.d. states (all rows of ``state_transition`` equal).
+
+    ``W̄ = Σ_s P(S_0 = s) W_s`` with ``P(S_0) = state_start`` (π_S when the chain starts
+    stationary, as THEORY assumes); ``b = pinv(W̄).T μ``; then ``G(x) = W̄ P[M | x]``.
+    ValueError when N ≠ 1 or the rows differ (S_0 is then not independent of x).
+    """
+    mem = _mem(mem)
+    cell = _cell(mem, cell)
+    mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
+    if mem.n_cells != 1:
+        raise ValueError(f"memory.iid_exact needs N = 1 cell, got N = {mem.n_cells}")
+    A = mem.state_transition
+    if np.abs(A - A[0]).max() > 0:
+        raise ValueError(
+            "state_transition rows differ, so states are not i.i.d.; use pooled_witness"
+        )
+    wbar = sum(mem.state_start[st] * mem.W_state(st) for st in range(mem.n_ordinary))
+    b = np.linalg.pinv(wbar).T @ mu
+    return MemoryHeadWitness(b, mu, cell, wbar, _relative(wbar.T @ b - mu, mu), "iid")
+
+
+def pooled_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitness:
+    """memory.pool (Theorem 4.3): b solving ``W̄⁽ʲ*⁾ᵀ b = μ / f_{j*}``, ``W̄⁽ʲ⁾ᵀ b = 0``
+    (j ≠ j*, f_j > 0), applied to mean-pooled LOO conditionals; matrix is the stacked
+    ``[W̄⁽ʲ*⁾ | W̄⁽ʲ⁾ …]`` (n, m·cells). ValueError when no state reads cell j* (f_{j*} = 0)."""
+    mem = _mem(mem)
+    cell = _cell(mem, cell)
+    mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
+    wbar, freq = pooled_emissions(mem)
+    if freq[cell] <= 0:
+        raise ValueError(
+            f"no state with stationary probability > 0 reads cell {cell} (f_j* = 0); "
+            f"pooling cannot see it — point some state at it"
+        )
+    cells = [cell] + [j for j in range(mem.n_cells) if j != cell and freq[j] > 0]
+    stacked = np.concatenate([wbar[j] for j in cells], axis=1)
+    rhs = np.concatenate([mu / freq[cell]] + [np.zeros(mem.n_values)] * (len(cells) - 1))
+    sol = solve_range(stacked, rhs)
+    return MemoryHeadWitness(sol.b, mu, cell, stacked, sol.residual, "pool")
+
+
+def memory_prompt_witness(
+    mem: MemoryHMM, mu: Any, s0: int, U: Any, cell: int = 0
+) -> MemoryHeadWitness:
+    """memory.prompt (Theorem 4.6): prompt ``u(a, st) = 1[st ∈ U]`` on product states
+    (constant in memory), which forces ``S_0 = s0``; ``b = pinv(W_{s0}).T μ``.
+
+    ValueError unless ``J(s0) = cell`` and the successors of U are exactly {s0}.
+    """
+    mem = _mem(mem)
+    cell = _cell(mem, cell)
+    mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
+    s = mem.n_ordinary
+    if isinstance(s0, bool) or not isinstance(s0, (int, np.integer)) or not 0 <= s0 < s:
+        raise ValueError(f"s0 must be an ordinary state in 0..{s - 1}, got {s0!r}")
+    if int(mem.pointer[s0]) != cell:
+        raise ValueError(f"state s0 = {s0} reads cell {mem.pointer[s0]}, not the task cell {cell}")
+    U_t = tuple(sorted({int(st) for st in np.asarray(U, dtype=np.int64).reshape(-1)}))
+    if not U_t or U_t[0] < 0 or U_t[-1] >= s:
+        raise ValueError(f"U must be a non-empty set of ordinary states in 0..{s - 1}, got {U!r}")
+    pi = state_stationary(mem)
+    for st in U_t:
+        succ = tuple(np.flatnonzero(mem.state_transition[st] > 0))
+        if succ != (int(s0),) or pi[st] <= 0:
+            raise ValueError(
+                f"prompt state {st} has successors {succ} (stationary mass {pi[st]:.3g}); "
+                f"every state of U must lead only to s0 = {s0} and be visited"
+            )
+    ind = np.zeros(s)
+    ind[list(U_t)] = 1.0
+    k = product_hmm(mem).n_states
+    prompt = np.tile(ind, k // s)[None, :]  # product index c·s + st
+    W0 = mem.W_state(int(s0))
+    b = np.linalg.pinv(W0).T @ mu
+    return MemoryHeadWitness(
+        b, mu, cell, W0, _relative(W0.T @ b - mu, mu), "prompt", prompt, int(s0), U_t
+    )
+
+
+__all__ = [
+    "HeadWitness",
+    "MemoryHeadWitness",
+    "PromptWitness",
+    "head_witness",
+    "memory_iid_witness",
+    "memory_prompt_witness",
+    "pooled_features",
+    "pooled_witness",
+    "prompt_witness",
+    "robust_prompt_witness",
+    "rowspace_head_witness",
+]
