@@ -200,10 +200,17 @@ def register(c: Claim) -> Claim:
         if p not in PROFILES or int(n) < 1:
             raise ValueError(f"claim {c.id!r}: examples[{p!r}] = {n!r}; profiles {PROFILES}")
     old = _REGISTRY.get(c.id)
-    if old is not None and old.module != c.module:
+    if old is not None and old.module != c.module and not _same_file(old.module, c.module):
         raise ValueError(f"claim id {c.id!r} already registered by module {old.module!r}")
     _REGISTRY[c.id] = c
     return c
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether modules ``a`` and ``b`` were loaded from one file (a path and a dotted name)."""
+    fa = getattr(sys.modules.get(a), "__file__", None)
+    fb = getattr(sys.modules.get(b), "__file__", None)
+    return bool(fa and fb) and Path(fa).resolve() == Path(fb).resolve()
 
 
 def claim(

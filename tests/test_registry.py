@@ -1,0 +1,135 @@
+"""The claims registry: registration rules, built-in IDs, user modules, instance codec."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from verify.claims import (
+    BUILTIN_ORDER,
+    Claim,
+    Outcome,
+    all_claims,
+    claim,
+    from_jsonable,
+    get,
+    load_builtin,
+    load_claims_module,
+    register,
+    to_jsonable,
+)
+from verify.models import HMM, MemoryHMM
+
+THEORY_IDS = {
+    "head.exact": "universal",
+    "head.rowspace": "universal",
+    "head.robust": "universal",
+    "head.necessary": "existential",
+    "prompt.exact": "universal",
+    "prompt.weaker": "existential",
+    "prompt.robust": "universal",
+    "memory.iid_exact": "universal",
+    "memory.pool": "statistical",
+    "memory.prompt": "universal",
+    "memory.vs_vanilla": "existential",
+}
+
+
+def test_every_theory_claim_is_registered_with_theorem_kind_and_budgets():
+    load_builtin()
+    ids = [c.id for c in all_claims()]
+    assert ids[: len(BUILTIN_ORDER)] == list(BUILTIN_ORDER)
+    assert set(THEORY_IDS) == set(BUILTIN_ORDER)
+    for cid, kind in THEORY_IDS.items():
+        c = get(cid)
+        assert c.kind == kind
+        assert c.theorem.startswith("Theorem")
+        assert c.oracles and c.statement
+        assert all(c.budget(p) >= 1 for p in ("ci", "dev", "thorough"))
+        assert c.budget("thorough") >= c.budget("ci")
+
+
+def _ok(_inst):
+    return Outcome.passed()
+
+
+def test_registration_rejects_bad_claims():
+    with pytest.raises(ValueError, match="kind"):
+        register(Claim("t.bad", "T", "sometimes", "s", _ok, strategy=lambda: st.just({})))
+    with pytest.raises(ValueError, match="strategy"):
+        register(Claim("t.nostrat", "T", "universal", "s", _ok))
+    with pytest.raises(ValueError, match="no spaces"):
+        register(Claim("t bad", "T", "universal", "s", _ok, strategy=lambda: st.just({})))
+    with pytest.raises(ValueError, match="examples"):
+        register(
+            Claim("t.ex", "T", "universal", "s", _ok, strategy=lambda: st.just({}),
+                  examples={"nightly": 3})
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="already registered"):
+        register(Claim("head.exact", "T", "universal", "s", _ok, strategy=lambda: st.just({}),
+                       module="someone.else"))  # fmt: skip
+    with pytest.raises(ValueError, match="unknown claim"):
+        get("no.such.claim")
+    with pytest.raises(ValueError, match="status"):
+        Outcome("maybe")
+
+
+def test_decorator_registers_statistical_claims_without_strategy():
+    @claim("t.stat", theorem="T", kind="statistical", statement="s", examples={"ci": 2})
+    def check(inst):
+        return Outcome.passed(quantities={"seed": inst["seed"]})
+
+    c = get("t.stat")
+    assert c.check is check and c.module == __name__ and c.budget("ci") == 2
+
+
+def test_user_modules_load_by_dotted_name_and_by_path(tmp_path, monkeypatch):
+    src = (
+        "from hypothesis import strategies as st\n"
+        "from verify.claims import Outcome, claim\n"
+        "@claim('user.tmp_{n}', theorem='T', kind='universal', statement='s',\n"
+        "       strategy=lambda: st.fixed_dictionaries({{'a': st.integers(0, 3)}}))\n"
+        "def check(inst):\n"
+        "    return Outcome.passed()\n"
+    )
+    (tmp_path / "userclaims_a.py").write_text(src.format(n="a"))
+    (tmp_path / "userclaims_b.py").write_text(src.format(n="b"))
+    (tmp_path / "broken_claims.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert load_claims_module("userclaims_a") == "userclaims_a"
+    assert get("user.tmp_a").module == "userclaims_a"
+    name = load_claims_module(str(tmp_path / "userclaims_b.py"))
+    assert get("user.tmp_b").module == name
+    with pytest.raises(ValueError, match="cannot import"):
+        load_claims_module("no_such_user_module_xyz")
+    with pytest.raises(ValueError, match="boom"):
+        load_claims_module("broken_claims")
+    with pytest.raises(ValueError, match="does not exist"):
+        load_claims_module(str(tmp_path / "missing.py"))
+
+
+def test_instance_codec_round_trips_models_and_arrays():
+    hmm = HMM([0.5, 0.5], [[0.5, 0.5], [1, 0]], [[1, 0, 0], [0, 0.5, 0.5]])
+    mem = MemoryHMM([[0.5, 0.5]], [1.0], [[1.0]], [0], [[1, 0], [0, 1]])
+    inst = {"hmm": hmm, "mem": mem, "mu": np.array([1.0, -2.0]), "xs": np.array([[0, 1]]),
+            "U": (1, 2), "cell": np.int64(0), "t": 0.5}  # fmt: skip
+    back = from_jsonable(to_jsonable(inst))
+    assert isinstance(back["hmm"], HMM) and isinstance(back["mem"], MemoryHMM)
+    np.testing.assert_array_equal(back["hmm"].transition, hmm.transition)
+    np.testing.assert_array_equal(back["mu"], inst["mu"])
+    assert back["xs"].dtype == np.int64 and back["U"] == [1, 2] and back["cell"] == 0
+
+
+def test_instance_codec_errors_name_the_field():
+    bad_model = {"hmm": {"kind": "hmm", "start": [1.0], "transition": [[1.0]],
+                         "emission": [[0.7, 0.7]]}}  # fmt: skip
+    with pytest.raises(ValueError, match="emission row 0"):
+        from_jsonable(bad_model)
+    with pytest.raises(ValueError, match=r"instance\.mu\.dtype"):
+        from_jsonable({"mu": {"array": [1], "dtype": "object"}})
+    with pytest.raises(ValueError, match=r"instance\.mu\.array"):
+        from_jsonable({"mu": {"array": [[1], [1, 2]], "dtype": "float64"}})
