@@ -77,7 +77,7 @@ def test_c_head_hand_examples() -> None:
     assert not res.holds and res.quantities["sigma_min"] == 0.0 and res.quantities["rank"] == 1
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(S.hmms(n_states=(1, 5), n_tokens=(1, 6)))
 def test_c_head_agrees_with_matrix_rank(hmm: HMM) -> None:
     full = np.linalg.matrix_rank(hmm.W, tol=C.SIGMA_TOL) == hmm.n_states
@@ -110,7 +110,7 @@ def test_c_head_mu_twins_need_equal_weights() -> None:
 # --------------------------------------------------------------------------- C-PROMPT
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(hmm_and_mu(n_states=(2, 4), n_tokens=(1, 4), transition_style=("sparse", "permutation")))
 def test_c_prompt_exact_matches_brute_force(case) -> None:
     hmm, mu = case

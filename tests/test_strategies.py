@@ -278,7 +278,7 @@ def test_prompt_instance_shrinks_to_three_states() -> None:
 # --------------------------------------------------------------------------- rejection rate
 
 
-@settings(max_examples=N, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(S.task_instances(n_states=2, n_tokens=2, T=1))
 def test_task_rejections_stay_rare(inst) -> None:
     # No health check suppressed: Hypothesis fails this test if tasks()' assume rejects
