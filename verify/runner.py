@@ -98,9 +98,11 @@ class _Tally:
             self.passed += 1
         elif out.status == "discard":
             self.discarded += 1
+            key = "discarded: " + (out.message or "ill-posed")[:100]
+            self.reasons[key] = self.reasons.get(key, 0) + 1
         elif out.status == "inconclusive":
             self.inconclusive += 1
-            key = (out.message or "inconclusive")[:120]
+            key = "inconclusive: " + (out.message or "no reason given")[:100]
             self.reasons[key] = self.reasons.get(key, 0) + 1
         elif out.status == "miss":
             self.misses += 1
@@ -269,7 +271,7 @@ def run_claim(
             )
     if tally.reasons:
         top = sorted(tally.reasons.items(), key=lambda kv: -kv[1])[:3]
-        message += "; inconclusive: " + "; ".join(f"{n}× {r}" for r, n in top)
+        message += "; " + "; ".join(f"{n}× {r}" for r, n in top)
     return {
         **c.describe(),
         "status": status,
@@ -391,7 +393,11 @@ def run_claims(
             finish(r)
     except KeyboardInterrupt:
         interrupted = True
+        # Workers still busy on a claim would keep the interpreter alive until they finish.
+        procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
         return done, interrupted
     pool.shutdown(wait=True)
     return done, interrupted

@@ -48,7 +48,7 @@ def _basics(inst: dict) -> tuple:
     statement="C-HEAD ⇒ b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) on 𝒮 (LP agrees)",
     strategy=head_exact_instances,
     oracles=("witness b* = pinv(W)ᵀμ", "identity to 1e-9", "max-margin LP"),
-    examples={"ci": 150, "dev": 600, "thorough": 5000},
+    examples={"ci": 400, "dev": 1500, "thorough": 10000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_exact(inst: dict) -> Outcome:
@@ -112,7 +112,7 @@ def rowspace_instances(draw: Any) -> dict:
     strategy=rowspace_instances,
     strategy_name="hmms(violating='C-HEAD') with μ = Wᵀc + t·1",
     oracles=("least-squares b", "identity to 1e-9", "max-margin LP"),
-    examples={"ci": 120, "dev": 500, "thorough": 4000},
+    examples={"ci": 300, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_rowspace(inst: dict) -> Outcome:
@@ -166,7 +166,7 @@ def robust_instances(draw: Any) -> dict:
     strategy=robust_instances,
     strategy_name="task_instances(satisfying='C-HEAD') + ε factor + seed",
     oracles=("adversarial perturbation (Hölder worst case)", "8 random ℓ1 perturbations"),
-    examples={"ci": 100, "dev": 400, "thorough": 3000},
+    examples={"ci": 300, "dev": 1200, "thorough": 8000},
     thresholds={"random_perturbations": 8},
 )
 def head_robust(inst: dict) -> Outcome:

@@ -42,7 +42,7 @@ def iid_instances() -> Any:
     statement="N = 1, i.i.d. states, W̄ full rank ⇒ G(x) = W̄ P[M|x] and pinv(W̄)ᵀμ recovers",
     strategy=iid_instances,
     oracles=("G(x) = W̄ P[M|x] to 1e-9", "memory_iid_witness", "max-margin LP"),
-    examples={"ci": 120, "dev": 500, "thorough": 4000},
+    examples={"ci": 300, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_iid_exact(inst: dict) -> Outcome:
@@ -98,7 +98,7 @@ POOL_PROTOCOL = {
     strategy_name="verify.reference.reference_memory_hmm(seed, m, tau_trans=0.3) + "
     "reference_memory_task(seed, m); sequences sampled with the same seed",
     oracles=("pooled_witness", "sampled accuracy vs labels sign(μᵀP[M|x])"),
-    examples={"ci": 6, "dev": 20, "thorough": 100},
+    examples={"ci": 12, "dev": 40, "thorough": 200},
     thresholds=POOL_PROTOCOL,
 )
 def memory_pool(inst: dict) -> Outcome:
@@ -154,7 +154,7 @@ def prompt_instances() -> Any:
     "pinv(W_{s0})ᵀμ outputs μᵀP[M_j*|S_0=s0,x] (the exact step of the asymptotic claim)",
     strategy=prompt_instances,
     oracles=("c_mem_prompt", "memory_prompt_witness", "conditioned posterior (own route)"),
-    examples={"ci": 100, "dev": 400, "thorough": 3000},
+    examples={"ci": 300, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_prompt(inst: dict) -> Outcome:

@@ -48,7 +48,7 @@ def _one_hot(k: int, U: Any) -> np.ndarray:
     statement="C-PROMPT(μ) ⇒ u = 1_U, b on S give bᵀG(u,x) = μᵀp(x)/(vᵀp(x)) on 𝒮 (LP agrees)",
     strategy=prompt_exact_instances,
     oracles=("c_prompt search", "prompt witness identity to 1e-9", "margin ≥ γ/max v", "LP"),
-    examples={"ci": 150, "dev": 600, "thorough": 5000},
+    examples={"ci": 400, "dev": 1500, "thorough": 10000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_exact(inst: dict) -> Outcome:
@@ -199,7 +199,7 @@ def robust_prompt_instances(draw: Any) -> dict:
     "wherever |μᵀp(x)| > ℓ (leakage)",
     strategy=robust_prompt_instances,
     oracles=("leakage identity to 1e-9", "per-input sign where |μᵀp| > ℓ"),
-    examples={"ci": 120, "dev": 500, "thorough": 4000},
+    examples={"ci": 300, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_robust(inst: dict) -> Outcome:

@@ -317,10 +317,12 @@ def index_page(doc: dict) -> str:
             f'<td class="num">{float(c["time_s"]):.1f}</td><td>{case}</td></tr>'
         )
     state = "complete" if doc.get("complete") else "PARTIAL (interrupted or still running)"
+    seed = doc.get("seed")
+    seed_text = f"seed {seed}" if seed is not None else "seed: derandomized / per claim"
     body = (
         "<h1>ptverify — claims report</h1>"
         f'<p class="sub">Wei, Xie &amp; Ma (NeurIPS 2021) · profile <b>{e(doc.get("profile"))}'
-        f"</b> · seed {e(doc.get('seed'))} · {e(doc.get('created'))} · {e(state)} · "
+        f"</b> · {e(seed_text)} · {e(doc.get('created'))} · {e(state)} · "
         f"wall time {e(fmt(float(doc.get('wall_time_s', 0.0))))} s · exit code "
         f"{e(doc.get('exit_code'))}</p>"
         f'<div class="cards">{cards}</div>'

@@ -39,6 +39,8 @@ RESULTS_SCHEMA_VERSION = 1
 CASE_SCHEMA = "ptverify.case"
 CASE_SCHEMA_VERSION = 1
 CLAIM_STATUSES = ("held", "found", "falsified", "not_found", "error", "inconclusive")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> Path:
@@ -50,6 +52,7 @@ def atomic_write(path: str | os.PathLike, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; reports are for reading
         os.replace(tmp, path)
     except BaseException:
         try:
