@@ -61,8 +61,10 @@ def head_exact(inst: dict) -> Outcome:
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
     G = mask_probe(hmm, xs)
-    b = np.linalg.pinv(hmm.W).T @ mu
-    err = np.abs(G @ b - score) / max(1.0, float(np.abs(mu).max()))
+    w = need("verify.recovery.witnesses", "head_witness")(hmm, mu)
+    b = w.b
+    # the witness's own route (mask probe) against ours (posterior · μ)
+    err = np.abs(w.decision_values(hmm, xs) - score) / max(1.0, float(np.abs(mu).max()))
     q["identity_error"] = float(err.max())
     detail = {"task": {"mu": mu.tolist(), "T": int(xs.shape[1]), "inputs": len(xs)}}
     if err.max() > IDENTITY_TOL:
@@ -129,8 +131,10 @@ def head_rowspace(inst: dict) -> Outcome:
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
     G = mask_probe(hmm, xs)
-    b = cond.solve_range(hmm.W, mu).b
-    err = np.abs(G @ b - score) / max(1.0, float(np.abs(mu).max()))
+    w = need("verify.recovery.witnesses", "rowspace_head_witness")(hmm, mu)
+    b = w.b
+    q["witness_residual"] = float(w.residual)
+    err = np.abs(w.decision_values(hmm, xs) - score) / max(1.0, float(np.abs(mu).max()))
     q["identity_error"] = float(err.max())
     detail = {"task": {"mu": mu.tolist(), "T": int(xs.shape[1])}}
     if err.max() > IDENTITY_TOL:
@@ -165,7 +169,11 @@ def robust_instances(draw: Any) -> dict:
     statement="‖Ĝ(x) − G(x)‖₁ ≤ ε ⇒ sign b*ᵀĜ(x) = y(x) whenever |μᵀp(x)| > ε‖b*‖_∞",
     strategy=robust_instances,
     strategy_name="task_instances(satisfying='C-HEAD') + ε factor + seed",
-    oracles=("adversarial perturbation (Hölder worst case)", "8 random ℓ1 perturbations"),
+    oracles=(
+        "adversarial perturbation (Hölder worst case)",
+        "8 random ℓ1 perturbations",
+        "LP on the perturbed features of the premise inputs",
+    ),
     examples={"ci": 300, "dev": 1200, "thorough": 8000},
     thresholds={"random_perturbations": 8},
 )
@@ -178,7 +186,8 @@ def head_robust(inst: dict) -> Outcome:
     if not c.holds or gamma <= GAMMA_TOL:
         return Outcome.discard("C-HEAD fails or γ = 0", quantities=q)
     G = mask_probe(hmm, xs)
-    b = np.linalg.pinv(hmm.W).T @ mu
+    w = need("verify.recovery.witnesses", "head_witness")(hmm, mu)
+    b = w.b
     bnorm = float(np.abs(b).max())
     eps = float(inst["eps_factor"]) * gamma / bnorm
     q.update(epsilon=eps, b_norm_inf=bnorm)
@@ -190,7 +199,7 @@ def head_robust(inst: dict) -> Outcome:
     for _ in range(8):
         d = rng.standard_normal(G.shape)
         perturbs.append(eps * d / np.abs(d).sum(axis=1, keepdims=True))
-    premise = np.abs(score) > eps * bnorm * (1 + 1e-12)
+    premise = np.abs(score) > w.robust_threshold(eps) * (1 + 1e-12)
     q["premise_fraction"] = float(premise.mean())
     for d in perturbs:
         out = (G + d) @ b
@@ -204,7 +213,14 @@ def head_robust(inst: dict) -> Outcome:
                         "inputs": rows(xs, wrong, labels=y, posteriors=post,
                                        features=G + d, outputs=out)},
             )  # fmt: skip
-    return Outcome.passed(quantities=q)
+    if not premise.any():
+        return Outcome.passed(quantities=q)
+    # the LP on the adversarially perturbed features of the premise inputs must agree
+    return witness_vs_lp(
+        xs=xs[premise], labels=y[premise], features=(G + perturbs[0])[premise], head=b,
+        posteriors=post[premise], quantities=q, detail={"task": {"mu": mu.tolist()}},
+        what="head b* on the perturbed Ĝ",
+    )  # fmt: skip
 
 
 def necessary_instances() -> Any:

@@ -153,7 +153,12 @@ def prompt_instances() -> Any:
     statement="C-MEM-PROMPT ⇒ u = 1[st ∈ U] gives G(u,x) = W_{s0} P[M_j*|S_0=s0,x] and "
     "pinv(W_{s0})ᵀμ outputs μᵀP[M_j*|S_0=s0,x] (the exact step of the asymptotic claim)",
     strategy=prompt_instances,
-    oracles=("c_mem_prompt", "memory_prompt_witness", "conditioned posterior (own route)"),
+    oracles=(
+        "c_mem_prompt",
+        "memory_prompt_witness",
+        "conditioned posterior (own route)",
+        "LP on G(u,x)",
+    ),
     examples={"ci": 300, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
@@ -191,7 +196,20 @@ def memory_prompt(inst: dict) -> Outcome:
                     "inputs": rows(xs, bad, labels=y, posteriors=qx, features=G,
                                    outputs=G @ w.b)},
         )  # fmt: skip
-    return Outcome.passed(quantities=q)
+    yq = np.sign(qx @ mu)  # the labels the prompt head recovers exactly
+    q["gamma_prompted"] = float(np.abs(qx @ mu).min())
+    if q["gamma_prompted"] <= GAMMA_TOL * max(1.0, float(np.abs(mu).max())):
+        return Outcome.discard("ill-posed: μᵀP[M|S_0=s0,x] = 0 on 𝒮", quantities=q)
+    return witness_vs_lp(
+        xs=xs,
+        labels=yq,
+        features=G,
+        head=w.b,
+        posteriors=qx,
+        quantities=q,
+        detail={"task": {"mu": mu.tolist(), "cell": cell}, "prompt": {"s0": s0, "U": list(U)}},
+        what="memory prompt head pinv(W_s0)ᵀμ",
+    )
 
 
 @st.composite

@@ -71,10 +71,15 @@ def prompt_exact(inst: dict) -> Outcome:
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
     U, S = c.witness["U"], c.witness["S"]
-    u = _one_hot(hmm.n_states, U)
-    ph = cond.prompt_head(hmm, mu, u, S)
-    G = prompted_mask_probe(hmm, xs, u[None, :])
-    want = score / (post @ ph.v)
+    ph = need("verify.recovery.witnesses", "prompt_witness")(hmm, mu, U)
+    u = ph.prompt[0]
+    if tuple(ph.S) != tuple(S):
+        return Outcome.failed(
+            f"c_prompt's support S={list(S)} ≠ the witness's supp(R 1_U) = {list(ph.S)}",
+            quantities=q,
+        )
+    G = prompted_mask_probe(hmm, xs, ph.prompt)
+    want = score / (post @ ph.v)  # reversed-chain route; G is the forward route
     err = np.abs(G @ ph.b - want) / max(1.0, float(np.abs(want).max()))
     q.update(identity_error=float(err.max()), v_max=float(ph.v.max()), leakage=ph.leakage)
     detail = {
@@ -198,7 +203,7 @@ def robust_prompt_instances(draw: Any) -> dict:
     statement="dense A, S ⊇ supp(μ) with W[:,S] full rank: sign bᵀG(u,x) = y(x) "
     "wherever |μᵀp(x)| > ℓ (leakage)",
     strategy=robust_prompt_instances,
-    oracles=("leakage identity to 1e-9", "per-input sign where |μᵀp| > ℓ"),
+    oracles=("leakage identity to 1e-9", "per-input sign where |μᵀp| > ℓ", "LP on those"),
     examples={"ci": 300, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
@@ -214,7 +219,7 @@ def prompt_robust(inst: dict) -> Outcome:
         return Outcome.discard("W[:, S] is rank-deficient", quantities=q)
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
-    ph = cond.prompt_head(hmm, mu, u, S)
+    ph = need("verify.recovery.witnesses", "robust_prompt_witness")(hmm, mu, u, S)
     G = prompted_mask_probe(hmm, xs, u[None, :])
     off = np.setdiff1d(np.arange(hmm.n_states), S)
     cvec = hmm.W.T @ ph.b
@@ -242,4 +247,10 @@ def prompt_robust(inst: dict) -> Outcome:
             detail={**detail, "inputs": rows(xs, wrong, labels=y, posteriors=post,
                                              features=G, outputs=G @ ph.b)},
         )  # fmt: skip
-    return Outcome.passed(quantities=q)
+    if not premise.any():
+        return Outcome.passed(quantities=q)
+    return witness_vs_lp(
+        xs=xs[premise], labels=y[premise], features=G[premise], head=ph.b,
+        posteriors=post[premise], quantities=q, detail=detail,
+        what="leaky prompt head (inputs with |μᵀp| > ℓ)",
+    )  # fmt: skip
