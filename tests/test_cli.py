@@ -100,3 +100,27 @@ def test_replay_reproduces_a_saved_witness(tmp_path, capsys):
     data["instance"]["mu"]["array"] = list(np.zeros(len(mu)))
     case.write_text(json.dumps(data))
     assert main(["replay", str(case)]) == 1  # no longer a witness (γ = 0: discarded)
+
+
+def test_reproduce_and_bench_dispatch_to_their_modules(monkeypatch, tmp_path, capsys):
+    import types
+
+    calls = []
+    fake = types.ModuleType("verify.reproduce")
+    fake.reproduce = lambda preset, device, out, progress=True: (
+        calls.append((preset, device, out, progress)) or (out / "index.html")
+    )
+    monkeypatch.setitem(sys.modules, "verify.reproduce", fake)
+    out = tmp_path / "r"
+    assert main(["reproduce", "--preset", "small", "--device", "cpu", "--out", str(out)]) == 0
+    assert calls == [("small", "cpu", out, True)]
+    assert main(["reproduce", "--preset", "huge"]) == 2
+
+    bench = types.ModuleType("verify.bench.fakebench")
+    bench.run = lambda quick=False: calls.append(("bench", quick))
+    monkeypatch.setitem(sys.modules, "verify.bench.fakebench", bench)
+    monkeypatch.setattr("verify.cli.available_benches", lambda: ["fakebench"])
+    assert main(["bench", "fakebench", "--quick"]) == 0
+    assert calls[-1] == ("bench", True)
+    assert main(["bench", "other"]) == 2
+    assert "available: fakebench" in capsys.readouterr().err

@@ -217,3 +217,14 @@ def test_svg_helpers_handle_edge_cases():
     assert heatmap_svg([], "m") == ""
     hm = heatmap_svg([[0.0, 1.0], [0.5, None]], "m")
     assert hm.count("<rect") == 4
+
+
+def test_index_links_the_reproduce_report_when_present(tmp_path):
+    doc = _doc()
+    write_all(doc, tmp_path, tmp_path / "results.json", None)
+    assert "reproduce/index.html" not in (tmp_path / "index.html").read_text()
+    (tmp_path / "reproduce").mkdir()
+    (tmp_path / "reproduce" / "index.html").write_text("<!DOCTYPE html>")
+    write_all(doc, tmp_path, tmp_path / "results.json", None)
+    assert 'href="reproduce/index.html"' in (tmp_path / "index.html").read_text()
+    assert not (tmp_path / "junit.xml").exists()

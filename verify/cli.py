@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("reproduce", help="re-run the paper's experiments (THEORY §8)")
     s.add_argument("--preset", choices=("smoke", "small", "paper"), default="smoke")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    s.add_argument("--out", default="reproduce-out")
+    s.add_argument(
+        "--out", default="reports/reproduce", help="linked from the claims report when here"
+    )
 
     s = sub.add_parser("bench", help="run a benchmark from verify.bench")
     s.add_argument("name")

@@ -289,7 +289,7 @@ def _slug(claim_id: str) -> str:
     return claim_id  # IDs are validated: no spaces, no '/'
 
 
-def index_page(doc: dict) -> str:
+def index_page(doc: dict, reproduce_link: str | None = None) -> str:
     claims = doc["claims"]
     summary = doc.get("summary", {})
     cards = "".join(
@@ -328,8 +328,16 @@ def index_page(doc: dict) -> str:
         f'<div class="cards">{cards}</div>'
         "<table><tr><th>claim</th><th>theorem</th><th>kind</th><th>status</th>"
         "<th>examples</th><th>passed</th><th>discarded</th><th>inconclusive</th>"
-        "<th>time (s)</th><th>case</th></tr>" + "".join(rows) + "</table>"
-        '<p class="sub">Discarded: ill-posed instances (margin γ = 0 on the input set). '
+        "<th>time (s)</th><th>case</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + (
+            f'<p>Paper experiments (THEORY §8): <a href="{e(reproduce_link)}">'
+            "ptverify reproduce report</a></p>"
+            if reproduce_link
+            else ""
+        )
+        + '<p class="sub">Discarded: ill-posed instances (margin γ = 0 on the input set). '
         "Inconclusive: an oracle (LP solver) could not decide. Neither counts as a pass.</p>"
     )
     return page("ptverify report", body)
@@ -417,4 +425,6 @@ def write_html(doc: dict, report_dir: str | Path) -> Path:
         atomic_write(report_dir / "claims" / f"{_slug(c['id'])}.html", claim_page(c))
         if c.get("case"):
             atomic_write(report_dir / "cases" / f"{_slug(c['id'])}.html", case_page(c))
-    return atomic_write(report_dir / "index.html", index_page(doc))
+    # `ptverify reproduce --out REPORT_DIR/reproduce` (the default) is linked when present
+    link = "reproduce/index.html" if (report_dir / "reproduce" / "index.html").exists() else None
+    return atomic_write(report_dir / "index.html", index_page(doc, link))
