@@ -141,6 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             interrupted=interrupted,
             wall_time_s=time.perf_counter() - t0,
             exit_code=code,
+            report_dir=args.report_dir,
         )
 
     def partial(_r: dict, done: list[dict]) -> None:

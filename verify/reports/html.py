@@ -383,7 +383,9 @@ def claim_page(c: dict) -> str:
     return page(f"{c['id']} — ptverify", body, up="../")
 
 
-def case_page(c: dict) -> str:
+def case_page(c: dict, report_dir: str | None = None) -> str:
+    """The counterexample / witness page; the replay command is given relative to where
+    ``ptverify run`` was started (``report_dir`` as typed), or to the report folder."""
     case = c["case"]
     out = case["outcome"]
     detail = dict(out.get("detail") or {})
@@ -392,7 +394,7 @@ def case_page(c: dict) -> str:
         f'<p class="sub">{e(c["theorem"])} · {e(c["kind"])} claim</p>',
         f"<p><b>{e(out.get('message', ''))}</b></p>",
         "<h2>Reproduce</h2>",
-        f'<pre class="cmd">ptverify replay {e(c.get("case_file") or "")}</pre>',
+        f'<pre class="cmd">ptverify replay {e(_replay_path(c, report_dir))}</pre>',
         "<h2>Instance (shrunk)</h2>",
     ]
     for name, value in case["instance"].items():
@@ -418,13 +420,20 @@ def case_page(c: dict) -> str:
     return page(f"{c['id']} {case['role']} — ptverify", "".join(parts), up="../")
 
 
+def _replay_path(c: dict, report_dir: str | None) -> str:
+    rel = c.get("case_file") or f"cases/{c['id']}.json"
+    return f"{report_dir.rstrip('/')}/{rel}" if report_dir else rel
+
+
 def write_html(doc: dict, report_dir: str | Path) -> Path:
     """Write the whole HTML report; return the index path."""
     report_dir = Path(report_dir)
     for c in doc["claims"]:
         atomic_write(report_dir / "claims" / f"{_slug(c['id'])}.html", claim_page(c))
         if c.get("case"):
-            atomic_write(report_dir / "cases" / f"{_slug(c['id'])}.html", case_page(c))
+            atomic_write(
+                report_dir / "cases" / f"{_slug(c['id'])}.html", case_page(c, doc.get("report_dir"))
+            )
     # `ptverify reproduce --out REPORT_DIR/reproduce` (the default) is linked when present
     link = "reproduce/index.html" if (report_dir / "reproduce" / "index.html").exists() else None
     return atomic_write(report_dir / "index.html", index_page(doc, link))

@@ -45,7 +45,9 @@ def junit_xml(doc: dict) -> str:
             f"inconclusive={cnt.get('inconclusive')}"
         )
         if c.get("case_file"):
-            body += f"\nreplay: ptverify replay {c['case_file']}"
+            where = doc.get("report_dir")
+            path = f"{where.rstrip('/')}/{c['case_file']}" if where else c["case_file"]
+            body += f"\nreplay: ptverify replay {path}"
         status = c["status"]
         if status in ("falsified", "not_found"):
             el = ET.SubElement(case, "failure", type=status, message=c["message"][:500])

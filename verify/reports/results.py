@@ -3,9 +3,9 @@
 Results document (``schema = "ptverify.results"``, ``schema_version = 1``)::
 
     {"schema", "schema_version", "created" (UTC ISO), "tool_version", "profile", "seed",
-     "examples" (override or null), "workers", "claims_from" [modules], "complete" (bool),
-     "interrupted" (bool), "wall_time_s", "exit_code", "summary" {status: count},
-     "claims": [claim record, …]}
+     "examples" (override or null), "workers", "report_dir" (as typed), "claims_from"
+     [modules], "complete" (bool), "interrupted" (bool), "wall_time_s", "exit_code",
+     "summary" {status: count}, "claims": [claim record, …]}
 
 Claim record: the registry description (``id, theorem, kind, statement, strategy,
 oracles, examples, thresholds, module``) plus ``status`` (held | found | falsified |
@@ -83,6 +83,7 @@ def results_document(
     interrupted: bool,
     wall_time_s: float,
     exit_code: int,
+    report_dir: str | None = None,
 ) -> dict:
     from verify import __version__
 
@@ -97,6 +98,7 @@ def results_document(
         "seed": seed,
         "examples": examples,
         "workers": workers,
+        "report_dir": report_dir,
         "claims_from": list(claims_from),
         "complete": complete,
         "interrupted": interrupted,
