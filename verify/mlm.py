@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .inference import mask_probe
+from .inference import mask_probe, posterior_h0
 from .models import HMM, MemoryHMM
 from .training import (
     LinearHead,
@@ -321,6 +321,26 @@ def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: Any) -> float:
     return float(0.5 * np.abs(mask_distribution(net, xs) - mask_probe(hmm, xs)).sum(-1).mean())
 
 
+def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: Any) -> dict:
+    """Claim ``head.robust`` against a trained MLM, pointwise: with ``b* = pinv(W).T μ`` and
+    ``ε(x) = ‖Ĝ(x) − G(x)‖₁``, every x with ``|μᵀp(x)| > ε(x)‖b*‖_∞`` must have
+    ``sign b*ᵀĜ(x) = sign μᵀp(x)``. Returns ``{"covered", "violations", "tv"}`` (covered:
+    inputs where the condition applies). Meaningful under C-HEAD (k ≤ n, full rank W)."""
+    mu = np.asarray(mu, dtype=np.float64)
+    b = np.linalg.pinv(hmm.W).T @ mu
+    p = posterior_h0(hmm, xs)
+    g = p @ hmm.emission
+    eps = np.abs(g_hat - g).sum(-1)
+    margin = p @ mu
+    covered = np.abs(margin) > eps * np.abs(b).max()
+    wrong = np.sign(g_hat @ b) != np.sign(margin)
+    return {
+        "covered": int(covered.sum()),
+        "violations": int((covered & wrong).sum()),
+        "tv": float(0.5 * eps.mean()),
+    }
+
+
 @torch.no_grad()
 def position_distributions(
     net: MaskedLM, xs: Any, stride: int | None = None, batch_size: int = 256
@@ -396,6 +416,7 @@ __all__ = [
     "MLMPromptHead",
     "MaskedLM",
     "PretrainResult",
+    "head_robust_check",
     "mask_distribution",
     "mask_probe_tv",
     "position_distributions",
