@@ -53,7 +53,7 @@ KINDS = ("universal", "existential", "implication", "statistical")
 PROFILES = ("ci", "dev", "thorough")
 OUTCOME_STATUSES = ("pass", "fail", "witness", "miss", "discard", "inconclusive")
 
-#: The module holding the built-in claims (imported by :func:`load_builtin`).
+#: The modules holding the THEORY §5 claims (imported first by :func:`load_builtin`).
 BUILTIN_MODULES = ("verify.claims.head", "verify.claims.prompt", "verify.claims.memory")
 
 
@@ -182,7 +182,7 @@ _SOURCES: dict[str, str] = {}
 
 def module_source(module: str) -> str | None:
     """How to load ``module`` again (``--claims-from`` spec); None for built-ins."""
-    if module in BUILTIN_MODULES:
+    if module.startswith("verify.claims."):
         return None
     return _SOURCES.get(module, module)
 
@@ -251,7 +251,18 @@ def claim(
 
 
 def load_builtin() -> None:
-    for mod in BUILTIN_MODULES:
+    """Import every claim family of this package: the §5 families in BUILTIN_MODULES, then
+    any other public module of ``verify.claims`` (a new family is a new module here)."""
+    import pkgutil
+
+    import verify.claims as pkg
+
+    extra = sorted(
+        f"verify.claims.{m.name}"
+        for m in pkgutil.iter_modules(pkg.__path__)
+        if not m.name.startswith("_") and m.name != "registry"
+    )
+    for mod in dict.fromkeys([*BUILTIN_MODULES, *extra]):
         importlib.import_module(mod)
 
 
