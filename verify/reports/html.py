@@ -253,7 +253,8 @@ MODEL_MATRICES = {
 
 def model_html(name: str, model: dict) -> str:
     kind = model.get("kind", "hmm")
-    out = [f"<h3>{e(name)} — {e(kind)}</h3>"]
+    label = {"hmm": "HMM", "memory_hmm": "memory-augmented HMM"}.get(kind, kind)
+    out = [f"<h3>{e(name)} ({e(label)})</h3>"]
     for field, caption in MODEL_MATRICES.get(kind, ()):
         val = model.get(field)
         mat = val if (isinstance(val, list) and val and isinstance(val[0], list)) else [val]
@@ -265,7 +266,9 @@ def model_html(name: str, model: dict) -> str:
     return "".join(out)
 
 
-def value_html(name: str, value: Any) -> str:
+def value_html(name: str, value: Any, heading: bool = True) -> str:
+    if not heading:
+        return value_html(name, value).split("</h3>", 1)[1]
     if isinstance(value, dict) and value.get("kind") in MODEL_MATRICES:
         return model_html(name, value)
     if isinstance(value, dict) and set(value) == {"array", "dtype"}:
@@ -408,12 +411,12 @@ def case_page(c: dict, report_dir: str | None = None) -> str:
         ("certificate", "LP certificate"),
     ):
         if key in detail:
-            parts.append(f"<h2>{e(title)}</h2>" + value_html(key, detail.pop(key)))
+            parts.append(f"<h2>{e(title)}</h2>" + value_html(key, detail.pop(key), False))
     for key, value in detail.items():
         if isinstance(value, str):
             parts.append(f"<h2>{e(key)}</h2><pre>{e(value)}</pre>")
         else:
-            parts.append(f"<h2>{e(key)}</h2>" + value_html(key, value))
+            parts.append(f"<h2>{e(key)}</h2>" + value_html(key, value, False))
     parts.append(
         "<h2>Case file (plain JSON)</h2><pre>" + e(json.dumps(case, indent=1)[:20000]) + "</pre>"
     )
