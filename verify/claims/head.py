@@ -48,7 +48,7 @@ def _basics(inst: dict) -> tuple:
     statement="C-HEAD ⇒ b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) on 𝒮 (LP agrees)",
     strategy=head_exact_instances,
     oracles=("witness b* = pinv(W)ᵀμ", "identity to 1e-9", "max-margin LP"),
-    examples={"ci": 400, "dev": 1500, "thorough": 10000},
+    examples={"ci": 800, "dev": 3000, "thorough": 20000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_exact(inst: dict) -> Outcome:
@@ -114,7 +114,7 @@ def rowspace_instances(draw: Any) -> dict:
     strategy=rowspace_instances,
     strategy_name="hmms(violating='C-HEAD') with μ = Wᵀc + t·1",
     oracles=("least-squares b", "identity to 1e-9", "max-margin LP"),
-    examples={"ci": 300, "dev": 1200, "thorough": 8000},
+    examples={"ci": 600, "dev": 2400, "thorough": 16000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_rowspace(inst: dict) -> Outcome:
@@ -174,7 +174,7 @@ def robust_instances(draw: Any) -> dict:
         "8 random ℓ1 perturbations",
         "LP on the perturbed features of the premise inputs",
     ),
-    examples={"ci": 300, "dev": 1200, "thorough": 8000},
+    examples={"ci": 600, "dev": 2400, "thorough": 16000},
     thresholds={"random_perturbations": 8},
 )
 def head_robust(inst: dict) -> Outcome:

@@ -42,7 +42,7 @@ def iid_instances() -> Any:
     statement="N = 1, i.i.d. states, W̄ full rank ⇒ G(x) = W̄ P[M|x] and pinv(W̄)ᵀμ recovers",
     strategy=iid_instances,
     oracles=("G(x) = W̄ P[M|x] to 1e-9", "memory_iid_witness", "max-margin LP"),
-    examples={"ci": 300, "dev": 1200, "thorough": 8000},
+    examples={"ci": 600, "dev": 2400, "thorough": 16000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_iid_exact(inst: dict) -> Outcome:
@@ -159,7 +159,7 @@ def prompt_instances() -> Any:
         "conditioned posterior (own route)",
         "LP on G(u,x)",
     ),
-    examples={"ci": 300, "dev": 1200, "thorough": 8000},
+    examples={"ci": 600, "dev": 2400, "thorough": 16000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_prompt(inst: dict) -> Outcome:

@@ -48,7 +48,7 @@ def _one_hot(k: int, U: Any) -> np.ndarray:
     statement="C-PROMPT(μ) ⇒ u = 1_U, b on S give bᵀG(u,x) = μᵀp(x)/(vᵀp(x)) on 𝒮 (LP agrees)",
     strategy=prompt_exact_instances,
     oracles=("c_prompt search", "prompt witness identity to 1e-9", "margin ≥ γ/max v", "LP"),
-    examples={"ci": 400, "dev": 1500, "thorough": 10000},
+    examples={"ci": 800, "dev": 3000, "thorough": 20000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_exact(inst: dict) -> Outcome:
@@ -204,7 +204,7 @@ def robust_prompt_instances(draw: Any) -> dict:
     "wherever |μᵀp(x)| > ℓ (leakage)",
     strategy=robust_prompt_instances,
     oracles=("leakage identity to 1e-9", "per-input sign where |μᵀp| > ℓ", "LP on those"),
-    examples={"ci": 300, "dev": 1200, "thorough": 8000},
+    examples={"ci": 600, "dev": 2400, "thorough": 16000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_robust(inst: dict) -> Outcome:
