@@ -374,6 +374,13 @@ def run_claims(
             interrupted = True
         return done, interrupted
 
+    if progress:
+        print(
+            f"ptverify: running {len(ids)} claims on {min(workers, len(ids))} workers "
+            f"(profile {profile}) …",
+            file=sys.stderr,
+            flush=True,
+        )
     ctx = multiprocessing.get_context("spawn")  # no fork after torch/BLAS threads started
     pool = cf.ProcessPoolExecutor(
         max_workers=min(workers, len(ids)),
