@@ -40,6 +40,14 @@ def _never(inst):
     return Outcome.witness("?") if inst["a"] > 1000 else Outcome.miss()
 
 
+@claim("t.exists_broken", theorem="T", kind="existential", statement="(a) a < 500; (b) a ≥ 900",
+       strategy=INTS, examples={"ci": 300})  # fmt: skip
+def _exists_broken(inst):
+    if inst["a"] >= 500:
+        return Outcome.failed("implication part broken")
+    return Outcome.witness("big") if inst["a"] >= 900 else Outcome.miss()
+
+
 @claim("t.discards", theorem="T", kind="universal", statement="s", strategy=INTS,
        examples={"ci": 20})  # fmt: skip
 def _discards(inst):
@@ -95,6 +103,9 @@ def test_existential_claims_shrink_their_witness_or_fail_the_search():
     r = run_claim("t.exists", "ci")
     assert r["status"] == "found" and r["case"]["instance"] == {"a": 37}
     assert r["case"]["role"] == "witness" and exit_code([r]) == 0
+    r = run_claim("t.exists_broken", "ci")  # a failing implication part stops the search
+    assert r["status"] == "falsified" and r["case"]["instance"] == {"a": 500}
+    assert r["case"]["role"] == "counterexample" and exit_code([r]) == 1
     r = run_claim("t.never", "ci")
     assert r["status"] == "not_found" and r["counts"]["examples"] == 25
     assert exit_code([r]) == 1

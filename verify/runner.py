@@ -145,7 +145,9 @@ def hypothesis_settings(profile: str, budget: int) -> settings:
 
 def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _Tally) -> str:
     """Run the Hypothesis property; return '' or a message on a Hypothesis-level problem."""
-    bad = "witness" if c.kind == "existential" else "fail"
+    # An existential claim stops at its witness, or at a "fail" (e.g. prompt.weaker's
+    # implication part checked along the search); other kinds stop at a "fail".
+    bad = ("witness", "fail") if c.kind == "existential" else ("fail",)
     try:
         strategy = c.strategy()
     except Unavailable as exc:
@@ -159,7 +161,7 @@ def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _T
             tally.unavailable = str(exc)
             return
         tally.record(out)
-        if out.status == bad or crashed:
+        if out.status in bad or crashed:
             tally.counting = False
             tally.last_bad = (instance, out, crashed)
             raise _Stop(out.message)
@@ -236,7 +238,7 @@ def run_claim(
         instance, out, crashed = tally.last_bad
         if crashed:
             status = "error"
-        elif c.kind == "existential":
+        elif out.status == "witness":
             status = "found"
         else:
             status = "falsified"
