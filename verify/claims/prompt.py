@@ -64,7 +64,8 @@ def prompt_exact(inst: dict) -> Outcome:
         built = cond.sigma_min(hmm.W[:, S]) >= cond.SIGMA_TOL and set(np.flatnonzero(mu)) <= set(S)
         if built:
             return Outcome.failed(
-                f"c_prompt says C-PROMPT(μ) fails but U={list(inst['U'])}, S={S} is a witness",
+                f"c_prompt says C-PROMPT(μ) fails but U={[int(h) for h in inst['U']]}, "
+                f"S={S} is a witness",
                 quantities=q,
             )
         return Outcome.discard("C-PROMPT(μ) does not hold", quantities=q)
