@@ -48,6 +48,12 @@ def _exists_broken(inst):
     return Outcome.witness("big") if inst["a"] >= 900 else Outcome.miss()
 
 
+@claim("t.tuple", theorem="T", kind="universal", statement="s",
+       strategy=lambda: st.tuples(st.integers(0, 3)))  # fmt: skip
+def _tuple(inst):
+    return Outcome.passed()
+
+
 @claim("t.discards", theorem="T", kind="universal", statement="s", strategy=INTS,
        examples={"ci": 20})  # fmt: skip
 def _discards(inst):
@@ -128,6 +134,11 @@ def test_a_crash_is_an_error_with_a_shrunk_case():
     assert r["status"] == "error" and exit_code([r]) == 1
     assert r["case"]["instance"] == {"a": 5}
     assert "ZeroDivisionError" in r["message"]
+
+
+def test_non_dict_instances_are_an_error_naming_the_fix():
+    r = run_claim("t.tuple", "ci")
+    assert r["status"] == "error" and "must be dicts" in r["message"]
 
 
 def test_statistical_claims_run_their_fixed_seeds():

@@ -121,6 +121,15 @@ class _Stop(Exception):
 
 def _safe_check(c: Claim, instance: dict) -> tuple[Outcome, bool]:
     """``c.check(instance)``; an exception is a failing outcome flagged as an error."""
+    if not isinstance(instance, dict):
+        return (
+            Outcome.failed(
+                f"claim {c.id}: its strategy generated a {type(instance).__name__}; claim "
+                "instances must be dicts (plain-JSON case files), e.g. "
+                "strategy.map(lambda t: {'hmm': t.hmm, 'mu': t.mu, 'xs': t.xs})"
+            ),
+            True,
+        )
     try:
         out = c.check(instance)
     except Unavailable:
