@@ -145,11 +145,13 @@ class MaskedLM(torch.nn.Module):
 @dataclass
 class PretrainResult:
     """Pretraining record: steps done, final mean loss (last 10% of steps), wall time of
-    this call (s), tokens processed by this call, and whether it resumed a checkpoint."""
+    this call (s), time of its optimisation loop alone (s), tokens processed by this call,
+    and the step it resumed from (0 when it started fresh)."""
 
     steps: int
     final_loss: float
     wall_time_s: float
+    loop_time_s: float
     tokens: int
     resumed_from: int
     losses: list[float]
@@ -262,6 +264,7 @@ def pretrain_mlm(
             _save_atomic(ckpt, state, meta_path, meta)
 
     net.train()
+    t_loop = time.perf_counter()
     with deterministic():
         for step in range(step0, end):
             crops, inputs, mask = _batch(corpus, config, step, net.mask_id)
@@ -284,6 +287,7 @@ def pretrain_mlm(
                 )
             if (step + 1) % config.checkpoint_every == 0:
                 save(step + 1)
+    loop_time = time.perf_counter() - t_loop
     save(end)
     net.eval()
     tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
@@ -291,6 +295,7 @@ def pretrain_mlm(
         steps=end,
         final_loss=float(np.mean(tail)),
         wall_time_s=time.perf_counter() - t0,
+        loop_time_s=loop_time,
         tokens=(end - step0) * config.batch_size * config.seq_len,
         resumed_from=step0,
         losses=losses,
