@@ -133,3 +133,36 @@ def test_instance_codec_errors_name_the_field():
         from_jsonable({"mu": {"array": [1], "dtype": "object"}})
     with pytest.raises(ValueError, match=r"instance\.mu\.array"):
         from_jsonable({"mu": {"array": [[1], [1, 2]], "dtype": "float64"}})
+
+
+def _fake_lp(status, residual, verified=0.0):
+    from verify.recovery.lp import LPResult
+
+    def solve(features, labels):
+        n = len(labels)
+        return LPResult(
+            status=status, margin=residual, head=None, certificate=np.full(n, 1.0 / n),
+            verified_margin=verified, certificate_residual=residual, scale=1.0,
+            tol_zero=1e-8, tol_eval=1e-15, reason="fake", solver="fake",
+        )  # fmt: skip
+
+    return solve
+
+
+@pytest.mark.parametrize(
+    "residual,want", [(1e-9, "inconclusive"), (1e-12, "fail")], ids=["below", "above"]
+)
+def test_witness_vs_lp_separates_resolution_from_disagreement(monkeypatch, residual, want):
+    """A witness margin ≤ the LP's certified bound on t* is below resolution (inconclusive);
+    a witness margin above that bound contradicts the certificate (a counterexample)."""
+    from verify.claims import _support
+
+    eps = 1e-10  # witness margin 2e-10 after normalisation
+    features = np.array([[0.5 + eps, 0.5 - eps], [0.5 - eps, 0.5 + eps]])
+    labels = np.array([1.0, -1.0])
+    monkeypatch.setattr(_support, "lp", _fake_lp("not_recoverable", residual))
+    out = _support.witness_vs_lp(
+        xs=np.array([[0], [1]]), labels=labels, features=features, head=np.array([1.0, -1.0]),
+        posteriors=np.eye(2), quantities={}, detail={},
+    )  # fmt: skip
+    assert out.status == want, out.message

@@ -81,7 +81,8 @@ def _check_rows_sum_to_one(arr: np.ndarray, field: str) -> None:
     if off.any():
         if arr.ndim == 1:
             raise ValueError(
-                f"{field} sums to {float(sums):.12g}, not 1 (tolerance {SUM_TOL:g}); divide it by its sum"
+                f"{field} sums to {float(sums):.12g}, not 1 (tolerance {SUM_TOL:g}); "
+                f"divide it by its sum"
             )
         row = int(np.argmax(off))
         raise ValueError(

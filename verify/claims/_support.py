@@ -141,6 +141,15 @@ def witness_vs_lp(
     res = lp(features, labels)
     detail["certificate"] = lp_summary(res)
     quantities["lp_margin"] = float(res.verified_margin)
+    if res.status == "not_recoverable" and wmargin <= res.certificate_residual:
+        # "not_recoverable" proves only t* ≤ residual (≤ 1e-8·scale); a witness margin at or
+        # below that bound is consistent with it: the instance is below the LP's resolution.
+        return Outcome.inconclusive(
+            f"{what} margin {wmargin:.3e} is below the LP's resolution "
+            f"(certified t* ≤ {res.certificate_residual:.3e})",
+            quantities=quantities,
+            detail=detail,
+        )
     if res.status == "not_recoverable":
         supp = res.support()
         return Outcome.failed(

@@ -22,6 +22,8 @@ attempt inconclusive, and the next solver is tried (:func:`_solve_with_fallbacks
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -152,11 +154,41 @@ def _validate(features: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- solvers
 
 
+_highs_banner_absorbed = False
+
+
+def _absorb_highs_banner() -> None:
+    """HiGHS prints a copyright banner on C stdout when a process creates its first solver
+    instance, which would land in the middle of ``ptverify run``/``check`` output. Create
+    that first instance once with file descriptor 1 pointed at /dev/null."""
+    global _highs_banner_absorbed
+    if _highs_banner_absorbed:
+        return
+    _highs_banner_absorbed = True
+    try:
+        import highspy
+    except ImportError:
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def cvxpy_solver(name: str, **options: Any) -> Solver:
     """The §6 LP through cvxpy with solver ``name``; reads like the math."""
 
     def solve(Z: np.ndarray) -> RawSolution:
         import cvxpy as cp
+
+        if name.upper() == "HIGHS":
+            _absorb_highs_banner()
 
         d = Z.shape[1]
         b = cp.Variable(d)
