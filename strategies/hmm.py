@@ -174,9 +174,12 @@ def balance_task(
     r = np.sort((post @ mu0) / q)
     B = r.size
     best = None
+    # A gap at round-off level is no gap: splitting there gives μ ≈ 1e-16 noise whose
+    # labels are whatever the rounding says (found by an unseeded run: all labels equal).
+    gap_tol = 1e-9 * max(1.0, float(np.abs(r).max()))
     for i in range(max(min_count, 1) - 1, B - max(min_count, 1)):
         gap = r[i + 1] - r[i]
-        if gap > 0 and (best is None or gap > best[0]):
+        if gap > gap_tol and (best is None or gap > best[0]):
             best = (gap, i)
     if best is None:
         return None
@@ -185,6 +188,9 @@ def balance_task(
     gamma = float(np.abs(post @ mu).min())
     scale = float(np.abs(mu).max())
     if scale == 0 or gamma < margin_floor * scale:
+        return None
+    y = np.sign(post @ mu)
+    if min((y > 0).sum(), (y < 0).sum()) < max(min_count, 1):
         return None
     return mu
 
