@@ -480,10 +480,16 @@ class MemoryHMM:
 def model_from_dict(data: dict, what: str = "model") -> HMM | MemoryHMM:
     """Either model from its plain-dict form, dispatching on ``kind``."""
     kind = data.get("kind")
-    if kind == "hmm" or (kind is None and "transition" in data):
-        return HMM.from_dict(data, what)
     if kind == "memory_hmm" or (kind is None and "memory_prior" in data):
         return MemoryHMM.from_dict(data, what)
+    if kind == "hmm" or (kind is None and ("start" in data or "transition" in data)):
+        return HMM.from_dict(data, what)
+    if kind is None:
+        raise ValueError(
+            f'{what}: cannot tell the model kind; add "kind": "hmm" (fields start, '
+            f'transition, emission) or "kind": "memory_hmm" (fields memory_prior, '
+            f"state_start, state_transition, pointer, emission)"
+        )
     raise ValueError(f"{what}: unknown kind {kind!r}; expected 'hmm' or 'memory_hmm'")
 
 

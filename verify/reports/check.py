@@ -130,6 +130,10 @@ def check_model(
             pw = Wt.prompt_witness(hmm, mu_arr, cp.witness["U"])
             Gu = np.asarray(prompted_mask_probe(hmm, xs, pw.prompt))
             print(_witness_line(f"prompt witness U={list(pw.U)}", Gu @ pw.b, y))
+            if not hmm.is_stationary:
+                # THEORY §1.1: prompt claims assume H_0 ~ π whatever the prompt length; with
+                # another start the prompt also shifts the prior, so the witness may miss.
+                print("    (start is not stationary: Theorem 3.6's witness assumes it is)")
             res = max_margin_head(Gu, y)
             inconclusive |= res.status == "inconclusive"
             print(_lp_line(f"LP, head on G(u,x), U={list(pw.U)}", res))
