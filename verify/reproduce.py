@@ -454,8 +454,9 @@ def _figure(rows: list[dict], out_dir: Path) -> tuple[Path, Path]:
             (line,) = ax.plot(ks, mean, styles[bb], marker="o", label=f"{method} ({bb})")
             ax.fill_between(ks, mean - std, mean + std, color=line.get_color(), alpha=0.15)
         ax.axvline(N_TOKENS, color="grey", ls=":", lw=1)
+        # mid-height: the legend sits in the lower left, the curves near the top
         ax.text(
-            N_TOKENS, 0.02, f" n = {N_TOKENS}", color="grey", transform=ax.get_xaxis_transform()
+            N_TOKENS, 0.45, f" n = {N_TOKENS}", color="grey", transform=ax.get_xaxis_transform()
         )
         ax.set_xlabel("number of hidden states k")
         ax.set_ylabel("test accuracy (mean ± std over seeds)")
