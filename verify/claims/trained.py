@@ -117,28 +117,40 @@ class _TrainingFailed(RuntimeError):
     pass
 
 
-def _panel(
-    seed: int, proto: dict, run_model: Callable[[int, int], dict | None]
-) -> tuple[list[dict], int]:
-    """Run ``run_model(j, model_seed)`` for the panel of instance ``seed``; returns the usable
-    rows and the number of degenerate models."""
+def _panel_comparison(
+    seed: int,
+    proto: dict,
+    run_model: Callable[[int, int], dict | None],
+    ours: tuple[str, str],
+    theirs: tuple[str, str],
+) -> Outcome | tuple[dict, dict]:
+    """Run ``run_model(j, model_seed)`` over the panel of instance ``seed`` and compare
+    accuracy ``ours[0]`` with ``theirs[0]`` (``[1]``: names for messages).
+
+    Returns the Outcome that ends the check (a training failure is inconclusive, too few
+    usable models a discard, a mean gap below ``-tolerance`` a failure), or the quantities
+    and detail for the claim's own thresholds.
+    """
     rows, degenerate = [], 0
-    for j in range(proto["panel"]):
-        row = run_model(j, proto["panel"] * seed + j)
-        if row is None:
-            degenerate += 1
-        else:
-            rows.append(row)
-    return rows, degenerate
-
-
-def _compare(
-    rows: list[dict], degenerate: int, proto: dict, ours: str, theirs: str
-) -> tuple[dict, dict]:
-    gaps = np.array([r[ours] - r[theirs] for r in rows])
+    try:
+        for j in range(proto["panel"]):
+            row = run_model(j, proto["panel"] * seed + j)
+            if row is None:
+                degenerate += 1
+            else:
+                rows.append(row)
+    except _TrainingFailed as exc:
+        return Outcome.inconclusive(str(exc))
+    if len(rows) < proto["min_models"]:
+        return Outcome.discard(
+            f"{degenerate} of {proto['panel']} models have one label only (degenerate tasks)",
+            quantities={"models_degenerate": float(degenerate)},
+        )
+    a, b = ours[0], theirs[0]
+    gaps = np.array([r[a] - r[b] for r in rows])
     q = {
-        f"{ours}_accuracy": float(np.mean([r[ours] for r in rows])),
-        f"{theirs}_accuracy": float(np.mean([r[theirs] for r in rows])),
+        f"{a}_accuracy": float(np.mean([r[a] for r in rows])),
+        f"{b}_accuracy": float(np.mean([r[b] for r in rows])),
         "gap_mean": float(gaps.mean()),
         "gap_min": float(gaps.min()),
         "gap_max": float(gaps.max()),
@@ -146,6 +158,13 @@ def _compare(
         "models_degenerate": float(degenerate),
     }
     detail = {"models": rows, "protocol": dict(proto)}
+    if q["gap_mean"] < -proto["tolerance"]:
+        return Outcome.failed(
+            f"{ours[1]} accuracy {q[f'{a}_accuracy']:.3f} < {theirs[1]} "
+            f"{q[f'{b}_accuracy']:.3f} − {proto['tolerance']} on average over {len(rows)} models",
+            quantities=q,
+            detail=detail,
+        )
     return q, detail
 
 
@@ -184,27 +203,16 @@ def prompt_trained(inst: dict) -> Outcome:
         majority = float(max(np.mean(sp.test.y > 0), np.mean(sp.test.y < 0)))
         return {"seed": seed, "k": k, "majority": majority, "head": head, "prompt": prompt}
 
-    try:
-        rows, degenerate = _panel(int(inst["seed"]), p, run_model)
-    except _TrainingFailed as exc:
-        return Outcome.inconclusive(str(exc))
-    if len(rows) < p["min_models"]:
-        return Outcome.discard(
-            f"{degenerate} of {p['panel']} models have one label only (degenerate tasks)",
-            quantities={"models_degenerate": float(degenerate)},
-        )
-    q, detail = _compare(rows, degenerate, p, "prompt", "head")
-    if q["gap_mean"] < -p["tolerance"]:
-        return Outcome.failed(
-            f"trained prompt accuracy {q['prompt_accuracy']:.3f} < trained head "
-            f"{q['head_accuracy']:.3f} − {p['tolerance']} on average over {len(rows)} models",
-            quantities=q,
-            detail=detail,
-        )
+    res = _panel_comparison(
+        int(inst["seed"]), p, run_model, ("prompt", "trained prompt"), ("head", "trained head")
+    )
+    if isinstance(res, Outcome):
+        return res
+    q, detail = res
     if q["gap_max"] < p["min_gain"]:
         return Outcome.failed(
             f"at k > n the trained prompt never beats the trained head by ≥ {p['min_gain']} "
-            f"(largest gap {q['gap_max']:+.3f} over {len(rows)} models)",
+            f"(largest gap {q['gap_max']:+.3f} over {int(q['models_used'])} models)",
             quantities=q,
             detail=detail,
         )
@@ -249,23 +257,16 @@ def memory_attention(inst: dict) -> Outcome:
         majority = float(max(np.mean(sp.test.y > 0), np.mean(sp.test.y < 0)))
         return {"seed": seed, "m": m, "majority": majority, "attention": att, "pooled": pool}
 
-    try:
-        rows, degenerate = _panel(int(inst["seed"]), p, run_model)
-    except _TrainingFailed as exc:
-        return Outcome.inconclusive(str(exc))
-    if len(rows) < p["min_models"]:
-        return Outcome.discard(
-            f"{degenerate} of {p['panel']} models have one label only (degenerate tasks)",
-            quantities={"models_degenerate": float(degenerate)},
-        )
-    q, detail = _compare(rows, degenerate, p, "attention", "pooled")
-    if q["gap_mean"] < -p["tolerance"]:
-        return Outcome.failed(
-            f"trained attention accuracy {q['attention_accuracy']:.3f} < mean pooling "
-            f"{q['pooled_accuracy']:.3f} − {p['tolerance']} on average over {len(rows)} models",
-            quantities=q,
-            detail=detail,
-        )
+    res = _panel_comparison(
+        int(inst["seed"]),
+        p,
+        run_model,
+        ("attention", "trained attention"),
+        ("pooled", "mean pooling"),
+    )
+    if isinstance(res, Outcome):
+        return res
+    q, detail = res
     if q["attention_accuracy"] < p["floor"]:
         return Outcome.failed(
             f"trained attention accuracy {q['attention_accuracy']:.3f} < floor {p['floor']}",
