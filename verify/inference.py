@@ -274,7 +274,7 @@ def _prompt_prior(params: HMMParams, prompt: Array) -> Array:
     start, A, _ = params
     if prompt.shape[0] == 0:
         return start
-    ones = A[0] * 0 + 1
+    ones = _xp(start).ones_like(start)
     a = start * prompt[0]
     for l in range(1, prompt.shape[0] + 1):
         s = a @ ones
@@ -289,33 +289,26 @@ def _prompt_prior(params: HMMParams, prompt: Array) -> Array:
 
 
 def _as_prompt(prompt: Any, like: Array, k: int) -> Array:
-    xp = _xp(like)
+    """``prompt`` (L, k) on ``like``'s backend, dtype and device; ValueError on a bad shape,
+    NaN/inf or negative weights (checked once, on a detached numpy view of the values)."""
     if array_api_compat.is_torch_array(like):
         import torch
 
-        p = (
-            prompt
-            if isinstance(prompt, torch.Tensor)
-            else torch.as_tensor(np.asarray(prompt, dtype=np.float64))
-        )
-        p = p.to(device=like.device, dtype=like.dtype)
-        bad_dims = p.ndim != 2 or p.shape[1] != k
-        finite = bool(torch.isfinite(p.detach()).all()) if not bad_dims else True
-        neg = bool((p.detach() < 0).any()) if not bad_dims else False
+        if not isinstance(prompt, torch.Tensor):
+            prompt = torch.as_tensor(np.asarray(prompt, dtype=np.float64))
+        p = prompt.to(device=like.device, dtype=like.dtype)
+        values = p.detach().cpu().numpy()
     else:
         p = np.asarray(
             prompt.detach().cpu() if hasattr(prompt, "detach") else prompt, dtype=np.float64
         )
-        bad_dims = p.ndim != 2 or p.shape[1] != k
-        finite = bool(np.isfinite(p).all()) if not bad_dims else True
-        neg = bool((p < 0).any()) if not bad_dims else False
-    if bad_dims:
-        raise ValueError(f"prompt must have shape (L, k) = (L, {k}), got {tuple(p.shape)}")
-    if not finite:
+        values = p
+    if values.ndim != 2 or values.shape[1] != k:
+        raise ValueError(f"prompt must have shape (L, k) = (L, {k}), got {tuple(values.shape)}")
+    if not np.isfinite(values).all():
         raise ValueError("prompt contains NaN or inf; weights must be finite numbers in [0, 1]")
-    if neg:
+    if (values < 0).any():
         raise ValueError("prompt has negative weights; u_l[h] = P(z_l | H = h) must be ≥ 0")
-    del xp
     return p
 
 
@@ -336,7 +329,7 @@ def log_likelihood(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
 def _posterior_block(params: HMMParams, prior0: Array, xs: Array) -> tuple[Array, Array]:
     """``P[H_0 | x] ∝ prior0 ⊙ β_0`` (B, k) for validated tokens, and the log-scale (B,)."""
     msg = _backward(params, xs, keep_all=False)
-    ones = params.start * 0 + 1
+    ones = _xp(params.start).ones_like(params.start)
     with np.errstate(divide="ignore", invalid="ignore"):
         post, s = _normalize(prior0[None, :] * msg.backward[0], ones)
         return post, msg.log_scale + _xp(s).log(s)
