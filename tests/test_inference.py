@@ -217,12 +217,21 @@ def test_impossible_sequences_raise_with_row_indices_and_loglik_is_minus_inf():
             fn(h, xs)
 
 
-def test_blocks_give_the_same_rows_as_one_batch():
+def test_blocks_give_the_same_rows_as_one_batch(monkeypatch):
     h = random_hmm(11, 4, 3)
-    xs, _ = h.sample(3 * inference._ROW_BLOCK + 5, 6, rng=2)
-    whole = loo_conditionals(h, xs)
-    np.testing.assert_allclose(whole[-5:], loo_conditionals(h, xs[-5:]), atol=1e-15)
-    np.testing.assert_allclose(posterior_h0(h, xs)[:7], posterior_h0(h, xs[:7]), atol=1e-15)
+    xs, _ = h.sample(40, 6, rng=2)
+    fns = (loo_conditionals, smoothed_posteriors, posterior_h0)
+    whole = [fn(h, xs) for fn in fns]
+    calls = []
+    block_fn = inference._forward_backward_block
+    monkeypatch.setattr(
+        inference, "_forward_backward_block", lambda *a: calls.append(1) or block_fn(*a)
+    )
+    # LOO stores 2T+1 = 13 messages: 8·k·(13+6) bytes a row, so 7 rows a block
+    monkeypatch.setattr(inference, "_BLOCK_BYTES", 8 * 4 * 19 * 7)
+    for fn, want in zip(fns, whole, strict=True):
+        np.testing.assert_allclose(fn(h, xs), want, atol=1e-15)
+    assert len(calls) == 2 * 6  # ceil(40 / 7) blocks for each per-position output
 
 
 def test_empty_input_gives_the_prior():
