@@ -192,14 +192,16 @@ def _scaled_scan(step, x0: Array, n_steps: int, ones: Array, ops: _Ops) -> tuple
     any row's sum falls below :data:`_SHRINK_FLOOR` (or to 0/NaN) is redone with per-step
     scaling. ``step`` may record its input or output: recorded vectors are exact up to a
     positive factor per (step, row), so consumers use ratios only. ``buf`` is a (B, k)
-    buffer the step may write its result into (None on torch); it never aliases ``x`` or
-    the chunk's starting vector, which a redo needs.
+    buffer the step may write its result into (None on torch). It never aliases the
+    chunk's starting vector, which a redo needs, but after a chunk's first step it is
+    ``x`` itself: a step reads ``x`` in full before writing ``buf`` (two buffers instead
+    of three keep the working set in L2).
 
     Returns the final x (B, k), normalised to sum 1, and ``log_scale`` (B,) with
     ``x_true = x · exp(log_scale)`` relative to ``x0``; NaN marks impossible rows.
     """
     xp = ops.xp
-    bufs = [None] * 3 if ops.is_torch else [np.empty_like(x0) for _ in range(3)]
+    bufs = [None] * 2 if ops.is_torch else [np.empty_like(x0) for _ in range(2)]
     with contextlib.nullcontext() if ops.is_torch else _one_blas_thread():
         x, logs = _scan_chunks(step, x0, n_steps, ones, ops, bufs)
     if not logs:
@@ -213,9 +215,9 @@ def _scan_chunks(step, x: Array, n_steps: int, ones: Array, ops: _Ops, bufs: lis
     for j0 in range(0, n_steps, _CHUNK):
         j1 = min(j0 + _CHUNK, n_steps)
         x_in = x
-        free = [b for b in bufs if b is None or b is not x_in][:2]
+        buf = bufs[1] if bufs[0] is x_in else bufs[0]
         for j in range(j0, j1):
-            x = step(x, j, free[j % 2])
+            x = step(x, j, buf)
         s = x @ ones
         if bool(xp.all(s > _SHRINK_FLOOR)):
             x = ops.scale_rows(x, 1.0 / s)
@@ -223,7 +225,7 @@ def _scan_chunks(step, x: Array, n_steps: int, ones: Array, ops: _Ops, bufs: lis
             continue
         x = x_in
         for j in range(j0, j1):
-            x = step(x, j, free[j % 2])
+            x = step(x, j, buf)
             s = x @ ones
             x = ops.scale_rows(x, 1.0 / s)
             logs.append(xp.log(s))
@@ -464,7 +466,7 @@ def _blockwise(fn, xs: Array, row_bytes: int) -> tuple[Array, ...]:
 
 def _row_bytes(params: HMMParams, kept: int) -> int:
     """Bytes per batch row of ``kept`` stored (·, k) float64 vectors plus a recursion's
-    six (B, k) work arrays (start, three buffers, scratch, result)."""
+    (B, k) work arrays (start, two buffers, scratches, result: six at most)."""
     return 8 * params.transition.shape[0] * (kept + 6)
 
 
