@@ -1,8 +1,8 @@
 """Exact inference vs hmmlearn's per-sequence ``predict_proba`` loop (how the paper's code
 computed labels), k = 30, n = 10, T = 128, B = 1000, on the paper's generator (§8).
 
-Prints wall times, speed-up ratios, the answers' largest difference, and the achieved
-GFLOP/s beside float64 matrix multiplies measured in the same run.
+Prints wall times (best over interleaved rounds), speed-up ratios, the answers' largest
+difference, and the achieved GFLOP/s beside float64 matrix multiplies measured in the same run.
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ def _hmmlearn_model(h: HMM):
     return model
 
 
-def run(quick: bool = False, k: int = 30, n: int = 10, T: int = 128, B: int = 1000) -> None:
+def run(
+    quick: bool = False, k: int = 30, n: int = 10, T: int = 128, B: int = 1000, rounds: int = 3
+) -> None:
     if quick:
-        B = 200
+        B, rounds = 200, 1
     h = reference_hmm(0, k, n)
     xs, _ = h.sample(B, T, rng=1)
     model = _hmmlearn_model(h)
@@ -61,9 +63,7 @@ def run(quick: bool = False, k: int = 30, n: int = 10, T: int = 128, B: int = 10
             h1[i] = gam[i, 0]
         return h1, gam
 
-    t0 = time.perf_counter()  # the whole loop, once: it also supplies the reference answers
-    h1, gam = baseline()
-    t_base = time.perf_counter() - t0
+    h1, gam = baseline()  # also the reference answers
     prior1 = h.start @ h.transition
     p0_ref = h.start * ((h1 / prior1) @ h.transition.T)
     p0_ref /= p0_ref.sum(axis=1, keepdims=True)
@@ -71,14 +71,24 @@ def run(quick: bool = False, k: int = 30, n: int = 10, T: int = 128, B: int = 10
     q = gam / h.emission.T[xs]
     loo_ref = q @ h.emission / q.sum(axis=-1, keepdims=True)
 
-    results = {}
-    for name, fn, ref, flops in (
+    cases = (
         ("posterior_h0", posterior_h0, p0_ref, 2.0 * B * T * k * k),
-        ("loo_conditionals", loo_conditionals, loo_ref, B * T * (4.0 * k * k + 2.0 * k * (n + 1))),
-    ):
-        t = _best(lambda fn=fn: fn(h, xs), repeat=5)
+        ("loo_conditionals", loo_conditionals, loo_ref, B * T * (4.0 * k * k + 2.0 * k * n)),
+    )
+    # Rounds interleave the baseline and ours, so a burst of load on this (shared) machine
+    # hits both; each side reports its best time over all rounds.
+    t_base, best = np.inf, dict.fromkeys((c[0] for c in cases), np.inf)
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        baseline()
+        t_base = min(t_base, time.perf_counter() - t0)
+        for name, fn, _, _ in cases:
+            best[name] = min(best[name], _best(lambda fn=fn: fn(h, xs), repeat=5))
+        print(f"  round {r + 1}/{rounds} done", flush=True)
+    results = {}
+    for name, fn, ref, flops in cases:
         err = float(np.abs(fn(h, xs) - ref).max())
-        results[name] = (t, flops, err)
+        results[name] = (best[name], flops, err)
 
     a = np.random.default_rng(0).random((B, k))
     m = np.random.default_rng(1).random((k, k))
