@@ -18,32 +18,14 @@ import torch
 from ..inference import posterior_h0
 from ..mlm import MLMConfig, pretrain_mlm, train_prompt_mlm
 from ..reference import reference_hmm, reference_task, task_mu
+from ..reproduce import PRESETS
 from ..training import Split, Splits, TrainConfig, train_prompt
 
-#: Two model sizes: the ``small`` preset's and the ``paper`` preset's encoder.
+#: The ``small`` and ``paper`` presets' encoders and pretraining windows, each on a small
+#: corpus (throughput depends on the network and the batch, not on the corpus size).
 SIZES = {
-    "small": MLMConfig(
-        d_model=64,
-        n_layers=2,
-        n_heads=4,
-        d_ff=128,
-        max_len=80,
-        seq_len=72,
-        batch_size=64,
-        corpus_sequences=64,
-        corpus_length=256,
-    ),
-    "paper": MLMConfig(
-        d_model=128,
-        n_layers=4,
-        n_heads=4,
-        d_ff=512,
-        max_len=160,
-        seq_len=150,
-        batch_size=128,
-        corpus_sequences=64,
-        corpus_length=512,
-    ),
+    "small": replace(PRESETS["small"].mlm, batch_size=64, corpus_sequences=64, corpus_length=256),
+    "paper": replace(PRESETS["paper"].mlm, corpus_sequences=64, corpus_length=512),
 }
 
 
