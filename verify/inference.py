@@ -174,15 +174,15 @@ _CHUNK = 8
 _SHRINK_FLOOR = 1e-100
 
 
-def _normalize(v: Array, ones: Array) -> tuple[Array, Array]:
-    """``v / Σ v`` along the last axis and the sums (…,).
+def _normalize(v: Array, ones: Array, ops: _Ops) -> tuple[Array, Array]:
+    """``v / Σ v`` row-wise for v (B, d), in place on numpy, and the sums (B,).
 
-    The sum is a matrix-vector product with ``ones`` (k,) — BLAS, several times faster than
+    The sum is a matrix-vector product with ``ones`` (d,) — BLAS, several times faster than
     a reduction over a short last axis. A zero sum (an impossible row) yields NaN, which
     propagates and is reported once by :func:`_check_possible`.
     """
     s = v @ ones
-    return v * (1.0 / s)[..., None], s
+    return ops.scale_rows(v, 1.0 / s), s
 
 
 def _scaled_scan(step, x0: Array, n_steps: int, ones: Array, ops: _Ops) -> tuple[Array, Array]:
@@ -226,9 +226,7 @@ def _scan_chunks(step, x: Array, n_steps: int, ones: Array, ops: _Ops, bufs: lis
             continue
         x = x_in
         for j in range(j0, j1):
-            x = step(x, j, buf)
-            s = x @ ones
-            x = ops.scale_rows(x, 1.0 / s)
+            x, s = _normalize(step(x, j, buf), ones, ops)
             logs.append(xp.log(s))
     return x, logs
 
@@ -350,7 +348,7 @@ def _forward_combine(
         if proj is not None:
             o = o @ proj
         d = o.shape[1]
-        o = ops.scale_rows(o, 1.0 / (o @ xp.ones((d,), dtype=o.dtype, device=dev)))
+        o, _ = _normalize(o, xp.ones((d,), dtype=o.dtype, device=dev), ops)
     # A (B, T, d) view of the time-major result: a transposing copy would cost ~10% more.
     return xp.permute_dims(xp.reshape(o, (T, B, d)), (1, 0, 2)), log_scale
 
@@ -421,7 +419,7 @@ def _posterior_block(params: HMMParams, prior0: Array, xs: Array) -> tuple[Array
     msg = _backward(params, xs, keep_all=False)
     ones = _xp(params.start).ones_like(params.start)
     with np.errstate(divide="ignore", invalid="ignore"):
-        post, s = _normalize(prior0[None, :] * msg.backward[0], ones)
+        post, s = _normalize(prior0[None, :] * msg.backward[0], ones, _ops(ones))
         return post, msg.log_scale + _xp(s).log(s)
 
 
