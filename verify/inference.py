@@ -160,6 +160,11 @@ def _ops(a: Array) -> _Ops:
     return _NUMPY_OPS
 
 
+def _time_major(xs: Array) -> Array:
+    """Validated tokens (B, T) → (T, B), so each step indexes one contiguous vector."""
+    return xs.T if array_api_compat.is_torch_array(xs) else np.ascontiguousarray(xs.T)
+
+
 def _scratch(ops: _Ops, like: Array) -> Array | None:
     """A (B, d) work buffer shaped like ``like`` on numpy; None on torch (functional)."""
     return None if ops.is_torch else np.empty_like(like)
@@ -202,7 +207,7 @@ def _scaled_scan(step, x0: Array, n_steps: int, ones: Array, ops: _Ops) -> tuple
     ``x_true = x · exp(log_scale)`` relative to ``x0``; NaN marks impossible rows.
     """
     xp = ops.xp
-    bufs = [None] * 2 if ops.is_torch else [np.empty_like(x0) for _ in range(2)]
+    bufs = [_scratch(ops, x0) for _ in range(2)]
     with contextlib.nullcontext() if ops.is_torch else _one_blas_thread():
         x, logs = _scan_chunks(step, x0, n_steps, ones, ops, bufs)
     if not logs:
@@ -274,21 +279,21 @@ class Messages(NamedTuple):
     log_scale: Array
 
 
-def _backward(params: HMMParams, xs: Array, keep_all: bool) -> Messages:
+def _backward(params: HMMParams, xs_t: Array, keep_all: bool) -> Messages:
     """Backward recursion ``β_{t-1} = A (e_{x_t} ⊙ β_t)`` over positions T…1 → 0.
 
-    xs (B, T) are the tokens at positions 1…T. Keeps β_0 only unless ``keep_all``.
+    xs_t (T, B) are the tokens at positions 1…T, time-major (:func:`_time_major`). Keeps
+    β_0 only unless ``keep_all``.
     """
     A, E = params.transition, params.emission
     ops = _ops(A)
     xp = ops.xp
-    B, T = xs.shape
+    T, B = xs_t.shape
     k = A.shape[0]
     dev = array_api_compat.device(A)
     At, Et = A.T, E.T  # Et[x] = e_x = E[:, x], the likelihoods of token x
     if not ops.is_torch:
         At, Et = np.ascontiguousarray(At), np.ascontiguousarray(Et)
-    xs_t = xs.T if ops.is_torch else np.ascontiguousarray(xs.T)  # one index vector per step
     ones = xp.ones((k,), dtype=A.dtype, device=dev)
     beta_T = xp.ones((B, k), dtype=A.dtype, device=dev) / k
     out = xp.empty((T + 1, B, k), dtype=A.dtype, device=dev) if keep_all else None
@@ -309,7 +314,7 @@ def _backward(params: HMMParams, xs: Array, keep_all: bool) -> Messages:
 
 
 def _forward_combine(
-    params: HMMParams, xs: Array, beta: Array, proj: Array | None, emit: bool
+    params: HMMParams, xs_t: Array, beta: Array, proj: Array | None, emit: bool
 ) -> tuple[Array, Array]:
     """Forward pass combined with the stored backward messages ``beta`` (T+1, B, k).
 
@@ -324,12 +329,11 @@ def _forward_combine(
     start, A, E = params
     ops = _ops(A)
     xp = ops.xp
-    B, T = xs.shape
+    T, B = xs_t.shape
     k = A.shape[0]
     dev = array_api_compat.device(A)
     Et = E.T if ops.is_torch else np.ascontiguousarray(E.T)
     ones = xp.ones((k,), dtype=A.dtype, device=dev)
-    xs_t = xs.T if ops.is_torch else np.ascontiguousarray(xs.T)
     # r_t overwrites β_t on numpy; torch keeps β intact for autograd.
     r = xp.empty_like(beta[1:]) if ops.is_torch else beta[1:]
     pred_1 = xp.broadcast_to(start[None, :], (B, k)) * 1.0
@@ -416,7 +420,7 @@ def log_likelihood(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
 
 def _posterior_block(params: HMMParams, prior0: Array, xs: Array) -> tuple[Array, Array]:
     """``P[H_0 | x] ∝ prior0 ⊙ β_0`` (B, k) for validated tokens, and the log-scale (B,)."""
-    msg = _backward(params, xs, keep_all=False)
+    msg = _backward(params, _time_major(xs), keep_all=False)
     ones = _xp(params.start).ones_like(params.start)
     with np.errstate(divide="ignore", invalid="ignore"):
         post, s = _normalize(prior0[None, :] * msg.backward[0], ones, _ops(ones))
@@ -426,10 +430,11 @@ def _posterior_block(params: HMMParams, prior0: Array, xs: Array) -> tuple[Array
 def _forward_backward_block(params: HMMParams, leave_one_out: bool, xs: Array) -> tuple:
     """Per-position outputs (B, T, ·) and the log-scale (B,) for validated tokens:
     leave-one-out conditionals, or smoothed posteriors when not ``leave_one_out``."""
-    beta = _backward(params, xs, keep_all=True).backward
+    xs_t = _time_major(xs)
+    beta = _backward(params, xs_t, keep_all=True).backward
     if leave_one_out:
-        return _forward_combine(params, xs, beta, params.emission, emit=False)
-    return _forward_combine(params, xs, beta, None, emit=True)
+        return _forward_combine(params, xs_t, beta, params.emission, emit=False)
+    return _forward_combine(params, xs_t, beta, None, emit=True)
 
 
 def _per_position(model: HMM | HMMParams, xs: Any, leave_one_out: bool, what: str) -> Array:
