@@ -76,6 +76,8 @@ def test_json_round_trip_and_strict_loading():
         HMM.from_json(json.dumps({"start": [1.0], "transition": [[1.0]]}))
     with pytest.raises(ValueError, match="expected a JSON object"):
         HMM.from_json("[1, 2]")
+    with pytest.raises(ValueError, match="nested too deeply"):
+        HMM.from_json('{"start": ' + "[" * 200_000 + "]" * 200_000 + "}")
     with pytest.raises(ValueError, match="unknown kind 'ghmm'"):
         model_from_json('{"kind": "ghmm"}')
 

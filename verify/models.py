@@ -142,6 +142,12 @@ def _loads_strict(text: str, what: str) -> dict:
         data = json.loads(text, parse_constant=bad_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what}: malformed JSON ({exc})") from None
+    except RecursionError:
+        # json recurses once per nesting level; a hostile file exhausts the stack
+        raise ValueError(
+            f"{what}: JSON nested too deeply to be a model or report; "
+            "models are objects of flat number arrays"
+        ) from None
     if not isinstance(data, dict):
         raise ValueError(f"{what}: expected a JSON object, got {type(data).__name__}")
     return data
