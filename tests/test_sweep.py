@@ -110,8 +110,8 @@ def test_wilson_interval_known_value_and_independent_route():
     for x, n in ((0, 12), (3, 7), (12, 12), (50, 100), (1, 1000)):
         lo, hi = sweep.wilson_interval(x, n)
         f = lambda p, x=x, n=n: (x / n - p) ** 2 - z * z * p * (1 - p) / n  # noqa: E731
-        want_lo = 0.0 if x == 0 else brentq(f, 0.0, x / n)
-        want_hi = 1.0 if x == n else brentq(f, x / n, 1.0)
+        want_lo = 0.0 if x == 0 else brentq(f, 0.0, min(x / n, 1 - 1e-9))
+        want_hi = 1.0 if x == n else brentq(f, max(x / n, 1e-9), 1.0)
         assert lo == pytest.approx(want_lo, abs=1e-12) and hi == pytest.approx(want_hi, abs=1e-12)
     assert all(math.isnan(v) for v in sweep.wilson_interval(0, 0))
     with pytest.raises(ValueError, match="successes"):

@@ -84,8 +84,7 @@ def heatmaps(summary: list[dict], out: Path) -> list[dict]:
                     f"{s['fraction']:.2f}\n{s['successes']}/{s['trials']}" if s["trials"] else "–"
                 )
             fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(ks), 1.2 + 0.5 * len(ns)))
-            cmap = matplotlib.colormaps["viridis"].copy()
-            cmap.set_bad("#dddddd")
+            cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
             im = ax.imshow(
                 np.ma.masked_invalid(frac), origin="lower", cmap=cmap, vmin=0, vmax=1, aspect="auto"
             )
