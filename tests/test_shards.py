@@ -3,6 +3,7 @@ replaying a shard's counterexample with ``--seed``/``--examples`` alone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,16 @@ def test_merge_never_turns_an_inconclusive_shard_into_a_pass():
     merged = shards.merge("planted.head_ok", 9, [part, other])
     assert merged["status"] == "inconclusive" and "--seed 2" in merged["message"]
     assert shards.merge("planted.head_ok", 9, [part, {**part, "seed": 3}])["status"] == "held"
+
+
+def test_run_shards_on_the_command_line_records_every_shard(tmp_path, capsys):
+    from verify.cli import main
+
+    argv = ["run", "planted.head_ok", "--claims-from", PLANTED, "--profile", "dev"]
+    argv += ["--examples", "20", "--seed", "1", "--report-dir", str(tmp_path), "--quiet"]
+    assert main([*argv, "--shards", "0"]) == 2
+    assert "--shards" in capsys.readouterr().err
+    assert main([*argv, "--shards", "2"]) == 0
+    doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    (claim,) = doc["claims"]
+    assert claim["seed"] == 1 and [s["budget"] for s in claim["shards"]] == [10, 10]
