@@ -132,8 +132,10 @@ def test_instances_are_seeded_by_cell_coordinates_not_by_grid_or_order():
     # Other seed or other cell: other instances.
     c = sweep.reference_instances(cell, 3, 6)
     assert not np.array_equal(a[0][0].transition, c[0][0].transition)
+    # A cell with the same model shape but another task axis: another stream of models.
     other = sweep.Cell("reference", 3, 3, 2, "0.01", 5)
-    assert other.seed_key != cell.seed_key
+    d = sweep.reference_instances(other, 1, 5)
+    assert not np.array_equal(a[0][0].transition, d[0][0].transition)
 
 
 def test_reference_instance_matches_the_paper_generator_seeded_by_coordinates():
