@@ -245,3 +245,27 @@ def test_engine_argument_errors():
         engines.run_tasks(abs, [1], address="ray://x:1")
     got = dict(engines.run_tasks(abs, [-1, "x", -3]))
     assert got[0] == 1 and got[2] == 3 and isinstance(got[1], TypeError)
+
+
+def _die_once(marker: str, task: int) -> int:
+    """Kill this worker process (SIGKILL) the first time task 1 runs."""
+    import os
+    import signal
+
+    if task == 1:
+        try:
+            with open(marker, "x", encoding="utf-8"):
+                pass
+        except FileExistsError:
+            return task * 10
+        os.kill(os.getpid(), signal.SIGKILL)
+    return task * 10
+
+
+def test_local_pool_reruns_the_task_of_a_killed_worker(tmp_path):
+    import functools
+
+    marker = tmp_path / "killed"
+    got = dict(engines.run_tasks(functools.partial(_die_once, str(marker)), [0, 1, 2], workers=2))
+    assert marker.exists()
+    assert got == {0: 0, 1: 10, 2: 20}
