@@ -1,4 +1,5 @@
-"""nox sessions: tests, lint, verify (the CI gate), bench, browser (headless screenshot).
+"""nox sessions: tests, lint, verify (the CI gate), bench, browser (headless screenshot), ray
+(the Ray engine's tests on a two-node local cluster).
 
 Sessions reuse the project's own virtualenv (``venv_backend="none"``): CI installs the
 project once (``pip install -e .[dev]``) and every session runs against it.
@@ -18,13 +19,19 @@ nox.options.default_venv_backend = "none"
 
 LINT_PATHS = ["verify", "strategies", "tests", "noxfile.py"]
 REPORTS = Path("reports")
-BENCHES = ("inference", "strategies", "lp", "training")
+BENCHES = ("inference", "strategies", "lp", "training", "sweep")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite on two workers."""
     session.run("python", "-m", "pytest", "-n", "2", *session.posargs)
+
+
+@nox.session
+def ray(session: nox.Session) -> None:
+    """The Ray engine on a two-node cluster on this machine (needs ``.[dev,ray]``)."""
+    session.run("python", "-m", "pytest", "-m", "ray", "tests/test_ray.py", *session.posargs)
 
 
 @nox.session

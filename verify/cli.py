@@ -9,6 +9,7 @@ on stderr, no traceback); 3 nothing failed but some result was inconclusive;
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import math
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--claims-from", action="append", default=[], metavar="MODULE")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    s.add_argument("--engine", choices=("local", "ray"), default="local")
+    s.add_argument("--shards", type=int, default=1, help="split each claim's budget in K runs")
+    s.add_argument("--address", default=None, help="join this Ray cluster (--engine ray)")
 
     s = sub.add_parser("check", help="evaluate every condition on your own model JSON")
     s.add_argument("model", metavar="MODEL.json")
@@ -70,6 +74,25 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out", default="reports/reproduce", help="linked from the claims report when here"
     )
+
+    s = sub.add_parser(
+        "sweep", help="conditions and recovery over a grid of k, n, … (phase diagrams)"
+    )
+    s.add_argument("--config", default=None, metavar="FILE.toml", help="grid from a TOML file")
+    for axis, what in (
+        ("k", "hidden states, e.g. 2,4,6 or 2:30:4"), ("n", "tokens, e.g. 3,5 or 2:12"),
+        ("T", "input lengths"), ("sparsity", "τ_trans (reference) or dense|sparse|permutation"),
+        ("nnz", "task weights (|supp μ| ≤ nnz)"), ("generator", "reference and/or strategies"),
+    ):  # fmt: skip
+        s.add_argument(f"--{axis}", default=None, help=what)
+    s.add_argument("--instances", default=None, help="instances per cell (default 12)")
+    s.add_argument("--seed", default=None, help="global seed (default 0)")
+    s.add_argument("--prompts", default=None, help="witness (default) or states: prompts tried")
+    s.add_argument("--engine", choices=("local", "ray"), default="local")
+    s.add_argument("--workers", type=int, default=1, help="processes (local) or CPUs (ray)")
+    s.add_argument("--address", default=None, help="join this Ray cluster (--engine ray)")
+    s.add_argument("--out", default="reports/sweep")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("bench", help="run a benchmark from verify.bench")
     s.add_argument("name")
@@ -149,7 +172,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         reports.write_cases(doc, report_dir)
         reports.atomic_write(json_path, reports.dumps(doc))
 
-    results, interrupted = runner.run_claims(
+    run_claims = runner.run_claims
+    if args.shards != 1 or args.engine != "local":
+        from verify import shards
+
+        if args.shards < 1:
+            raise UsageError(f"--shards must be ≥ 1, got {args.shards}")
+        run_claims = functools.partial(
+            shards.run_claims_sharded, shards=args.shards, engine=args.engine,
+            address=args.address,
+        )  # fmt: skip
+    results, interrupted = run_claims(
         ids,
         profile=args.profile,
         examples=args.examples,
@@ -256,6 +289,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from verify import sweep
+    from verify.reports.sweep import write_sweep_report
+
+    axes = ("generator", "k", "n", "T", "sparsity", "nnz", "instances", "seed", "prompts")
+    given = {a: getattr(args, a) for a in axes}
+    if args.config:
+        config = sweep.load_toml(args.config, given)
+    else:
+        config = sweep.make_config(**{a: v for a, v in given.items() if v is not None})
+    done = sweep.run_sweep(
+        config, args.out, engine=args.engine, workers=args.workers, address=args.address,
+        progress=not args.quiet,
+    )  # fmt: skip
+    page = write_sweep_report(
+        Path(args.out), config, sweep.summarize(done.rows), n_rows=len(done.rows),
+        failed=done.failed, interrupted=done.interrupted,
+    )  # fmt: skip
+    print(
+        f"ptverify: sweep {len(done.computed)} cells computed, {len(done.skipped)} resumed, "
+        f"{len(done.failed)} failed, {len(done.rows)} instances in {done.seconds:.1f}s; {page}"
+    )
+    for cell, why in done.failed:
+        print(f"ptverify: cell {cell.key} failed: {why}", file=sys.stderr)
+    if done.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAIL if done.failed else EXIT_OK
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from verify.reports.check import check_model
 
@@ -285,6 +347,7 @@ COMMANDS = {
     "report": cmd_report,
     "reproduce": cmd_reproduce,
     "bench": cmd_bench,
+    "sweep": cmd_sweep,
 }
 
 

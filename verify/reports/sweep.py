@@ -1,0 +1,224 @@
+"""The report of a sweep: per-cell fractions with Wilson intervals (CSV and JSON), one k × n
+heatmap per quantity and slice (PNG and SVG), and one HTML page (jinja2, autoescaped).
+
+A *slice* fixes every axis except k and n (generator, T, sparsity, nnz); each slice gets
+its own heatmaps. The colour is the fraction of decided instances; each square is labelled
+with the fraction and the count, and the dashed line marks k = n (C-HEAD needs n ≥ k).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from verify.reports.results import atomic_write
+from verify.sweep import QUANTITIES, SweepConfig
+
+SLICE_AXES = ("generator", "T", "sparsity", "nnz")
+
+
+def _slice_name(key: tuple) -> str:
+    gen, T, sp, z = key
+    return f"{gen}_T{T}_s{sp}_z{z}".replace("/", "_")
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN (an empty cell's fraction) → None, so the JSON is standard."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def summary_csv(summary: list[dict]) -> str:
+    """One row per cell: coordinates, status counts, and per quantity
+    successes, trials, fraction, Wilson low/high."""
+    head = ["generator", "k", "n", "T", "sparsity", "nnz", "instances", "ok", "discarded", "errors"]
+    cols = head + [
+        f"{q}_{f}"
+        for q, _ in QUANTITIES
+        for f in ("successes", "trials", "fraction", "low", "high")
+    ]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for rec in summary:
+        row = [rec[c] for c in head]
+        for q, _ in QUANTITIES:
+            row += [rec[q][f] for f in ("successes", "trials", "fraction", "low", "high")]
+        w.writerow(["" if isinstance(v, float) and math.isnan(v) else v for v in row])
+    return buf.getvalue()
+
+
+def heatmaps(summary: list[dict], out: Path) -> list[dict]:
+    """Write ``heatmaps/<quantity>__<slice>.png/.svg``; return one entry per figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    slices: dict[tuple, list[dict]] = {}
+    for rec in summary:
+        slices.setdefault(tuple(rec[a] for a in SLICE_AXES), []).append(rec)
+    figures = []
+    (out / "heatmaps").mkdir(parents=True, exist_ok=True)
+    for key, recs in sorted(slices.items()):
+        ks = sorted({r["k"] for r in recs})
+        ns = sorted({r["n"] for r in recs})
+        for q, title in QUANTITIES:
+            frac = np.full((len(ns), len(ks)), np.nan)
+            label = [["" for _ in ks] for _ in ns]
+            for r in recs:
+                i, j = ns.index(r["n"]), ks.index(r["k"])
+                s = r[q]
+                frac[i, j] = s["fraction"]
+                label[i][j] = (
+                    f"{s['fraction']:.2f}\n{s['successes']}/{s['trials']}" if s["trials"] else "–"
+                )
+            fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(ks), 1.2 + 0.5 * len(ns)))
+            cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
+            im = ax.imshow(
+                np.ma.masked_invalid(frac), origin="lower", cmap=cmap, vmin=0, vmax=1, aspect="auto"
+            )
+            ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+            ax.set_yticks(range(len(ns)), [str(n) for n in ns])
+            ax.set_xlabel("k (hidden states)")
+            ax.set_ylabel("n (tokens)")
+            ax.set_title(
+                f"{title}\n{key[0]}, T={key[1]}, sparsity={key[2]}, nnz={key[3]}", fontsize=9
+            )
+            small = len(ks) * len(ns) <= 120
+            for i in range(len(ns)):
+                for j in range(len(ks)):
+                    if small and label[i][j]:
+                        v = frac[i, j]
+                        color = "black" if (not math.isnan(v) and v > 0.6) else "white"
+                        ax.text(
+                            j, i, label[i][j], ha="center", va="center", fontsize=6, color=color
+                        )
+            # k = n: column index of each n's k (interpolated on the k ticks)
+            xs = np.interp(ns, ks, range(len(ks)), left=np.nan, right=np.nan)
+            ax.plot(xs, range(len(ns)), "--", color="white", linewidth=1, label="k = n")
+            fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="fraction of instances")
+            fig.tight_layout()
+            stem = f"{q}__{_slice_name(key)}"
+            fig.savefig(out / "heatmaps" / f"{stem}.png", dpi=110)
+            fig.savefig(out / "heatmaps" / f"{stem}.svg")
+            plt.close(fig)
+            figures.append(
+                {
+                    "quantity": q,
+                    "title": title,
+                    "slice": key,
+                    "png": f"heatmaps/{stem}.png",
+                    "svg": f"heatmaps/{stem}.svg",
+                }
+            )
+    return figures
+
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ptverify sweep</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}
+table{border-collapse:collapse;font-size:12px}
+td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
+th{background:#f4f4f4}.figs{display:flex;flex-wrap:wrap;gap:12px}.figs figure{margin:0}
+.key{border:2px solid #c33;padding:4px}
+</style></head><body>
+<h1>ptverify sweep</h1>
+<p>{{ cells }} cells, {{ rows }} instances (seed {{ config.seed }},
+{{ config.instances }} per cell, prompts {{ config.prompts }};
+{{ failed|length }} cells failed{% if interrupted %}; interrupted: partial{% endif %}).
+Files: <a href="results.parquet">results.parquet</a> (one row per instance),
+<a href="summary.csv">summary.csv</a>, <a href="summary.json">summary.json</a>.</p>
+<p>Fractions are over decided instances (γ above float resolution; LP-based quantities
+leave out inconclusive LPs), with 95% Wilson intervals. "A tried prompt recovers": the
+LP on G(u, x) recovers for the C-PROMPT(μ) witness u = 1_U{% if config.prompts == "states" %},
+the neutral prompt u = 1 or a single-state prompt u = e_h{% endif %}; a miss is a search
+result, not a proof that no prompt recovers. "Prompt recovers, head does not" also needs
+the LP's certificate that no linear head on G(x) recovers.</p>
+<table><tr>{% for a, v in axes %}<th>{{ a }}</th>
+<td style="text-align:left">{{ v }}</td>{% endfor %}</tr></table>
+{% for sl in slices %}
+<h2>{{ sl.name }}</h2>
+<div class="figs">
+{% for f in sl.figures %}
+<figure{% if f.quantity == "prompt_only" %} class="key"{% endif %}>
+<img src="{{ f.png }}" alt="{{ f.title }}">
+<figcaption><a href="{{ f.svg }}">SVG</a></figcaption></figure>
+{% endfor %}</div>
+{% endfor %}
+{% if failed %}<h2>Failed cells (rerun to retry)</h2><ul>
+{% for c, why in failed %}<li>{{ c }}: {{ why }}</li>{% endfor %}</ul>{% endif %}
+<h2>Per cell</h2>
+<table><tr>{% for h in header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for r in table %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
+</table></body></html>
+"""
+
+
+def _cell_text(s: dict) -> str:
+    if not s["trials"]:
+        return "–"
+    return f"{s['fraction']:.2f} [{s['low']:.2f}, {s['high']:.2f}] ({s['successes']}/{s['trials']})"
+
+
+def write_sweep_report(
+    out: Path,
+    config: SweepConfig,
+    summary: list[dict],
+    *,
+    n_rows: int,
+    failed: list[tuple[Any, str]] = (),
+    interrupted: bool = False,
+) -> Path:
+    """summary.csv, summary.json, heatmaps and index.html under ``out``; returns the page."""
+    import jinja2
+
+    out = Path(out)
+    atomic_write(out / "summary.csv", summary_csv(summary))
+    clean = _json_safe(summary)
+    atomic_write(
+        out / "summary.json", json.dumps({"config": config.to_dict(), "cells": clean}, indent=1)
+    )
+    figures = heatmaps(summary, out)
+    slices: dict[tuple, list[dict]] = {}
+    for f in figures:
+        slices.setdefault(f["slice"], []).append(f)
+    header = ["generator", "k", "n", "T", "sparsity", "nnz", "ok", "discarded", "errors"] + [
+        t for _, t in QUANTITIES
+    ]
+    table = [
+        [r[a] for a in header[:9]] + [_cell_text(r[q]) for q, _ in QUANTITIES] for r in summary
+    ]
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    html = env.from_string(_TEMPLATE).render(
+        config=config,
+        cells=len(summary),
+        rows=n_rows,
+        failed=[(getattr(c, "key", str(c)), why) for c, why in failed],
+        interrupted=interrupted,
+        axes=[
+            (a, ", ".join(str(v) for v in getattr(config, a)) or "default")
+            for a in ("generator", "k", "n", "T", "sparsity", "nnz")
+        ],
+        slices=[
+            {"name": f"{k[0]}, T={k[1]}, sparsity={k[2]}, nnz={k[3]}", "figures": v}
+            for k, v in sorted(slices.items())
+        ],
+        header=header,
+        table=table,
+    )
+    return atomic_write(out / "index.html", html)
+
+
+__all__ = ["heatmaps", "summary_csv", "write_sweep_report"]
