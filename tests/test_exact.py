@@ -521,3 +521,26 @@ def test_replay_and_case_validation_recheck_exact_certificates(tmp_path, capsys)
     with pytest.raises(ValueError, match="exact_certificate: .*≠ 0"):
         load_case(bad)
     validate_case(_case(cert))
+
+
+def test_certificate_on_a_memory_model_checks_the_task_cell():
+    """Mask-probe features of the product HMM; the labels are the memory task's."""
+    mem = ex.rational_model({
+        "kind": "memory_hmm", "memory_prior": [["1/2", "1/2"]], "state_start": ["1/3", "2/3"],
+        "state_transition": [["1/2", "1/2"], ["1/3", "2/3"]], "pointer": [0, 0],
+        "emission": [["1/2", "1/2", "0"], ["0", "1/2", "1/2"], ["1/2", "0", "1/2"],
+                     ["0", "1/2", "1/2"]],
+    })  # fmt: skip
+    from verify.recovery.lp import max_margin_head
+
+    xs = all_inputs(3, 2)
+    y = ex.labels(mem, [1, -1], xs, cell=0)
+    xs, y = xs[y != 0], y[y != 0]
+    res = max_margin_head(ex.mask_probe(mem, xs).to_float(), y)
+    assert res.status == "not_recoverable"
+    cert = ex.find_certificate(mem, xs, y, res.support(), lambda_hint=res.certificate,
+                               task={"mu": [1, -1], "cell": 0})  # fmt: skip
+    ok, message = ex.check_certificate(cert)
+    assert ok and cert["model_exact"]["kind"] == "memory_hmm", message
+    cert["task"]["mu"] = ["-1", "1"]
+    assert not ex.check_certificate(cert)[0]
