@@ -262,23 +262,44 @@ def _posterior_sum(hmm: RationalHMM, xs: np.ndarray, prior0: list[Fraction], wha
     return _normalised(p_int[None, :] * _beta0(hmm, xs), what)
 
 
-def _loo_sum(hmm: RationalHMM, xs: np.ndarray) -> RationalRows:
-    """``G_i ∝ (α_i ⊙ β_i) @ E`` with ``α_i = P(H_i, x_{<i})`` (chain from x_1, law start)
-    and ``β_i = P(x_{>i} | H_i)``, both as scaled integers (the scale depends on i only)."""
+def _prefix_trie(hmm: RationalHMM, xs: np.ndarray) -> _Trie:
+    """``α(x_{1:i}) = s · fstep[x_1] ⋯ fstep[x_i]`` (row vectors; ``P(H_{i+1}, x_{1:i})``
+    times ``ds · (dE·dA)**i``) for every prefix, each distinct prefix once; levels[i] and
+    index[i] for prefixes of length i = 0…T−1."""
     ints = hmm.integers
     B, T = xs.shape
-    trie = _suffix_trie(hmm, xs, keep=True)
+    msgs = ints.s[None, :].copy()
+    idx = np.zeros(B, dtype=np.int64)
+    levels, index = [msgs], [idx]
+    for i in range(T - 1):
+        key = xs[:, i] * len(msgs) + idx
+        uniq, inv = np.unique(key, return_inverse=True)
+        toks, parents = uniq // len(msgs), uniq % len(msgs)
+        new = np.empty((len(uniq), hmm.n_states), dtype=object)
+        for v in np.unique(toks):
+            sel = toks == v
+            new[sel] = msgs[parents[sel]] @ ints.fstep[int(v)]
+        msgs, idx = new, inv.reshape(-1)
+        levels.append(msgs)
+        index.append(idx)
+    return _Trie(levels, index)
+
+
+def _loo_sum(hmm: RationalHMM, xs: np.ndarray) -> RationalRows:
+    """``G_i ∝ (α_i ⊙ β_i) @ E`` with ``α_i = P(H_i, x_{<i})`` (chain from x_1, law start)
+    and ``β_i = P(x_{>i} | H_i)``, both as scaled integers (the scale depends on i only).
+    G_i depends on x only through (x_{<i}, x_{>i}): each distinct pair is combined once."""
+    ints = hmm.integers
+    B, T = xs.shape
+    suffix = _suffix_trie(hmm, xs, keep=True)
+    prefix = _prefix_trie(hmm, xs)
     out = np.empty((B, T, hmm.n_tokens), dtype=object)
-    alpha = np.broadcast_to(ints.s, (B, hmm.n_states)).copy()
-    for i in range(T):  # position i+1
-        beta = trie.levels[T - 1 - i][trie.index[T - 1 - i]]
-        out[:, i, :] = (alpha * beta) @ ints.e
-        if i + 1 < T:
-            nxt = np.empty_like(alpha)
-            for v in np.unique(xs[:, i]):
-                sel = xs[:, i] == v
-                nxt[sel] = alpha[sel] @ ints.fstep[int(v)]
-            alpha = nxt
+    for i in range(T):  # position i+1: prefix of length i, suffix of length T−1−i
+        alpha, a_idx = prefix.levels[i], prefix.index[i]
+        beta, b_idx = suffix.levels[T - 1 - i], suffix.index[T - 1 - i]
+        pairs, inv = np.unique(a_idx * len(beta) + b_idx, return_inverse=True)
+        comb = (alpha[pairs // len(beta)] * beta[pairs % len(beta)]) @ ints.e
+        out[:, i, :] = comb[inv.reshape(-1)]
     return _normalised(out, "loo_conditionals")
 
 
