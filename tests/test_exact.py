@@ -182,7 +182,7 @@ def test_head_witness_identity_is_exact(inst):
     """b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) with zero error; μ taken at its float value."""
     exact = ex.rational_model(inst.hmm)
     c = ex.c_head_mu(exact, inst.mu)
-    assert c.holds
+    assert c.holds and c.quantities["residual_sq"] == 0
     b = c.witness["b"]
     np.testing.assert_allclose([float(v) for v in b],
                                np.linalg.pinv(inst.hmm.W).T @ inst.mu, atol=1e-9)  # fmt: skip
@@ -199,7 +199,8 @@ def test_prompt_conditions_exact(inst):
     exhaustive search finds a U, and the witness identity bᵀG(u,x) = μᵀp/(vᵀp) is exact."""
     exact = ex.rational_model(inst.hmm)
     mu = [Fraction(v) for v in inst.mu]
-    assert not ex.c_head_mu(exact, mu).holds
+    head = ex.c_head_mu(exact, mu)
+    assert not head.holds and head.quantities["residual_sq"] > Fraction(1, 10**12)
     given_U = ex.c_prompt(exact, mu, U=inst.U)
     assert given_U.holds and set(given_U.witness["S"]) == set(inst.S)
     found = ex.c_prompt(exact, mu)

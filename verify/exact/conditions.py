@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from verify.exact.linalg import min_norm_solution, rank
+from verify.exact.linalg import min_norm_solution, range_residual_sq, rank
 from verify.exact.oracle import prompt_likelihood
 from verify.exact.rational import (
     ExactTooLarge,
@@ -91,15 +91,18 @@ def c_head(model: Any) -> ExactCondition:
 
 def c_head_mu(model: Any, mu: Any) -> ExactCondition:
     """C-HEAD(μ): ``Wᵀ b = μ`` is solvable. witness b: the minimum-norm solution
-    ``pinv(W)ᵀ μ`` (then ``bᵀ G(x) = μᵀ p(x)`` exactly). quantities: rank of W."""
+    ``pinv(W)ᵀ μ`` (then ``bᵀ G(x) = μᵀ p(x)`` exactly). quantities: rank of W and
+    residual_sq = ``min_b ‖Wᵀb − μ‖² / ‖μ‖²`` exactly (0 iff it holds). A μ computed in
+    floats (e.g. ``fl(Wᵀc) + t·1``) is taken at its exact value and is usually *not* in
+    range(Wᵀ) when W is rank-deficient: residual_sq then shows rounding (~1e-32), not a
+    genuine violation (≳ 1e-12); build such μ in Fractions to decide it exactly."""
     hmm = _hmm(model)
     k = hmm.n_states
     m = _mu(mu, k, "hidden state (k)")
     Wm = W(hmm)
     b = min_norm_solution(Wm, list(m), k)
-    return ExactCondition(
-        "C-HEAD(mu)", b is not None, {"b": b} if b is not None else {}, {"rank": rank(Wm, k)}
-    )
+    q = {"rank": rank(Wm, k), "residual_sq": range_residual_sq(Wm, list(m), k)}
+    return ExactCondition("C-HEAD(mu)", b is not None, {"b": b} if b is not None else {}, q)
 
 
 def head_witness(model: Any, mu: Any) -> tuple[Fraction, ...] | None:

@@ -100,4 +100,33 @@ def min_norm_solution(M: list[list[Any]], rhs: list[Any], ncols: int) -> tuple |
     return tuple(sum((M[x][j] * c[j] for j in range(ncols)), Fraction(0)) for x in range(n))
 
 
-__all__ = ["Solve", "min_norm_solution", "nullspace", "rank", "rref", "solve", "transpose"]
+def range_residual_sq(M: list[list[Any]], rhs: list[Any], ncols: int) -> Fraction:
+    """``min_b ‖Mᵀb − rhs‖² / ‖rhs‖²`` exactly (0 for rhs = 0): the squared relative distance
+    of rhs from range(Mᵀ), by projecting onto a basis of M's row space (from its rref)."""
+    rhs = [Fraction(v) for v in rhs]
+    norm = sum((v * v for v in rhs), Fraction(0))
+    if norm == 0:
+        return Fraction(0)
+    basis, _ = rref(M, ncols)  # independent rows spanning range(Mᵀ)
+    if not basis:
+        return Fraction(1)
+    d = len(basis)
+    gram = [[sum((a * b for a, b in zip(basis[i], basis[j], strict=True)), Fraction(0))
+             for j in range(d)] for i in range(d)]  # fmt: skip
+    proj_rhs = [sum((a * b for a, b in zip(basis[i], rhs, strict=True)), Fraction(0))
+                for i in range(d)]  # fmt: skip
+    c = solve(gram, proj_rhs, d).solution
+    res = [rhs[j] - sum((c[i] * basis[i][j] for i in range(d)), Fraction(0)) for j in range(ncols)]
+    return sum((v * v for v in res), Fraction(0)) / norm
+
+
+__all__ = [
+    "Solve",
+    "min_norm_solution",
+    "nullspace",
+    "range_residual_sq",
+    "rank",
+    "rref",
+    "solve",
+    "transpose",
+]
