@@ -298,6 +298,17 @@ def test_bad_inputs_name_the_field():
         ex.posterior_h0(hmm, [[0]], route="magic")
     with pytest.raises(ValueError, match="mu has 3 entries"):
         ex.c_head_mu(hmm, [1, 2, 3])
+    with pytest.raises(ValueError, match="needs a memory model"):
+        ex.memory_posterior(hmm, [[0]], 0)
+    mem = ex.rational_model({"kind": "memory_hmm", "memory_prior": [["1"]],
+                             "state_start": ["1"], "state_transition": [["1"]], "pointer": [0],
+                             "emission": [["1/2", "1/2"]]})  # fmt: skip
+    with pytest.raises(ValueError, match="cell = 2 is out of range"):
+        ex.c_mem_pool(mem, [1], 2)
+    with pytest.raises(ValueError, match="s0 = 5 is out of range"):
+        ex.memory_posterior(mem, [[0]], np.int64(0), s0=5)
+    with pytest.raises(ValueError, match="about an HMM"):
+        ex.c_head(mem)
 
 
 def test_size_limits_refuse_with_a_clear_message():

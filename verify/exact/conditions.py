@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from verify.exact.linalg import min_norm_solution, range_residual_sq, rank
 from verify.exact.oracle import prompt_likelihood
 from verify.exact.rational import (
@@ -64,9 +66,13 @@ def _mu(mu: Any, size: int, what: str) -> tuple[Fraction, ...]:
 
 
 def _cell(mem: RationalMemoryHMM, cell: Any) -> int:
-    if isinstance(cell, bool) or not isinstance(cell, int) or not 0 <= cell < mem.n_cells:
+    if (
+        isinstance(cell, bool)
+        or not isinstance(cell, (int, np.integer))
+        or not 0 <= cell < mem.n_cells
+    ):
         raise ValueError(f"cell = {cell!r} is out of range; cells are 0..{mem.n_cells - 1}")
-    return cell
+    return int(cell)
 
 
 def W(hmm: RationalHMM) -> list[list[Fraction]]:  # noqa: N802 - the paper's name
