@@ -556,3 +556,25 @@ def test_certificate_on_a_memory_model_checks_the_task_cell():
     assert ok and cert["model_exact"]["kind"] == "memory_hmm", message
     cert["task"]["mu"] = ["-1", "1"]
     assert not ex.check_certificate(cert)[0]
+
+
+@FAST
+@given(S.memory_instances(n_cells=(1, 2), n_values=(2, 3), n_ordinary=(2, 3), n_tokens=(2, 4),
+                          satisfying="C-MEM-PROMPT", T=(1, 2)))  # fmt: skip
+def test_memory_prompt_identity_is_exact(inst):
+    """Theorem 4.6's exact step: the prompt u(a, st) = 1[st ∈ U] forces S_0 = s0, so
+    G(u, x) = W_{s0} P[M_{j*} | S_0 = s0, x] and bᵀG(u, x) = μᵀ P[M_{j*} | S_0 = s0, x]."""
+    exact = ex.rational_model(inst.mem)
+    c = ex.c_mem_prompt(exact, inst.mu, inst.cell)
+    assert c.holds
+    s0, U, b = c.witness["s0"], c.witness["U"], c.witness["b"]
+    s = exact.n_ordinary
+    u = [[1 if h % s in U else 0 for h in range(exact.n_product_states)]]
+    G = ex.prompted_mask_probe(exact, inst.xs, u).fractions()
+    q = ex.memory_posterior(exact, inst.xs, inst.cell, s0=s0)
+    W0 = exact.W_state(s0)
+    qf = q.fractions()
+    for i in range(len(inst.xs)):
+        assert list(G[i]) == [sum(W0[x][a] * qf[i, a] for a in range(exact.n_values))
+                              for x in range(exact.n_tokens)]  # fmt: skip
+    assert (ex.prompted_mask_probe(exact, inst.xs, u).dot(b) == q.dot(inst.mu)).all()
