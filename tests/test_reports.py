@@ -142,7 +142,7 @@ def test_full_report_is_valid_escaped_and_self_contained(tmp_path):
     assert "LP certificate" in case_page and "Conflicting inputs" in case_page
     assert load_case(tmp_path / "cases" / "c.bad.json")["claim"] == "c.bad"
     again = load_results(tmp_path / "results.json")
-    assert again["schema"] == "ptverify.results" and again["schema_version"] == 1
+    assert again["schema"] == "ptverify.results" and again["schema_version"] == 2
     assert [c["status"] for c in again["claims"]] == [
         "held", "falsified", "inconclusive", "found"]  # fmt: skip
     assert not [p for p in tmp_path.rglob("*.tmp")]
