@@ -31,6 +31,8 @@ THEORY_IDS = {
     "prompt.exact": "universal",
     "prompt.weaker": "existential",
     "prompt.robust": "universal",
+    "prompt.multi_token": "universal",
+    "prompt.multi_token_start": "existential",
     "memory.iid_exact": "universal",
     "memory.pool": "statistical",
     "memory.prompt": "universal",

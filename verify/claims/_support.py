@@ -16,6 +16,44 @@ from .registry import Unavailable
 IDENTITY_TOL = 1e-9
 #: A task with margin γ ≤ GAMMA_TOL on its input set is ill-posed: discarded, never a pass.
 GAMMA_TOL = 1e-12
+#: The LP cross-check of a witness runs on at most this many inputs: the LP_TIGHT inputs
+#: where the witness's margin is smallest (where a disagreement would show) plus a seeded
+#: sample of the rest. Restricting both oracles to one subset keeps the comparison exact
+#: (the witness recovers the subset; the LP must agree on it) at a bounded solver cost.
+LP_MAX_ROWS = 256
+LP_TIGHT = 128
+
+
+def hmm_sizes(hmm: Any, xs: np.ndarray, **extra: float) -> dict:
+    """Instance sizes of an HMM task: k, n, T, B (|𝒮|) and any ``extra`` (e.g. L)."""
+    xs = np.asarray(xs)
+    return {"k": hmm.n_states, "n": hmm.n_tokens, "T": int(xs.shape[1]), "B": len(xs), **extra}
+
+
+def mem_sizes(mem: Any, xs: np.ndarray, **extra: float) -> dict:
+    """Instance sizes of a memory task: k = m**N · s (product states), m, s, N, n, T, B."""
+    xs = np.asarray(xs)
+    return {
+        "k": mem.n_values**mem.n_cells * mem.n_ordinary,
+        "m": mem.n_values,
+        "s": mem.n_ordinary,
+        "N": mem.n_cells,
+        "n": mem.n_tokens,
+        "T": int(xs.shape[1]),
+        "B": len(xs),
+        **extra,
+    }
+
+
+def both_labels(y: np.ndarray) -> bool:
+    """Whether both classes occur: a task with one label on 𝒮 is recovered by any constant."""
+    y = np.asarray(y)
+    return bool((y > 0).any() and (y < 0).any())
+
+
+def neglog(value: float, floor: float = 1e-300) -> float:
+    """``-log10(value)`` (a target that grows as ``value`` approaches 0 from above)."""
+    return -float(np.log10(max(float(value), floor)))
 
 
 def need(module: str, *names: str) -> Any:
@@ -109,6 +147,7 @@ def witness_vs_lp(
     quantities: dict,
     detail: dict,
     what: str = "witness",
+    outcome: dict | None = None,
 ) -> Any:
     """The two oracles of a universal claim, which must agree (THEORY §5–§6).
 
@@ -116,7 +155,8 @@ def witness_vs_lp(
     features must then say "recoverable", and its certified upper bound on t* (the
     certificate residual) cannot be below the witness's normalised margin. Any
     disagreement is a counterexample; an LP that cannot decide makes the instance
-    inconclusive (never a pass).
+    inconclusive (never a pass). ``outcome``: extra Outcome fields (exercised, sizes,
+    targets) attached to whatever is returned.
     """
     from .registry import Outcome
 
@@ -137,7 +177,17 @@ def witness_vs_lp(
                     outputs=outputs,
                 ),
             },
+            **(outcome or {}),
         )  # fmt: skip
+    if len(xs) > LP_MAX_ROWS:
+        # every input was checked above; the LP runs on a subset (see LP_MAX_ROWS)
+        tight = np.argsort(labels * outputs)[:LP_TIGHT]
+        rest = np.setdiff1d(np.arange(len(xs)), tight)
+        pick = np.random.default_rng(0).choice(rest, LP_MAX_ROWS - LP_TIGHT, replace=False)
+        keep = np.sort(np.concatenate([tight, pick]))
+        quantities["lp_rows"] = float(keep.size)
+        xs, labels, features = xs[keep], labels[keep], features[keep]
+        posteriors, outputs = posteriors[keep], outputs[keep]
     res = lp(features, labels)
     detail["certificate"] = lp_summary(res)
     quantities["lp_margin"] = float(res.verified_margin)
@@ -149,6 +199,7 @@ def witness_vs_lp(
             f"(certified t* ≤ {res.certificate_residual:.3e})",
             quantities=quantities,
             detail=detail,
+            **(outcome or {}),
         )
     if res.status == "not_recoverable":
         supp = res.support()
@@ -162,9 +213,12 @@ def witness_vs_lp(
                     outputs=outputs, weights=res.certificate,
                 ),
             },
+            **(outcome or {}),
         )  # fmt: skip
     if res.status != "recoverable":
-        return Outcome.inconclusive(f"LP: {res.reason}", quantities=quantities, detail=detail)
+        return Outcome.inconclusive(
+            f"LP: {res.reason}", quantities=quantities, detail=detail, **(outcome or {})
+        )
     if res.certificate is not None and res.certificate_residual < wmargin - 1e-7 * max(
         1.0, res.scale
     ):
@@ -173,5 +227,6 @@ def witness_vs_lp(
             f"is below the {what}'s margin {wmargin:.3e}",
             quantities=quantities,
             detail=detail,
+            **(outcome or {}),
         )
-    return Outcome.passed(quantities=quantities, detail=detail)
+    return Outcome.passed(quantities=quantities, detail=detail, **(outcome or {}))
