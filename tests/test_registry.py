@@ -36,6 +36,7 @@ THEORY_IDS = {
     "memory.iid_exact": "universal",
     "memory.pool": "statistical",
     "memory.prompt": "universal",
+    "memory.prompt_limit": "statistical",
     "memory.vs_vanilla": "existential",
 }
 #: Statistical claims on gradient-trained heads (issue 6), beyond THEORY §5's list.

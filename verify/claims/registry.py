@@ -364,6 +364,7 @@ BUILTIN_ORDER = (
     "memory.iid_exact",
     "memory.pool",
     "memory.prompt",
+    "memory.prompt_limit",
     "memory.vs_vanilla",
     "memory.attention",
 )
