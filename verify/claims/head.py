@@ -20,6 +20,8 @@ from verify.inference import mask_probe, posterior_h0
 
 from ._support import (
     GAMMA_TOL,
+    decide_routes,
+    exact_c_head,
     IDENTITY_TOL,
     both_labels,
     hmm_sizes,
@@ -38,6 +40,14 @@ SMALL = {"n_states": (2, 8), "n_tokens": (2, 8), "T": (1, 6), "max_exhaustive": 
 LARGE_HEAD = {"n_states": (2, 10), "n_tokens": (2, 10), "T": (8, 32), "max_exhaustive": 50_000}
 LARGE = {"n_states": (2, 30), "n_tokens": (2, 10), "T": (8, 32), "max_exhaustive": 50_000}
 STYLES = ("dense", "sparse", "permutation", "mixed")
+
+
+#: The routes each universal head claim compares on every instance.
+ROUTES = (
+    "c_head ↔ exact rational rank of W",
+    "labels and G(x): float (verify.inference) ↔ exact rationals (verify.exact) or log-space",
+    "witness head ↔ max-margin LP",
+)
 
 
 def _tiers(small: Any, large: Any) -> Any:
@@ -77,6 +87,7 @@ def _basics(inst: dict) -> tuple:
     statement="C-HEAD ⇒ b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) on 𝒮 (LP agrees)",
     strategy=head_exact_instances,
     oracles=("witness b* = pinv(W)ᵀμ", "identity to 1e-9", "max-margin LP"),
+    routes=ROUTES,
     examples={"ci": 800, "dev": 3000, "thorough": 20000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
@@ -98,6 +109,13 @@ def head_exact(inst: dict) -> Outcome:
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     G = mask_probe(hmm, xs)
+    if (ex_holds := exact_c_head(hmm)) is not None and ex_holds != c.holds:
+        return Outcome.failed(
+            f"c_head says {c.holds}, exact rational rank says {ex_holds}", quantities=q, **cov
+        )
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
+    if bad is not None:
+        return bad
     w = need("verify.recovery.witnesses", "head_witness")(hmm, mu)
     b = w.b
     # the witness's own route (mask probe) against ours (posterior · μ)
@@ -117,7 +135,7 @@ def head_exact(inst: dict) -> Outcome:
             **cov,
         )
     return witness_vs_lp(
-        xs=xs, labels=np.sign(score), features=G, head=b, posteriors=post,
+        xs=xs, labels=y, features=G, head=b, posteriors=post,
         quantities=q, detail=detail, what="witness b* = pinv(W)ᵀμ", outcome=cov,
     )  # fmt: skip
 
@@ -160,6 +178,7 @@ def rowspace_tiers() -> Any:
     strategy=rowspace_tiers,
     strategy_name="hmms(violating='C-HEAD') with μ = Wᵀc + t·1 (two size tiers)",
     oracles=("least-squares b", "identity to 1e-9", "max-margin LP"),
+    routes=ROUTES,
     examples={"ci": 600, "dev": 2400, "thorough": 16000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
@@ -175,14 +194,25 @@ def head_rowspace(inst: dict) -> Outcome:
     cov = {
         "sizes": hmm_sizes(hmm, xs),
         # premise: C-HEAD fails (else head.exact covers it) and the task has two labels
-        "exercised": both_labels(score) and not cond.c_head(hmm).holds,
+        "exercised": both_labels(score),
         "targets": {"small relative margin": neglog(q["gamma"] / max(np.abs(mu).max(), 1e-300))},
     }
+    ch = cond.c_head(hmm)
+    if (ex_holds := exact_c_head(hmm)) is not None and ex_holds != ch.holds:
+        return Outcome.failed(
+            f"on a model built to violate C-HEAD, c_head says {ch.holds}, exact rational "
+            f"rank says {ex_holds}",
+            quantities=q,
+            **cov,
+        )
     if not c.holds:
         return Outcome.discard("C-HEAD(μ) does not hold", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     G = mask_probe(hmm, xs)
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
+    if bad is not None:
+        return bad
     w = need("verify.recovery.witnesses", "rowspace_head_witness")(hmm, mu)
     b = w.b
     q["witness_residual"] = float(w.residual)
@@ -199,7 +229,7 @@ def head_rowspace(inst: dict) -> Outcome:
             **cov,
         )  # fmt: skip
     return witness_vs_lp(
-        xs=xs, labels=np.sign(score), features=G, head=b, posteriors=post,
+        xs=xs, labels=y, features=G, head=b, posteriors=post,
         quantities=q, detail=detail, what="row-space head", outcome=cov,
     )  # fmt: skip
 
@@ -227,6 +257,7 @@ def robust_instances(draw: Any) -> dict:
         "8 random ℓ1 perturbations",
         "LP on the perturbed features of the premise inputs",
     ),
+    routes=ROUTES[1:],
     examples={"ci": 600, "dev": 2400, "thorough": 16000},
     thresholds={"random_perturbations": 8},
 )
@@ -240,12 +271,14 @@ def head_robust(inst: dict) -> Outcome:
     if not c.holds or gamma <= GAMMA_TOL:
         return Outcome.discard("C-HEAD fails or γ = 0", quantities=q, **cov)
     G = mask_probe(hmm, xs)
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
+    if bad is not None:
+        return bad
     w = need("verify.recovery.witnesses", "head_witness")(hmm, mu)
     b = w.b
     bnorm = float(np.abs(b).max())
     eps = float(inst["eps_factor"]) * gamma / bnorm
     q.update(epsilon=eps, b_norm_inf=bnorm)
-    y = np.sign(score)
     # adversarial: all of ε on the token with the largest |b_j|, against the label
     j = int(np.argmax(np.abs(b)))
     perturbs = [-(y[:, None] * np.sign(b[j]) * eps) * np.eye(len(b))[j][None, :]]
@@ -301,6 +334,7 @@ def necessary_instances() -> Any:
     statement="some instance violating C-HEAD(μ) has no linear head recovering it (LP-certified)",
     strategy=necessary_instances,
     oracles=("C-HEAD(μ) residual", "max-margin LP dual certificate"),
+    routes=("c_head ↔ exact rational rank of W",),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
 def head_necessary(inst: dict) -> Outcome:
@@ -309,6 +343,14 @@ def head_necessary(inst: dict) -> Outcome:
     c = cond.c_head_mu(hmm, mu)
     q = {"residual": c.quantities["residual"], "gamma": float(np.abs(score).min())}
     cov = {"sizes": hmm_sizes(hmm, xs), "exercised": not c.holds and both_labels(score)}
+    ch = cond.c_head(hmm)
+    if (ex_holds := exact_c_head(hmm)) is not None and ex_holds != ch.holds:
+        return Outcome.failed(
+            f"on a model built to violate C-HEAD, c_head says {ch.holds}, exact rational "
+            f"rank says {ex_holds}",
+            quantities=q,
+            **cov,
+        )
     if c.holds:
         return Outcome.miss("C-HEAD(μ) holds", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
