@@ -331,3 +331,193 @@ def test_memory_with_two_cells_fits():
     loo = ex.loo_conditionals(mem, xs[:50])
     np.testing.assert_allclose(loo.to_float(), inference.loo_conditionals(mem, xs[:50]),
                                atol=AGREE)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- log-space route
+
+
+def test_logspace_route_matches_inference_at_T_10000():
+    """The second float route (no scaling, no shared code) agrees with the scaled recursion
+    to 1e-10 on sequences of length 10⁴, including a transient state and a sparse row."""
+    from verify.models import stationary_distribution
+
+    rng = np.random.default_rng(7)
+    A = rng.random((4, 4))
+    A[0, 2] = A[3, 1] = 0.0
+    A /= A.sum(1, keepdims=True)
+    E = rng.random((4, 3))
+    E[1, 0] = 0.0
+    E /= E.sum(1, keepdims=True)
+    hmm = HMM(stationary_distribution(A), A, E)
+    xs, _ = hmm.sample(2, 10_000, rng)
+    ls = ex.logspace
+    np.testing.assert_allclose(
+        ls.posterior_h0(hmm, xs), inference.posterior_h0(hmm, xs), atol=1e-10
+    )
+    u = rng.random((2, 4))
+    np.testing.assert_allclose(ls.prompted_mask_probe(hmm, xs, u),
+                               inference.prompted_mask_probe(hmm, xs, u), atol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(ls.loo_conditionals(hmm, xs), inference.loo_conditionals(hmm, xs),
+                               atol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(ls.log_likelihood(hmm, xs), inference.log_likelihood(hmm, xs),
+                               rtol=1e-12)  # fmt: skip
+
+
+@FAST
+@given(S.memory_hmms(n_cells=(1, 2), n_values=(2, 3), n_ordinary=(1, 3), n_tokens=(2, 3)),
+       st.integers(1, 3), st.data())  # fmt: skip
+def test_logspace_route_matches_exact_on_small_instances(mem, T, data):
+    xs = possible(mem, all_inputs(mem.n_tokens, T))[:10]
+    cell = data.draw(st.integers(0, mem.n_cells - 1))
+    exact = ex.rational_model(mem)
+    want = ex.memory_posterior(exact, xs, cell).to_float()
+    np.testing.assert_allclose(ex.logspace.memory_posterior(mem, xs, cell), want, atol=AGREE)
+    want = ex.mask_probe(exact, xs).to_float()
+    np.testing.assert_allclose(ex.logspace.mask_probe(mem, xs), want, atol=AGREE)
+    with pytest.raises(ValueError, match="probability zero"):
+        ex.logspace.posterior_h0(HMM([1.0], [[1.0]], [[1.0, 0.0]]), [[1]])
+
+
+# --------------------------------------------------------------------------- certificates
+
+#: A head.necessary instance found by hypothesis.find over strategies.task_instances(
+#: violating="C-HEAD", n_states=(2, 3), n_tokens=(2, 3), T=(1, 2)): emission row 2 is the
+#: average of rows 0 and 1 ("mixture-column").
+NECESSARY = {
+    "kind": "hmm",
+    "start": ["3/11", "4/11", "4/11"],
+    "transition": [["1/3", "1/3", "1/3"], ["1/4", "1/4", "1/2"], ["1/4", "1/2", "1/4"]],
+    "emission": [["1/3", "1/3", "1/3"], ["0", "0", "1"], ["1/6", "1/6", "2/3"]],
+}
+NECESSARY_MU = [0.69097222, 0.69097222, -1.30902778]
+
+
+def _lp_certificate(model, mu, xs, **kw):
+    from verify.recovery.lp import max_margin_head
+
+    y = ex.labels(model, mu, xs)
+    keep = y != 0
+    xs, y = xs[keep], y[keep]
+    F = ex.mask_probe(model, xs).to_float() if "prompt" not in kw else \
+        ex.prompted_mask_probe(model, xs, kw["prompt"]).to_float()  # fmt: skip
+    res = max_margin_head(F, y)
+    assert res.status == "not_recoverable"
+    return ex.find_certificate(model, xs, y, res.support(), lambda_hint=res.certificate,
+                               task={"mu": mu}, **kw)  # fmt: skip
+
+
+def test_certificate_round_trip_and_tampering():
+    import json
+
+    model = ex.rational_model(NECESSARY)
+    cert = _lp_certificate(model, NECESSARY_MU, all_inputs(3, 2))
+    assert cert is not None and cert["exact"] is True
+    cert = json.loads(json.dumps(cert))  # plain JSON survives a round trip
+    ok, message = ex.check_certificate(cert)
+    assert ok, message
+    lam = [Fraction(v) for v in cert["lambda"]]
+    assert sum(lam) == 1 and all(v > 0 for v in lam) and set(cert["labels"]) == {1, -1}
+
+    def tampered(edit):
+        c = json.loads(json.dumps(cert))
+        edit(c)
+        return ex.check_certificate(c)
+
+    def shift_lambda(c):
+        c["lambda"][0] = str(Fraction(c["lambda"][0]) + Fraction(1, 97))
+        c["lambda"][1] = str(Fraction(c["lambda"][1]) - Fraction(1, 97))
+
+    def change_model(c):
+        c["model_exact"]["emission"][1] = ["0", "1/100", "99/100"]
+
+    def flip_label(c):
+        c["labels"][0] = -c["labels"][0]
+
+    def one_lambda(c):
+        c["lambda"][0] = str(Fraction(c["lambda"][0]) + Fraction(1, 1000))
+
+    def float_lambda(c):
+        c["lambda"][0] = float(Fraction(c["lambda"][0]))
+
+    for edit, why in [(shift_lambda, "≠ 0"), (change_model, "≠ 0"), (flip_label, "≠ 0"),
+                      (one_lambda, "not 1"), (float_lambda, "is a float")]:  # fmt: skip
+        ok, message = tampered(edit)
+        assert not ok and why in message, (edit.__name__, message)
+    # the labels are checked against the embedded task too
+    ok, message = tampered(lambda c: c["task"].update(mu=["-1", "-1", "1"]))
+    assert not ok and "sign" in message
+
+
+def test_certificate_for_prompted_features_and_no_certificate_when_recoverable():
+    model = ex.rational_model(NECESSARY)
+    xs = all_inputs(3, 2)
+    cert = _lp_certificate(model, NECESSARY_MU, xs, features="prompted", prompt=[[1, 1, 1]])
+    ok, message = ex.check_certificate(cert)
+    assert ok and cert["prompt"] == [["1", "1", "1"]], message
+    # a recoverable task: the support of any λ has no non-negative null combination
+    good = frac_hmm(["1/2", "1/2"], [["1", "0"], ["0", "1"]], [["1", "0"], ["0", "1"]])
+    xs2 = all_inputs(2, 1)
+    assert ex.find_certificate(good, xs2, [1, -1], [0, 1], features="mask_probe") is None
+
+
+def test_certificate_from_a_generated_instance():
+    """hypothesis.find (generation only, no shrinking) over the head.necessary strategy; the
+    LP's support becomes an exact certificate that checks with zero error."""
+    from hypothesis import Phase, find
+
+    from verify.recovery.lp import max_margin_head
+
+    def not_recoverable(inst):
+        y = ex.labels(inst.hmm, inst.mu, inst.xs)
+        return (y != 0).all() and max_margin_head(
+            ex.mask_probe(inst.hmm, inst.xs).to_float(), y
+        ).status == "not_recoverable"
+
+    inst = find(
+        S.task_instances(violating="C-HEAD", n_states=(2, 3), n_tokens=(2, 3), T=(1, 2)),
+        not_recoverable,
+        settings=settings(database=None, derandomize=True, deadline=None, max_examples=200,
+                          phases=[Phase.generate], suppress_health_check=list(HealthCheck)),
+    )  # fmt: skip
+    cert = _lp_certificate(ex.rational_model(inst.hmm), inst.mu, inst.xs)
+    ok, message = ex.check_certificate(cert)
+    assert ok, message
+
+
+def _case(cert):
+    return {
+        "schema": "ptverify.case",
+        "schema_version": 1,
+        "claim": "head.necessary",
+        "claims_from": None,
+        "role": "witness",
+        "instance": {
+            "hmm": ex.rational_model(NECESSARY).to_float().to_dict(),
+            "mu": {"array": NECESSARY_MU, "dtype": "float64"},
+            "xs": {"array": all_inputs(3, 2).tolist(), "dtype": "int64"},
+        },
+        "outcome": {"status": "witness", "message": "", "quantities": {},
+                    "detail": {"exact_certificate": cert}},
+    }  # fmt: skip
+
+
+def test_replay_and_case_validation_recheck_exact_certificates(tmp_path, capsys):
+    import json
+
+    from verify.cli import main
+    from verify.reports import load_case, validate_case
+
+    cert = _lp_certificate(ex.rational_model(NECESSARY), NECESSARY_MU, all_inputs(3, 2))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_case(cert)))
+    assert main(["replay", str(good)]) == 0
+    assert "exact certificate holds" in capsys.readouterr().out
+    bad_cert = json.loads(json.dumps(cert))
+    bad_cert["model_exact"]["transition"][0] = ["1/2", "1/4", "1/4"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_case(bad_cert)))
+    assert main(["replay", str(bad)]) == 1
+    assert "does not hold" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="exact_certificate: .*≠ 0"):
+        load_case(bad)
+    validate_case(_case(cert))

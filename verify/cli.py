@@ -177,9 +177,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from verify.claims import from_jsonable, get, load_claims_module
-    from verify.reports import load_case
+    from verify.reports import check_case_certificate, load_case
 
-    case = load_case(args.case)
+    case = load_case(args.case, check_certificate=False)
+    cert_ok, cert_message = check_case_certificate(case)
+    if cert_ok is not None:
+        print(f"{case['claim']}: {cert_message}")
+        if not cert_ok:
+            print("the saved exact certificate does not hold")
+            return EXIT_FAIL
     mods = list(args.claims_from)
     if case.get("claims_from"):
         mods.append(case["claims_from"])

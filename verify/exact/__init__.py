@@ -43,6 +43,19 @@ Conditions (exact rank / solvability; :class:`ExactCondition` with ``holds``, ``
     ``c_mem_pool(mem, mu, cell)``, ``c_mem_prompt(mem, mu, cell)``,
     ``memory_iid_witness(mem, mu)``, ``head_witness(model, mu)``.
 
+Second float route (``verify.exact.logspace``): plain log-space forward/backward for
+instances too large or not rational: ``posterior_h0``, ``mask_probe``,
+``prompted_mask_probe``, ``loo_conditionals``, ``memory_posterior``, ``log_likelihood``
+(float64 arrays, any T; tested at T = 10⁴).
+
+Certificates (``verify.exact.certificate``)
+    ``find_certificate(model, xs, labels, support, features="mask_probe", prompt=None,
+    lambda_hint=None, task=None) -> dict | None``: exact λ on an LP's support (JSON-able,
+    fields exact/lambda/inputs/labels/features/prompt/model_exact/task).
+    ``check_certificate(cert) -> (ok, message)``: re-derives the features from
+    ``model_exact`` and checks λ ≥ 0, Σλ = 1, Σ λ_i y_i F(x_i) = 0 exactly. ``replay`` and
+    the case-JSON validation call it.
+
 Limits (``ExactTooLarge`` beyond them): MAX_EXACT_STATES = 64 (product) states,
 MAX_EXACT_T = 16 window positions, MAX_SUM_WORK = B·(L+1+T)·k² ≤ 4e7 for the sum route,
 MAX_ENUM_PATHS = 3e5 hidden paths in all for enumeration, MAX_PROMPT_SEARCH_STATES = 14
@@ -50,6 +63,8 @@ for C-PROMPT's exhaustive search. Memory models with N = 2 cells (m = 3, s ≤ 7
 fit.
 """
 
+from verify.exact import logspace
+from verify.exact.certificate import check_certificate, find_certificate
 from verify.exact.conditions import (
     MAX_PROMPT_SEARCH_STATES,
     ExactCondition,
@@ -111,10 +126,13 @@ __all__ = [
     "c_mem_pool",
     "c_mem_prompt",
     "c_prompt",
+    "check_certificate",
+    "find_certificate",
     "fraction_string",
     "head_witness",
     "labels",
     "likelihood",
+    "logspace",
     "loo_conditionals",
     "mask_probe",
     "memory_iid_witness",

@@ -8,6 +8,8 @@ from .html import write_html
 from .junit import junit_xml
 from .results import (
     atomic_write,
+    case_certificate,
+    check_case_certificate,
     dumps,
     load_case,
     load_results,
@@ -32,6 +34,8 @@ def write_all(
 
 __all__ = [
     "atomic_write",
+    "case_certificate",
+    "check_case_certificate",
     "dumps",
     "junit_xml",
     "load_case",

@@ -25,6 +25,12 @@ to ``cases/<claim id>.json`` and loaded back by ``ptverify replay``::
     {"schema", "schema_version", "claim", "claims_from" (module or null),
      "role" ("counterexample" | "witness"), "instance" {…}, "outcome" {status, message,
      quantities, detail}}
+
+A case may carry an exact certificate (``verify.exact.certificate``) at
+``outcome.detail.certificate`` or ``outcome.detail.exact_certificate`` (where a claim's
+Outcome puts it) or at the top level ``certificate``; one with ``"exact": true`` is
+re-checked exactly on validation, and a certificate that fails the check makes the case
+invalid.
 """
 
 from __future__ import annotations
@@ -142,8 +148,38 @@ def _field(data: dict, key: str, typ: type | tuple, where: str) -> Any:
     return val
 
 
-def validate_case(data: Any, where: str = "case") -> dict:
-    """Strictly validate a case document; ValueError names the offending field."""
+def case_certificate(case: dict) -> tuple[dict | None, str]:
+    """The case's exact certificate (a dict with an ``exact`` key) and where it sits:
+    ``certificate``, ``outcome.detail.certificate`` or ``outcome.detail.exact_certificate``
+    (None, "" when it has none)."""
+    outcome = case.get("outcome")
+    detail = outcome.get("detail") if isinstance(outcome, dict) else None
+    detail = detail if isinstance(detail, dict) else {}
+    for where, cert in (
+        ("certificate", case.get("certificate")),
+        ("outcome.detail.certificate", detail.get("certificate")),
+        ("outcome.detail.exact_certificate", detail.get("exact_certificate")),
+    ):
+        if isinstance(cert, dict) and "exact" in cert:
+            return cert, where
+    return None, ""
+
+
+def check_case_certificate(case: dict) -> tuple[bool | None, str]:
+    """Re-check an exact certificate of a case: (None, "") without one (or one that is not
+    ``exact``), else ``verify.exact.check_certificate``'s (ok, message)."""
+    cert, _ = case_certificate(case)
+    if cert is None or cert.get("exact") is not True:
+        return None, ""
+    from verify.exact.certificate import check_certificate
+
+    return check_certificate(cert)
+
+
+def validate_case(data: Any, where: str = "case", *, check_certificate: bool = True) -> dict:
+    """Strictly validate a case document; ValueError names the offending field. An exact
+    certificate is re-checked (unless ``check_certificate`` is False: replay checks it
+    itself and reports the verdict)."""
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a JSON object")
     if _field(data, "schema", str, where) != CASE_SCHEMA:
@@ -161,16 +197,24 @@ def validate_case(data: Any, where: str = "case") -> dict:
     _field(data, "instance", dict, where)
     outcome = _field(data, "outcome", dict, where)
     _field(outcome, "status", str, f"{where}.outcome")
+    if check_certificate:
+        ok, message = check_case_certificate(data)
+        if ok is False:
+            raise ValueError(f"{where}.{case_certificate(data)[1]}: {message}")
     return data
 
 
-def load_case(path: str | os.PathLike) -> dict:
+def load_case(path: str | os.PathLike, *, check_certificate: bool = True) -> dict:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"cannot read case file {str(p)!r}: {exc.strerror or exc}") from None
-    return validate_case(loads_json(text, f"case file {p.name}"), f"case file {p.name}")
+    return validate_case(
+        loads_json(text, f"case file {p.name}"),
+        f"case file {p.name}",
+        check_certificate=check_certificate,
+    )
 
 
 def validate_results(data: Any, where: str = "results") -> dict:
