@@ -259,13 +259,13 @@ def second_route(
     xs: np.ndarray,
     mu: np.ndarray,
     *,
-    features: str | None = "mask",
+    kind: str | None = "mask",
     prompt: np.ndarray | None = None,
     cell: int | None = None,
     s0: int | None = None,
 ) -> Route | str:
     """Labels y(x) = sign(μᵀp(x)) (memory: ``μᵀP[M_cell | x]``, or ``| S_0 = s0, x]``) and
-    the features (``"mask"``: G(x); ``"prompted"``: G(u, x) with ``prompt`` (L, k), on the
+    the features (kind ``"mask"``: G(x); ``"prompted"``: G(u, x) with ``prompt`` (L, k), on the
     product HMM for a memory model) from a route sharing no code with verify.inference:
     exact rationals when the instance is rational and small enough, else plain log-space
     float. Returns a reason string when neither route can decide (the caller makes the
@@ -289,9 +289,9 @@ def second_route(
             labels = np.asarray(post.signs(mu), dtype=np.int64)
             scores = np.asarray(post.to_float() @ mu)
             feats = None
-            if features == "mask":
+            if kind == "mask":
                 feats = ex.mask_probe(base, xs).to_float()
-            elif features == "prompted":
+            elif kind == "prompted":
                 feats = ex.prompted_mask_probe(base, xs, prompt).to_float()
             return Route("exact", labels, scores, feats)
         except ValueError as exc:  # ExactTooLarge or not rational: the log-space route
@@ -305,9 +305,9 @@ def second_route(
     scores = np.asarray(post) @ mu
     base = need("verify.inference", "product_hmm")(model) if is_mem else model
     feats = None
-    if features == "mask":
+    if kind == "mask":
         feats = np.asarray(ls.mask_probe(base, xs))
-    elif features == "prompted":
+    elif kind == "prompted":
         feats = np.asarray(ls.prompted_mask_probe(base, xs, prompt))
     return Route("log-space", np.sign(scores).astype(np.int64), scores, feats)
 
@@ -372,3 +372,33 @@ def exact_c_head(hmm: Any) -> bool | None:
         return bool(ex.c_head(ex.rational_model(hmm)).holds)
     except (ModuleNotFoundError, ValueError):
         return None
+
+
+def exact_certificate(
+    model: Any,
+    xs: np.ndarray,
+    labels: np.ndarray,
+    res: Any,
+    *,
+    features: str = "mask_probe",
+    prompt: np.ndarray | None = None,
+    task: dict | None = None,
+) -> dict:
+    """The exact rational certificate (verify.exact.find_certificate) behind an LP's
+    ``not_recoverable`` verdict, re-checked here with zero error; ``{"exact": false,
+    "reason": …}`` when the instance is not rational or no rational λ exists on the LP's
+    support (the float certificate stays under ``certificate``)."""
+    try:
+        ex = importlib.import_module("verify.exact")
+        cert = ex.find_certificate(
+            model, xs, labels, res.support(), features=features, prompt=prompt,
+            lambda_hint=res.certificate, task=task,
+        )  # fmt: skip
+    except (ModuleNotFoundError, ValueError, AttributeError) as exc:
+        return {"exact": False, "reason": f"{type(exc).__name__}: {str(exc)[:160]}"}
+    if cert is None:
+        return {"exact": False, "reason": "no non-negative rational λ on the LP's support"}
+    ok, message = ex.check_certificate(cert)
+    if not ok:
+        return {"exact": False, "reason": f"exact check failed: {message}"}
+    return cert

@@ -20,10 +20,11 @@ from verify.inference import mask_probe, posterior_h0
 
 from ._support import (
     GAMMA_TOL,
-    decide_routes,
-    exact_c_head,
     IDENTITY_TOL,
     both_labels,
+    decide_routes,
+    exact_c_head,
+    exact_certificate,
     hmm_sizes,
     lp,
     lp_summary,
@@ -88,7 +89,7 @@ def _basics(inst: dict) -> tuple:
     strategy=head_exact_instances,
     oracles=("witness b* = pinv(W)ᵀμ", "identity to 1e-9", "max-margin LP"),
     routes=ROUTES,
-    examples={"ci": 800, "dev": 3000, "thorough": 20000},
+    examples={"ci": 300, "dev": 1500, "thorough": 10000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_exact(inst: dict) -> Outcome:
@@ -179,7 +180,7 @@ def rowspace_tiers() -> Any:
     strategy_name="hmms(violating='C-HEAD') with μ = Wᵀc + t·1 (two size tiers)",
     oracles=("least-squares b", "identity to 1e-9", "max-margin LP"),
     routes=ROUTES,
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_rowspace(inst: dict) -> Outcome:
@@ -258,7 +259,7 @@ def robust_instances(draw: Any) -> dict:
         "LP on the perturbed features of the premise inputs",
     ),
     routes=ROUTES[1:],
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"random_perturbations": 8},
 )
 def head_robust(inst: dict) -> Outcome:
@@ -334,7 +335,10 @@ def necessary_instances() -> Any:
     statement="some instance violating C-HEAD(μ) has no linear head recovering it (LP-certified)",
     strategy=necessary_instances,
     oracles=("C-HEAD(μ) residual", "max-margin LP dual certificate"),
-    routes=("c_head ↔ exact rational rank of W",),
+    routes=(
+        "c_head ↔ exact rational rank of W",
+        "LP dual certificate ↔ exact rational certificate",
+    ),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
 def head_necessary(inst: dict) -> Outcome:
@@ -373,6 +377,7 @@ def head_necessary(inst: dict) -> Outcome:
             "inputs": rows(xs, supp, labels=y, posteriors=post, features=G,
                            weights=res.certificate),
             "certificate": lp_summary(res),
+            "exact_certificate": exact_certificate(hmm, xs, y, res, task={"mu": mu}),
         },
         **cov,
     )  # fmt: skip

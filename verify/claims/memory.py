@@ -16,6 +16,8 @@ from ._support import (
     GAMMA_TOL,
     IDENTITY_TOL,
     both_labels,
+    decide_routes,
+    exact_certificate,
     lp,
     lp_summary,
     mem_sizes,
@@ -80,7 +82,11 @@ def iid_instances() -> Any:
     statement="N = 1, i.i.d. states, W̄ full rank ⇒ G(x) = W̄ P[M|x] and pinv(W̄)ᵀμ recovers",
     strategy=iid_instances,
     oracles=("G(x) = W̄ P[M|x] to 1e-9", "memory_iid_witness", "max-margin LP"),
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    routes=(
+        "labels P[M|x] and G(x): float ↔ exact rationals (or log-space)",
+        "witness head ↔ max-margin LP",
+    ),
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_iid_exact(inst: dict) -> Outcome:
@@ -106,6 +112,9 @@ def memory_iid_exact(inst: dict) -> Outcome:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     w = _wit("memory_iid_witness")(mem, mu, cell)
     G = np.asarray(mask_probe(product_hmm(mem), xs))
+    y, bad = decide_routes(mem, xs, mu, score, G, cov, q, cell=cell)
+    if bad is not None:
+        return bad
     err_g = float(np.abs(G - pm @ w.matrix.T).max())
     err_b = float(np.abs(G @ w.b - score).max()) / max(1.0, float(np.abs(mu).max()))
     q.update(identity_error=max(err_g, err_b))
@@ -119,7 +128,7 @@ def memory_iid_exact(inst: dict) -> Outcome:
             **cov,
         )
     return witness_vs_lp(
-        xs=xs, labels=np.sign(score), features=G, head=w.b, posteriors=pm,
+        xs=xs, labels=y, features=G, head=w.b, posteriors=pm,
         quantities=q, detail=detail, what="i.i.d. memory head pinv(W̄)ᵀμ", outcome=cov,
     )  # fmt: skip
 
@@ -352,7 +361,12 @@ def prompt_instances() -> Any:
         "conditioned posterior (own route)",
         "LP on G(u,x)",
     ),
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    routes=(
+        "labels P[M|S_0=s0,x] and G(u,x): float ↔ exact rationals (or log-space)",
+        "prompted probe ↔ conditioned posterior W_s0 P[M|S_0=s0,x]",
+        "witness head ↔ max-margin LP",
+    ),
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_prompt(inst: dict) -> Outcome:
@@ -404,7 +418,11 @@ def memory_prompt(inst: dict) -> Outcome:
                                    outputs=G @ w.b)},
             **cov,
         )  # fmt: skip
-    yq = np.sign(qx @ mu)  # the labels the prompt head recovers exactly
+    # the labels the prompt head recovers exactly, and G(u, x), on the second route
+    yq, bad = decide_routes(mem, xs, mu, qx @ mu, G, cov, q, kind="prompted",
+                            prompt=w.prompt, cell=cell, s0=s0)  # fmt: skip
+    if bad is not None:
+        return bad
     q["gamma_prompted"] = float(np.abs(qx @ mu).min())
     if q["gamma_prompted"] <= GAMMA_TOL * max(1.0, float(np.abs(mu).max())):
         return Outcome.discard("ill-posed: μᵀP[M|S_0=s0,x] = 0 on 𝒮", quantities=q, **cov)
@@ -448,6 +466,7 @@ def vs_vanilla_instances(draw: Any) -> dict:
     "vanilla HMM task with k states has no linear head (LP-certified)",
     strategy=vs_vanilla_instances,
     oracles=("LP on pooled features (memory)", "LP dual certificate (vanilla)"),
+    routes=("LP dual certificate (vanilla) ↔ exact rational certificate",),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
 def memory_vs_vanilla(inst: dict) -> Outcome:
@@ -490,6 +509,7 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
             "inputs": rows(hxs, supp, labels=hy, posteriors=hp, features=G,
                            weights=van.certificate),
             "certificate": lp_summary(van),
+            "exact_certificate": exact_certificate(hmm, hxs, hy, van, task={"mu": hmu}),
             "pooled_lp": lp_summary(pooled),
         },
         **cov,

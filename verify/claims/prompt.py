@@ -24,6 +24,8 @@ from ._support import (
     GAMMA_TOL,
     IDENTITY_TOL,
     both_labels,
+    decide_routes,
+    exact_certificate,
     hmm_sizes,
     lp,
     lp_summary,
@@ -199,6 +201,7 @@ def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | No
     ),
     routes=(
         "c_prompt pruned search ↔ brute-force enumeration of U",
+        "labels and G(u,x): float ↔ exact rationals (or log-space)",
         "forward route through L prompt slots ↔ reversed chain v = R w_L",
         "witness head ↔ max-margin LP",
     ),
@@ -244,6 +247,9 @@ def prompt_exact(inst: dict) -> Outcome:
         )
     ph = cond.prompt_head(hmm, mu, prompt, S)
     G = prompted_mask_probe(hmm, xs, prompt)  # forward route through the L slots
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
+    if bad is not None:
+        return bad
     want = score / (post @ v)
     err = np.abs(G @ ph.b - want) / max(1.0, float(np.abs(want).max()))
     q.update(identity_error=float(err.max()), v_max=float(v.max()), leakage=ph.leakage)
@@ -267,7 +273,7 @@ def prompt_exact(inst: dict) -> Outcome:
             f"prompt margin {got:.3e} below the bound γ/max v = {bound:.3e}", quantities=q, **cov
         )
     return witness_vs_lp(
-        xs=xs, labels=np.sign(score), features=G, head=ph.b, posteriors=post,
+        xs=xs, labels=y, features=G, head=ph.b, posteriors=post,
         quantities=q, detail=detail, what="prompt witness", outcome=cov,
     )  # fmt: skip
 
@@ -289,6 +295,10 @@ def weaker_instances(draw: Any) -> dict:
     "witness and by no linear head (LP-certified)",
     strategy=weaker_instances,
     oracles=("c_head / c_prompt (a, every example)", "prompt witness", "LP certificate (b)"),
+    routes=(
+        "(a) c_prompt ↔ brute-force enumeration of U",
+        "(b) LP dual certificate ↔ exact rational certificate",
+    ),
     examples={"ci": 150, "dev": 500, "thorough": 2000},
 )
 def prompt_weaker(inst: dict) -> Outcome:
@@ -341,6 +351,7 @@ def prompt_weaker(inst: dict) -> Outcome:
             "inputs": rows(xs, supp, labels=y, posteriors=post, features=G,
                            outputs=Gu @ ph.b, weights=res.certificate),
             "certificate": lp_summary(res),
+            "exact_certificate": exact_certificate(hmm, xs, y, res, task={"mu": mu}),
         },
         **cov,
     )  # fmt: skip
@@ -396,6 +407,7 @@ def robust_tiers() -> Any:
     strategy_name="prompt_instances with an ε-leaking prompt state (ε ∈ LEAKS), L ∈ {1,2,3}",
     oracles=("leakage identity to 1e-9", "per-input sign where |μᵀp| > ℓ", "LP on those"),
     routes=(
+        "labels and G(u,x): float ↔ exact rationals (or log-space)",
         "forward route through L prompt slots ↔ reversed chain v = R w_L",
         "leaky head ↔ max-margin LP on the premise inputs",
     ),
@@ -419,6 +431,9 @@ def prompt_robust(inst: dict) -> Outcome:
     ph = need("verify.recovery.witnesses", "robust_prompt_witness")(hmm, mu, prompt, S)
     _, v = prompt_v(hmm, prompt)  # the definition's route; ph.v is verify.inference's
     G = prompted_mask_probe(hmm, xs, prompt)
+    yr, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
+    if bad is not None:
+        return bad
     off = np.setdiff1d(np.arange(hmm.n_states), S)
     cvec = hmm.W.T @ ph.b
     leak = post[:, off] @ (cvec[off] * v[off])
@@ -436,7 +451,7 @@ def prompt_robust(inst: dict) -> Outcome:
             detail=detail,
             **cov,
         )
-    y = np.sign(score)
+    y = yr
     premise = np.abs(score) > leakage
     q["premise_fraction"] = float(premise.mean())
     mscale = max(float(np.abs(mu).max()), 1e-300)
@@ -507,6 +522,7 @@ def multi_token_tiers() -> Any:
         "THEORY §2 formula W diag(v) p / vᵀp",
     ),
     routes=(
+        "forward L-slot window ↔ exact rationals (or log-space)",
         "forward L-slot window ↔ forward one-slot window (u′ = w_L)",
         "forward window ↔ reversed chain W diag(v) p(x) / (vᵀp(x))",
     ),
@@ -528,6 +544,11 @@ def prompt_multi_token(inst: dict) -> Outcome:
         return Outcome.discard("the prompt has probability 0", quantities=q, **cov)
     xs, post, joint = xs[keep], post[keep], joint[keep]
     GL = np.asarray(prompted_mask_probe(hmm, xs, prompt))
+    zero = np.zeros(hmm.n_states)  # no task here: only the probes are compared
+    _, bad = decide_routes(hmm, xs, zero, np.zeros(len(xs)), GL, cov, q, kind="prompted",
+                           prompt=prompt)  # fmt: skip
+    if bad is not None:
+        return bad
     G1 = np.asarray(prompted_mask_probe(hmm, xs, wL[None, :]))
     formula = (post * v) @ hmm.emission / joint[:, None]
     padded = np.vstack([np.ones((L - 1, hmm.n_states)), prompt[-1:]])
@@ -583,7 +604,10 @@ def multi_token_start_instances(draw: Any) -> dict:
         "LP certificate on G_1",
         "LP on two-slot probes (u_2 = 1_U searched)",
     ),
-    routes=("LP dual certificate (one slot) ↔ LP primal head (two slots)",),
+    routes=(
+        "LP dual certificate (one slot) ↔ exact rational certificate",
+        "LP dual certificate (one slot) ↔ LP primal head (two slots)",
+    ),
     examples={"ci": 100, "dev": 400, "thorough": 2000},
 )
 def prompt_multi_token_start(inst: dict) -> Outcome:
@@ -641,6 +665,9 @@ def prompt_multi_token_start(inst: dict) -> Outcome:
                 "head": [float(b) for b in res2.head] if res2.head is not None else None,
                 "inputs": rows(xs, supp, labels=y, features=G1, weights=res1.certificate),
                 "certificate": lp_summary(res1),
+                "exact_certificate": exact_certificate(
+                    window, xs, y, res1, features="prompted", prompt=ones
+                ),
                 "two_slot_lp": lp_summary(res2),
             },
             **cov,
