@@ -331,7 +331,9 @@ def prompt_instances() -> Any:
     """strategies.memory_instances(satisfying="C-MEM-PROMPT") (markov chain with a funnel
     state u ≠ s0 onto s0, so s0 is not absorbing) in two tiers: N ∈ [1,3], m ∈ [2,3],
     s ∈ [2,3], T ∈ [1,4] (exhaustive), or N ∈ [1,2], m ∈ [2,4], s ∈ [2,4], n ∈ [4,10],
-    T ∈ [8,32] (512 sampled inputs); product states m**N · s ≤ 64."""
+    T ∈ [8,32] (512 sampled inputs); product states m**N · s ≤ 64. μ is balanced by a
+    constant shift on P[M | x] (C-MEM-PROMPT does not depend on μ), so the task has two
+    labels on 𝒮."""
     mi = strategy("memory_instances")
 
     def small(N: int) -> Any:
@@ -344,8 +346,9 @@ def prompt_instances() -> Any:
                   max_exhaustive=MAX_EXHAUSTIVE)  # fmt: skip
 
     return _tiers(
-        st.sampled_from((1, 2, 3)).flatmap(small), st.sampled_from((1, 2)).flatmap(large)
-    ).map(_mem_inst)
+        _balanced(st.sampled_from((1, 2, 3)).flatmap(small)),
+        _balanced(st.sampled_from((1, 2)).flatmap(large)),
+    )
 
 
 @claim(
