@@ -435,7 +435,7 @@ def claim_page(c: dict) -> str:
         "statement": c.get("statement"),
         "strategy": c.get("strategy"),
         "oracles": ", ".join(c.get("oracles", [])),
-        "routes compared": " ↔ ".join(c.get("routes", [])) or None,
+        "routes compared": "; ".join(c.get("routes", [])) or None,
         "profile": c.get("profile"),
         "budget (examples)": c.get("budget"),
         "seed": c.get("seed"),
