@@ -116,6 +116,16 @@ def repaired_rows(emission: np.ndarray, floor: float) -> np.ndarray:
     return rank_repair(emission, homes, floor, lambda e: sigma_min(e.T))
 
 
+def tiers(small: st.SearchStrategy, large: st.SearchStrategy, every: int = 4) -> st.SearchStrategy:
+    """``small`` for (every − 1) draws in ``every``, ``large`` for the rest (size tiers of the
+    claims: small instances decided exhaustively, large ones on sampled input sets).
+    Shrinks toward ``small``, so a counterexample found on a large instance is retried on
+    small ones first."""
+    if every < 2:
+        raise ValueError(f"every must be ≥ 2 (one large tier in `every` draws), got {every}")
+    return st.integers(0, every - 1).flatmap(lambda i: large if i == every - 1 else small)
+
+
 def exhaustive_inputs(n_tokens: int, T: int) -> np.ndarray:
     """All of ``[n]^T`` as (n**T, T) int64, lexicographic."""
     if T == 0:
@@ -179,5 +189,6 @@ __all__ = [
     "rank_repair",
     "repaired_rows",
     "stochastic_matrices",
+    "tiers",
     "weight_arrays",
 ]

@@ -21,7 +21,7 @@ from verify.inference import posterior_h0
 from verify.models import HMM, stationary_distribution
 
 #: Transition styles of :func:`hmms` (THEORY §8's permutation mixture included).
-TRANSITION_STYLES = ("dense", "sparse", "permutation", "iid")
+TRANSITION_STYLES = ("dense", "sparse", "permutation", "iid", "mixed")
 #: How :func:`hmms` breaks C-HEAD exactly.
 HEAD_VIOLATIONS = ("few-tokens", "twin-columns", "mixture-column")
 #: Default relative margin floor of tasks: ``γ ≥ MARGIN_FLOOR · ‖μ‖_∞`` on the input set.
@@ -54,7 +54,7 @@ class PromptInstance(NamedTuple):
 def transitions(draw: Any, k: int, style: str, *, max_weight: int = MAX_WEIGHT) -> np.ndarray:
     """Row-stochastic (k, k) of a style: "dense" (every entry > 0), "sparse" (exact zeros
     allowed), "permutation" (``Σ_r w_r P_r / Σw``, THEORY §8 with integer weights: doubly
-    stochastic), "iid" (every row the same law)."""
+    stochastic), "iid" (every row the same law), "mixed" (each row dense or sparse, drawn)."""
     if style == "dense":
         return normalise(draw(weight_arrays((k, k), zeros=False, max_weight=max_weight)))
     if style == "sparse":
@@ -66,6 +66,12 @@ def transitions(draw: Any, k: int, style: str, *, max_weight: int = MAX_WEIGHT) 
             perm = draw(st.permutations(range(k)))
             out[np.arange(k), perm] += w[r]
         return out / out.sum(axis=1, keepdims=True)
+    if style == "mixed":
+        rows = [
+            draw(weight_arrays((k,), zeros=draw(st.booleans()), max_weight=max_weight))
+            for _ in range(k)
+        ]
+        return normalise(np.stack(rows))
     if style == "iid":
         row = normalise(draw(weight_arrays((k,), zeros=True, max_weight=max_weight)))
         return np.tile(row, (k, 1))
@@ -128,7 +134,8 @@ def hmms(
         modes = HEAD_VIOLATIONS if k >= 3 else HEAD_VIOLATIONS[:2]
         mode = draw(st.sampled_from(modes))
     if mode == "few-tokens":
-        n = draw(st.integers(1, k - 1))
+        # n = 1 makes every task constant on 𝒮 (G(x) = 1): keep n ≥ 2 when k allows it
+        n = draw(st.integers(min(2, k - 1), k - 1))
     else:
         n = draw_int(draw, n_tokens, "n_tokens")
         if satisfying:

@@ -146,7 +146,9 @@ def _memory_build(
     else:
         A = normalise(draw(weight_arrays((s, s), zeros=False, max_weight=max_weight)))
         if funnel:
-            u = draw(st.integers(0, s - 1))
+            # the funnel state differs from s0 when s ≥ 2: an absorbing s0 (u = s0) makes
+            # π_S = δ_s0, so the prompt would condition on nothing
+            u = draw(st.integers(1, s - 1)) if s >= 2 else 0
             A[u] = np.eye(s)[s0]
         start = stationary_distribution(A)
     # --- pointer: s0 reads the task cell

@@ -31,9 +31,12 @@ THEORY_IDS = {
     "prompt.exact": "universal",
     "prompt.weaker": "existential",
     "prompt.robust": "universal",
+    "prompt.multi_token": "universal",
+    "prompt.multi_token_start": "existential",
     "memory.iid_exact": "universal",
     "memory.pool": "statistical",
     "memory.prompt": "universal",
+    "memory.prompt_limit": "statistical",
     "memory.vs_vanilla": "existential",
 }
 #: Statistical claims on gradient-trained heads (issue 6), beyond THEORY §5's list.

@@ -142,7 +142,7 @@ def test_full_report_is_valid_escaped_and_self_contained(tmp_path):
     assert "LP certificate" in case_page and "Conflicting inputs" in case_page
     assert load_case(tmp_path / "cases" / "c.bad.json")["claim"] == "c.bad"
     again = load_results(tmp_path / "results.json")
-    assert again["schema"] == "ptverify.results" and again["schema_version"] == 1
+    assert again["schema"] == "ptverify.results" and again["schema_version"] == 2
     assert [c["status"] for c in again["claims"]] == [
         "held", "falsified", "inconclusive", "found"]  # fmt: skip
     assert not [p for p in tmp_path.rglob("*.tmp")]
@@ -228,3 +228,28 @@ def test_index_links_the_reproduce_report_when_present(tmp_path):
     write_all(doc, tmp_path, tmp_path / "results.json", None)
     assert 'href="reproduce/index.html"' in (tmp_path / "index.html").read_text()
     assert not (tmp_path / "junit.xml").exists()
+
+
+def test_coverage_and_the_vacuous_status_are_reported_and_validated(tmp_path):
+    doc = _doc()
+    rec = doc["claims"][0]
+    rec["status"] = "vacuous"
+    rec["coverage"] = {
+        "k": [2, 8], "T": [1, 6], "exercised": 0.5, "exercised_count": 1,
+        "exercised_known": 2, "decided": 2, "discard_rate": 0.0,
+        "sizes": {"k": {"2": 1, "8": 1}}, "targets": {"small σ": {"max": 3.0, "min": 1.0,
+                                                               "count": 2}},
+    }  # fmt: skip
+    write_all(doc, tmp_path, tmp_path / "results.json", tmp_path / "junit.xml")
+    page = (tmp_path / "claims" / "c.held.html").read_text()
+    assert "Coverage" in page and "50.0%" in page and "small σ" in page
+    assert 'aria-label="k distribution"' in page
+    assert load_results(tmp_path / "results.json")["claims"][0]["status"] == "vacuous"
+    suite = ET.fromstring(junit_xml(doc).split("\n", 1)[1]).find("testsuite")
+    held = {c.get("name"): c for c in suite.findall("testcase")}["c.held"]
+    assert held.find("error").get("type") == "vacuous"  # never shown as passed
+    rec["coverage"]["exercised"] = 1.5
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="exercised"):
+        load_results(bad)

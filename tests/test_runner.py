@@ -206,3 +206,38 @@ def test_parallel_workers_find_user_claims_by_id(capsys):
     assert [r["status"] for r in results] == ["held", "falsified"]
     err = capsys.readouterr().err
     assert "[2/2]" in err  # progress on stderr
+
+
+@claim("t.vacuous", theorem="T", kind="universal", statement="premise rarely met",
+       strategy=INTS, examples={"ci": 40})  # fmt: skip
+def _vacuous(inst):
+    return Outcome.passed(exercised=inst["a"] % 4 == 0, sizes={"k": 2 + inst["a"] % 3})
+
+
+@claim("t.covered", theorem="T", kind="universal", statement="premise met, targets",
+       strategy=INTS, examples={"ci": 40})  # fmt: skip
+def _covered(inst):
+    return Outcome.passed(
+        exercised=True, sizes={"k": 2 + inst["a"] % 3, "T": 1}, targets={"a": float(inst["a"])}
+    )
+
+
+def test_a_pass_that_did_not_exercise_the_premise_is_vacuous_never_held():
+    r = run_claim("t.vacuous", "ci")
+    assert r["status"] == "vacuous" and exit_code([r]) == 3
+    cov = r["coverage"]
+    assert cov["exercised"] < 0.8 and cov["exercised_known"] == cov["decided"] == 40
+    assert "vacuous" in r["message"]
+    assert exit_code([r, {"status": "falsified"}]) == 1
+
+
+def test_coverage_reports_size_ranges_distributions_and_target_extremes():
+    r = run_claim("t.covered", "ci")
+    assert r["status"] == "held" and "premise exercised on 100%" in r["message"]
+    cov = r["coverage"]
+    assert cov["exercised"] == 1.0 and cov["discard_rate"] == 0.0
+    assert cov["T"] == [1, 1] and cov["k"][0] >= 2 and cov["k"][1] <= 4
+    assert sum(cov["sizes"]["k"].values()) == 40
+    assert cov["targets"]["a"]["max"] >= cov["targets"]["a"]["min"]
+    # claims that do not report exercised are neither vacuous nor counted
+    assert run_claim("t.always", "ci")["coverage"]["exercised"] is None

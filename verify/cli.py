@@ -115,7 +115,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     _load(args.claims_from)
     for c in all_claims():
-        print(f"{c.id:<20} {c.kind:<12} {c.theorem:<24} {c.statement}")
+        routes = f"  [routes: {'; '.join(c.routes)}]" if c.routes else ""
+        print(f"{c.id:<20} {c.kind:<12} {c.theorem:<24} {c.statement}{routes}")
     return EXIT_OK
 
 

@@ -23,6 +23,14 @@ How one claim runs:
 - statistical: ``check({"seed": base + i})`` for the claim's fixed seeds, no Hypothesis.
 
 Counts cover the generation phase only (shrinking replays are not examples run).
+
+Coverage (``coverage`` in each result): the ranges and distributions of the instance sizes
+the outcomes report (k, n, T, …), the fraction of decided examples that exercised the
+claim's premise, the discard rate, and the extremes reached by each ``target`` (the
+runner passes an outcome's ``targets`` to ``hypothesis.target``). A universal or
+implication claim that would hold but whose passes exercised the premise less often than
+its ``min_exercised`` (default 0.8) is ``vacuous``: it showed nothing, so it counts as
+inconclusive (exit 3), never as held.
 """
 
 from __future__ import annotations
@@ -62,18 +70,20 @@ settings.register_profile("ptverify-dev", derandomize=False, **_COMMON)
 settings.register_profile("ptverify-thorough", derandomize=False, **_COMMON)
 
 #: Claim statuses and whether each counts against the gate.
-STATUSES = ("held", "found", "falsified", "not_found", "error", "inconclusive")
+STATUSES = ("held", "found", "falsified", "not_found", "error", "inconclusive", "vacuous")
 FAILING = ("falsified", "not_found", "error")
+UNDECIDED = ("inconclusive", "vacuous")
 #: Values kept per condition quantity for the histograms (the summary uses all of them).
 MAX_KEPT_VALUES = 5000
 
 
 def exit_code(results: Sequence[dict]) -> int:
-    """0 all held / found; 1 any falsified, not found or error; 3 otherwise (inconclusive)."""
+    """0 all held / found; 1 any falsified, not found or error; 3 otherwise (inconclusive or
+    vacuous)."""
     statuses = [r["status"] for r in results]
     if any(s in FAILING for s in statuses):
         return 1
-    if any(s == "inconclusive" for s in statuses) or not statuses:
+    if any(s in UNDECIDED for s in statuses) or not statuses:
         return 3
     return 0
 
@@ -88,6 +98,11 @@ class _Tally:
     misses: int = 0
     quantities: dict[str, list[float]] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
+    decided: int = 0  # outcomes other than discard / inconclusive
+    exercised_known: int = 0  # of those, how many said whether they exercised the premise
+    exercised: int = 0
+    sizes: dict[str, dict[float, int]] = field(default_factory=dict)
+    targets: dict[str, list[float]] = field(default_factory=dict)
     last_bad: tuple[dict, Outcome, bool] | None = None
     unavailable: str | None = None
 
@@ -107,13 +122,63 @@ class _Tally:
             self.reasons[key] = self.reasons.get(key, 0) + 1
         elif out.status == "miss":
             self.misses += 1
+        if out.status not in ("discard", "inconclusive"):
+            self.decided += 1
+            if out.exercised is not None:
+                self.exercised_known += 1
+                self.exercised += bool(out.exercised)
         for name, value in out.quantities.items():
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                continue
-            if math.isfinite(v):
+            v = _finite(value)
+            if v is not None:
                 self.quantities.setdefault(name, []).append(v)
+        for name, value in out.sizes.items():
+            v = _finite(value)
+            if v is not None:
+                counts = self.sizes.setdefault(name, {})
+                counts[v] = counts.get(v, 0) + 1
+        for name, value in out.targets.items():
+            v = _finite(value)
+            if v is not None:
+                self.targets.setdefault(name, []).append(v)
+
+    def exercised_fraction(self) -> float | None:
+        return self.exercised / self.exercised_known if self.exercised_known else None
+
+    def coverage(self) -> dict:
+        """The ``coverage`` record of a result (see the module docstring)."""
+        out: dict = {}
+        for name, counts in sorted(self.sizes.items()):
+            vals = sorted(counts)
+            out[name] = [_num(vals[0]), _num(vals[-1])]
+        frac = self.exercised_fraction()
+        out.update(
+            exercised=None if frac is None else round(frac, 4),
+            exercised_count=self.exercised,
+            exercised_known=self.exercised_known,
+            decided=self.decided,
+            discard_rate=round(self.discarded / self.examples, 4) if self.examples else 0.0,
+            sizes={
+                name: {str(_num(v)): c for v, c in sorted(counts.items())}
+                for name, counts in sorted(self.sizes.items())
+            },
+            targets={
+                name: {"max": max(vs), "min": min(vs), "count": len(vs)}
+                for name, vs in sorted(self.targets.items())
+            },
+        )
+        return out
+
+
+def _finite(value: object) -> float | None:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _num(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else v
 
 
 class _Stop(Exception):
@@ -177,6 +242,11 @@ def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _T
             tally.unavailable = str(exc)
             return
         tally.record(out)
+        if tally.counting:
+            for label, value in out.targets.items():
+                v = _finite(value)
+                if v is not None:
+                    hypothesis.target(v, label=label)
         if out.status in bad or crashed:
             tally.counting = False
             tally.last_bad = (instance, out, crashed)
@@ -286,9 +356,20 @@ def run_claim(
         )
     else:
         need = max(1, math.ceil(c.min_decided * tally.examples))
-        if tally.passed >= need:
+        frac = tally.exercised_fraction()
+        gated = c.kind in ("universal", "implication") and frac is not None
+        if tally.passed >= need and gated and frac < c.min_exercised:
+            status = "vacuous"
+            message = (
+                f"vacuous: the premise was exercised on {tally.exercised} of "
+                f"{tally.exercised_known} passing examples ({frac:.0%} < "
+                f"{c.min_exercised:.0%}); held on {tally.passed} of {tally.examples}"
+            )
+        elif tally.passed >= need:
             status = "held"
             message = f"held on {tally.passed} of {tally.examples} examples"
+            if frac is not None:
+                message += f" (premise exercised on {frac:.0%})"
         else:
             status = "inconclusive"
             message = (
@@ -314,6 +395,7 @@ def run_claim(
         },
         "time_s": round(elapsed, 3),
         "quantities": {k: _summary(v) for k, v in sorted(tally.quantities.items()) if v},
+        "coverage": tally.coverage(),
         "case": case,
     }
 
@@ -343,6 +425,7 @@ def _crash_record(claim_id: str, exc: BaseException, profile: str) -> dict:
         "counts": {"examples": 0, "passed": 0, "discarded": 0, "inconclusive": 0, "searched": 0},
         "time_s": 0.0,
         "quantities": {},
+        "coverage": _Tally().coverage(),
         "case": None,
     }
 

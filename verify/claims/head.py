@@ -2,8 +2,10 @@
 
 Budgets (examples per profile) are chosen so that ``ptverify run --profile ci`` on every
 built-in claim stays within 5 minutes on 2 cores; the measured time is in the report.
-Instances are small (k ≤ 4, n ≤ 5, T ≤ 3, exhaustive input sets) so failures shrink to
-models a person reads at a glance.
+Instances come in two size tiers (``strategies.tiers``): small ones (k ≤ 8, n ≤ 8, T ≤ 6,
+exhaustive input sets up to 50 000 sequences) for three draws in four, and large ones
+(k ≤ 10 with C-HEAD, k ≤ 30 without; n ≤ 10; T from 8 to 32; seeded samples of 512
+inputs). Failures shrink toward the small tier, so they read at a glance.
 """
 
 from __future__ import annotations
@@ -11,14 +13,46 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from verify.inference import mask_probe, posterior_h0
 
-from ._support import GAMMA_TOL, IDENTITY_TOL, lp, lp_summary, need, rows, strategy, witness_vs_lp
+from ._support import (
+    GAMMA_TOL,
+    IDENTITY_TOL,
+    both_labels,
+    decide_routes,
+    exact_c_head,
+    exact_certificate,
+    hmm_sizes,
+    lp,
+    lp_summary,
+    need,
+    neglog,
+    rows,
+    strategy,
+    witness_vs_lp,
+)
 from .registry import Outcome, claim
 
-SIZES = {"n_states": (2, 4), "n_tokens": (2, 5), "T": (1, 3)}
+#: Size tiers (THEORY §3: exhaustive 𝒮 when n**T ≤ 50 000, else a seeded sample of 512).
+SMALL = {"n_states": (2, 8), "n_tokens": (2, 8), "T": (1, 6), "max_exhaustive": 50_000}
+LARGE_HEAD = {"n_states": (2, 10), "n_tokens": (2, 10), "T": (8, 32), "max_exhaustive": 50_000}
+LARGE = {"n_states": (2, 30), "n_tokens": (2, 10), "T": (8, 32), "max_exhaustive": 50_000}
+STYLES = ("dense", "sparse", "permutation", "mixed")
+
+
+#: The routes each universal head claim compares on every instance.
+ROUTES = (
+    "c_head ↔ exact rational rank of W",
+    "labels and G(x): float (verify.inference) ↔ exact rationals (verify.exact) or log-space",
+    "witness head ↔ max-margin LP",
+)
+
+
+def _tiers(small: Any, large: Any) -> Any:
+    return need("strategies.blocks", "tiers")(small, large)
 
 
 def _conditions() -> Any:
@@ -30,8 +64,14 @@ def _task(inst: Any) -> dict:
 
 
 def head_exact_instances() -> Any:
-    """strategies.task_instances(satisfying="C-HEAD"), k ∈ [2,4], n ∈ [2,5], T ∈ [1,3]."""
-    return strategy("task_instances")(satisfying="C-HEAD", **SIZES).map(_task)
+    """strategies.task_instances(satisfying="C-HEAD", transition_style ∈ {dense, sparse,
+    permutation, mixed}) in two tiers: k, n ≤ 8, T ≤ 6 (exhaustive up to 50 000 inputs), or
+    k, n ≤ 10, T ∈ [8, 32] (512 sampled inputs); |supp μ| from 1 to k."""
+    ti = strategy("task_instances")
+    return _tiers(
+        ti(satisfying="C-HEAD", transition_style=STYLES, **SMALL),
+        ti(satisfying="C-HEAD", transition_style=STYLES, **LARGE_HEAD),
+    ).map(_task)
 
 
 def _basics(inst: dict) -> tuple:
@@ -48,7 +88,8 @@ def _basics(inst: dict) -> tuple:
     statement="C-HEAD ⇒ b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) on 𝒮 (LP agrees)",
     strategy=head_exact_instances,
     oracles=("witness b* = pinv(W)ᵀμ", "identity to 1e-9", "max-margin LP"),
-    examples={"ci": 800, "dev": 3000, "thorough": 20000},
+    routes=ROUTES,
+    examples={"ci": 300, "dev": 1500, "thorough": 10000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_exact(inst: dict) -> Outcome:
@@ -56,11 +97,26 @@ def head_exact(inst: dict) -> Outcome:
     hmm, mu, xs, post, score = _basics(inst)
     c = cond.c_head(hmm)
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
+    cov = {
+        "sizes": hmm_sizes(hmm, xs, supp_mu=int(np.count_nonzero(mu))),
+        "exercised": both_labels(score),
+        "targets": {
+            "small sigma_min": neglog(q["sigma_min"]),
+            "small relative margin": neglog(q["gamma"] / max(float(np.abs(mu).max()), 1e-300)),
+        },
+    }
     if not c.holds:
-        return Outcome.discard("C-HEAD does not hold on this instance", quantities=q)
+        return Outcome.discard("C-HEAD does not hold on this instance", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     G = mask_probe(hmm, xs)
+    if (ex_holds := exact_c_head(hmm)) is not None and ex_holds != c.holds:
+        return Outcome.failed(
+            f"c_head says {c.holds}, exact rational rank says {ex_holds}", quantities=q, **cov
+        )
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
+    if bad is not None:
+        return bad
     w = need("verify.recovery.witnesses", "head_witness")(hmm, mu)
     b = w.b
     # the witness's own route (mask probe) against ours (posterior · μ)
@@ -77,33 +133,42 @@ def head_exact(inst: dict) -> Outcome:
                 "head": b.tolist(),
                 "inputs": rows(xs, bad, labels=np.sign(score), posteriors=post, outputs=G @ b),
             },
+            **cov,
         )
     return witness_vs_lp(
-        xs=xs, labels=np.sign(score), features=G, head=b, posteriors=post,
-        quantities=q, detail=detail, what="witness b* = pinv(W)ᵀμ",
+        xs=xs, labels=y, features=G, head=b, posteriors=post,
+        quantities=q, detail=detail, what="witness b* = pinv(W)ᵀμ", outcome=cov,
     )  # fmt: skip
 
 
 @st.composite
-def rowspace_instances(draw: Any) -> dict:
-    """HMMs violating C-HEAD (strategies.hmms(violating="C-HEAD")) with μ = Wᵀc + t·1 ∈
-    range(Wᵀ) (c small integers; t balances the labels, keeping μ in the range since
-    Wᵀ1 = 1); exhaustive input set of length T ∈ [1, 3]."""
+def rowspace_instances(draw: Any, large: bool = False) -> dict:
+    """HMMs violating C-HEAD (strategies.hmms(violating="C-HEAD"), transitions dense,
+    sparse or mixed) with μ = Wᵀc + t·1 ∈ range(Wᵀ) (c small integers; t balances the
+    labels, keeping μ in the range since Wᵀ1 = 1); input set of length T (exhaustive up
+    to 50 000 inputs, else 512 sampled). Draws where no shift gives both labels (μ ∝ 1 on
+    𝒮) are rejected: one label is a task any constant head recovers."""
     hmms, input_set, balance = (
         strategy("hmms"),
         need("strategies.blocks", "input_set"),
         strategy("balance_task"),
     )
-    hmm = draw(hmms(n_states=(2, 4), n_tokens=(1, 4), violating="C-HEAD",
-                    transition_style=("dense", "sparse")))  # fmt: skip
-    T = draw(st.integers(1, 3))
-    xs = input_set(hmm, T)
+    tier = LARGE if large else SMALL
+    hmm = draw(hmms(n_states=tier["n_states"], n_tokens=tier["n_tokens"], violating="C-HEAD",
+                    transition_style=("dense", "sparse", "mixed")))  # fmt: skip
+    T = draw(st.integers(*tier["T"]))
+    seed = draw(st.integers(0, 2**32 - 1)) if hmm.n_tokens**T > tier["max_exhaustive"] else 0
+    xs = input_set(hmm, T, seed, max_exhaustive=tier["max_exhaustive"])
     c = np.array([draw(st.integers(-3, 3)) for _ in range(hmm.n_tokens)], dtype=float)
     mu0 = hmm.W.T @ c
     mu = balance(posterior_h0(hmm, xs), mu0, np.ones(hmm.n_states), 1, 1e-3)
-    if mu is None:
-        mu = mu0  # no balanced shift exists: the claim discards it if γ = 0
+    assume(mu is not None)
     return {"hmm": hmm, "mu": mu, "xs": xs}
+
+
+def rowspace_tiers() -> Any:
+    """rowspace_instances in two tiers: k ≤ 8, T ≤ 6, or k ≤ 30, n ≤ 10, T ∈ [8, 32]."""
+    return _tiers(rowspace_instances(), rowspace_instances(large=True))
 
 
 @claim(
@@ -111,10 +176,11 @@ def rowspace_instances(draw: Any) -> dict:
     theorem="Theorem 3.3 (sharper)",
     kind="universal",
     statement="C-HEAD(μ): μ ∈ range(Wᵀ) ⇒ any solution of Wᵀb = μ recovers exactly",
-    strategy=rowspace_instances,
-    strategy_name="hmms(violating='C-HEAD') with μ = Wᵀc + t·1",
+    strategy=rowspace_tiers,
+    strategy_name="hmms(violating='C-HEAD') with μ = Wᵀc + t·1 (two size tiers)",
     oracles=("least-squares b", "identity to 1e-9", "max-margin LP"),
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    routes=ROUTES,
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_rowspace(inst: dict) -> Outcome:
@@ -126,11 +192,28 @@ def head_rowspace(inst: dict) -> Outcome:
         "sigma_min": c.quantities["sigma_min"],
         "gamma": float(np.abs(score).min()),
     }
+    cov = {
+        "sizes": hmm_sizes(hmm, xs),
+        # premise: C-HEAD fails (else head.exact covers it) and the task has two labels
+        "exercised": both_labels(score),
+        "targets": {"small relative margin": neglog(q["gamma"] / max(np.abs(mu).max(), 1e-300))},
+    }
+    ch = cond.c_head(hmm)
+    if (ex_holds := exact_c_head(hmm)) is not None and ex_holds != ch.holds:
+        return Outcome.failed(
+            f"on a model built to violate C-HEAD, c_head says {ch.holds}, exact rational "
+            f"rank says {ex_holds}",
+            quantities=q,
+            **cov,
+        )
     if not c.holds:
-        return Outcome.discard("C-HEAD(μ) does not hold", quantities=q)
+        return Outcome.discard("C-HEAD(μ) does not hold", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     G = mask_probe(hmm, xs)
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
+    if bad is not None:
+        return bad
     w = need("verify.recovery.witnesses", "rowspace_head_witness")(hmm, mu)
     b = w.b
     q["witness_residual"] = float(w.residual)
@@ -144,20 +227,21 @@ def head_rowspace(inst: dict) -> Outcome:
             detail={**detail, "head": b.tolist(),
                     "inputs": rows(xs, np.argsort(-err)[:5], labels=np.sign(score),
                                    posteriors=post, outputs=G @ b)},
+            **cov,
         )  # fmt: skip
     return witness_vs_lp(
-        xs=xs, labels=np.sign(score), features=G, head=b, posteriors=post,
-        quantities=q, detail=detail, what="row-space head",
+        xs=xs, labels=y, features=G, head=b, posteriors=post,
+        quantities=q, detail=detail, what="row-space head", outcome=cov,
     )  # fmt: skip
 
 
 @st.composite
 def robust_instances(draw: Any) -> dict:
     """head.exact's instances plus a perturbation size ε = f·γ/‖b*‖_∞ (f ∈ {1/4, 1/2,
-    9/10, 99/100, 3/2}: f > 1 checks that only inputs meeting the premise are required to
-    keep their sign) and a seed for the random perturbations."""
+    9/10, 99/100, 999/1000, 3/2, 3}: f > 1 checks that only inputs meeting the premise are
+    required to keep their sign) and a seed for the random perturbations."""
     inst = draw(head_exact_instances())
-    inst["eps_factor"] = draw(st.sampled_from([0.25, 0.5, 0.9, 0.99, 1.5]))
+    inst["eps_factor"] = draw(st.sampled_from([0.25, 0.5, 0.9, 0.99, 0.999, 1.5, 3.0]))
     inst["seed"] = draw(st.integers(0, 2**16))
     return inst
 
@@ -174,7 +258,8 @@ def robust_instances(draw: Any) -> dict:
         "8 random ℓ1 perturbations",
         "LP on the perturbed features of the premise inputs",
     ),
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    routes=ROUTES[1:],
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"random_perturbations": 8},
 )
 def head_robust(inst: dict) -> Outcome:
@@ -183,15 +268,18 @@ def head_robust(inst: dict) -> Outcome:
     c = cond.c_head(hmm)
     gamma = float(np.abs(score).min())
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": gamma}
+    cov: dict = {"sizes": hmm_sizes(hmm, xs)}
     if not c.holds or gamma <= GAMMA_TOL:
-        return Outcome.discard("C-HEAD fails or γ = 0", quantities=q)
+        return Outcome.discard("C-HEAD fails or γ = 0", quantities=q, **cov)
     G = mask_probe(hmm, xs)
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
+    if bad is not None:
+        return bad
     w = need("verify.recovery.witnesses", "head_witness")(hmm, mu)
     b = w.b
     bnorm = float(np.abs(b).max())
     eps = float(inst["eps_factor"]) * gamma / bnorm
     q.update(epsilon=eps, b_norm_inf=bnorm)
-    y = np.sign(score)
     # adversarial: all of ε on the token with the largest |b_j|, against the label
     j = int(np.argmax(np.abs(b)))
     perturbs = [-(y[:, None] * np.sign(b[j]) * eps) * np.eye(len(b))[j][None, :]]
@@ -201,6 +289,12 @@ def head_robust(inst: dict) -> Outcome:
         perturbs.append(eps * d / np.abs(d).sum(axis=1, keepdims=True))
     premise = np.abs(score) > w.robust_threshold(eps) * (1 + 1e-12)
     q["premise_fraction"] = float(premise.mean())
+    # exercised: some input meets the premise, and the perturbation can reach it (ε > 0)
+    cov["exercised"] = bool(premise.any()) and eps > 0
+    if premise.any():
+        slack = (np.abs(score[premise]) - eps * bnorm).min() / max(float(np.abs(mu).max()), 1e-300)
+        q["premise_slack"] = float(slack)
+        cov["targets"] = {"margin near ε‖b*‖∞": neglog(slack)}
     for d in perturbs:
         out = (G + d) @ b
         wrong = np.flatnonzero(premise & (np.sign(out) != y))
@@ -212,21 +306,25 @@ def head_robust(inst: dict) -> Outcome:
                 detail={"task": {"mu": mu.tolist()}, "head": b.tolist(),
                         "inputs": rows(xs, wrong, labels=y, posteriors=post,
                                        features=G + d, outputs=out)},
+                **cov,
             )  # fmt: skip
     if not premise.any():
-        return Outcome.passed(quantities=q)
+        return Outcome.passed(quantities=q, **cov)
     # the LP on the adversarially perturbed features of the premise inputs must agree
     return witness_vs_lp(
         xs=xs[premise], labels=y[premise], features=(G + perturbs[0])[premise], head=b,
         posteriors=post[premise], quantities=q, detail={"task": {"mu": mu.tolist()}},
-        what="head b* on the perturbed Ĝ",
+        what="head b* on the perturbed Ĝ", outcome=cov,
     )  # fmt: skip
 
 
 def necessary_instances() -> Any:
-    """strategies.task_instances(violating="C-HEAD"), k ∈ [2,4], n ∈ [1,4], T ∈ [1,3]."""
-    return strategy("task_instances")(
-        violating="C-HEAD", n_states=(2, 4), n_tokens=(1, 4), T=(1, 3)
+    """strategies.task_instances(violating="C-HEAD") in two tiers: k ≤ 8, n ≤ 8, T ≤ 6, or
+    k ≤ 30, n ≤ 10, T ∈ [8, 32] (512 sampled inputs)."""
+    ti = strategy("task_instances")
+    return _tiers(
+        ti(violating="C-HEAD", transition_style=STYLES, **SMALL),
+        ti(violating="C-HEAD", transition_style=STYLES, **LARGE),
     ).map(_task)
 
 
@@ -237,6 +335,10 @@ def necessary_instances() -> Any:
     statement="some instance violating C-HEAD(μ) has no linear head recovering it (LP-certified)",
     strategy=necessary_instances,
     oracles=("C-HEAD(μ) residual", "max-margin LP dual certificate"),
+    routes=(
+        "c_head ↔ exact rational rank of W",
+        "LP dual certificate ↔ exact rational certificate",
+    ),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
 def head_necessary(inst: dict) -> Outcome:
@@ -244,18 +346,27 @@ def head_necessary(inst: dict) -> Outcome:
     hmm, mu, xs, post, score = _basics(inst)
     c = cond.c_head_mu(hmm, mu)
     q = {"residual": c.quantities["residual"], "gamma": float(np.abs(score).min())}
+    cov = {"sizes": hmm_sizes(hmm, xs), "exercised": not c.holds and both_labels(score)}
+    ch = cond.c_head(hmm)
+    if (ex_holds := exact_c_head(hmm)) is not None and ex_holds != ch.holds:
+        return Outcome.failed(
+            f"on a model built to violate C-HEAD, c_head says {ch.holds}, exact rational "
+            f"rank says {ex_holds}",
+            quantities=q,
+            **cov,
+        )
     if c.holds:
-        return Outcome.miss("C-HEAD(μ) holds", quantities=q)
+        return Outcome.miss("C-HEAD(μ) holds", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     G = mask_probe(hmm, xs)
     y = np.sign(score)
     res = lp(G, y)
     q["lp_margin_upper"] = float(res.certificate_residual)
     if res.status == "inconclusive":
-        return Outcome.inconclusive(f"LP: {res.reason}", quantities=q)
+        return Outcome.inconclusive(f"LP: {res.reason}", quantities=q, **cov)
     if res.status == "recoverable":
-        return Outcome.miss("a linear head still recovers", quantities=q)
+        return Outcome.miss("a linear head still recovers", quantities=q, **cov)
     supp = res.support()
     return Outcome.witness(
         f"C-HEAD(μ) fails (residual {q['residual']:.3g}) and no linear head recovers: "
@@ -266,5 +377,7 @@ def head_necessary(inst: dict) -> Outcome:
             "inputs": rows(xs, supp, labels=y, posteriors=post, features=G,
                            weights=res.certificate),
             "certificate": lp_summary(res),
+            "exact_certificate": exact_certificate(hmm, xs, y, res, task={"mu": mu}),
         },
+        **cov,
     )  # fmt: skip

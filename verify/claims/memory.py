@@ -6,13 +6,34 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from verify.inference import mask_probe, memory_posterior, posterior_h0, product_hmm
-from verify.models import HMM
+from verify.models import HMM, MemoryHMM
 
-from ._support import GAMMA_TOL, IDENTITY_TOL, lp, lp_summary, need, rows, strategy, witness_vs_lp
+from ._support import (
+    GAMMA_TOL,
+    IDENTITY_TOL,
+    both_labels,
+    decide_routes,
+    exact_certificate,
+    lp,
+    lp_summary,
+    mem_sizes,
+    need,
+    neglog,
+    rows,
+    strategy,
+    witness_vs_lp,
+)
 from .registry import Outcome, claim
+
+MAX_EXHAUSTIVE = 50_000
+
+
+def _tiers(small: Any, large: Any) -> Any:
+    return need("strategies.blocks", "tiers")(small, large)
 
 
 def _cond() -> Any:
@@ -27,12 +48,31 @@ def _mem_inst(m: Any) -> dict:
     return {"mem": m.mem, "mu": np.asarray(m.mu, float), "cell": int(m.cell), "xs": m.xs}
 
 
+@st.composite
+def _balanced(draw: Any, instances: Any) -> dict:
+    """A memory instance whose μ is shifted by a constant (μ + c·1: C-MEM-POOL's verdict is
+    unchanged, since every W̄ column sums to 1) so that both labels occur on 𝒮 with a
+    margin floor; draws where no shift does are rejected (one label is no task)."""
+    inst = _mem_inst(draw(instances))
+    pm = memory_posterior(inst["mem"], inst["xs"], inst["cell"])
+    mu = strategy("balance_task")(pm, inst["mu"], np.ones(len(inst["mu"])), 1, 1e-3)
+    assume(mu is not None)
+    return {**inst, "mu": mu}
+
+
 def iid_instances() -> Any:
-    """strategies.memory_instances(N=1, state_style="iid", satisfying="C-MEM-POOL"),
-    m ∈ [2,3], s ∈ [1,3], n ∈ [2,6], T ∈ [1,3] (exhaustive input sets)."""
-    return strategy("memory_instances")(
-        n_cells=1, state_style="iid", satisfying="C-MEM-POOL", T=(1, 3)
-    ).map(_mem_inst)
+    """strategies.memory_instances(N=1, state_style="iid", satisfying="C-MEM-POOL") in two
+    tiers: m ∈ [2,3], s ∈ [2,3], n ∈ [2,6], T ∈ [1,5] (exhaustive up to 50 000 inputs), or
+    m ∈ [2,5], s ∈ [2,4], n ∈ [5,10], T ∈ [8,32] (512 sampled inputs). s ≥ 2, so W̄ is a
+    true average of several W_s; μ balanced by a constant shift (both labels on 𝒮)."""
+    mi = strategy("memory_instances")
+    return _tiers(
+        _balanced(mi(n_cells=1, state_style="iid", satisfying="C-MEM-POOL", n_ordinary=(2, 3),
+                     T=(1, 5), max_exhaustive=MAX_EXHAUSTIVE)),
+        _balanced(mi(n_cells=1, n_values=(2, 5), n_ordinary=(2, 4), n_tokens=(5, 10),
+                     state_style="iid", satisfying="C-MEM-POOL", T=(8, 32),
+                     max_exhaustive=MAX_EXHAUSTIVE)),
+    )  # fmt: skip
 
 
 @claim(
@@ -42,7 +82,11 @@ def iid_instances() -> Any:
     statement="N = 1, i.i.d. states, W̄ full rank ⇒ G(x) = W̄ P[M|x] and pinv(W̄)ᵀμ recovers",
     strategy=iid_instances,
     oracles=("G(x) = W̄ P[M|x] to 1e-9", "memory_iid_witness", "max-margin LP"),
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    routes=(
+        "labels P[M|x] and G(x): float ↔ exact rationals (or log-space)",
+        "witness head ↔ max-margin LP",
+    ),
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_iid_exact(inst: dict) -> Outcome:
@@ -50,15 +94,27 @@ def memory_iid_exact(inst: dict) -> Outcome:
     mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
     c = cond.c_mem_pool(mem, mu, cell)
     q = {"sigma_min": c.quantities["sigma_min"], "residual": c.quantities["residual"]}
-    if not c.holds:
-        return Outcome.discard("C-MEM-POOL does not hold", quantities=q)
     pm = memory_posterior(mem, xs, cell)
     score = pm @ mu
     q["gamma"] = float(np.abs(score).min())
+    cov = {
+        "sizes": mem_sizes(mem, xs),
+        # premise: W̄ averages several state emissions, and the task has two labels on 𝒮
+        "exercised": mem.n_ordinary >= 2 and both_labels(score),
+        "targets": {
+            "small sigma_min": neglog(q["sigma_min"]),
+            "small relative margin": neglog(q["gamma"] / max(float(np.abs(mu).max()), 1e-300)),
+        },
+    }
+    if not c.holds:
+        return Outcome.discard("C-MEM-POOL does not hold", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     w = _wit("memory_iid_witness")(mem, mu, cell)
     G = np.asarray(mask_probe(product_hmm(mem), xs))
+    y, bad = decide_routes(mem, xs, mu, score, G, cov, q, cell=cell)
+    if bad is not None:
+        return bad
     err_g = float(np.abs(G - pm @ w.matrix.T).max())
     err_b = float(np.abs(G @ w.b - score).max()) / max(1.0, float(np.abs(mu).max()))
     q.update(identity_error=max(err_g, err_b))
@@ -69,10 +125,11 @@ def memory_iid_exact(inst: dict) -> Outcome:
             f"G(x) = W̄ P[M|x] fails (error {err_g:.2e}) or bᵀG ≠ μᵀP[M|x] ({err_b:.2e})",
             quantities=q,
             detail=detail,
+            **cov,
         )
     return witness_vs_lp(
-        xs=xs, labels=np.sign(score), features=G, head=w.b, posteriors=pm,
-        quantities=q, detail=detail, what="i.i.d. memory head pinv(W̄)ᵀμ",
+        xs=xs, labels=y, features=G, head=w.b, posteriors=pm,
+        quantities=q, detail=detail, what="i.i.d. memory head pinv(W̄)ᵀμ", outcome=cov,
     )  # fmt: skip
 
 
@@ -84,7 +141,42 @@ POOL_PROTOCOL = {
     "batch": 300,
     "min_accuracy_long": 0.9,
     "max_drop": 0.05,
+    "n_ordinary_multi": 4,  # N = 2 seeds: s = 4 states, two reading each cell
+    "n_tokens_multi": 16,
+    # THEORY's premise min_a |μ_a| > 0, quantified: the T needed grows like
+    # (‖μ‖∞ / min_a |μ_a|)², so seeds below this ratio are discarded as outside the
+    # protocol (seed 48: ratio 0.008, accuracy 0.77 at T = 256)
+    "min_mu_ratio": 0.05,
 }
+
+
+def pool_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
+    """memory.pool's model for ``seed``: even seeds the reference generator (N = 1,
+    m cycling 2, 3, 5); odd seeds N = 2 cells (m ∈ {2, 3}, s = 4, pointer (0, 0, 1, 1)
+    permuted, the reference's permutation-mixture chain with τ_trans = 0.3, emission rows
+    half on a distinct home token, half softmax(τ = 1) over n = 16 tokens), so the other
+    cell's constraint
+    ``W̄⁽¹⁾ᵀb = 0`` enters the head. Returns (mem, μ, m)."""
+    ref = need("verify.reference")
+    tau = POOL_PROTOCOL["tau_trans"]
+    if seed % 2 == 0:
+        m = (2, 3, 5)[(seed // 2) % 3]
+        mem = ref.reference_memory_hmm(seed, m, tau_trans=tau)
+        return mem, ref.task_mu(ref.reference_memory_task(seed, m)), m
+    m = (2, 3)[(seed // 2) % 2]
+    s = POOL_PROTOCOL["n_ordinary_multi"]
+    rng = np.random.default_rng(seed)
+    A = ref.permutation_mixture(s, tau, rng)  # doubly stochastic: uniform is stationary
+    # every (value, state) pair gets its own home token (half its mass) plus a random
+    # softmax row: near-one-hot rows of the paper's τ_emit collide on tokens, leaving the
+    # stacked pooled system so ill-conditioned (‖b‖∞ ≈ 500 measured) that accuracy is
+    # 0.72 at T = 1024; with home tokens ‖b‖∞ ≤ 16 and accuracy 1.0 at T = 256 (seeds 1–39)
+    n = POOL_PROTOCOL["n_tokens_multi"]
+    homes = np.eye(n)[rng.permutation(n)[: m * s]]
+    emission = 0.5 * homes + 0.5 * ref.softmax_rows(m * s, n, 1.0, rng)
+    pointer = rng.permutation(np.array([0, 0, 1, 1], dtype=np.int64))
+    mem = MemoryHMM(np.full((2, m), 1.0 / m), np.full(s, 1.0 / s), A, pointer, emission)
+    return mem, ref.task_mu(ref.reference_memory_task(seed, m)), m
 
 
 @claim(
@@ -92,58 +184,171 @@ POOL_PROTOCOL = {
     theorem="Theorem 4.3",
     kind="statistical",
     statement="C-MEM-POOL, ergodic chain: mean-pooled head accuracy at T_long ≥ "
-    "min_accuracy_long and not below accuracy at T_short − max_drop (reference generator, "
-    "m cycles 2, 3, 5, τ_trans = 0.3)",
+    "min_accuracy_long and not below accuracy at T_short − max_drop (even seeds: reference "
+    "generator, N = 1, m cycles 2, 3, 5; odd seeds: N = 2 cells, m ∈ {2, 3}; "
+    "τ_trans = 0.3)",
     strategy=None,
-    strategy_name="verify.reference.reference_memory_hmm(seed, m, tau_trans=0.3) + "
-    "reference_memory_task(seed, m); sequences sampled with the same seed",
+    strategy_name="memory.pool_instance(seed): verify.reference models (N = 1) and two-cell "
+    "models (N = 2); sequences sampled with the same seed",
     oracles=("pooled_witness", "sampled accuracy vs labels sign(μᵀP[M|x])"),
+    routes=("pooled head sign ↔ task labels from the exact posterior P[M_j* | x]",),
     examples={"ci": 12, "dev": 40, "thorough": 200},
     thresholds=POOL_PROTOCOL,
 )
 def memory_pool(inst: dict) -> Outcome:
     cond = _cond()
-    ref = need("verify.reference")
     seed = int(inst["seed"])
-    m = (2, 3, 5)[seed % 3]
-    mem = ref.reference_memory_hmm(seed, m, tau_trans=POOL_PROTOCOL["tau_trans"])
-    mu = ref.task_mu(ref.reference_memory_task(seed, m))
+    mem, mu, m = pool_instance(seed)
     q = {"min_abs_mu": float(np.abs(mu).min())}
-    if q["min_abs_mu"] == 0:
-        return Outcome.discard("min_a |μ_a| = 0: the task has no limit label", quantities=q)
+    sizes = {"k": m**mem.n_cells * mem.n_ordinary, "m": m, "s": mem.n_ordinary,
+             "N": mem.n_cells, "n": mem.n_tokens, "T": POOL_PROTOCOL["T_long"]}  # fmt: skip
+    cov = {"sizes": sizes, "exercised": True}
+    if q["min_abs_mu"] < POOL_PROTOCOL["min_mu_ratio"] * float(np.abs(mu).max()):
+        return Outcome.discard(
+            "min_a |μ_a| < min_mu_ratio · ‖μ‖∞: the limit label's margin is too small for T_long",
+            quantities=q,
+            **cov,
+        )
     c = cond.c_mem_pool(mem, mu, 0)
     q["residual"] = c.quantities["residual"]
     if not c.holds:
-        return Outcome.discard("C-MEM-POOL does not hold for this seed", quantities=q)
+        return Outcome.discard("C-MEM-POOL does not hold for this seed", quantities=q, **cov)
     w = _wit("pooled_witness")(mem, mu, 0)
     acc = {}
     for name in ("T_short", "T_long"):
         xs, _ = mem.sample(POOL_PROTOCOL["batch"], POOL_PROTOCOL[name], seed)
         y = cond.labels(mem, mu, xs, 0)
         acc[name] = float((np.sign(w.decision_values(mem, xs)) == y).mean())
+        if name == "T_long" and mem.n_cells > 1:
+            # the head that ignores the other cells (solves W̄⁽ʲ*⁾ᵀb = μ/f_j* alone): shows
+            # whether the constraints W̄⁽ʲ⁾ᵀb = 0 matter on this instance (reported only)
+            wbar, freq = cond.pooled_emissions(mem)
+            naive = np.linalg.pinv(wbar[0]).T @ (mu / freq[0])
+            P = _wit("pooled_features")(mem, xs)
+            q["naive_accuracy_long"] = float((np.sign(P @ naive) == y).mean())
     q.update(accuracy_short=acc["T_short"], accuracy_long=acc["T_long"])
-    detail = {"task": {"mu": mu.tolist(), "m": m}, "accuracy": acc, "head": w.b.tolist()}
+    detail = {"task": {"mu": mu.tolist(), "m": m, "N": mem.n_cells}, "accuracy": acc,
+              "head": w.b.tolist()}  # fmt: skip
     if acc["T_long"] < POOL_PROTOCOL["min_accuracy_long"]:
         return Outcome.failed(
             f"pooled accuracy {acc['T_long']:.3f} at T_long < {POOL_PROTOCOL['min_accuracy_long']}",
             quantities=q,
             detail=detail,
+            **cov,
         )
     if acc["T_long"] < acc["T_short"] - POOL_PROTOCOL["max_drop"]:
         return Outcome.failed(
             f"accuracy drops from {acc['T_short']:.3f} (T_short) to {acc['T_long']:.3f}",
             quantities=q,
             detail=detail,
+            **cov,
         )
-    return Outcome.passed(quantities=q, detail=detail)
+    return Outcome.passed(quantities=q, detail=detail, **cov)
+
+
+#: memory.prompt_limit's statistical protocol (fixed seeds; named thresholds).
+PROMPT_LIMIT_PROTOCOL = {
+    "tau_trans": 0.3,
+    "T_1": 8,
+    "T_2": 32,
+    "T_3": 128,
+    "batch": 300,
+    "min_accuracy_longest": 0.95,
+    "max_drop": 0.05,  # sampling noise at batch 300 (one binomial s.d. ≤ 0.029)
+    "min_mu_ratio": 0.05,  # as memory.pool: min_a |μ_a| ≥ this · ‖μ‖∞
+}
+
+
+def prompt_limit_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
+    """The reference memory model for ``seed`` (m cycling 2, 3, 5; τ_trans = 0.3) with
+    one change that gives C-MEM-PROMPT: state 1's row becomes δ_0 (a funnel onto s0 = 0,
+    which is not absorbing); state_start is the new chain's stationary law."""
+    ref = need("verify.reference")
+    m = (2, 3, 5)[seed % 3]
+    base = ref.reference_memory_hmm(seed, m, tau_trans=PROMPT_LIMIT_PROTOCOL["tau_trans"])
+    A = base.state_transition.copy()
+    A[1] = np.eye(base.n_ordinary)[0]
+    stat = need("verify.models", "stationary_distribution")(A)
+    mem = MemoryHMM(base.memory_prior, stat, A, base.pointer, base.emission)
+    return mem, ref.task_mu(ref.reference_memory_task(seed, m)), m
+
+
+@claim(
+    "memory.prompt_limit",
+    theorem="Theorem 4.6",
+    kind="statistical",
+    statement="C-MEM-PROMPT: the prompted head's accuracy on the task labels sign(μᵀP[M|x]) "
+    "is non-decreasing in T ∈ {8, 32, 128} within max_drop and ≥ min_accuracy_longest at "
+    "T = 128 (reference generator with a funnel state, m cycles 2, 3, 5)",
+    strategy=None,
+    strategy_name="memory.prompt_limit_instance(seed); sequences sampled with the same seed",
+    oracles=("c_mem_prompt", "memory_prompt_witness", "sampled accuracy vs task labels"),
+    routes=("prompted head sign ↔ task labels from the unprompted posterior P[M | x]",),
+    examples={"ci": 6, "dev": 30, "thorough": 150},
+    thresholds=PROMPT_LIMIT_PROTOCOL,
+)
+def memory_prompt_limit(inst: dict) -> Outcome:
+    cond = _cond()
+    seed = int(inst["seed"])
+    mem, mu, m = prompt_limit_instance(seed)
+    q = {"min_abs_mu": float(np.abs(mu).min())}
+    cov = {"sizes": {"k": m * mem.n_ordinary, "m": m, "s": mem.n_ordinary, "N": 1,
+                     "n": mem.n_tokens, "T": PROMPT_LIMIT_PROTOCOL["T_3"]}}  # fmt: skip
+    if q["min_abs_mu"] < PROMPT_LIMIT_PROTOCOL["min_mu_ratio"] * float(np.abs(mu).max()):
+        return Outcome.discard(
+            "min_a |μ_a| < min_mu_ratio · ‖μ‖∞: no usable limit label", quantities=q, **cov
+        )
+    c = cond.c_mem_prompt(mem, mu, 0)
+    q["sigma_min"] = c.quantities["sigma_min"]
+    if not c.holds:
+        return Outcome.discard("C-MEM-PROMPT does not hold for this seed", quantities=q, **cov)
+    w = _wit("memory_prompt_witness")(mem, mu, int(c.witness["s0"]), c.witness["U"], 0)
+    acc = []
+    for name in ("T_1", "T_2", "T_3"):
+        xs, _ = mem.sample(PROMPT_LIMIT_PROTOCOL["batch"], PROMPT_LIMIT_PROTOCOL[name], seed)
+        y = cond.labels(mem, mu, xs, 0)
+        acc.append(float((np.sign(w.decision_values(mem, xs)) == y).mean()))
+        q[f"accuracy_{name}"] = acc[-1]
+    cov["exercised"] = float(cond.state_stationary(mem)[int(c.witness["s0"])]) < 1
+    detail = {"task": {"mu": mu.tolist(), "m": m}, "accuracy": acc, "head": w.b.tolist(),
+              "prompt": {"s0": int(c.witness["s0"]), "U": list(c.witness["U"])}}  # fmt: skip
+    drop = PROMPT_LIMIT_PROTOCOL["max_drop"]
+    if any(b < a - drop for a, b in zip(acc[:-1], acc[1:], strict=True)):
+        return Outcome.failed(
+            f"prompted accuracy decreases with T beyond {drop}: {acc}",
+            quantities=q, detail=detail, **cov,
+        )  # fmt: skip
+    if acc[-1] < PROMPT_LIMIT_PROTOCOL["min_accuracy_longest"]:
+        return Outcome.failed(
+            f"prompted accuracy {acc[-1]:.3f} at T = 128 < "
+            f"{PROMPT_LIMIT_PROTOCOL['min_accuracy_longest']}",
+            quantities=q, detail=detail, **cov,
+        )  # fmt: skip
+    return Outcome.passed(quantities=q, detail=detail, **cov)
 
 
 def prompt_instances() -> Any:
     """strategies.memory_instances(satisfying="C-MEM-PROMPT") (markov chain with a funnel
-    state onto s0), N ∈ [1,2], m ∈ [2,3], s ∈ [2,3], T ∈ [1,3]."""
-    return strategy("memory_instances")(
-        n_cells=(1, 2), n_ordinary=(2, 3), satisfying="C-MEM-PROMPT", T=(1, 3)
-    ).map(_mem_inst)
+    state u ≠ s0 onto s0, so s0 is not absorbing) in two tiers: N ∈ [1,3], m ∈ [2,3],
+    s ∈ [2,3], T ∈ [1,4] (exhaustive), or N ∈ [1,2], m ∈ [2,4], s ∈ [2,4], n ∈ [4,10],
+    T ∈ [8,32] (512 sampled inputs); product states m**N · s ≤ 64. μ is balanced by a
+    constant shift on P[M | x] (C-MEM-PROMPT does not depend on μ), so the task has two
+    labels on 𝒮."""
+    mi = strategy("memory_instances")
+
+    def small(N: int) -> Any:
+        return mi(n_cells=N, n_values=(2, 3) if N < 3 else 2, n_ordinary=(2, 3),
+                  satisfying="C-MEM-PROMPT", T=(1, 4), max_exhaustive=MAX_EXHAUSTIVE)  # fmt: skip
+
+    def large(N: int) -> Any:
+        return mi(n_cells=N, n_values=(2, 4) if N == 1 else (2, 3), n_ordinary=(2, 4),
+                  n_tokens=(4, 10), satisfying="C-MEM-PROMPT", T=(8, 32),
+                  max_exhaustive=MAX_EXHAUSTIVE)  # fmt: skip
+
+    return _tiers(
+        _balanced(st.sampled_from((1, 2, 3)).flatmap(small)),
+        _balanced(st.sampled_from((1, 2)).flatmap(large)),
+    )
 
 
 @claim(
@@ -159,7 +364,12 @@ def prompt_instances() -> Any:
         "conditioned posterior (own route)",
         "LP on G(u,x)",
     ),
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    routes=(
+        "labels P[M|S_0=s0,x] and G(u,x): float ↔ exact rationals (or log-space)",
+        "prompted probe ↔ conditioned posterior W_s0 P[M|S_0=s0,x]",
+        "witness head ↔ max-margin LP",
+    ),
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_prompt(inst: dict) -> Outcome:
@@ -167,16 +377,21 @@ def memory_prompt(inst: dict) -> Outcome:
     mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
     c = cond.c_mem_prompt(mem, mu, cell)
     q = {"sigma_min": c.quantities["sigma_min"]}
+    cov: dict = {"sizes": mem_sizes(mem, xs)}
     if not c.holds:
-        return Outcome.discard("C-MEM-PROMPT does not hold", quantities=q)
+        return Outcome.discard("C-MEM-PROMPT does not hold", quantities=q, **cov)
     s0, U = int(c.witness["s0"]), c.witness["U"]
+    pi_s = cond.state_stationary(mem)
+    q["pi_s0"] = float(pi_s[s0])
     w = _wit("memory_prompt_witness")(mem, mu, s0, U, cell)
     prod = product_hmm(mem)
     # own route: condition H_0 on S_0 = s0 directly (prior restricted to states (·, s0))
     s = mem.n_ordinary
     start = prod.start * (np.arange(prod.n_states) % s == s0)
     if start.sum() <= 0:
-        return Outcome.discard("S_0 = s0 has probability 0 under the start law", quantities=q)
+        return Outcome.discard(
+            "S_0 = s0 has probability 0 under the start law", quantities=q, **cov
+        )
     cond_hmm = HMM(start / start.sum(), prod.transition, prod.emission)
     qx = np.asarray(posterior_h0(cond_hmm, xs)) @ mem.cell_marginalizer(cell)
     G = w.features(mem, xs)
@@ -185,6 +400,15 @@ def memory_prompt(inst: dict) -> Outcome:
     y = cond.labels(mem, mu, xs, cell)
     q.update(identity_error=max(err_g, err_b),
              label_agreement=float((np.sign(qx @ mu) == y).mean()))  # fmt: skip
+    # premise: the prompt conditions on something (s0 is not certain without it) and the
+    # prompted task has two labels
+    cov["exercised"] = q["pi_s0"] < 1 - 1e-12 and both_labels(qx @ mu)
+    cov["targets"] = {
+        "small sigma_min": neglog(q["sigma_min"]),
+        "small prompted margin": neglog(
+            float(np.abs(qx @ mu).min()) / max(float(np.abs(mu).max()), 1e-300)
+        ),
+    }
     if max(err_g, err_b) > IDENTITY_TOL:
         bad = np.argsort(-np.abs(G @ w.b - qx @ mu))[:5]
         return Outcome.failed(
@@ -195,11 +419,16 @@ def memory_prompt(inst: dict) -> Outcome:
                     "prompt": {"s0": s0, "U": list(U)}, "head": w.b.tolist(),
                     "inputs": rows(xs, bad, labels=y, posteriors=qx, features=G,
                                    outputs=G @ w.b)},
+            **cov,
         )  # fmt: skip
-    yq = np.sign(qx @ mu)  # the labels the prompt head recovers exactly
+    # the labels the prompt head recovers exactly, and G(u, x), on the second route
+    yq, bad = decide_routes(mem, xs, mu, qx @ mu, G, cov, q, kind="prompted",
+                            prompt=w.prompt, cell=cell, s0=s0)  # fmt: skip
+    if bad is not None:
+        return bad
     q["gamma_prompted"] = float(np.abs(qx @ mu).min())
     if q["gamma_prompted"] <= GAMMA_TOL * max(1.0, float(np.abs(mu).max())):
-        return Outcome.discard("ill-posed: μᵀP[M|S_0=s0,x] = 0 on 𝒮", quantities=q)
+        return Outcome.discard("ill-posed: μᵀP[M|S_0=s0,x] = 0 on 𝒮", quantities=q, **cov)
     return witness_vs_lp(
         xs=xs,
         labels=yq,
@@ -209,6 +438,7 @@ def memory_prompt(inst: dict) -> Outcome:
         quantities=q,
         detail={"task": {"mu": mu.tolist(), "cell": cell}, "prompt": {"s0": s0, "U": list(U)}},
         what="memory prompt head pinv(W_s0)ᵀμ",
+        outcome=cov,
     )
 
 
@@ -239,6 +469,7 @@ def vs_vanilla_instances(draw: Any) -> dict:
     "vanilla HMM task with k states has no linear head (LP-certified)",
     strategy=vs_vanilla_instances,
     oracles=("LP on pooled features (memory)", "LP dual certificate (vanilla)"),
+    routes=("LP dual certificate (vanilla) ↔ exact rational certificate",),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
 def memory_vs_vanilla(inst: dict) -> Outcome:
@@ -246,30 +477,31 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
     hmm, hmu, hxs = inst["hmm"], np.asarray(inst["hmm_mu"], float), inst["hmm_xs"]
     k, n = hmm.n_states, hmm.n_tokens
     q = {"k": float(k), "n": float(n)}
+    cov = {"sizes": mem_sizes(mem, xs), "exercised": k > n}
     if k <= n:
-        return Outcome.miss("k ≤ n", quantities=q)
+        return Outcome.miss("k ≤ n", quantities=q, **cov)
     hp = posterior_h0(hmm, hxs)
     hy = np.sign(hp @ hmu)
     pm = memory_posterior(mem, xs, cell)
     my = np.sign(pm @ mu)
     if not (hy != 0).all() or not (my != 0).all():
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     if len(set(my)) < 2:
-        return Outcome.miss("memory task has one label on 𝒮", quantities=q)
+        return Outcome.miss("memory task has one label on 𝒮", quantities=q, **cov)
     G = np.asarray(mask_probe(hmm, hxs))
     van = lp(G, hy)
     q["vanilla_lp_upper"] = float(van.certificate_residual)
     if van.status == "inconclusive":
-        return Outcome.inconclusive(f"vanilla LP: {van.reason}", quantities=q)
+        return Outcome.inconclusive(f"vanilla LP: {van.reason}", quantities=q, **cov)
     if van.status == "recoverable":
-        return Outcome.miss("a linear head recovers the vanilla task", quantities=q)
+        return Outcome.miss("a linear head recovers the vanilla task", quantities=q, **cov)
     P = _wit("pooled_features")(mem, xs)
     pooled = lp(P, my)
     q["pooled_lp_margin"] = float(pooled.verified_margin)
     if pooled.status == "inconclusive":
-        return Outcome.inconclusive(f"pooled LP: {pooled.reason}", quantities=q)
+        return Outcome.inconclusive(f"pooled LP: {pooled.reason}", quantities=q, **cov)
     if pooled.status != "recoverable":
-        return Outcome.miss("pooling does not recover the memory task on 𝒮", quantities=q)
+        return Outcome.miss("pooling does not recover the memory task on 𝒮", quantities=q, **cov)
     supp = van.support()
     return Outcome.witness(
         f"k = {k} > n = {n}: pooling recovers the memory task (margin "
@@ -280,6 +512,8 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
             "inputs": rows(hxs, supp, labels=hy, posteriors=hp, features=G,
                            weights=van.certificate),
             "certificate": lp_summary(van),
+            "exact_certificate": exact_certificate(hmm, hxs, hy, van, task={"mu": hmu}),
             "pooled_lp": lp_summary(pooled),
         },
+        **cov,
     )  # fmt: skip

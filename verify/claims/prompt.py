@@ -1,20 +1,102 @@
-"""Prompt-tuning claims (THEORY §5): prompt.exact, prompt.weaker, prompt.robust."""
+"""Prompt-tuning claims (THEORY §5): prompt.exact, prompt.weaker, prompt.robust,
+prompt.multi_token, prompt.multi_token_start.
+
+Prompts have L ∈ {1, 2, 3} slots (prompt.multi_token: L ∈ {2, 3, 4}); slots before the
+last carry drawn positive weights, so the forward route through the window
+(``prompted_mask_probe``) and the reversed-chain route (``v = R w_L``, computed here from
+the definition ``R[h, h'] = π[h'] A[h', h] / π[h]``, not by ``verify.inference``) are two
+computations of one quantity. C-PROMPT(μ) is decided twice: by ``conditions.c_prompt``'s
+pruned search and by the brute-force enumeration of every prompt set U below.
+"""
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 from verify.inference import mask_probe, posterior_h0, prompted_mask_probe
+from verify.models import HMM
 
-from ._support import GAMMA_TOL, IDENTITY_TOL, lp, lp_summary, need, rows, strategy, witness_vs_lp
+from ._support import (
+    GAMMA_TOL,
+    IDENTITY_TOL,
+    both_labels,
+    decide_routes,
+    exact_certificate,
+    hmm_sizes,
+    lp,
+    lp_summary,
+    need,
+    neglog,
+    rows,
+    strategy,
+    witness_vs_lp,
+)
 from .registry import Outcome, claim
+
+#: prompt.multi_token's identity tolerance (THEORY: "to 1e-10"); probes are probabilities.
+MULTI_TOKEN_TOL = 1e-10
+#: Size tiers: small (exhaustive 𝒮 up to 50 000 inputs) and large (512 sampled inputs).
+#: prompt_instances needs n ≥ k − 1 (the rows other than a twin have full rank), so the
+#: large tier stops at k = 11 with n ≤ 10.
+SMALL = {"n_states": (3, 8), "n_tokens": (2, 8), "T": (1, 6)}
+LARGE = {"n_states": (3, 11), "n_tokens": (2, 10), "T": (8, 32)}
+MAX_EXHAUSTIVE = 50_000
 
 
 def _cond() -> Any:
     return need("verify.conditions")
+
+
+def _tiers(small: Any, large: Any) -> Any:
+    return need("strategies.blocks", "tiers")(small, large)
+
+
+def reversed_chain(hmm: HMM) -> np.ndarray:
+    """``R[h, h'] = π[h'] A[h', h] / π[h]`` (k, k) from the definition, π = ``hmm.start``
+    (stationary in prompt claims); rows of states with π[h] = 0 are left zero: such a
+    state has ``p_h(x) = 0`` for every x, so its v never enters a probe."""
+    pi = np.asarray(hmm.start, float)
+    joint = (pi[:, None] * hmm.transition).T  # joint[h, h'] = π[h'] A[h', h]
+    out = np.zeros_like(joint)
+    alive = pi > 0
+    out[alive] = joint[alive] / pi[alive, None]
+    return out
+
+
+def prompt_v(hmm: HMM, prompt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(w_L, v)`` for prompt (L, k): ``w_1 = u_1``, ``w_l = u_l ⊙ (R w_{l−1})``,
+    ``v = R w_L`` (THEORY §2), by :func:`reversed_chain`."""
+    R = reversed_chain(hmm)
+    w = np.asarray(prompt[0], float)
+    for u in prompt[1:]:
+        w = u * (R @ w)
+    return w, R @ w
+
+
+def brute_force_supports(hmm: HMM, mu: np.ndarray) -> list[tuple[int, ...]]:
+    """Every support S(U) (U ⊆ [k] non-empty, prompt states with π > 0) that covers the
+    effective supp(μ) (π_h > 0) with ``W[:, S]`` of full column rank (numpy
+    ``matrix_rank``): C-PROMPT(μ) holds iff the list is non-empty. Enumerates all 2^k − 1
+    sets U, sharing no code with ``conditions.c_prompt``'s pruned search."""
+    k = hmm.n_states
+    pi = np.asarray(hmm.start, float)
+    A = hmm.transition
+    need_ = {int(h) for h in np.flatnonzero((mu != 0) & (pi > 0))}
+    seen: set[tuple[int, ...]] = set()
+    out = []
+    for r in range(1, k + 1):
+        for U in combinations(range(k), r):
+            S = tuple(int(h) for h in range(k) if any(pi[g] > 0 and A[g, h] > 0 for g in U))
+            if not S or S in seen:
+                continue
+            seen.add(S)
+            if need_ <= set(S) and np.linalg.matrix_rank(hmm.W[:, list(S)]) == len(S):
+                out.append(S)
+    return out
 
 
 def _prompt_inst(p: Any) -> dict:
@@ -27,12 +109,55 @@ def _prompt_inst(p: Any) -> dict:
     }
 
 
-def prompt_exact_instances() -> Any:
-    """strategies.prompt_instances(T=(1,3)): C-PROMPT(μ) true with a constructed witness
-    (U, S), C-HEAD(μ) false, k ∈ [3,5], balanced task with a margin floor."""
-    return strategy("prompt_instances")(n_states=(3, 5), n_tokens=(2, 4), T=(1, 3)).map(
-        _prompt_inst
+def prefixes(k: int) -> Any:
+    """Prompt slots before the last: L − 1 ∈ {0, 1, 2} rows of weights in {1/4, …, 1}
+    (positive, so the last slot decides which states the prompt selects)."""
+    return st.integers(0, 2).flatmap(
+        lambda n: st.lists(
+            st.lists(st.integers(1, 4), min_size=k, max_size=k), min_size=n, max_size=n
+        ).map(lambda rows_: np.asarray(rows_, float).reshape(n, k) / 4)
     )
+
+
+@st.composite
+def built_prompt_instances(draw: Any, tier: dict) -> dict:
+    """strategies.prompt_instances: C-PROMPT(μ) true with a constructed witness (U, S),
+    C-HEAD(μ) false, balanced task with a margin floor; plus a prompt prefix."""
+    p = draw(strategy("prompt_instances")(max_exhaustive=MAX_EXHAUSTIVE, **tier))
+    inst = _prompt_inst(p)
+    inst["prefix"] = draw(prefixes(p.hmm.n_states))
+    return inst
+
+
+@st.composite
+def searched_prompt_instances(draw: Any, tier: dict) -> dict:
+    """HMMs violating C-HEAD (strategies.hmms) with sparse or mixed transitions (several
+    rows with exact zeros), μ from strategies.tasks (|supp μ| from 1 to k, balanced):
+    whether C-PROMPT(μ) holds, and with which U, is not known to the claim — c_prompt and
+    the brute force decide it. U = S = () marks the witness as unknown."""
+    hmm = draw(
+        strategy("hmms")(n_states=tier["n_states"], n_tokens=tier["n_tokens"],
+                         transition_style=("sparse", "mixed"), violating="C-HEAD")
+    )  # fmt: skip
+    T = draw(st.integers(*tier["T"]))
+    input_set = need("strategies.blocks", "input_set")
+    seed = draw(st.integers(0, 2**32 - 1)) if hmm.n_tokens**T > MAX_EXHAUSTIVE else 0
+    xs = input_set(hmm, T, seed, max_exhaustive=MAX_EXHAUSTIVE)
+    mu = draw(strategy("tasks")(hmm, xs))
+    empty = np.zeros(0, dtype=np.int64)
+    return {"hmm": hmm, "mu": mu, "xs": xs, "U": empty, "S": empty,
+            "prefix": draw(prefixes(hmm.n_states))}  # fmt: skip
+
+
+def prompt_exact_instances() -> Any:
+    """Half built (strategies.prompt_instances: witness known, C-HEAD(μ) false), half
+    searched (sparse chains, witness unknown); two size tiers (k ≤ 8, T ≤ 6 exhaustive;
+    k ≤ 11, n ≤ 10, T ∈ [8, 32] sampled); prompts of L ∈ {1, 2, 3} slots."""
+
+    def both(tier: dict) -> Any:
+        return st.one_of(built_prompt_instances(tier), searched_prompt_instances(tier))
+
+    return _tiers(both(SMALL), both(LARGE))
 
 
 def _one_hot(k: int, U: Any) -> np.ndarray:
@@ -41,51 +166,96 @@ def _one_hot(k: int, U: Any) -> np.ndarray:
     return u
 
 
+def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | None:
+    """C-PROMPT(μ) by c_prompt and by brute force must agree (and c_prompt's support must
+    be one the brute force accepts); a built witness c_prompt misses is a counterexample."""
+    brute = brute_force_supports(hmm, mu)
+    q = {"supports": float(len(brute)), "candidates": c.quantities.get("candidates", 0.0)}
+    if c.holds and tuple(c.witness["S"]) not in brute:
+        return Outcome.failed(
+            f"c_prompt's support S={list(c.witness['S'])} is not a valid C-PROMPT(μ) support "
+            f"(brute force over every U finds {[list(S) for S in brute[:4]]})",
+            quantities=q,
+        )
+    if not c.holds and brute:
+        return Outcome.failed(
+            f"c_prompt says C-PROMPT(μ) fails, but S={list(brute[0])} is a valid support "
+            "(brute force over every prompt set U)",
+            quantities=q,
+        )
+    return None
+
+
 @claim(
     "prompt.exact",
     theorem="Theorem 3.6",
     kind="universal",
-    statement="C-PROMPT(μ) ⇒ u = 1_U, b on S give bᵀG(u,x) = μᵀp(x)/(vᵀp(x)) on 𝒮 (LP agrees)",
+    statement="C-PROMPT(μ) ⇒ the prompt (u_1 … u_{L−1}, 1_U) and b on S give "
+    "bᵀG(u,x) = μᵀp(x)/(vᵀp(x)) on 𝒮 (LP agrees)",
     strategy=prompt_exact_instances,
-    oracles=("c_prompt search", "prompt witness identity to 1e-9", "margin ≥ γ/max v", "LP"),
-    examples={"ci": 800, "dev": 3000, "thorough": 20000},
+    oracles=(
+        "c_prompt search vs brute force over every U",
+        "prompt witness identity to 1e-9",
+        "margin ≥ γ/max v",
+        "LP",
+    ),
+    routes=(
+        "c_prompt pruned search ↔ brute-force enumeration of U",
+        "labels and G(u,x): float ↔ exact rationals (or log-space)",
+        "forward route through L prompt slots ↔ reversed chain v = R w_L",
+        "witness head ↔ max-margin LP",
+    ),
+    examples={"ci": 300, "dev": 1500, "thorough": 10000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_exact(inst: dict) -> Outcome:
     cond = _cond()
     hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
+    prefix = np.asarray(inst.get("prefix", np.zeros((0, hmm.n_states))), float)
+    prefix = prefix.reshape(-1, hmm.n_states)
     post = posterior_h0(hmm, xs)
     score = post @ mu
     c = cond.c_prompt(hmm, mu)
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
+    cov: dict = {"sizes": hmm_sizes(hmm, xs, L=len(prefix) + 1)}
+    bad = check_c_prompt(hmm, mu, c, inst)
+    if bad is not None:
+        return Outcome.failed(bad.message, quantities={**q, **bad.quantities}, **cov)
     if not c.holds:
-        # the strategy built a witness; a search that misses it is a counterexample
-        S = [int(h) for h in inst["S"]]
-        built = cond.sigma_min(hmm.W[:, S]) >= cond.SIGMA_TOL and set(np.flatnonzero(mu)) <= set(S)
-        if built:
-            return Outcome.failed(
-                f"c_prompt says C-PROMPT(μ) fails but U={[int(h) for h in inst['U']]}, "
-                f"S={S} is a witness",
-                quantities=q,
-            )
-        return Outcome.discard("C-PROMPT(μ) does not hold", quantities=q)
+        return Outcome.discard("C-PROMPT(μ) does not hold (c_prompt and brute force agree)",
+                               quantities=q, **cov)  # fmt: skip
     if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
-    U, S = c.witness["U"], c.witness["S"]
-    ph = need("verify.recovery.witnesses", "prompt_witness")(hmm, mu, U)
-    u = ph.prompt[0]
-    if tuple(ph.S) != tuple(S):
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+    U, S = tuple(c.witness["U"]), tuple(c.witness["S"])
+    prompt = np.vstack([prefix, _one_hot(hmm.n_states, U)[None, :]])
+    _, v = prompt_v(hmm, prompt)  # reversed-chain route, from the definition
+    alive = np.asarray(hmm.start) > 0
+    S_v = tuple(int(h) for h in np.flatnonzero((v > 0) & alive))
+    S_alive = tuple(h for h in S if alive[h])
+    cov["exercised"] = both_labels(score) and len(S_alive) < int(alive.sum())
+    cov["targets"] = {
+        "small sigma_min": neglog(q["sigma_min"]),
+        "small prompt probability": neglog(float(np.asarray(hmm.start) @ v)),
+        "small relative margin": neglog(q["gamma"] / max(float(np.abs(mu).max()), 1e-300)),
+    }
+    if S_v != S_alive:
         return Outcome.failed(
-            f"c_prompt's support S={list(S)} ≠ the witness's supp(R 1_U) = {list(ph.S)}",
+            f"c_prompt's support S={list(S)} ≠ supp(v) = {list(S_v)} of the prompt "
+            f"(v = R w_L from the definition)",
             quantities=q,
+            **cov,
         )
-    G = prompted_mask_probe(hmm, xs, ph.prompt)
-    want = score / (post @ ph.v)  # reversed-chain route; G is the forward route
+    ph = cond.prompt_head(hmm, mu, prompt, S)
+    G = prompted_mask_probe(hmm, xs, prompt)  # forward route through the L slots
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
+    if bad is not None:
+        return bad
+    want = score / (post @ v)
     err = np.abs(G @ ph.b - want) / max(1.0, float(np.abs(want).max()))
-    q.update(identity_error=float(err.max()), v_max=float(ph.v.max()), leakage=ph.leakage)
+    q.update(identity_error=float(err.max()), v_max=float(v.max()), leakage=ph.leakage)
     detail = {
         "task": {"mu": mu.tolist(), "T": int(xs.shape[1])},
-        "prompt": {"U": list(U), "S": list(S), "u": u.tolist(), "v": ph.v.tolist()},
+        "prompt": {"U": list(U), "S": list(S), "prompt": prompt.tolist(), "v": v.tolist()},
     }
     if err.max() > IDENTITY_TOL:
         return Outcome.failed(
@@ -94,16 +264,17 @@ def prompt_exact(inst: dict) -> Outcome:
             detail={**detail, "head": ph.b.tolist(),
                     "inputs": rows(xs, np.argsort(-err)[:5], labels=np.sign(score),
                                    posteriors=post, features=G, outputs=G @ ph.b)},
+            **cov,
         )  # fmt: skip
-    bound = q["gamma"] / ph.v.max()
+    bound = q["gamma"] / v.max()
     got = float((np.sign(score) * (G @ ph.b)).min())
     if got < bound * (1 - 1e-9) - 1e-12:
         return Outcome.failed(
-            f"prompt margin {got:.3e} below the bound γ/max v = {bound:.3e}", quantities=q
+            f"prompt margin {got:.3e} below the bound γ/max v = {bound:.3e}", quantities=q, **cov
         )
     return witness_vs_lp(
-        xs=xs, labels=np.sign(score), features=G, head=ph.b, posteriors=post,
-        quantities=q, detail=detail, what="prompt witness",
+        xs=xs, labels=y, features=G, head=ph.b, posteriors=post,
+        quantities=q, detail=detail, what="prompt witness", outcome=cov,
     )  # fmt: skip
 
 
@@ -111,8 +282,8 @@ def prompt_exact(inst: dict) -> Outcome:
 def weaker_instances(draw: Any) -> dict:
     """Pairs: a C-HEAD task (strategies.task_instances(satisfying="C-HEAD")) for part (a)
     and a prompt instance (strategies.prompt_instances(T=(1,3))) searched for part (b)."""
-    head = draw(strategy("task_instances")(satisfying="C-HEAD", n_states=(2, 4), T=1))
-    p = draw(prompt_exact_instances())
+    head = draw(strategy("task_instances")(satisfying="C-HEAD", n_states=(2, 6), T=1))
+    p = draw(built_prompt_instances({"n_states": (3, 5), "n_tokens": (2, 4), "T": (1, 3)}))
     return {"head_hmm": head.hmm, "head_mu": np.asarray(head.mu, float), **p}
 
 
@@ -124,6 +295,10 @@ def weaker_instances(draw: Any) -> dict:
     "witness and by no linear head (LP-certified)",
     strategy=weaker_instances,
     oracles=("c_head / c_prompt (a, every example)", "prompt witness", "LP certificate (b)"),
+    routes=(
+        "(a) c_prompt ↔ brute-force enumeration of U",
+        "(b) LP dual certificate ↔ exact rational certificate",
+    ),
     examples={"ci": 150, "dev": 500, "thorough": 2000},
 )
 def prompt_weaker(inst: dict) -> Outcome:
@@ -135,28 +310,35 @@ def prompt_weaker(inst: dict) -> Outcome:
             "implication (a) fails: C-HEAD holds but C-PROMPT(μ) does not",
             quantities={"sigma_min": ca.quantities["sigma_min"]},
         )
+    # (a) by the second route: the brute force must accept U = all states (π > 0 everywhere)
+    if ca.holds and (np.asarray(ha.start) > 0).all() and not brute_force_supports(ha, ma):
+        return Outcome.failed(
+            "implication (a) fails by brute force: C-HEAD holds, π > 0, no support covers μ",
+            quantities={"sigma_min": ca.quantities["sigma_min"]},
+        )
     hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
     post = posterior_h0(hmm, xs)
     score = post @ mu
     y = np.sign(score)
     c = cond.c_prompt(hmm, mu)
     q = {"sigma_min_prompt": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
+    cov = {"sizes": hmm_sizes(hmm, xs), "exercised": bool(c.holds) and both_labels(score)}
     if not c.holds:
-        return Outcome.miss("C-PROMPT(μ) does not hold", quantities=q)
+        return Outcome.miss("C-PROMPT(μ) does not hold", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     u = _one_hot(hmm.n_states, c.witness["U"])
     ph = cond.prompt_head(hmm, mu, u, c.witness["S"])
     Gu = prompted_mask_probe(hmm, xs, u[None, :])
     if np.any(np.sign(Gu @ ph.b) != y):
-        return Outcome.miss("the prompt witness does not recover here", quantities=q)
+        return Outcome.miss("the prompt witness does not recover here", quantities=q, **cov)
     G = mask_probe(hmm, xs)
     res = lp(G, y)
     q["head_lp_margin_upper"] = float(res.certificate_residual)
     if res.status == "inconclusive":
-        return Outcome.inconclusive(f"LP: {res.reason}", quantities=q)
+        return Outcome.inconclusive(f"LP: {res.reason}", quantities=q, **cov)
     if res.status == "recoverable":
-        return Outcome.miss("a linear head recovers too", quantities=q)
+        return Outcome.miss("a linear head recovers too", quantities=q, **cov)
     supp = res.support()
     return Outcome.witness(
         f"prompt U={list(c.witness['U'])} recovers every label; no linear head does "
@@ -169,89 +351,325 @@ def prompt_weaker(inst: dict) -> Outcome:
             "inputs": rows(xs, supp, labels=y, posteriors=post, features=G,
                            outputs=Gu @ ph.b, weights=res.certificate),
             "certificate": lp_summary(res),
+            "exact_certificate": exact_certificate(hmm, xs, y, res, task={"mu": mu}),
         },
+        **cov,
     )  # fmt: skip
+
+
+#: prompt.robust's leak weights: the prompt state's transition into the states outside
+#: S gets this fraction of the row's mass (ε-support), from tight to loose.
+LEAKS = (1 / 16384, 1 / 4096, 1 / 1024, 1 / 256, 1 / 64)
 
 
 @st.composite
-def robust_prompt_instances(draw: Any) -> dict:
-    """Dense transitions (no exact zeros: the ε-support regime) with C-HEAD, so every
-    target set S has W[:, S] of full column rank; S = supp(μ) ∪ drawn states; prompt
-    weights u ∈ {1/4, …, 1}^k (v > 0 everywhere)."""
-    inst = draw(
-        strategy("task_instances")(
-            satisfying="C-HEAD", transition_style="dense", n_states=(2, 4), n_tokens=(2, 4),
-            T=(1, 3), max_support=2,
-        )
-    )  # fmt: skip
-    k = inst.hmm.n_states
-    extra = [h for h in range(k) if draw(st.booleans())]
-    S = sorted(set(np.flatnonzero(inst.mu).tolist()) | set(extra))
-    u = np.array([draw(st.integers(1, 4)) for _ in range(k)], dtype=float) / 4
-    return {
-        "hmm": inst.hmm,
-        "mu": np.asarray(inst.mu, float),
-        "xs": np.asarray(inst.xs),
-        "S": np.asarray(S, dtype=np.int64),
-        "u": u,
-    }
+def robust_prompt_instances(draw: Any, tier: dict) -> dict:
+    """The ε-support regime on models violating C-HEAD: a prompt instance
+    (strategies.prompt_instances: twins a, b with identical emissions, prompt state p
+    whose successors S exclude b) whose prompt-state row then leaks a drawn fraction ε
+    (LEAKS) of its mass onto every state outside S, so every transition is positive.
+    Target set S ⊇ supp(μ) with W[:, S] of full column rank; the last prompt slot has
+    u_p = 1 and u_h ∈ {0, 1/4096, 1/1024} elsewhere, after a prefix of L − 1 ∈ {0, 1, 2}
+    positive slots. μ is the built one (balanced on the exact-support model). Leaks and
+    off-p weights are small because the balanced scores are small (≈ 0.05–0.4·‖μ‖∞):
+    larger ones make ℓ exceed every |μᵀp(x)|, and the premise would never be met."""
+    prompt_instances = strategy("prompt_instances")
+    p = draw(prompt_instances(max_exhaustive=MAX_EXHAUSTIVE, **tier))
+    hmm, S = p.hmm, [int(h) for h in p.S]
+    k = hmm.n_states
+    leak = draw(st.sampled_from(LEAKS))
+    A = hmm.transition.copy()
+    off = np.setdiff1d(np.arange(k), S)
+    row = A[p.U[0]] * (1 - leak)
+    row[off] += leak / off.size
+    A[p.U[0]] = row
+    stat = need("verify.models", "stationary_distribution")(A)
+    leaky = HMM(stat, A, hmm.emission)
+    u = np.array([draw(st.sampled_from((0.0, 1 / 4096, 1 / 1024))) for _ in range(k)])
+    u[p.U[0]] = 1.0
+    prompt = np.vstack([draw(prefixes(k)), u[None, :]])
+    return {"hmm": leaky, "mu": np.asarray(p.mu, float), "xs": np.asarray(p.xs),
+            "S": np.asarray(S, dtype=np.int64), "prompt": prompt, "leak": leak}  # fmt: skip
+
+
+def robust_tiers() -> Any:
+    """robust_prompt_instances in two size tiers (k ≤ 8, T ≤ 6; k ≤ 11, T ∈ [8, 32])."""
+    return _tiers(robust_prompt_instances(SMALL), robust_prompt_instances(LARGE))
 
 
 @claim(
     "prompt.robust",
     theorem="Theorem 3.6 (ε-support)",
     kind="universal",
-    statement="dense A, S ⊇ supp(μ) with W[:,S] full rank: sign bᵀG(u,x) = y(x) "
-    "wherever |μᵀp(x)| > ℓ (leakage)",
-    strategy=robust_prompt_instances,
+    statement="A > 0 everywhere, C-HEAD false, S ⊇ supp(μ) with W[:,S] full rank: "
+    "sign bᵀG(u,x) = y(x) wherever |μᵀp(x)| > ℓ (leakage)",
+    strategy=robust_tiers,
+    strategy_name="prompt_instances with an ε-leaking prompt state (ε ∈ LEAKS), L ∈ {1,2,3}",
     oracles=("leakage identity to 1e-9", "per-input sign where |μᵀp| > ℓ", "LP on those"),
-    examples={"ci": 600, "dev": 2400, "thorough": 16000},
+    routes=(
+        "labels and G(u,x): float ↔ exact rationals (or log-space)",
+        "forward route through L prompt slots ↔ reversed chain v = R w_L",
+        "leaky head ↔ max-margin LP on the premise inputs",
+    ),
+    examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_robust(inst: dict) -> Outcome:
     cond = _cond()
     hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
-    S, u = [int(h) for h in inst["S"]], np.asarray(inst["u"], float)
+    S = [int(h) for h in inst["S"]]
+    prompt = np.asarray(inst["prompt"], float).reshape(-1, hmm.n_states)
     post = posterior_h0(hmm, xs)
     score = post @ mu
-    c = cond.c_prompt_robust(hmm, mu, u, S, xs)
+    c = cond.c_prompt_robust(hmm, mu, prompt, S, xs)
     q = {k: c.quantities[k] for k in ("leakage", "sigma_min", "gamma")}
+    cov: dict = {"sizes": hmm_sizes(hmm, xs, L=len(prompt))}
     if c.quantities["sigma_min"] < cond.SIGMA_TOL:
-        return Outcome.discard("W[:, S] is rank-deficient", quantities=q)
+        return Outcome.discard("W[:, S] is rank-deficient", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q)
-    ph = need("verify.recovery.witnesses", "robust_prompt_witness")(hmm, mu, u, S)
-    G = prompted_mask_probe(hmm, xs, u[None, :])
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+    ph = need("verify.recovery.witnesses", "robust_prompt_witness")(hmm, mu, prompt, S)
+    _, v = prompt_v(hmm, prompt)  # the definition's route; ph.v is verify.inference's
+    G = prompted_mask_probe(hmm, xs, prompt)
+    yr, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
+    if bad is not None:
+        return bad
     off = np.setdiff1d(np.arange(hmm.n_states), S)
     cvec = hmm.W.T @ ph.b
-    leak = post[:, off] @ (cvec[off] * ph.v[off])
-    lhs = (G @ ph.b) * (post @ ph.v)
+    leak = post[:, off] @ (cvec[off] * v[off])
+    lhs = (G @ ph.b) * (post @ v)
     err = np.abs(lhs - (score + leak)) / max(1.0, float(np.abs(mu).max()))
+    leakage = float(np.max(np.abs(cvec[off]) * v[off])) if off.size else 0.0
     q["identity_error"] = float(err.max())
-    detail = {"task": {"mu": mu.tolist()}, "prompt": {"S": S, "u": u.tolist(),
-              "v": ph.v.tolist()}, "head": ph.b.tolist()}  # fmt: skip
-    if err.max() > IDENTITY_TOL or np.abs(leak).max() > ph.leakage * (1 + 1e-9) + 1e-15:
+    detail = {"task": {"mu": mu.tolist()}, "prompt": {"S": S, "prompt": prompt.tolist(),
+              "v": v.tolist()}, "head": ph.b.tolist()}  # fmt: skip
+    if err.max() > IDENTITY_TOL or abs(leakage - ph.leakage) > 1e-9 * max(1.0, leakage):
         return Outcome.failed(
             f"leakage decomposition fails: error {err.max():.3e}, "
-            f"max |leak| {np.abs(leak).max():.3e} vs ℓ = {ph.leakage:.3e}",
+            f"ℓ = {ph.leakage:.3e} (witness) vs {leakage:.3e} (definition)",
             quantities=q,
             detail=detail,
+            **cov,
         )
-    y = np.sign(score)
-    premise = np.abs(score) > ph.leakage
+    y = yr
+    premise = np.abs(score) > leakage
     q["premise_fraction"] = float(premise.mean())
+    mscale = max(float(np.abs(mu).max()), 1e-300)
+    cov["exercised"] = bool(premise.any()) and leakage > 0 and not cond.c_head(hmm).holds
+    if premise.any():
+        cov["targets"] = {
+            "margin near ℓ": neglog(float((np.abs(score[premise]) - leakage).min()) / mscale),
+            "leakage near γ": min(leakage / max(q["gamma"], 1e-300), 10.0),
+        }
     wrong = np.flatnonzero(premise & (np.sign(G @ ph.b) != y))
     if wrong.size:
         return Outcome.failed(
-            f"{wrong.size} inputs with |μᵀp(x)| > ℓ = {ph.leakage:.3e} are misclassified",
+            f"{wrong.size} inputs with |μᵀp(x)| > ℓ = {leakage:.3e} are misclassified",
             quantities=q,
             detail={**detail, "inputs": rows(xs, wrong, labels=y, posteriors=post,
                                              features=G, outputs=G @ ph.b)},
+            **cov,
         )  # fmt: skip
     if not premise.any():
-        return Outcome.passed(quantities=q)
+        return Outcome.passed(quantities=q, **cov)
     return witness_vs_lp(
         xs=xs[premise], labels=y[premise], features=G[premise], head=ph.b,
         posteriors=post[premise], quantities=q, detail=detail,
-        what="leaky prompt head (inputs with |μᵀp| > ℓ)",
+        what="leaky prompt head (inputs with |μᵀp| > ℓ)", outcome=cov,
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- multi-token
+
+
+@st.composite
+def multi_token_instances(draw: Any, tier: dict) -> dict:
+    """Stationary HMMs of any transition style (dense, sparse, permutation, mixed), an
+    input set, and a prompt of L ∈ {2, 3, 4} slots with weights in {0, 1/4, …, 1}."""
+    hmm = draw(
+        strategy("hmms")(n_states=tier["n_states"], n_tokens=tier["n_tokens"],
+                         transition_style=("dense", "sparse", "permutation", "mixed"))
+    )  # fmt: skip
+    T = draw(st.integers(*tier["T"]))
+    input_set = need("strategies.blocks", "input_set")
+    seed = draw(st.integers(0, 2**32 - 1)) if hmm.n_tokens**T > MAX_EXHAUSTIVE else 0
+    xs = input_set(hmm, T, seed, max_exhaustive=MAX_EXHAUSTIVE)
+    L = draw(st.integers(2, 4))
+    k = hmm.n_states
+    w = draw(st.lists(st.integers(0, 4), min_size=L * k, max_size=L * k))
+    return {"hmm": hmm, "xs": xs, "prompt": np.asarray(w, float).reshape(L, k) / 4}
+
+
+def multi_token_tiers() -> Any:
+    """multi_token_instances: k ≤ 8, n ≤ 8, T ≤ 6 (exhaustive), or k ≤ 30, n ≤ 10,
+    T ∈ [8, 32] (512 sampled inputs)."""
+    return _tiers(
+        multi_token_instances({"n_states": (2, 8), "n_tokens": (2, 8), "T": (1, 6)}),
+        multi_token_instances({"n_states": (2, 30), "n_tokens": (2, 10), "T": (8, 32)}),
+    )
+
+
+@claim(
+    "prompt.multi_token",
+    theorem="Theorem 3.6 (L slots)",
+    kind="universal",
+    statement="stationary start: the L-slot prompted probe equals the one-slot probe of "
+    "u′ = w_L, and a one-slot prompt padded with ones is the same prompt (to 1e-10)",
+    strategy=multi_token_tiers,
+    oracles=(
+        "forward route through L slots",
+        "forward route through one slot u′ = w_L",
+        "THEORY §2 formula W diag(v) p / vᵀp",
+    ),
+    routes=(
+        "forward L-slot window ↔ exact rationals (or log-space)",
+        "forward L-slot window ↔ forward one-slot window (u′ = w_L)",
+        "forward window ↔ reversed chain W diag(v) p(x) / (vᵀp(x))",
+    ),
+    examples={"ci": 200, "dev": 1000, "thorough": 6000},
+    thresholds={"identity_tol": MULTI_TOKEN_TOL},
+)
+def prompt_multi_token(inst: dict) -> Outcome:
+    hmm, xs = inst["hmm"], np.asarray(inst["xs"])
+    prompt = np.asarray(inst["prompt"], float).reshape(-1, hmm.n_states)
+    L = len(prompt)
+    wL, v = prompt_v(hmm, prompt)
+    prob = float(np.asarray(hmm.start) @ v)  # P(z_{1:L}) under the stationary window
+    post = posterior_h0(hmm, xs)
+    joint = post @ v  # ∝ P(z_{1:L} | x): the prompt must be possible together with x
+    q = {"prompt_probability": prob}
+    cov: dict = {"sizes": hmm_sizes(hmm, xs, L=L)}
+    keep = joint > 1e-300
+    if prob <= 0 or not keep.any():
+        return Outcome.discard("the prompt has probability 0", quantities=q, **cov)
+    xs, post, joint = xs[keep], post[keep], joint[keep]
+    GL = np.asarray(prompted_mask_probe(hmm, xs, prompt))
+    zero = np.zeros(hmm.n_states)  # no task here: only the probes are compared
+    _, bad = decide_routes(hmm, xs, zero, np.zeros(len(xs)), GL, cov, q, kind="prompted",
+                           prompt=prompt)  # fmt: skip
+    if bad is not None:
+        return bad
+    G1 = np.asarray(prompted_mask_probe(hmm, xs, wL[None, :]))
+    formula = (post * v) @ hmm.emission / joint[:, None]
+    padded = np.vstack([np.ones((L - 1, hmm.n_states)), prompt[-1:]])
+    _, v_pad = prompt_v(hmm, prompt[-1:])
+    keep_pad = post @ v_pad > 1e-300
+    Gpad = np.asarray(prompted_mask_probe(hmm, xs[keep_pad], padded))
+    Gone = np.asarray(prompted_mask_probe(hmm, xs[keep_pad], prompt[-1:]))
+    errs = {
+        "L slots vs one slot w_L": float(np.abs(GL - G1).max()),
+        "L slots vs formula": float(np.abs(GL - formula).max()),
+        "padded vs one slot": float(np.abs(Gpad - Gone).max()) if keep_pad.any() else 0.0,
+    }
+    q.update({f"error {k}": v_ for k, v_ in errs.items()})
+    effect = float(np.abs(GL - np.asarray(mask_probe(hmm, xs))).max())
+    q["prompt_effect"] = effect
+    cov["exercised"] = effect > 1e-6  # the prompt changed the probe somewhere
+    cov["targets"] = {"small prompt probability": neglog(prob), "L": float(L)}
+    worst = max(errs, key=errs.get)
+    if errs[worst] > MULTI_TOKEN_TOL:
+        i = int(np.argmax(np.abs(GL - G1).max(axis=1)))
+        return Outcome.failed(
+            f"{worst}: probes differ by {errs[worst]:.3e} > {MULTI_TOKEN_TOL:g}",
+            quantities=q,
+            detail={"prompt": {"prompt": prompt.tolist(), "w_L": wL.tolist(), "v": v.tolist()},
+                    "inputs": [{"x": xs[i].tolist(), "L_slots": GL[i].tolist(),
+                                "one_slot": G1[i].tolist(), "formula": formula[i].tolist()}]},
+            **cov,
+        )  # fmt: skip
+    return Outcome.passed(quantities=q, **cov)
+
+
+@st.composite
+def multi_token_start_instances(draw: Any) -> dict:
+    """A prompt instance (strategies.prompt_instances, k ≤ 5, T ≤ 3: twins a, b and a
+    prompt state p whose successors exclude b) whose window starts at a point mass δ_j
+    (j ≠ p drawn); the task's labels use the stationary chain."""
+    p = draw(strategy("prompt_instances")(n_states=(3, 5), n_tokens=(2, 4), T=(1, 3)))
+    k = p.hmm.n_states
+    j = draw(st.sampled_from([h for h in range(k) if h != p.U[0]]))
+    return {"hmm": p.hmm, "mu": np.asarray(p.mu, float), "xs": np.asarray(p.xs),
+            "start_state": j}  # fmt: skip
+
+
+@claim(
+    "prompt.multi_token_start",
+    theorem="Theorem 3.6 (non-stationary start)",
+    kind="existential",
+    statement="start = δ_j not stationary: some two-slot prompt with a linear head "
+    "recovers the task on 𝒮 (LP) while no one-slot prompt does (LP certificate on G_1)",
+    strategy=multi_token_start_instances,
+    oracles=(
+        "one-slot probes equal for every u_1 with u_1[j] > 0",
+        "LP certificate on G_1",
+        "LP on two-slot probes (u_2 = 1_U searched)",
+    ),
+    routes=(
+        "LP dual certificate (one slot) ↔ exact rational certificate",
+        "LP dual certificate (one slot) ↔ LP primal head (two slots)",
+    ),
+    examples={"ci": 100, "dev": 400, "thorough": 2000},
+)
+def prompt_multi_token_start(inst: dict) -> Outcome:
+    hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
+    k, j = hmm.n_states, int(inst["start_state"])
+    start = np.zeros(k)
+    start[j] = 1.0
+    window = HMM(start, hmm.transition, hmm.emission)
+    score = posterior_h0(hmm, xs) @ mu  # the task: the stationary chain's posterior
+    y = np.sign(score)
+    q = {"gamma": float(np.abs(score).min())}
+    stationary = bool(np.abs(start @ hmm.transition - start).max() <= 1e-12)
+    cov = {"sizes": hmm_sizes(hmm, xs, L=2), "exercised": not stationary and both_labels(y)}
+    if stationary:
+        return Outcome.miss("δ_j is stationary here", quantities=q, **cov)
+    if q["gamma"] <= GAMMA_TOL:
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+    ones = np.ones((1, k))
+    other = np.full((1, k), 0.25)
+    other[0, j] = 0.5
+    G1 = np.asarray(prompted_mask_probe(window, xs, ones))
+    G1b = np.asarray(prompted_mask_probe(window, xs, other))
+    q["one_slot_spread"] = float(np.abs(G1 - G1b).max())
+    if q["one_slot_spread"] > MULTI_TOKEN_TOL:
+        return Outcome.failed(
+            f"two one-slot prompts with u_1[j] > 0 give probes differing by "
+            f"{q['one_slot_spread']:.3e} (with start δ_j they must coincide)",
+            quantities=q,
+            **cov,
+        )
+    res1 = lp(G1, y)
+    q["one_slot_lp_upper"] = float(res1.certificate_residual)
+    if res1.status == "inconclusive":
+        return Outcome.inconclusive(f"one-slot LP: {res1.reason}", quantities=q, **cov)
+    if res1.status == "recoverable":
+        return Outcome.miss("a one-slot prompt recovers", quantities=q, **cov)
+    succ = [int(h) for h in np.flatnonzero(hmm.transition[j] > 0)]
+    cands = [c for r in (1, 2) for c in combinations(succ, r)][:12]
+    for U in cands:
+        prompt = np.vstack([ones, _one_hot(k, U)[None, :]])
+        G2 = np.asarray(prompted_mask_probe(window, xs, prompt))
+        res2 = lp(G2, y)
+        if res2.status != "recoverable":
+            continue
+        q["two_slot_lp_margin"] = float(res2.verified_margin)
+        supp = res1.support()
+        return Outcome.witness(
+            f"start δ_{j}: the two-slot prompt (1, 1_{list(U)}) recovers the task "
+            f"(margin {res2.verified_margin:.2e}); no one-slot prompt does (certificate on "
+            f"{supp.size} inputs, residual {res1.certificate_residual:.1e})",
+            quantities=q,
+            detail={
+                "task": {"mu": mu.tolist(), "T": int(xs.shape[1]), "start_state": j},
+                "prompt": {"two_slot": prompt.tolist(), "U": list(U)},
+                "head": [float(b) for b in res2.head] if res2.head is not None else None,
+                "inputs": rows(xs, supp, labels=y, features=G1, weights=res1.certificate),
+                "certificate": lp_summary(res1),
+                "exact_certificate": exact_certificate(
+                    window, xs, y, res1, features="prompted", prompt=ones
+                ),
+                "two_slot_lp": lp_summary(res2),
+            },
+            **cov,
+        )
+    return Outcome.miss("no two-slot prompt 1_U (|U| ≤ 2) recovers either", quantities=q, **cov)

@@ -32,6 +32,13 @@ Outcome of one instance (``Outcome.status``):
 - ``miss``: an existential claim's search continues (this instance is not a witness);
 - ``discard``: ill-posed (e.g. margin γ = 0 on the input set) — counted, never a pass;
 - ``inconclusive``: an oracle could not decide (solver failure) — counted, never a pass.
+
+Coverage: an outcome also says whether the instance *exercised* the claim's premise
+(``exercised``: e.g. prompt.robust needs some input with ``|μᵀp(x)| > ℓ`` on a model
+violating C-HEAD), its ``sizes`` (k, n, T, B, L, m, s, N …) and ``targets`` — quantities
+the runner hands to ``hypothesis.target`` (maximised), so generation spends its budget
+where a theorem is tight. A universal claim whose passes mostly did not exercise the
+premise is reported ``vacuous`` (see :mod:`verify.runner`), never held.
 """
 
 from __future__ import annotations
@@ -69,7 +76,10 @@ class Outcome:
     """What ``check`` concluded on one instance.
 
     quantities: condition numbers of this instance (σ_min, margins, leakage …), floats;
-    their distributions are reported per claim. detail: JSON-serialisable explanation
+    their distributions are reported per claim. exercised: whether the instance met the
+    claim's premise in a way that could have failed (None: the check does not say).
+    sizes: instance sizes (``k``, ``n``, ``T``, ``B`` …). targets: label → value that
+    Hypothesis maximises (e.g. ``-log10 σ_min``). detail: JSON-serialisable explanation
     shown on the counterexample / witness page (keys ``task``, ``inputs`` (list of row
     dicts), ``certificate``, ``head`` … are rendered specially, anything else as JSON).
     """
@@ -78,6 +88,9 @@ class Outcome:
     message: str = ""
     quantities: Mapping[str, float] = field(default_factory=dict)
     detail: Mapping[str, Any] = field(default_factory=dict)
+    exercised: bool | None = None
+    sizes: Mapping[str, float] = field(default_factory=dict)
+    targets: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in OUTCOME_STATUSES:
@@ -113,6 +126,9 @@ class Outcome:
             "message": self.message,
             "quantities": {k: _float(v) for k, v in self.quantities.items()},
             "detail": to_jsonable(dict(self.detail)),
+            "exercised": self.exercised,
+            "sizes": {k: _float(v) for k, v in self.sizes.items()},
+            "targets": {k: _float(v) for k, v in self.targets.items()},
         }
 
 
@@ -140,6 +156,9 @@ class Claim:
     thresholds: named numbers the check uses, reported with the result.
     min_decided: fraction of generated examples that must be decided (pass) for a
     universal claim to count as held; below it the claim is inconclusive.
+    min_exercised: fraction of the passes (of a universal or implication claim whose check
+    reports ``exercised``) that must have exercised the premise; below it: ``vacuous``.
+    routes: the independent computations the check compares (``ptverify list`` shows them).
     """
 
     id: str
@@ -153,6 +172,8 @@ class Claim:
     examples: Mapping[str, int] = field(default_factory=dict)
     thresholds: Mapping[str, float] = field(default_factory=dict)
     min_decided: float = 0.5
+    min_exercised: float = 0.8
+    routes: tuple[str, ...] = ()
     module: str = ""
 
     def budget(self, profile: str) -> int:
@@ -171,6 +192,8 @@ class Claim:
             "oracles": list(self.oracles),
             "examples": dict(self.examples),
             "thresholds": {k: float(v) for k, v in self.thresholds.items()},
+            "routes": list(self.routes),
+            "min_exercised": float(self.min_exercised),
             "module": self.module,
         }
 
@@ -194,6 +217,8 @@ def register(c: Claim) -> Claim:
         raise ValueError(f"claim {c.id!r}: kind {c.kind!r} not in {KINDS}")
     if not c.id or any(ch.isspace() for ch in c.id) or "/" in c.id:
         raise ValueError(f"claim id {c.id!r}: must be non-empty, no spaces or '/'")
+    if not 0.0 <= c.min_exercised <= 1.0:
+        raise ValueError(f"claim {c.id!r}: min_exercised must be in [0, 1], got {c.min_exercised}")
     if c.kind != "statistical" and c.strategy is None:
         raise ValueError(f"claim {c.id!r}: a {c.kind} claim needs a strategy factory")
     for p, n in c.examples.items():
@@ -225,6 +250,8 @@ def claim(
     examples: Mapping[str, int] | None = None,
     thresholds: Mapping[str, float] | None = None,
     min_decided: float = 0.5,
+    min_exercised: float = 0.8,
+    routes: tuple[str, ...] = (),
 ) -> Callable[[Callable[[dict], Outcome]], Callable[[dict], Outcome]]:
     """Decorator registering ``check`` as claim ``id`` (see the module docstring)."""
 
@@ -242,6 +269,8 @@ def claim(
                 examples=dict(examples or {}),
                 thresholds=dict(thresholds or {}),
                 min_decided=min_decided,
+                min_exercised=min_exercised,
+                routes=tuple(routes),
                 module=check.__module__,
             )
         )
@@ -329,10 +358,13 @@ BUILTIN_ORDER = (
     "prompt.exact",
     "prompt.weaker",
     "prompt.robust",
+    "prompt.multi_token",
+    "prompt.multi_token_start",
     "prompt.trained",
     "memory.iid_exact",
     "memory.pool",
     "memory.prompt",
+    "memory.prompt_limit",
     "memory.vs_vanilla",
     "memory.attention",
 )

@@ -25,6 +25,7 @@ STATUS_COLOURS = {
     "not_found": "#cf222e",
     "error": "#a40e26",
     "inconclusive": "#9a6700",
+    "vacuous": "#9a6700",
 }
 
 CSS = """
@@ -298,7 +299,7 @@ def index_page(doc: dict, reproduce_link: str | None = None) -> str:
     cards = "".join(
         f'<div class="card"><b style="color:{e(STATUS_COLOURS.get(s, "#333"))}">'
         f"{e(summary.get(s, 0))}</b>{e(s)}</div>"
-        for s in ("held", "found", "falsified", "not_found", "error", "inconclusive")
+        for s in ("held", "found", "falsified", "not_found", "error", "inconclusive", "vacuous")
         if summary.get(s)
     )
     rows = []
@@ -317,6 +318,7 @@ def index_page(doc: dict, reproduce_link: str | None = None) -> str:
             f'<td class="num">{e(cnt.get("passed", 0))}</td>'
             f'<td class="num">{e(cnt.get("discarded", 0))}</td>'
             f'<td class="num">{e(cnt.get("inconclusive", 0))}</td>'
+            f'<td class="num">{e(_exercised(c))}</td>'
             f'<td class="num">{float(c["time_s"]):.1f}</td><td>{case}</td></tr>'
         )
     state = "complete" if doc.get("complete") else "PARTIAL (interrupted or still running)"
@@ -331,7 +333,7 @@ def index_page(doc: dict, reproduce_link: str | None = None) -> str:
         f'<div class="cards">{cards}</div>'
         "<table><tr><th>claim</th><th>theorem</th><th>kind</th><th>status</th>"
         "<th>examples</th><th>passed</th><th>discarded</th><th>inconclusive</th>"
-        "<th>time (s)</th><th>case</th></tr>"
+        "<th>premise exercised</th><th>time (s)</th><th>case</th></tr>"
         + "".join(rows)
         + "</table>"
         + (
@@ -341,9 +343,88 @@ def index_page(doc: dict, reproduce_link: str | None = None) -> str:
             else ""
         )
         + '<p class="sub">Discarded: ill-posed instances (margin γ = 0 on the input set). '
-        "Inconclusive: an oracle (LP solver) could not decide. Neither counts as a pass.</p>"
+        "Inconclusive: an oracle (LP solver) could not decide. Neither counts as a pass. "
+        "Vacuous: the claim held only on examples that mostly did not exercise its premise "
+        "(premise exercised: fraction of decided examples that did).</p>"
     )
     return page("ptverify report", body)
+
+
+def _exercised(c: dict) -> str:
+    frac = (c.get("coverage") or {}).get("exercised")
+    return "–" if frac is None else f"{100 * float(frac):.0f}%"
+
+
+def bars_svg(counts: dict, name: str, width: int = 340, height: int = 150) -> str:
+    """Inline SVG bar chart of a discrete distribution ``{value: count}`` (instance sizes)."""
+    items = list(counts.items())[:40]
+    if not items:
+        return "<p>no values</p>"
+    top = max(int(c) for _, c in items) or 1
+    left, plot_w, plot_h = 30, width - 40, height - 40
+    bw = plot_w / len(items)
+    parts = []
+    for i, (v, c) in enumerate(items):
+        h = plot_h * int(c) / top
+        x = left + i * bw
+        parts.append(
+            f'<rect x="{x:.1f}" y="{10 + plot_h - h:.1f}" width="{max(bw - 2, 1):.1f}" '
+            f'height="{h:.1f}" fill="#8250df"><title>{e(f"{name} = {v}: {c}")}</title></rect>'
+        )
+        if len(items) <= 16 or i % max(1, len(items) // 8) == 0:
+            parts.append(
+                f'<text x="{x + bw / 2:.1f}" y="{height - 16}" font-size="9" '
+                f'text-anchor="middle">{e(v)}</text>'
+            )
+    parts.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 2}" font-size="10" text-anchor="middle">'
+        f"{e(name)}</text>"
+        f'<text x="{left - 4}" y="18" font-size="10" text-anchor="end">{top}</text>'
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{e(name)} distribution">'
+        + "".join(parts)
+        + "</svg>"
+    )
+
+
+def coverage_html(cov: dict) -> str:
+    """The claim page's coverage section: size ranges and distributions, the exercised
+    fraction, the discard rate and the extremes reached by targeting."""
+    if not cov:
+        return "<p>no coverage recorded</p>"
+    frac = cov.get("exercised")
+    summary = {
+        "premise exercised": (
+            "not reported by this claim"
+            if frac is None
+            else f"{100 * float(frac):.1f}% ({cov.get('exercised_count')} of "
+            f"{cov.get('exercised_known')} decided examples)"
+        ),
+        "discard rate": f"{100 * float(cov.get('discard_rate', 0.0)):.1f}%",
+    }
+    for name, rng in cov.items():
+        if isinstance(rng, list) and len(rng) == 2:
+            summary[f"{name} range"] = f"{fmt(rng[0])} … {fmt(rng[1])}"
+    figs = "".join(
+        f"<figure>{bars_svg(counts, name)}<figcaption><code>{e(name)}</code></figcaption></figure>"
+        for name, counts in (cov.get("sizes") or {}).items()
+    )
+    targets = cov.get("targets") or {}
+    trows = "".join(
+        f'<tr><td><code>{e(k)}</code></td><td class="num">{e(fmt(v.get("max")))}</td>'
+        f'<td class="num">{e(fmt(v.get("min")))}</td>'
+        f'<td class="num">{e(v.get("count"))}</td></tr>'
+        for k, v in targets.items()
+    )
+    ttable = (
+        "<h3>Targeted quantities (Hypothesis maximises each)</h3><table><tr><th>target</th>"
+        f"<th>extreme reached (max)</th><th>min</th><th>examples</th></tr>{trows}</table>"
+        if trows
+        else ""
+    )
+    return kv_table(summary) + (f'<div class="flex">{figs}</div>' if figs else "") + ttable
 
 
 def claim_page(c: dict) -> str:
@@ -354,6 +435,7 @@ def claim_page(c: dict) -> str:
         "statement": c.get("statement"),
         "strategy": c.get("strategy"),
         "oracles": ", ".join(c.get("oracles", [])),
+        "routes compared": "; ".join(c.get("routes", [])) or None,
         "profile": c.get("profile"),
         "budget (examples)": c.get("budget"),
         "seed": c.get("seed"),
@@ -380,6 +462,8 @@ def claim_page(c: dict) -> str:
         + kv_table({**cnt, "time (s)": c["time_s"]})
         + (("<h2>Thresholds</h2>" + kv_table(c["thresholds"])) if c.get("thresholds") else "")
         + case
+        + "<h2>Coverage</h2>"
+        + coverage_html(c.get("coverage") or {})
         + "<h2>Condition quantities</h2>"
         + (f'<div class="flex">{"".join(hist)}</div>' if hist else "<p>none recorded</p>")
     )

@@ -1,8 +1,9 @@
 """JUnit XML: one ``<testcase>`` per claim.
 
 held / found → passed; falsified / not_found → ``<failure>``; error → ``<error>``;
-inconclusive → ``<error type="inconclusive">`` (never ``<skipped>``: a CI dashboard must
-not show an undecided claim as green).
+inconclusive / vacuous → ``<error type="inconclusive|vacuous">`` (never ``<skipped>``: a
+CI dashboard must not show an undecided claim, or one whose premise was never exercised,
+as green).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import xml.etree.ElementTree as ET
 def junit_xml(doc: dict) -> str:
     claims = doc["claims"]
     failures = sum(c["status"] in ("falsified", "not_found") for c in claims)
-    errors = sum(c["status"] in ("error", "inconclusive") for c in claims)
+    errors = sum(c["status"] in ("error", "inconclusive", "vacuous") for c in claims)
     total = sum(float(c["time_s"]) for c in claims)
     suites = ET.Element("testsuites")
     suite = ET.SubElement(
@@ -44,6 +45,11 @@ def junit_xml(doc: dict) -> str:
             f"examples={cnt.get('examples')} discarded={cnt.get('discarded')} "
             f"inconclusive={cnt.get('inconclusive')}"
         )
+        cov = c.get("coverage") or {}
+        if cov:
+            ranges = " ".join(f"{k}={v[0]}..{v[1]}" for k, v in cov.items() if isinstance(v, list))
+            ex = cov.get("exercised")
+            body += f"\ncoverage: {ranges} exercised={'n/a' if ex is None else f'{ex:.0%}'}"
         if c.get("case_file"):
             where = doc.get("report_dir")
             path = f"{where.rstrip('/')}/{c['case_file']}" if where else c["case_file"]
@@ -52,7 +58,7 @@ def junit_xml(doc: dict) -> str:
         if status in ("falsified", "not_found"):
             el = ET.SubElement(case, "failure", type=status, message=c["message"][:500])
             el.text = body
-        elif status in ("error", "inconclusive"):
+        elif status in ("error", "inconclusive", "vacuous"):
             el = ET.SubElement(case, "error", type=status, message=c["message"][:500])
             el.text = body
         out = ET.SubElement(case, "system-out")

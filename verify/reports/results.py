@@ -1,6 +1,7 @@
 """Results JSON (versioned schema), case files, and atomic writes.
 
-Results document (``schema = "ptverify.results"``, ``schema_version = 1``)::
+Results document (``schema = "ptverify.results"``, ``schema_version = 2``; version 1,
+without ``coverage`` and the ``vacuous`` status, is still read)::
 
     {"schema", "schema_version", "created" (UTC ISO), "tool_version", "profile", "seed",
      "examples" (override or null), "workers", "report_dir" (as typed), "claims_from"
@@ -8,11 +9,15 @@ Results document (``schema = "ptverify.results"``, ``schema_version = 1``)::
      "summary" {status: count}, "claims": [claim record, …]}
 
 Claim record: the registry description (``id, theorem, kind, statement, strategy,
-oracles, examples, thresholds, module``) plus ``status`` (held | found | falsified |
-not_found | error | inconclusive), ``message``, ``profile``, ``budget``, ``seed``,
-``counts`` {examples, passed, discarded, inconclusive, searched}, ``time_s``,
-``quantities`` {name: {count, min, max, mean, median, values}}, ``case`` (the case
-document below, or null) and ``case_file`` (its path relative to the report dir).
+oracles, examples, thresholds, routes, min_exercised, module``) plus ``status`` (held |
+found | falsified | not_found | error | inconclusive | vacuous), ``message``, ``profile``,
+``budget``, ``seed``, ``counts`` {examples, passed, discarded, inconclusive, searched},
+``time_s``, ``quantities`` {name: {count, min, max, mean, median, values}}, ``coverage``
+{size name: [min, max] (k, n, T, …), exercised (fraction of decided examples that
+exercised the premise, or null), exercised_count, exercised_known, decided,
+discard_rate, sizes {name: {value: count}}, targets {label: {max, min, count}}},
+``case`` (the case document below, or null) and ``case_file`` (its path relative to the
+report dir).
 
 Case document (``schema = "ptverify.case"``, ``schema_version = 1``), plain JSON, written
 to ``cases/<claim id>.json`` and loaded back by ``ptverify replay``::
@@ -41,10 +46,20 @@ from typing import Any
 from verify.models import loads_json
 
 RESULTS_SCHEMA = "ptverify.results"
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
+#: Results versions this ptverify reads (1: before coverage and ``vacuous``).
+RESULTS_READABLE = (1, 2)
 CASE_SCHEMA = "ptverify.case"
 CASE_SCHEMA_VERSION = 1
-CLAIM_STATUSES = ("held", "found", "falsified", "not_found", "error", "inconclusive")
+CLAIM_STATUSES = (
+    "held",
+    "found",
+    "falsified",
+    "not_found",
+    "error",
+    "inconclusive",
+    "vacuous",
+)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -207,8 +222,11 @@ def validate_results(data: Any, where: str = "results") -> dict:
         raise ValueError(f"{where}: expected a JSON object")
     if _field(data, "schema", str, where) != RESULTS_SCHEMA:
         raise ValueError(f"{where}.schema: {data['schema']!r}, expected {RESULTS_SCHEMA!r}")
-    if _field(data, "schema_version", int, where) != RESULTS_SCHEMA_VERSION:
-        raise ValueError(f"{where}.schema_version: {data['schema_version']!r} unsupported")
+    if _field(data, "schema_version", int, where) not in RESULTS_READABLE:
+        raise ValueError(
+            f"{where}.schema_version: {data['schema_version']!r} unsupported "
+            f"(this ptverify reads versions {list(RESULTS_READABLE)})"
+        )
     claims = _field(data, "claims", list, where)
     for i, c in enumerate(claims):
         w = f"{where}.claims[{i}]"
@@ -227,9 +245,29 @@ def validate_results(data: Any, where: str = "results") -> dict:
             _field(c, key, typ, w)
         if c["status"] not in CLAIM_STATUSES:
             raise ValueError(f"{w}.status: {c['status']!r} not in {CLAIM_STATUSES}")
+        if c.get("coverage") is not None:  # absent in version 1 and in crash records
+            _validate_coverage(c["coverage"], f"{w}.coverage")
         if c.get("case") is not None:
             validate_case(c["case"], f"{w}.case")
     return data
+
+
+def _validate_coverage(cov: Any, where: str) -> None:
+    if not isinstance(cov, dict):
+        raise ValueError(f"{where}: expected an object")
+    frac = cov.get("exercised")
+    if frac is not None and (
+        isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 <= frac <= 1
+    ):
+        raise ValueError(f"{where}.exercised: expected a fraction in [0, 1] or null, got {frac!r}")
+    for key in ("sizes", "targets"):
+        if key in cov and not isinstance(cov[key], dict):
+            raise ValueError(f"{where}.{key}: expected an object")
+    for name, rng in cov.items():
+        if name in ("sizes", "targets") or not isinstance(rng, list):
+            continue
+        if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or rng[0] > rng[1]:
+            raise ValueError(f"{where}.{name}: expected [min, max], got {rng!r}")
 
 
 def load_results(path: str | os.PathLike) -> dict:
