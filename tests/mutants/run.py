@@ -312,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         records.sort(key=lambda r: r["name"])
         counts = {v: sum(r["verdict"] == v for r in records)
                   for v in ("caught", "escaped", "crashed-only", "broken")}  # fmt: skip
+        # the strongest evidence: a Hypothesis-shrunk counterexample (not a fixed-seed
+        # statistical failure or a failed existential search alone)
+        counts["caught_shrunk"] = sum(
+            any(c["evidence"] == "shrunk" for c in r.get("caught_by", [])) for r in records
+        )
         summary = {
             "schema": "ptverify.mutants", "schema_version": 1, "started": started,
             "complete": complete, "gate": "python -m verify run --profile ci",
@@ -337,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = summary["counts"]
     wall = time.perf_counter() - t0
     print(f"mutation score: {counts['caught']}/{len(records)}"
-          f"  (escaped {counts['escaped']}, crashed-only {counts['crashed-only']}, "
+          f"  ({counts['caught_shrunk']} with a shrunk counterexample; "
+          f"escaped {counts['escaped']}, crashed-only {counts['crashed-only']}, "
           f"broken {counts['broken']})")  # fmt: skip
     unit_missed = [r["name"] for r in records if r.get("unit", {}).get("caught") is False]
     if args.unit:
