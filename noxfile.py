@@ -1,5 +1,6 @@
-"""nox sessions: tests, lint, verify (the CI gate), bench, browser (headless screenshot), ray
-(the Ray engine's tests on a two-node local cluster).
+"""nox sessions: tests, lint, verify (the CI gate), bench, mutants (the gate's mutation
+score), ray (the Ray engine's tests on a two-node local cluster), browser (headless
+screenshot).
 
 Sessions reuse the project's own virtualenv (``venv_backend="none"``): CI installs the
 project once (``pip install -e .[dev]``) and every session runs against it.
@@ -56,6 +57,20 @@ def bench(session: nox.Session) -> None:
     quick = [] if session.posargs else ["--quick"]
     for name in names:
         session.run("python", "-m", "verify", "bench", name, *quick)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """The gate's mutation score: every patch in tests/mutants/ applied to a temporary copy,
+    the full ``verify run --profile ci`` on each (not part of CI: ~minutes per mutant).
+
+    ``nox -s mutants -- 03 07`` runs a subset; other arguments go to tests/mutants/run.py
+    (``--jobs``, ``--unit``, ``--json``, ``--no-control``, ``--strict``). There is no way to
+    restrict the claims: the score is always the full gate.
+    """
+    if any(a.startswith("--claims") for a in session.posargs):
+        session.error("--claims is not allowed: the mutation score is always the full gate")
+    session.run("python", "tests/mutants/run.py", *session.posargs)
 
 
 def _chromium() -> str | None:
