@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from strategies.blocks import MAX_EXHAUSTIVE
 from verify.inference import mask_probe, posterior_h0, prompted_mask_probe
 from verify.models import HMM
 
@@ -44,7 +45,6 @@ MULTI_TOKEN_TOL = 1e-10
 #: large tier stops at k = 11 with n ≤ 10.
 SMALL = {"n_states": (3, 8), "n_tokens": (2, 8), "T": (1, 6)}
 LARGE = {"n_states": (3, 11), "n_tokens": (2, 10), "T": (8, 32)}
-MAX_EXHAUSTIVE = 50_000
 
 
 def _cond() -> Any:

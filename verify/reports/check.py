@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from strategies import blocks
 from verify.inference import (
-    log_likelihood,
     mask_probe,
     memory_posterior,
     posterior_h0,
@@ -22,7 +22,6 @@ from verify.inference import (
 )
 from verify.models import HMM, MemoryHMM, loads_json, model_from_dict
 
-MAX_EXHAUSTIVE = 50_000
 N_SAMPLED = 2_000
 DEFAULT_T = 3
 
@@ -40,15 +39,11 @@ def _cond_line(c: Any) -> str:
 
 
 def input_set(model: HMM | MemoryHMM, T: int, seed: int) -> tuple[np.ndarray, str]:
-    n = model.n_tokens
-    if n**T <= MAX_EXHAUSTIVE:
-        xs = np.indices((n,) * T).reshape(T, -1).T.astype(np.int64)
-        how = "exhaustive"
-    else:
-        xs, _ = model.sample(N_SAMPLED, T, np.random.default_rng(seed))
-        xs = np.unique(xs, axis=0)
-        how = f"{N_SAMPLED} sampled with seed {seed}, deduplicated"
-    return xs[np.isfinite(log_likelihood(model, xs))], how
+    """𝒮 of THEORY §3 (``strategies.blocks.input_set``) and how it was built."""
+    xs = blocks.input_set(model, T, seed, n_samples=N_SAMPLED)
+    if model.n_tokens**T <= blocks.MAX_EXHAUSTIVE:
+        return xs, "exhaustive"
+    return xs, f"{N_SAMPLED} sampled with seed {seed}, deduplicated"
 
 
 def _lp_line(label: str, res: Any) -> str:
