@@ -212,3 +212,17 @@ def test_head_robust_is_pointwise_and_flags_a_violation():
     wx, _ = wide.sample(400, 16, np.random.default_rng(3))
     planted = head_robust_check(wide, wmu, mask_probe(wide, wx), wx)
     assert planted["violations"] > 0
+
+
+def test_the_cuda_path_runs_on_cpu_with_autocast():
+    """amp=True is what CUDA runs by default: the same code (sampler on the device, bf16
+    autocast of the encoder's forward) exercised here on the CPU; outputs stay float64."""
+    hmm = reference_hmm(0, 4)
+    cfg = MLMConfig(steps=4, eval_every=2, **TINY)
+    net, res = pretrain_mlm(hmm, cfg, device="cpu", amp=True)
+    assert np.isfinite(res.losses).all() and len(res.curve) == 3
+    G = mask_distribution(net, hmm.sample(5, 8, 0)[0])
+    assert G.dtype == np.float64
+    np.testing.assert_allclose(G.sum(1), 1.0, atol=1e-9)
+    _, plain = pretrain_mlm(hmm, cfg, device="cpu")
+    assert plain.losses != res.losses  # autocast really changed the arithmetic

@@ -58,7 +58,9 @@ class MLMConfig:
     min_len: shortest (step t's windows all have one length drawn from [min_len, seq_len],
     so every position up to seq_len is trained and inputs may sit behind a prompt);
     mask_rate: fraction of positions masked besides position 0, which is always masked
-    (it is where the mask probe asks); steps, batch_size: windows are sampled afresh from
+    (it is where the mask probe asks); probe_share: fraction of windows in which position 0
+    is the only mask, exactly the mask probe's input (the others teach every position,
+    which the memory MLM's per-position outputs need); steps, batch_size: windows are sampled afresh from
     the HMM at every step (no fixed corpus); lr, warmup, weight_decay: AdamW with linear
     warm-up over the first ``warmup`` fraction of steps, then cosine decay to lr/10;
     seed: init, windows and masks; checkpoint_every: steps between checkpoints;
@@ -75,6 +77,7 @@ class MLMConfig:
     seq_len: int = 80
     min_len: int = 40
     mask_rate: float = 0.15
+    probe_share: float = 0.5
     steps: int = 1000
     batch_size: int = 64
     lr: float = 2e-3
@@ -124,6 +127,8 @@ class MLMConfig:
             )
         if not (0.0 < self.mask_rate < 1.0):
             raise ValueError(f"MLMConfig.mask_rate = {self.mask_rate!r} must be in (0, 1)")
+        if not (0.0 <= self.probe_share < 1.0):
+            raise ValueError(f"MLMConfig.probe_share = {self.probe_share!r} must be in [0, 1)")
         if not (self.lr > 0):
             raise ValueError(f"MLMConfig.lr = {self.lr!r} must be > 0")
         if not (0.0 <= self.warmup < 1.0):
@@ -213,7 +218,8 @@ class WindowSampler:
 
     ``batch(step)`` → ``(tokens, inputs, mask)``, each (B, L): L drawn from
     [min_len, seq_len], ``H_0 ~ start``, ``H_{t+1} ~ A[H_t]``, ``X_t ~ E[H_t]`` by inverse
-    CDF, position 0 and a ``mask_rate`` fraction of the rest masked. Everything comes from
+    CDF; position 0 masked, and in a ``1 − probe_share`` share of the windows a
+    ``mask_rate`` fraction of the rest too. Everything comes from
     a ``torch.Generator`` seeded by ``(seed, step)``, so batch t is the same however the run
     was interrupted (bit-identical on one device; CPU and CUDA streams differ).
     """
@@ -251,6 +257,8 @@ class WindowSampler:
             cols.append(torch.searchsorted(self.emit[h], u[1, t, :, None])[:, 0])
         tokens = torch.stack(cols, 1).clamp_(max=n_t)
         mask = torch.rand((B, L), generator=g, device=dev) < c.mask_rate
+        solo = torch.rand((B, 1), generator=g, device=dev) < c.probe_share
+        mask &= ~solo
         mask[:, 0] = True
         inputs = tokens.masked_fill(mask, self.mask_id)
         return tokens, inputs, mask

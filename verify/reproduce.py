@@ -169,6 +169,8 @@ PRESETS: dict[str, Preset] = {
         memory_transformer_seeds=2,
         oracle_prompt_len=2,
         mlm_prompt_len=8,
+        # 2000 steps × 32 windows × 40–80 tokens ≈ 3.8M tokens: ~190 s per MLM at the
+        # ~20k tokens/s measured with 1 thread on a busy 2-core CPU (bench training)
         mlm=MLMConfig(
             d_model=64,
             n_layers=2,
@@ -178,7 +180,7 @@ PRESETS: dict[str, Preset] = {
             seq_len=80,
             min_len=40,
             mask_rate=0.15,
-            steps=1500,
+            steps=2000,
             batch_size=32,
             lr=3e-3,
             checkpoint_every=250,
@@ -203,6 +205,9 @@ PRESETS: dict[str, Preset] = {
         memory_transformer_seeds=5,
         oracle_prompt_len=2,
         mlm_prompt_len=20,
+        # not yet measured on a GPU: 2500 steps × 256 windows × 80–160 tokens ≈ 77M tokens,
+        # ~30 s per MLM if the bf16 encoder sustains ~3M tokens/s on one large GPU; 170
+        # MLMs (20 seeds) then fit in about an hour. scripts/device-check.sh measures it.
         mlm=MLMConfig(
             d_model=128,
             n_layers=4,
@@ -212,7 +217,7 @@ PRESETS: dict[str, Preset] = {
             seq_len=160,
             min_len=80,
             mask_rate=0.15,
-            steps=6000,
+            steps=2500,
             batch_size=256,
             lr=1e-3,
             checkpoint_every=1000,
