@@ -60,9 +60,10 @@ class MLMConfig:
     mask_rate: fraction of positions masked besides position 0, which is always masked
     (it is where the mask probe asks); probe_share: fraction of windows in which position 0
     is the only mask, exactly the mask probe's input (the others teach every position,
-    which the memory MLM's per-position outputs need); steps, batch_size: windows are sampled afresh from
-    the HMM at every step (no fixed corpus); lr, warmup, weight_decay: AdamW with linear
-    warm-up over the first ``warmup`` fraction of steps, then cosine decay to lr/10;
+    which the memory MLM's per-position outputs need); steps, batch_size: windows are
+    sampled afresh from the HMM at every step (no fixed corpus); lr, warmup, weight_decay:
+    AdamW with linear warm-up over the first ``warmup`` fraction of steps, then cosine
+    decay to lr/10;
     seed: init, windows and masks; checkpoint_every: steps between checkpoints;
     eval_every, eval_size, eval_len: the TV-to-oracle curve is measured every
     ``eval_every`` steps on ``eval_size`` held-out inputs of ``eval_len`` tokens
@@ -469,8 +470,9 @@ def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: Any) -> d
     ``sign b*ᵀĜ(x) = sign μᵀp(x)`` (Hölder: ``|b*ᵀ(Ĝ − G)| ≤ ε(x)‖b*‖_∞`` and
     ``b*ᵀG = μᵀp`` when W has full column rank, so a violation falsifies the claim).
     g_hat (B, n), xs (B, T). Returns ``{"covered", "total", "fraction", "violations",
-    "tv"}`` (covered: inputs where the condition applies; tv: mean ½ε). Meaningful under
-    C-HEAD (k ≤ n, full rank W)."""
+    "b_inf", "tv"}`` (covered: inputs where the condition applies; b_inf: ‖b*‖_∞, huge when
+    W is near rank-deficient, and then almost nothing qualifies; tv: mean ½ε). Meaningful
+    under C-HEAD (k ≤ n, full rank W)."""
     mu = np.asarray(mu, dtype=np.float64)
     b = np.linalg.pinv(hmm.W).T @ mu
     p = posterior_h0(hmm, xs)
@@ -484,6 +486,7 @@ def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: Any) -> d
         "total": int(covered.size),
         "fraction": float(covered.mean()) if covered.size else 0.0,
         "violations": int((covered & wrong).sum()),
+        "b_inf": float(np.abs(b).max()),
         "tv": float(0.5 * eps.mean()),
     }
 

@@ -133,6 +133,8 @@ PRESETS: dict[str, Preset] = {
         memory_transformer_seeds=1,
         oracle_prompt_len=2,
         mlm_prompt_len=4,
+        # d = 32 reaches TV ≈ 0.02 at k = 8 and ≈ 0.03–0.06 on the memory HMMs in a few
+        # hundred steps; k = 20 > n needs far more than CI can spend (TV ≈ 0.25)
         mlm=MLMConfig(
             d_model=32,
             n_layers=2,
@@ -142,7 +144,7 @@ PRESETS: dict[str, Preset] = {
             seq_len=32,
             min_len=16,
             mask_rate=0.15,
-            steps=300,
+            steps=500,
             batch_size=32,
             lr=3e-3,
             checkpoint_every=100,
@@ -151,8 +153,8 @@ PRESETS: dict[str, Preset] = {
             eval_len=24,
         ),
         train=TrainConfig(lr=0.05, batch_size=100, max_epochs=40, patience=8),
-        tv_targets=((12, 0.1), (30, 0.2)),
-        memory_tv_target=0.2,
+        tv_targets=((12, 0.05), (30, 0.3)),
+        memory_tv_target=0.1,
     ),
     "small": Preset(
         name="small",
@@ -745,7 +747,8 @@ def _html(
             lines.append(
                 f"<li class='{'ok' if ok else 'bad'}'>k={r['k']} seed={r['seed']}: "
                 f"{r['covered']} of {r['total']} inputs qualify ({r['fraction']:.1%}), "
-                f"{r['violations']} violations (mean TV {r['tv']:.4f})</li>"
+                f"{r['violations']} violations (mean TV {r['tv']:.4f}, ‖b*‖<sub>∞</sub> = "
+                f"{r['b_inf']:.3g})</li>"
             )
         lines.append("</ul>")
     cfg = {k: v for k, v in asdict(preset.mlm).items()}
