@@ -212,6 +212,7 @@ def test_head_robust_is_pointwise_and_flags_a_violation():
     wx, _ = wide.sample(400, 16, np.random.default_rng(3))
     planted = head_robust_check(wide, wmu, mask_probe(wide, wx), wx)
     assert planted["violations"] > 0
+    assert exact["b_inf"] == pytest.approx(np.abs(np.linalg.pinv(hmm.W).T @ mu).max())
 
 
 def test_the_cuda_path_runs_on_cpu_with_autocast():
