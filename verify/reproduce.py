@@ -133,8 +133,8 @@ PRESETS: dict[str, Preset] = {
         memory_transformer_seeds=1,
         oracle_prompt_len=2,
         mlm_prompt_len=4,
-        # d = 32 reaches TV ≈ 0.02 at k = 8 and ≈ 0.03–0.06 on the memory HMMs in a few
-        # hundred steps; k = 20 > n needs far more than CI can spend (TV ≈ 0.25)
+        # measured (seed 0, 500 steps, ~40 s each with 1 thread on a shared CPU): TV 0.007
+        # at k = 8, 0.16 at k = 20 (k > n needs more than CI can spend), memory 0.026 / 0.036
         mlm=MLMConfig(
             d_model=32,
             n_layers=2,
@@ -171,8 +171,8 @@ PRESETS: dict[str, Preset] = {
         memory_transformer_seeds=2,
         oracle_prompt_len=2,
         mlm_prompt_len=8,
-        # 2000 steps × 32 windows × 40–80 tokens ≈ 3.8M tokens: ~190 s per MLM at the
-        # ~20k tokens/s measured with 1 thread on a busy 2-core CPU (bench training)
+        # 2000 steps × 32 windows × 40–80 tokens ≈ 3.8M tokens: 440–500 s per MLM measured
+        # with 1 thread on a 2-core CPU shared with ~4 other jobs (~8–20k tokens/s)
         mlm=MLMConfig(
             d_model=64,
             n_layers=2,
