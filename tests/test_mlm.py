@@ -9,18 +9,21 @@ import numpy as np
 import pytest
 import torch
 
-from verify.inference import posterior_h0
+from verify.inference import mask_probe, posterior_h0
 from verify.mlm import (
     CHECKPOINT,
     METADATA,
     MLMConfig,
+    WindowSampler,
+    head_robust_check,
     mask_distribution,
     mask_probe_tv,
     position_distributions,
     pretrain_mlm,
     train_prompt_mlm,
 )
-from verify.reference import reference_hmm, reference_task, task_mu
+from verify.models import HMM
+from verify.reference import reference_hmm, reference_memory_hmm, reference_task, task_mu
 from verify.training import Split, Splits, TrainConfig
 
 TINY = dict(
@@ -31,10 +34,20 @@ TINY = dict(
     max_len=24,
     seq_len=16,
     batch_size=16,
-    corpus_sequences=16,
-    corpus_length=64,
+    min_len=8,
+    eval_len=8,
+    eval_size=32,
     lr=5e-3,
 )
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: tiny models on a shared CPU run ~10× faster than with two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def test_tv_to_oracle_decreases_with_training():
@@ -45,28 +58,36 @@ def test_tv_to_oracle_decreases_with_training():
     tv0, tv1 = mask_probe_tv(before, hmm, xs), mask_probe_tv(after, hmm, xs)
     assert tv1 < tv0 - 0.15, (tv0, tv1)
     assert np.mean(res.losses[-20:]) < np.mean(res.losses[:20])
-    assert res.tokens == 250 * 16 * 16
+    assert res.tokens == sum(c["tokens"] for c in res.curve[-1:]) and res.tokens >= 250 * 16 * 8
 
 
 def test_checkpoint_resume_equals_uninterrupted(tmp_path):
     hmm = reference_hmm(1, 3)
-    cfg = MLMConfig(steps=12, checkpoint_every=5, **TINY)
-    full, _ = pretrain_mlm(hmm, cfg, device="cpu")
+    cfg = MLMConfig(steps=12, checkpoint_every=5, eval_every=4, **TINY)
+    full, whole = pretrain_mlm(hmm, cfg, device="cpu")
     _, first = pretrain_mlm(hmm, cfg, device="cpu", checkpoint_dir=tmp_path, stop_after=7)
     assert first.steps == 7
     meta = json.loads((tmp_path / METADATA).read_text())
     assert meta["step"] == 7 and len(meta["losses"]) == 7
+    assert [c["step"] for c in meta["curve"]] == [0, 4]
     state = torch.load(tmp_path / CHECKPOINT, weights_only=True)  # no pickle of objects
     assert set(state) == {"model", "optimizer", "scheduler"}
     resumed, second = pretrain_mlm(hmm, cfg, device="cpu", checkpoint_dir=tmp_path)
     assert second.resumed_from == 7 and second.steps == 12
+    # the TV curve continues across the interruption and equals the uninterrupted one
+    assert [c["step"] for c in second.curve] == [0, 4, 8, 12]
+    assert [c["tv"] for c in second.curve] == [c["tv"] for c in whole.curve]
+    assert [c["tokens"] for c in second.curve] == [c["tokens"] for c in whole.curve]
+    assert second.losses == whole.losses
     for (name, a), (_, b) in zip(
         full.state_dict().items(), resumed.state_dict().items(), strict=True
     ):
         assert torch.equal(a, b), name
-    # a different config does not pick up the checkpoint
+    # a different config (also a different schedule length) does not pick up the checkpoint
     other, third = pretrain_mlm(hmm, MLMConfig(steps=3, **{**TINY, "lr": 1e-3}), "cpu", tmp_path)
     assert third.resumed_from == 0
+    _, fourth = pretrain_mlm(hmm, MLMConfig(steps=20, **TINY), "cpu", tmp_path)
+    assert fourth.resumed_from == 0
 
 
 def test_downstream_features_are_distributions_and_prompt_tuning_is_deterministic():
@@ -102,6 +123,14 @@ def test_bad_config_and_inputs():
         MLMConfig(steps=0)
     with pytest.raises(ValueError, match="seq_len"):
         MLMConfig(seq_len=500, max_len=100)
+    with pytest.raises(ValueError, match="min_len"):
+        MLMConfig(min_len=90, seq_len=80, max_len=80)
+    with pytest.raises(ValueError, match="eval_len"):
+        MLMConfig(eval_len=80, max_len=80)
+    with pytest.raises(ValueError, match="eval_every"):
+        MLMConfig(eval_every=-1)
+    with pytest.raises(ValueError, match="warmup"):
+        MLMConfig(warmup=1.0)
     hmm = reference_hmm(0, 3)
     with pytest.raises(ValueError, match="device"):
         pretrain_mlm(hmm, MLMConfig(steps=1, **TINY), device="gpu")
@@ -109,3 +138,92 @@ def test_bad_config_and_inputs():
     xs, _ = hmm.sample(2, 40, 0)
     with pytest.raises(ValueError, match="max_len"):
         mask_distribution(net, xs)
+
+
+def test_fresh_windows_are_deterministic_per_step_and_follow_the_hmm():
+    hmm = reference_hmm(3, 6)
+    cfg = MLMConfig(
+        batch_size=64, seq_len=24, min_len=12, max_len=24, eval_len=8, mask_rate=0.2, seed=5
+    )
+    a = WindowSampler(hmm, cfg, torch.device("cpu"))
+    b = WindowSampler(hmm, cfg, torch.device("cpu"))
+    for step in (0, 7, 3):  # any order: batch t depends on (seed, t) only
+        for x, y in zip(a.batch(step), b.batch(step), strict=True):
+            assert torch.equal(x, y)
+    t0, x0, m0 = a.batch(0)
+    t1, _, _ = a.batch(1)
+    assert not (t0.shape == t1.shape and torch.equal(t0, t1))  # fresh every step
+    other = WindowSampler(hmm, MLMConfig(**{**cfg.__dict__, "seed": 6}), torch.device("cpu"))
+    assert not torch.equal(other.batch(0)[0][:, :12], t0[:, :12])
+    lengths = {a.batch(s)[0].shape[1] for s in range(40)}
+    assert min(lengths) >= 12 and max(lengths) <= 24 and len(lengths) > 3
+    assert m0[:, 0].all() and torch.equal(x0[m0], torch.full_like(x0[m0], hmm.n_tokens))
+    assert torch.equal(x0[~m0], t0[~m0])
+    # cross-check against the chain: with identity emissions tokens are the states, so the
+    # empirical start law and transition counts estimate start and A
+    k = 4
+    A = np.random.default_rng(0).dirichlet(np.ones(k), size=k)
+    start = np.array([0.1, 0.2, 0.3, 0.4])
+    chain = HMM(start, A, np.eye(k))
+    s = WindowSampler(
+        chain,
+        MLMConfig(batch_size=4000, seq_len=8, min_len=8, max_len=8, eval_len=4),
+        torch.device("cpu"),
+    )
+    toks = s.batch(0)[0].numpy()
+    np.testing.assert_allclose(np.bincount(toks[:, 0], minlength=k) / 4000, start, atol=0.03)
+    counts = np.zeros((k, k))
+    np.add.at(counts, (toks[:, :-1].ravel(), toks[:, 1:].ravel()), 1)
+    np.testing.assert_allclose(counts / counts.sum(1, keepdims=True), A, atol=0.03)
+
+
+def test_memory_mlm_curve_measures_loo_conditionals():
+    mem = reference_memory_hmm(0, 2, 4, 10)
+    cfg = MLMConfig(steps=6, eval_every=3, **TINY)
+    net, res = pretrain_mlm(mem, cfg, device="cpu")
+    assert [c["step"] for c in res.curve] == [0, 3, 6]
+    assert all(0.0 <= c["tv"] <= 1.0 for c in res.curve)
+    times = [c["time_s"] for c in res.curve]
+    assert times == sorted(times) and res.curve[-1]["tokens"] == res.tokens
+    assert res.final_tv == res.curve[-1]["tv"]
+
+
+def test_head_robust_is_pointwise_and_flags_a_violation():
+    hmm = reference_hmm(0, 4)
+    mu = task_mu(reference_task(0, 4))
+    xs, _ = hmm.sample(300, 16, np.random.default_rng(1))
+    G = mask_probe(hmm, xs)
+    exact = head_robust_check(hmm, mu, G, xs)
+    assert exact["violations"] == 0 and exact["total"] == 300
+    assert exact["fraction"] > 0.99 and exact["tv"] < 1e-12  # ε = 0: every x with μᵀp ≠ 0
+    # a noisy Ĝ: fewer inputs qualify, each by its own ε(x); still no violation (Hölder)
+    noise = np.random.default_rng(2).dirichlet(np.ones(10), size=300)
+    noisy = head_robust_check(hmm, mu, 0.9 * G + 0.1 * noise, xs)
+    assert noisy["violations"] == 0 and noisy["covered"] < exact["covered"]
+    # pointwise, not by the mean ε: an input whose own error is large is not covered
+    G_bad = G.copy()
+    G_bad[0] = np.roll(G[0], 1)
+    one = head_robust_check(hmm, mu, G_bad, xs)
+    assert one["covered"] >= exact["covered"] - 1
+    # planted: with k > n, W has no left inverse, b*ᵀG ≠ μᵀp, and the check catches the
+    # misclassified inputs that its premise (C-HEAD) would have excluded
+    wide = reference_hmm(0, 12, 3)
+    wmu = task_mu(reference_task(0, 12))
+    wx, _ = wide.sample(400, 16, np.random.default_rng(3))
+    planted = head_robust_check(wide, wmu, mask_probe(wide, wx), wx)
+    assert planted["violations"] > 0
+    assert exact["b_inf"] == pytest.approx(np.abs(np.linalg.pinv(hmm.W).T @ mu).max())
+
+
+def test_the_cuda_path_runs_on_cpu_with_autocast():
+    """amp=True is what CUDA runs by default: the same code (sampler on the device, bf16
+    autocast of the encoder's forward) exercised here on the CPU; outputs stay float64."""
+    hmm = reference_hmm(0, 4)
+    cfg = MLMConfig(steps=4, eval_every=2, **TINY)
+    net, res = pretrain_mlm(hmm, cfg, device="cpu", amp=True)
+    assert np.isfinite(res.losses).all() and len(res.curve) == 3
+    G = mask_distribution(net, hmm.sample(5, 8, 0)[0])
+    assert G.dtype == np.float64
+    np.testing.assert_allclose(G.sum(1), 1.0, atol=1e-9)
+    _, plain = pretrain_mlm(hmm, cfg, device="cpu")
+    assert plain.losses != res.losses  # autocast really changed the arithmetic

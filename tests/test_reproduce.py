@@ -4,12 +4,15 @@ verdict, escaping; plus the verdict logic on hand-made rows."""
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 
 import pytest
+import torch
 
+from verify.cli import main
 from verify.mlm import MLMConfig
-from verify.reproduce import COLUMNS, PRESETS, Preset, assess_shape, reproduce
+from verify.reproduce import COLUMNS, PRESETS, Preset, _Runner, assess_shape, reproduce
 from verify.training import TrainConfig
 
 TINY = Preset(
@@ -34,14 +37,25 @@ TINY = Preset(
         d_ff=32,
         max_len=16,
         seq_len=12,
+        min_len=6,
         steps=20,
         batch_size=8,
-        corpus_sequences=8,
-        corpus_length=32,
         checkpoint_every=10,
+        eval_every=10,
+        eval_size=16,
+        eval_len=8,
     ),
     train=TrainConfig(max_epochs=5, patience=3, batch_size=30),
 )
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: tiny models on a shared CPU run ~10× faster than with two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def test_tiny_reproduce_writes_csv_figures_and_page(tmp_path):
@@ -75,6 +89,82 @@ def test_tiny_reproduce_writes_csv_figures_and_page(tmp_path):
     assert "data:image/png;base64," in text
     assert not list(tmp_path.glob(".index.*"))  # atomic write left no temp file
     assert (tmp_path / "checkpoints" / "vanilla_k4_s0" / "mlm.pt").exists()
+    # the memory MLM's distance to G_i(x) is a column like the vanilla one
+    att = [r for r in rows if r["method"] == "attention" and r["backbone"] == "transformer"]
+    assert att and all(0.0 <= float(r["tv"]) <= 1.0 for r in att)
+    head = [r for r in rows if r["method"] == "head" and r["backbone"] == "transformer"]
+    assert all(0.0 <= float(r["robust_fraction"]) <= 1.0 for r in head)
+    assert all(r["robust_violations"] == "0" for r in head)
+    rec = json.loads((tmp_path / "pretraining.json").read_text())
+    kinds = {(r["mlm"], r["k"]) for r in rec["pretraining"]}
+    assert kinds == {("vanilla", 4), ("memory", 8), ("vanilla", 8)}
+    for r in rec["pretraining"]:
+        assert [c["step"] for c in r["curve"]] == [0, 10, 20]  # the TV curve is recorded
+    assert (tmp_path / "pretraining.png").stat().st_size > 1000
+    assert "TV to the oracle during pretraining" in text and "qualify" in text
+
+
+def test_missed_tv_target_is_loud_and_resume_reuses_checkpoints(tmp_path, capsys):
+    strict = replace(TINY, tv_targets=((30, 1e-9),), memory_tv_target=1e-9)
+    kw = dict(device="cpu", out_dir=tmp_path, progress=False, experiments="vanilla", seeds=1)
+    page = reproduce(strict, ks=(4,), **kw)
+    err = capsys.readouterr().err
+    assert "MISSED" in err and "vanilla MLM k=4 seed=0" in err
+    assert "MISSED their TV target" in page.read_text()
+    first = (tmp_path / "results.csv").read_text()
+    meta = json.loads((tmp_path / "checkpoints" / "vanilla_k4_s0" / "mlm.json").read_text())
+    assert meta["step"] == TINY.mlm.steps
+    # rerun: the checkpoint is resumed (no new step), rows identical but for wall times
+    reproduce(strict, ks=(4,), **kw)
+    again = (tmp_path / "results.csv").read_text()
+
+    def acc(text):
+        return [r["accuracy"] + r["tv"] for r in csv.DictReader(text.splitlines())]
+
+    assert acc(first) == acc(again)
+    meta2 = json.loads((tmp_path / "checkpoints" / "vanilla_k4_s0" / "mlm.json").read_text())
+    assert meta2["losses"] == meta["losses"] and meta2["curve"] == meta["curve"]
+
+
+def test_subsets_select_the_right_panels(monkeypatch, tmp_path):
+    small = PRESETS["small"]
+    all_jobs = _Runner(small, "cpu", tmp_path, False).jobs()
+    assert len(all_jobs) == 7 * 5 + 4 * 3 + 5 * 2 + 4 * 2
+    jobs = _Runner(small, "cpu", tmp_path, False, ("vanilla",), (8, 20), 1).jobs()
+    assert jobs == [
+        ("vanilla", 8, 0, False),
+        ("vanilla", 8, 0, True),
+        ("vanilla", 20, 0, True),
+    ]
+    jobs = _Runner(small, "cpu", tmp_path, False, ("memory",), (8, 20), 2).jobs()
+    assert jobs == [
+        ("memory", 2, 0, False),
+        ("memory", 2, 1, False),
+        ("memory", 5, 0, False),
+        ("memory", 5, 1, False),
+        ("memory", 2, 0, True),
+        ("memory", 2, 1, True),
+        ("memory", 5, 0, True),
+        ("memory", 5, 1, True),
+    ]
+    with pytest.raises(ValueError, match="selects no panel"):
+        reproduce(TINY, device="cpu", out_dir=tmp_path, ks=(99,))
+    with pytest.raises(ValueError, match="experiments"):
+        reproduce(TINY, device="cpu", out_dir=tmp_path, experiments="prompt")
+    with pytest.raises(ValueError, match="seeds"):
+        reproduce(TINY, device="cpu", out_dir=tmp_path, seeds=0)
+    # the CLI passes the subset through
+    import sys
+    import types
+
+    calls = []
+    fake = types.ModuleType("verify.reproduce")
+    fake.reproduce = lambda *a, **kw: calls.append((a, kw)) or tmp_path / "index.html"
+    monkeypatch.setitem(sys.modules, "verify.reproduce", fake)
+    argv = ["reproduce", "--preset", "small", "--device", "cpu", "--out", str(tmp_path)]
+    assert main(argv + ["--experiment", "memory", "--k", "8,20", "--seeds", "1"]) == 0
+    assert calls[-1][1] == {"progress": True, "experiments": ("memory",), "ks": (8, 20), "seeds": 1}
+    assert main(argv + ["--k", "8,x"]) == 2
 
 
 def _rows(gaps_lo, gaps_hi, att, van):

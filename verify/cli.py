@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out", default="reports/reproduce", help="linked from the claims report when here"
     )
+    s.add_argument(
+        "--experiment", choices=("vanilla", "memory"), help="only this experiment (default both)"
+    )
+    s.add_argument("--k", help="only these hidden-state counts, e.g. 8,20 (memory: k = 4m)")
+    s.add_argument("--seeds", type=int, help="only the first N seeds of every panel")
+    s.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy CPU)")
 
     s = sub.add_parser(
         "sweep", help="conditions and recovery over a grid of k, n, … (phase diagrams)"
@@ -272,7 +278,19 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         mod = importlib.import_module("verify.reproduce")
     except ModuleNotFoundError as exc:
         raise UsageError(f"reproduce is not available in this install ({exc})") from None
-    out = mod.reproduce(args.preset, args.device, Path(args.out), progress=True)
+    subset: dict = {}
+    if args.experiment:
+        subset["experiments"] = (args.experiment,)
+    if args.k:
+        try:
+            subset["ks"] = tuple(int(v) for v in args.k.split(","))
+        except ValueError:
+            raise UsageError(f"--k {args.k!r}: give comma-separated ints, e.g. --k 8,20") from None
+    if args.seeds is not None:
+        subset["seeds"] = args.seeds
+    if args.threads is not None:
+        subset["threads"] = args.threads
+    out = mod.reproduce(args.preset, args.device, Path(args.out), progress=True, **subset)
     print(f"ptverify: reproduce wrote {out}")
     return EXIT_OK
 

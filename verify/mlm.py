@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .inference import mask_probe, posterior_h0
+from .inference import loo_conditionals, mask_probe, posterior_h0
 from .models import HMM, MemoryHMM
 from .training import (
     LinearHead,
@@ -53,27 +54,41 @@ class MLMConfig:
     """Size and pretraining schedule of the masked LM.
 
     d_model, n_layers, n_heads, d_ff: encoder size; max_len: positions (≥ the longest
-    window used downstream, prompt + [MASK] + input); seq_len: pretraining window length;
-    mask_rate: fraction of positions masked (at least one per window); steps, batch_size,
-    lr: AdamW schedule (linear warm-up over the first 5%); corpus_sequences × corpus_length:
-    the sampled corpus windows are cropped from; seed: init, corpus and batches;
-    checkpoint_every: steps between checkpoints.
+    window used downstream, prompt + [MASK] + input); seq_len: longest pretraining window,
+    min_len: shortest (step t's windows all have one length drawn from [min_len, seq_len],
+    so every position up to seq_len is trained and inputs may sit behind a prompt);
+    mask_rate: fraction of positions masked besides position 0, which is always masked
+    (it is where the mask probe asks); probe_share: fraction of windows in which position 0
+    is the only mask, exactly the mask probe's input (the others teach every position,
+    which the memory MLM's per-position outputs need); steps, batch_size: windows are
+    sampled afresh from the HMM at every step (no fixed corpus); lr, warmup, weight_decay:
+    AdamW with linear warm-up over the first ``warmup`` fraction of steps, then cosine
+    decay to lr/10;
+    seed: init, windows and masks; checkpoint_every: steps between checkpoints;
+    eval_every, eval_size, eval_len: the TV-to-oracle curve is measured every
+    ``eval_every`` steps on ``eval_size`` held-out inputs of ``eval_len`` tokens
+    (0 = only at the end).
     """
 
     d_model: int = 64
     n_layers: int = 2
     n_heads: int = 4
-    d_ff: int = 128
-    max_len: int = 160
-    seq_len: int = 64
+    d_ff: int = 256
+    max_len: int = 80
+    seq_len: int = 80
+    min_len: int = 40
     mask_rate: float = 0.15
+    probe_share: float = 0.5
     steps: int = 1000
     batch_size: int = 64
     lr: float = 2e-3
-    corpus_sequences: int = 256
-    corpus_length: int = 1024
+    warmup: float = 0.05
+    weight_decay: float = 0.01
     seed: int = 0
     checkpoint_every: int = 200
+    eval_every: int = 0
+    eval_size: int = 256
+    eval_len: int = 32
 
     def __post_init__(self) -> None:
         for name in (
@@ -83,33 +98,52 @@ class MLMConfig:
             "d_ff",
             "max_len",
             "seq_len",
+            "min_len",
             "steps",
             "batch_size",
-            "corpus_sequences",
-            "corpus_length",
             "checkpoint_every",
+            "eval_size",
+            "eval_len",
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"MLMConfig.{name} = {v!r} must be a positive int")
+        v = self.eval_every
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"MLMConfig.eval_every = {v!r} must be an int ≥ 0 (0: at the end)")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"MLMConfig.d_model = {self.d_model} must be divisible by n_heads = {self.n_heads}"
             )
         if self.seq_len > self.max_len:
             raise ValueError(f"MLMConfig.seq_len = {self.seq_len} exceeds max_len = {self.max_len}")
-        if self.seq_len > self.corpus_length:
+        if not (2 <= self.min_len <= self.seq_len):
             raise ValueError(
-                f"MLMConfig.seq_len = {self.seq_len} exceeds corpus_length = {self.corpus_length}"
+                f"MLMConfig.min_len = {self.min_len} must be in [2, seq_len = {self.seq_len}]"
+            )
+        if self.eval_len + 1 > self.max_len:
+            raise ValueError(
+                f"MLMConfig.eval_len = {self.eval_len} needs eval_len + 1 "
+                f"≤ max_len = {self.max_len}"
             )
         if not (0.0 < self.mask_rate < 1.0):
             raise ValueError(f"MLMConfig.mask_rate = {self.mask_rate!r} must be in (0, 1)")
+        if not (0.0 <= self.probe_share < 1.0):
+            raise ValueError(f"MLMConfig.probe_share = {self.probe_share!r} must be in [0, 1)")
         if not (self.lr > 0):
             raise ValueError(f"MLMConfig.lr = {self.lr!r} must be > 0")
+        if not (0.0 <= self.warmup < 1.0):
+            raise ValueError(f"MLMConfig.warmup = {self.warmup!r} must be in [0, 1)")
+        if not (self.weight_decay >= 0):
+            raise ValueError(f"MLMConfig.weight_decay = {self.weight_decay!r} must be ≥ 0")
 
 
 class MaskedLM(torch.nn.Module):
-    """BERT-style encoder: ``logits = decoder(encoder(embed(tokens) + pos))`` (B, T, n)."""
+    """BERT-style encoder: ``logits = decoder(norm(encoder(embed(tokens) + pos)))`` (B, T, n).
+
+    Token and position embeddings start at the same scale (N(0, 0.02²)): when positions
+    start 50× smaller than tokens the encoder is a bag of words for a long time and some
+    seeds never leave the unigram solution (loss flat at log n)."""
 
     def __init__(self, n_tokens: int, config: MLMConfig):
         super().__init__()
@@ -118,9 +152,16 @@ class MaskedLM(torch.nn.Module):
         self.config = config
         d = config.d_model
         self.embed = torch.nn.Embedding(n_tokens + 1, d)
+        torch.nn.init.normal_(self.embed.weight, std=0.02)
         self.pos = torch.nn.Parameter(0.02 * torch.randn(config.max_len, d))
         layer = torch.nn.TransformerEncoderLayer(
-            d, config.n_heads, config.d_ff, dropout=0.0, batch_first=True, norm_first=True
+            d,
+            config.n_heads,
+            config.d_ff,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.encoder = torch.nn.TransformerEncoder(
             layer, config.n_layers, enable_nested_tensor=False
@@ -146,7 +187,10 @@ class MaskedLM(torch.nn.Module):
 class PretrainResult:
     """Pretraining record: steps done, final mean loss (last 10% of steps), wall time of
     this call (s), time of its optimisation loop alone (s), tokens processed by this call,
-    and the step it resumed from (0 when it started fresh)."""
+    the step it resumed from (0 when it started fresh), the per-step losses, and the
+    TV-to-oracle curve: one dict per evaluation ``{"step", "tokens", "time_s", "tv"}``
+    (tokens and loop time cumulative over resumed calls; ``tv`` is the mean TV of the mask
+    probe for an HMM, of the per-position outputs to ``G_i(x)`` for a MemoryHMM)."""
 
     steps: int
     final_loss: float
@@ -155,38 +199,70 @@ class PretrainResult:
     tokens: int
     resumed_from: int
     losses: list[float]
+    curve: list[dict] = dataclasses.field(default_factory=list)
+
+    @property
+    def final_tv(self) -> float:
+        """TV at the last evaluation (NaN when none was made)."""
+        return float(self.curve[-1]["tv"]) if self.curve else float("nan")
 
 
 def _fingerprint(model: HMM | MemoryHMM, config: MLMConfig) -> str:
     h = hashlib.sha256(model.to_json().encode())
-    cfg = {
-        k: v
-        for k, v in dataclasses.asdict(config).items()
-        if k not in ("steps", "checkpoint_every")
-    }
+    cfg = {k: v for k, v in dataclasses.asdict(config).items() if k != "checkpoint_every"}
     h.update(json.dumps(cfg, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
-def sample_corpus(model: HMM | MemoryHMM, config: MLMConfig) -> np.ndarray:
-    """The pretraining corpus (corpus_sequences, corpus_length) int64, seeded by config.seed."""
-    tokens, _ = model.sample(
-        config.corpus_sequences, config.corpus_length, np.random.default_rng([config.seed, 7919])
-    )
-    return tokens
+class WindowSampler:
+    """Fresh pretraining windows drawn on ``device`` straight from the HMM's CDFs.
 
+    ``batch(step)`` → ``(tokens, inputs, mask)``, each (B, L): L drawn from
+    [min_len, seq_len], ``H_0 ~ start``, ``H_{t+1} ~ A[H_t]``, ``X_t ~ E[H_t]`` by inverse
+    CDF; position 0 masked, and in a ``1 − probe_share`` share of the windows a
+    ``mask_rate`` fraction of the rest too. Everything comes from
+    a ``torch.Generator`` seeded by ``(seed, step)``, so batch t is the same however the run
+    was interrupted (bit-identical on one device; CPU and CUDA streams differ).
+    """
 
-def _batch(corpus: np.ndarray, config: MLMConfig, step: int, mask_id: int):
-    """Batch ``step``: crops (B, seq_len), masked inputs, and the mask — from rng([seed, step])."""
-    rng = np.random.default_rng([config.seed, step])
-    B, L = config.batch_size, config.seq_len
-    rows = rng.integers(0, corpus.shape[0], B)
-    offs = rng.integers(0, corpus.shape[1] - L + 1, B)
-    crops = corpus[rows[:, None], offs[:, None] + np.arange(L)[None, :]]
-    mask = rng.random((B, L)) < config.mask_rate
-    mask[np.arange(B), rng.integers(0, L, B)] = True  # at least one target per window
-    inputs = np.where(mask, mask_id, crops)
-    return crops, inputs, mask
+    def __init__(self, model: HMM | MemoryHMM, config: MLMConfig, device: torch.device):
+        hmm = model.as_hmm() if isinstance(model, MemoryHMM) else model
+        self.config, self.device = config, device
+        self.k = hmm.n_states
+        self.mask_id = hmm.n_tokens
+
+        def cdf(p: np.ndarray) -> torch.Tensor:
+            c = np.cumsum(np.asarray(p, dtype=np.float64), axis=-1)
+            return torch.as_tensor(c / c[..., -1:], dtype=torch.float64, device=device)
+
+        self.start = cdf(hmm.start)  # (k,)
+        self.trans = cdf(hmm.transition)  # (k, k)
+        self.emit = cdf(hmm.emission)  # (k, n)
+        self.gen = torch.Generator(device=device)
+
+    def _seed(self, step: int) -> int:
+        return int(np.random.SeedSequence([self.config.seed, step]).generate_state(1)[0])
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c, dev = self.config, self.device
+        g = self.gen.manual_seed(self._seed(step))
+        L = int(torch.randint(c.min_len, c.seq_len + 1, (1,), generator=g, device=dev).item())
+        B = c.batch_size
+        u = torch.rand((2, L, B), generator=g, device=dev, dtype=torch.float64)
+        n_t, n_h = self.emit.shape[1] - 1, self.k - 1
+        h = torch.searchsorted(self.start, u[0, 0]).clamp_(max=n_h)
+        cols = []
+        for t in range(L):
+            if t:
+                h = torch.searchsorted(self.trans[h], u[0, t, :, None])[:, 0].clamp_(max=n_h)
+            cols.append(torch.searchsorted(self.emit[h], u[1, t, :, None])[:, 0])
+        tokens = torch.stack(cols, 1).clamp_(max=n_t)
+        mask = torch.rand((B, L), generator=g, device=dev) < c.mask_rate
+        solo = torch.rand((B, 1), generator=g, device=dev) < c.probe_share
+        mask &= ~solo
+        mask[:, 0] = True
+        inputs = tokens.masked_fill(mask, self.mask_id)
+        return tokens, inputs, mask
 
 
 def _new_model(n_tokens: int, config: MLMConfig) -> MaskedLM:
@@ -204,6 +280,41 @@ def _save_atomic(obj_path: Path, state: dict, meta_path: Path, meta: dict) -> No
     os.replace(tmpm, meta_path)
 
 
+class OracleProbe:
+    """Held-out inputs and their exact outputs, for the TV-to-oracle curve.
+
+    HMM: ``eval_size`` inputs of ``eval_len`` tokens and ``G(x)`` (mask probe);
+    MemoryHMM: the same inputs and ``G_i(x)`` (leave-one-out conditionals, (B, T, n)).
+    Drawn from ``default_rng([seed, 104729])``, disjoint in stream from training windows."""
+
+    def __init__(self, model: HMM | MemoryHMM, config: MLMConfig):
+        self.memory = isinstance(model, MemoryHMM)
+        hmm = model.as_hmm() if self.memory else model
+        self.xs, _ = model.sample(
+            config.eval_size, config.eval_len, np.random.default_rng([config.seed, 104729])
+        )
+        self.target = loo_conditionals(hmm, self.xs) if self.memory else mask_probe(hmm, self.xs)
+
+    def tv(self, net: MaskedLM) -> float:
+        """Mean ½‖Ĝ − G‖₁ over the held-out inputs (and positions, for a MemoryHMM)."""
+        was = net.training
+        net.eval()
+        got = (
+            position_distributions(net, self.xs) if self.memory else mask_distribution(net, self.xs)
+        )
+        net.train(was)
+        return float(0.5 * np.abs(got - self.target).sum(-1).mean())
+
+
+def _lr_factor(step: int, config: MLMConfig) -> float:
+    """Linear warm-up to 1 over ``warmup·steps`` steps, then cosine decay to 0.1."""
+    warm = max(1, int(round(config.warmup * config.steps)))
+    if step < warm:
+        return (step + 1) / warm
+    frac = (step - warm) / max(1, config.steps - warm)
+    return 0.1 + 0.45 * (1.0 + math.cos(math.pi * min(1.0, frac)))  # float: weights_only load
+
+
 def pretrain_mlm(
     model: HMM | MemoryHMM,
     config: MLMConfig = MLMConfig(),
@@ -211,26 +322,32 @@ def pretrain_mlm(
     checkpoint_dir: str | Path | None = None,
     progress: bool = False,
     stop_after: int | None = None,
+    amp: bool | None = None,
+    compile: bool = False,
 ) -> tuple[MaskedLM, PretrainResult]:
-    """Pretrain a :class:`MaskedLM` on text sampled from ``model`` (masked-token prediction,
-    cross-entropy on masked positions).
+    """Pretrain a :class:`MaskedLM` on windows sampled afresh from ``model`` at every step
+    (masked-token prediction, cross-entropy on masked positions; AdamW, warm-up + cosine).
 
-    With ``checkpoint_dir``, saves ``mlm.pt`` (model + optimiser state_dicts) and ``mlm.json``
-    (step, fingerprint of model+config, losses) every ``checkpoint_every`` steps and at the
-    end, and resumes from them when their fingerprint matches. ``stop_after`` ends the call
-    after that many total steps (simulates an interruption; the checkpoint is written).
+    With ``checkpoint_dir``, saves ``mlm.pt`` (model, optimiser and scheduler state_dicts)
+    and ``mlm.json`` (step, fingerprint of model+config, losses, TV curve) every
+    ``checkpoint_every`` steps and at the end, and resumes from them when their fingerprint
+    matches. ``stop_after`` ends the call after that many total steps (simulates an
+    interruption; the checkpoint is written). ``amp``: bfloat16 autocast of the encoder's
+    forward during pretraining (default: on CUDA only; the oracle and the downstream
+    features stay float32/float64). ``compile``: ``torch.compile`` the training forward
+    (off by default: not measured to help at these sizes).
     """
     if not isinstance(model, (HMM, MemoryHMM)):
         raise ValueError(f"model must be an HMM or MemoryHMM, got {type(model).__name__}")
     dev = resolve_device(device)
+    amp = (dev.type == "cuda") if amp is None else bool(amp)
     t0 = time.perf_counter()
     n = model.n_tokens
     net = _new_model(n, config).to(dev)
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=0.01)
-    warm = max(1, config.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config))
     fp = _fingerprint(model, config)
-    step0, losses = 0, []
+    step0, losses, curve, tokens0, time0 = 0, [], [], 0, 0.0
     ckpt = meta_path = None
     if checkpoint_dir is not None:
         cdir = Path(checkpoint_dir)
@@ -244,8 +361,13 @@ def pretrain_mlm(
                 opt.load_state_dict(state["optimizer"])
                 sched.load_state_dict(state["scheduler"])
                 step0, losses = int(meta["step"]), list(meta["losses"])
-    corpus = sample_corpus(model, config)
+                curve = list(meta.get("curve", []))
+                tokens0, time0 = int(meta.get("tokens", 0)), float(meta.get("loop_time_s", 0.0))
+    sampler = WindowSampler(model, config, dev)
+    probe = OracleProbe(model, config)
     end = config.steps if stop_after is None else min(config.steps, int(stop_after))
+    forward = torch.compile(net) if compile else net
+    tokens, loop_time = tokens0, time0
 
     def save(step: int) -> None:
         if ckpt is not None:
@@ -258,36 +380,51 @@ def pretrain_mlm(
                 "fingerprint": fp,
                 "step": step,
                 "losses": losses,
+                "curve": curve,
+                "tokens": tokens,
+                "loop_time_s": loop_time,
                 "config": dataclasses.asdict(config),
                 "n_tokens": n,
             }
             _save_atomic(ckpt, state, meta_path, meta)
 
+    def evaluate(step: int) -> None:
+        if curve and curve[-1]["step"] == step:
+            return
+        tv = probe.tv(net)
+        curve.append({"step": step, "tokens": tokens, "time_s": round(loop_time, 3), "tv": tv})
+        if progress:
+            print(
+                f"  [mlm] step {step}/{config.steps} loss {np.mean(losses[-50:] or [np.nan]):.4f}"
+                f" TV {tv:.4f} ({loop_time:.0f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    if step0 == 0 and config.eval_every:
+        evaluate(0)
     net.train()
-    t_loop = time.perf_counter()
     with deterministic():
         for step in range(step0, end):
-            crops, inputs, mask = _batch(corpus, config, step, net.mask_id)
-            x = torch.as_tensor(inputs, device=dev)
-            tgt = torch.as_tensor(crops, device=dev)
-            m = torch.as_tensor(mask, device=dev)
-            logits = net(x)
-            loss = torch.nn.functional.cross_entropy(logits[m], tgt[m])
+            t_step = time.perf_counter()
+            tgt, x, m = sampler.batch(step)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                logits = forward(x)
+            loss = torch.nn.functional.cross_entropy(logits[m].float(), tgt[m])
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             sched.step()
             losses.append(loss.item())
-            if progress and (step + 1) % max(1, config.steps // 10) == 0:
-                print(
-                    f"  [mlm] step {step + 1}/{config.steps} loss {np.mean(losses[-50:]):.4f}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            tokens += int(tgt.numel())
+            loop_time += time.perf_counter() - t_step
+            if config.eval_every and (step + 1) % config.eval_every == 0:
+                evaluate(step + 1)
             if (step + 1) % config.checkpoint_every == 0:
                 save(step + 1)
-    loop_time = time.perf_counter() - t_loop
+    if end == config.steps:
+        evaluate(end)
     save(end)
     net.eval()
     tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
@@ -295,10 +432,11 @@ def pretrain_mlm(
         steps=end,
         final_loss=float(np.mean(tail)),
         wall_time_s=time.perf_counter() - t0,
-        loop_time_s=loop_time,
-        tokens=(end - step0) * config.batch_size * config.seq_len,
+        loop_time_s=loop_time - time0,
+        tokens=tokens - tokens0,
         resumed_from=step0,
         losses=losses,
+        curve=curve,
     )
 
 
@@ -329,8 +467,12 @@ def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: Any) -> float:
 def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: Any) -> dict:
     """Claim ``head.robust`` against a trained MLM, pointwise: with ``b* = pinv(W).T μ`` and
     ``ε(x) = ‖Ĝ(x) − G(x)‖₁``, every x with ``|μᵀp(x)| > ε(x)‖b*‖_∞`` must have
-    ``sign b*ᵀĜ(x) = sign μᵀp(x)``. Returns ``{"covered", "violations", "tv"}`` (covered:
-    inputs where the condition applies). Meaningful under C-HEAD (k ≤ n, full rank W)."""
+    ``sign b*ᵀĜ(x) = sign μᵀp(x)`` (Hölder: ``|b*ᵀ(Ĝ − G)| ≤ ε(x)‖b*‖_∞`` and
+    ``b*ᵀG = μᵀp`` when W has full column rank, so a violation falsifies the claim).
+    g_hat (B, n), xs (B, T). Returns ``{"covered", "total", "fraction", "violations",
+    "b_inf", "tv"}`` (covered: inputs where the condition applies; b_inf: ‖b*‖_∞, huge when
+    W is near rank-deficient, and then almost nothing qualifies; tv: mean ½ε). Meaningful
+    under C-HEAD (k ≤ n, full rank W)."""
     mu = np.asarray(mu, dtype=np.float64)
     b = np.linalg.pinv(hmm.W).T @ mu
     p = posterior_h0(hmm, xs)
@@ -341,7 +483,10 @@ def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: Any) -> d
     wrong = np.sign(g_hat @ b) != np.sign(margin)
     return {
         "covered": int(covered.sum()),
+        "total": int(covered.size),
+        "fraction": float(covered.mean()) if covered.size else 0.0,
         "violations": int((covered & wrong).sum()),
+        "b_inf": float(np.abs(b).max()),
         "tv": float(0.5 * eps.mean()),
     }
 
@@ -420,12 +565,13 @@ __all__ = [
     "MLMConfig",
     "MLMPromptHead",
     "MaskedLM",
+    "OracleProbe",
     "PretrainResult",
+    "WindowSampler",
     "head_robust_check",
     "mask_distribution",
     "mask_probe_tv",
     "position_distributions",
     "pretrain_mlm",
-    "sample_corpus",
     "train_prompt_mlm",
 ]

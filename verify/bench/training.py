@@ -1,11 +1,14 @@
 """Training throughput (tokens/s) of the transformer MLM's pretraining and of prompt tuning
 (on the exact oracle and on the MLM), on CPU and on CUDA when available.
 
-Pretraining tokens/s is measured on the optimisation loop alone (corpus sampling and
-set-up excluded); every figure is the best of ``repeat`` runs, so other load on the
-machine biases it as little as possible. Prompt-tuning tokens/s counts every input token
-of every training example per epoch (``(L + 1 + T)`` positions through the frozen
-transformer; T for the oracle), with validation included in the wall time.
+Pretraining tokens/s is measured on the optimisation loop alone (fresh window sampling
+included, set-up and TV evaluations excluded), on CPU with 1 and with 2 torch threads (on a
+loaded machine 1 thread wins by far: idle threads spin at every barrier), on CUDA in
+float32, with bfloat16 autocast, and with autocast + ``torch.compile``; every figure is the
+best of ``repeat`` runs, so other load on the machine biases it as little as possible.
+Prompt-tuning tokens/s counts every input token of every training example per epoch
+(``(L + 1 + T)`` positions through the frozen transformer; T for the oracle), with
+validation included in the wall time.
 """
 
 from __future__ import annotations
@@ -21,12 +24,8 @@ from ..reference import reference_hmm, reference_task, task_mu
 from ..reproduce import PRESETS
 from ..training import Split, Splits, TrainConfig, train_prompt
 
-#: The ``small`` and ``paper`` presets' encoders and pretraining windows, each on a small
-#: corpus (throughput depends on the network and the batch, not on the corpus size).
-SIZES = {
-    "small": replace(PRESETS["small"].mlm, batch_size=64, corpus_sequences=64, corpus_length=256),
-    "paper": replace(PRESETS["paper"].mlm, corpus_sequences=64, corpus_length=512),
-}
+#: The ``small`` and ``paper`` presets' encoders and pretraining windows.
+SIZES = {"small": PRESETS["small"].mlm, "paper": PRESETS["paper"].mlm}
 
 
 def _splits(hmm, mu, n_train: int, T: int) -> Splits:
@@ -37,12 +36,23 @@ def _splits(hmm, mu, n_train: int, T: int) -> Splits:
     return Splits(*out)
 
 
-def _pretrain_rate(hmm, cfg: MLMConfig, device: str, steps: int, repeat: int) -> float:
+def _pretrain_rate(hmm, cfg: MLMConfig, device: str, steps: int, repeat: int, **kw) -> float:
     rates = []
     for _ in range(repeat):
-        _, res = pretrain_mlm(hmm, replace(cfg, steps=steps), device)
+        _, res = pretrain_mlm(hmm, replace(cfg, steps=steps, eval_every=0), device, **kw)
         rates.append(res.tokens / res.loop_time_s)
     return max(rates)
+
+
+def _variants(dev: str) -> list[tuple[str, dict, int | None]]:
+    """(label, pretrain_mlm keywords, torch threads) measured on ``dev``."""
+    if dev == "cpu":
+        return [("1 thread", {}, 1), ("2 threads", {}, 2)]
+    return [
+        ("float32", {"amp": False}, None),
+        ("bf16 autocast", {"amp": True}, None),
+        ("bf16 autocast + compile", {"amp": True, "compile": True}, None),
+    ]
 
 
 def run(quick: bool = False) -> None:
@@ -55,16 +65,23 @@ def run(quick: bool = False) -> None:
         f"bench training: k={k} n=10 (paper generator, seed 0); torch threads "
         f"{torch.get_num_threads()}; devices {devices}"
     )
+    threads0 = torch.get_num_threads()
     for dev in devices:
         for name, cfg in SIZES.items():
             if quick and name == "paper" and dev == "cpu":
                 continue
-            rate = _pretrain_rate(hmm, cfg, dev, steps, repeat)
-            print(
-                f"  [{dev}] MLM pretraining, {name} size (d={cfg.d_model}, "
-                f"{cfg.n_layers} layers, batch {cfg.batch_size}×{cfg.seq_len}): "
-                f"{rate:,.0f} tokens/s"
-            )
+            for label, kw, threads in _variants(dev):
+                torch.set_num_threads(threads or threads0)
+                try:
+                    rate = _pretrain_rate(hmm, cfg, dev, steps, repeat, **kw)
+                finally:
+                    torch.set_num_threads(threads0)
+                print(
+                    f"  [{dev}] MLM pretraining, {name} size (d={cfg.d_model}, "
+                    f"{cfg.n_layers} layers, batch {cfg.batch_size}×{cfg.min_len}–"
+                    f"{cfg.seq_len}), {label}: {rate:,.0f} tokens/s",
+                    flush=True,
+                )
         n_train, epochs = (200, 3) if quick else (1000, 5)
         sp = _splits(hmm, mu, n_train, T)
         cfg = TrainConfig(device=dev, max_epochs=epochs, patience=epochs, batch_size=100)
