@@ -124,3 +124,41 @@ def test_reproduce_and_bench_dispatch_to_their_modules(monkeypatch, tmp_path, ca
     assert calls[-1] == ("bench", True)
     assert main(["bench", "other"]) == 2
     assert "available: fakebench" in capsys.readouterr().err
+
+
+def test_internal_error_exits_1_with_the_traceback_saved(tmp_path, monkeypatch, capsys):
+    """A ValueError raised while computing is a bug in ptverify (exit 1, traceback kept),
+    not bad input (exit 2), even though the same type signals bad input when reading."""
+    import verify.reports.check as check
+
+    path = tmp_path / "m.json"
+    path.write_text(HMM([0.5, 0.5], [[0.9, 0.1], [0.1, 0.9]], [[0.7, 0.3], [0.2, 0.8]]).to_json())
+
+    def broken(*_a, **_k):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(check, "posterior_h0", broken)
+    code = main(["check", str(path), "--mu", "1,-1", "--T", "2"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "internal error" in err and "not in your input" in err
+    saved = Path(err.rsplit("Traceback saved to ", 1)[1].strip())
+    assert "operands could not be broadcast" in saved.read_text()
+    assert "Traceback (most recent call last)" in saved.read_text()
+
+
+def test_bad_input_to_check_names_the_field(tmp_path, capsys):
+    path = tmp_path / "m.json"
+    path.write_text(HMM([0.5, 0.5], [[0.9, 0.1], [0.1, 0.9]], [[0.7, 0.3], [0.2, 0.8]]).to_json())
+    assert main(["check", str(path), "--mu", "1,2,3"]) == 2
+    assert "mu must be 2 finite numbers, one per hidden state" in capsys.readouterr().err
+
+
+def test_unwritable_report_dir_fails_before_any_claim_runs(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["run", "head.exact", "--report-dir", str(blocker / "sub")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--report-dir" in captured.err and "not a writable folder" in captured.err
+    assert "head.exact" not in captured.out  # nothing ran

@@ -9,13 +9,15 @@ on stderr, no traceback); 3 nothing failed but some result was inconclusive;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
-import json
 import math
 import pkgutil
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -23,6 +25,34 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 class UsageError(ValueError):
     """Bad usage or bad input: reported on stderr with exit code 2."""
+
+
+@contextlib.contextmanager
+def user_input():
+    """Read what the user gave (files, modules, flags): a ValueError raised here is bad
+    input (exit 2). The same error raised later, while computing, is a bug (exit 1)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise UsageError(str(exc)) from None
+
+
+def writable_dir(path: str | Path, flag: str) -> Path:
+    """``path`` as a folder this process can write into (created if missing), checked
+    before any work so a bad output path fails in a second, not after the run."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {str(path)!r} is not a writable folder ({exc.strerror or exc}); "
+            "pass a folder you can write to"
+        ) from None
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,7 +143,8 @@ def _load(claims_from: list[str]) -> list[str]:
     from verify.claims import load_builtin, load_claims_module
 
     load_builtin()
-    return [load_claims_module(m) for m in claims_from]
+    with user_input():
+        return [load_claims_module(m) for m in claims_from]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -151,11 +182,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--examples must be ≥ 1, got {args.examples}")
     if args.workers < 1:
         raise UsageError(f"--workers must be ≥ 1, got {args.workers}")
-    modules = _load(args.claims_from)
-    ids = _select(args.ids)
-    report_dir = Path(args.report_dir)
+    report_dir = writable_dir(args.report_dir, "--report-dir")
     json_path = Path(args.json) if args.json else report_dir / "results.json"
     junit_path = Path(args.junit) if args.junit else report_dir / "junit.xml"
+    writable_dir(json_path.parent, "--json")
+    writable_dir(junit_path.parent, "--junit")
+    modules = _load(args.claims_from)
+    ids = _select(args.ids)
     t0 = time.perf_counter()
 
     def document(done: list[dict], complete: bool, interrupted: bool) -> dict:
@@ -218,7 +251,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from verify.claims import from_jsonable, get, load_claims_module
     from verify.reports import check_case_certificate, load_case
 
-    case = load_case(args.case, check_certificate=False)
+    with user_input():
+        case = load_case(args.case, check_certificate=False)
     cert_ok, cert_message = check_case_certificate(case)
     if cert_ok is not None:
         print(f"{case['claim']}: {cert_message}")
@@ -262,7 +296,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     report_dir = Path(args.report_dir)
     json_path = Path(args.json) if args.json else report_dir / "results.json"
-    doc = reports.load_results(json_path)
+    with user_input():
+        doc = reports.load_results(json_path)
     for c in doc["claims"]:
         c.setdefault("case_file", f"cases/{c['id']}.json" if c.get("case") else None)
     reports.write_cases(doc, report_dir)
@@ -290,7 +325,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         subset["seeds"] = args.seeds
     if args.threads is not None:
         subset["threads"] = args.threads
-    out = mod.reproduce(args.preset, args.device, Path(args.out), progress=True, **subset)
+    out_dir = writable_dir(args.out, "--out")
+    out = mod.reproduce(args.preset, args.device, out_dir, progress=True, **subset)
     print(f"ptverify: reproduce wrote {out}")
     return EXIT_OK
 
@@ -344,7 +380,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from verify.reports.check import check_model
+    from verify.reports.check import check_model, read_check_input
 
     path = Path(args.model)
     try:
@@ -361,7 +397,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"--mu {args.mu!r}: expected finite comma-separated numbers")
     if args.T is not None and not 1 <= args.T <= 64:
         raise UsageError(f"--T {args.T}: expected 1 ≤ T ≤ 64")
-    return check_model(text, path.name, mu=mu, T=args.T, cell=args.cell, seed=args.seed)
+    with user_input():
+        inp = read_check_input(text, path.name, mu=mu, T=args.T, cell=args.cell)
+    return check_model(inp, path.name, seed=args.seed)
 
 
 COMMANDS = {
@@ -387,12 +425,39 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ptverify: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (UsageError, OSError) as exc:
         msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, OSError) and exc.filename:
             msg = f"{exc.filename}: {msg}"
         print(f"ptverify: error: {msg}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a bug in ptverify: exit 1, traceback kept
+        where = _save_traceback(args)
+        print(
+            f"ptverify: internal error ({type(exc).__name__}: {exc}); this is a bug in "
+            f"ptverify, not in your input. Traceback saved to {where}",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+
+
+def _save_traceback(args: argparse.Namespace) -> Path:
+    """Write the current exception's traceback next to the command's output (its report
+    or ``--out`` folder when it has one, else a temporary file) and return the path."""
+    text = traceback.format_exc()
+    folder = getattr(args, "report_dir", None) or getattr(args, "out", None)
+    try:
+        if folder is None:
+            raise OSError("no output folder")
+        path = Path(folder) / "crash.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        fd, name = tempfile.mkstemp(prefix="ptverify-crash-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        path = Path(name)
+    return path
 
 
 if __name__ == "__main__":

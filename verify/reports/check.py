@@ -9,7 +9,7 @@ sequences sampled with ``--seed``; impossible sequences are dropped.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -66,19 +66,20 @@ def _witness_line(label: str, outputs: np.ndarray, y: np.ndarray) -> str:
     return f"  {label:<34} {verdict}"
 
 
-def check_model(
-    text: str,
-    name: str,
-    mu: list[float] | None = None,
-    T: int | None = None,
-    cell: int = 0,
-    seed: int = 0,
-) -> int:
-    """Print the report; return 0, or 3 when an LP could not decide."""
-    from verify import conditions as C
-    from verify.recovery import max_margin_head
-    from verify.recovery import witnesses as Wt
+class CheckInput(NamedTuple):
+    """A validated ``check`` request: the model, μ ((k,) or (m,), or None), T and j*."""
 
+    model: HMM | MemoryHMM
+    mu: np.ndarray | None
+    T: int
+    cell: int
+
+
+def read_check_input(
+    text: str, name: str, mu: list[float] | None = None, T: int | None = None, cell: int = 0
+) -> CheckInput:
+    """Parse and validate a ``check`` request; every problem is a ValueError naming the
+    field and the fix (bad input: exit 2). Options override the file's ``mu``/``T``/``cell``."""
     data = loads_json(text, name)
     model = model_from_dict(data, name)
     if mu is None and data.get("mu") is not None:
@@ -87,8 +88,37 @@ def check_model(
         T = data.get("T", DEFAULT_T)
     if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= 64:
         raise ValueError(f"{name}: T must be an int in 1..64, got {T!r}")
-    cell = int(data.get("cell", cell)) if "cell" in data else cell
-    mu_arr = None if mu is None else np.asarray(mu, dtype=np.float64)
+    if "cell" in data:
+        cell = data["cell"]
+    if isinstance(model, MemoryHMM):
+        if isinstance(cell, bool) or not isinstance(cell, int) or not 0 <= cell < model.n_cells:
+            raise ValueError(f"{name}: cell must be an int in 0..{model.n_cells - 1}, got {cell!r}")
+    mu_arr = None
+    if mu is not None:
+        try:
+            mu_arr = np.asarray(mu, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: mu must be a list of numbers, got {mu!r}") from None
+        want, unit = (
+            (model.n_states, "hidden state")
+            if isinstance(model, HMM)
+            else (model.n_values, "memory value")
+        )
+        if mu_arr.shape != (want,) or not np.isfinite(mu_arr).all():
+            raise ValueError(
+                f"{name}: mu must be {want} finite numbers, one per {unit} "
+                f"(the model has {want}), got {mu!r}"
+            )
+    return CheckInput(model, mu_arr, T, int(cell))
+
+
+def check_model(inp: CheckInput, name: str, seed: int = 0) -> int:
+    """Print the report for a validated request; return 0, or 3 when an LP could not decide."""
+    from verify import conditions as C
+    from verify.recovery import max_margin_head
+    from verify.recovery import witnesses as Wt
+
+    model, mu_arr, T, cell = inp
     inconclusive = False
     print(f"{name}: {model!r}")
 
