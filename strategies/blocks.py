@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from verify.conditions import sigma_min
 from verify.inference import log_likelihood
 from verify.models import HMM, MemoryHMM
+from verify.validation import InputError
 
 #: Largest integer weight; probabilities are ratios of such weights (1/2, 1/3, 2/7, …).
 MAX_WEIGHT = 4
@@ -36,11 +37,11 @@ def draw_int(draw: Any, spec: Any, name: str) -> int:
     if isinstance(spec, tuple) and len(spec) == 2:
         lo, hi = int(spec[0]), int(spec[1])
         if lo > hi:
-            raise ValueError(f"{name}: range {spec} is empty; pass (lo, hi) with lo ≤ hi")
+            raise InputError(f"{name}: range {spec} is empty; pass (lo, hi) with lo ≤ hi")
         return draw(st.integers(lo, hi))
     if isinstance(spec, st.SearchStrategy):
         return int(draw(spec))
-    raise ValueError(
+    raise InputError(
         f"{name} must be an int, an inclusive (lo, hi) pair or a strategy, got {spec!r}"
     )
 
@@ -51,7 +52,7 @@ def normalise(weights: np.ndarray, floor: float = 0.0) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     d = w.shape[-1]
     if not 0.0 <= floor < 1.0 / d:
-        raise ValueError(f"floor must be in [0, 1/{d}) for rows of length {d}, got {floor}")
+        raise InputError(f"floor must be in [0, 1/{d}) for rows of length {d}, got {floor}")
     sums = w.sum(axis=-1, keepdims=True)
     p = np.where(sums > 0, w / np.where(sums > 0, sums, 1.0), 1.0 / d)
     return floor + (1.0 - d * floor) * p if floor else p
@@ -91,7 +92,7 @@ def stochastic_matrices(
 def home_tokens(rows: int, n_tokens: int, offset: int = 0) -> np.ndarray:
     """(rows, n_tokens) one-hot rows: row r emits token ``offset + r`` (needs ≤ n tokens)."""
     if offset + rows > n_tokens:
-        raise ValueError(f"{rows} home tokens from {offset} need ≥ {offset + rows} tokens")
+        raise InputError(f"{rows} home tokens from {offset} need ≥ {offset + rows} tokens")
     out = np.zeros((rows, n_tokens))
     out[np.arange(rows), offset + np.arange(rows)] = 1.0
     return out
@@ -102,7 +103,7 @@ def rank_repair(emission: np.ndarray, homes: np.ndarray, floor: float, check) ->
     ≥ floor. ``check`` maps the mixed emission to a σ_min; with α = 1 the caller guarantees
     σ_min = 1 (orthonormal home columns), so a floor ≤ 1 is always met."""
     if not 0 < floor <= 1:
-        raise ValueError(f"sigma_floor must be in (0, 1], got {floor}")
+        raise InputError(f"sigma_floor must be in (0, 1], got {floor}")
     for alpha in REPAIR_ALPHAS:
         mixed = (1.0 - alpha) * emission + alpha * homes
         if check(mixed) >= floor:
@@ -122,7 +123,7 @@ def tiers(small: st.SearchStrategy, large: st.SearchStrategy, every: int = 4) ->
     Shrinks toward ``small``, so a counterexample found on a large instance is retried on
     small ones first."""
     if every < 2:
-        raise ValueError(f"every must be ≥ 2 (one large tier in `every` draws), got {every}")
+        raise InputError(f"every must be ≥ 2 (one large tier in `every` draws), got {every}")
     return st.integers(0, every - 1).flatmap(lambda i: large if i == every - 1 else small)
 
 
@@ -147,7 +148,7 @@ def input_set(
     from the model with ``np.random.default_rng(seed)``, duplicates removed (sorted).
     """
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 0:
-        raise ValueError(f"T must be a non-negative int (input length), got {T!r}")
+        raise InputError(f"T must be a non-negative int (input length), got {T!r}")
     n = model.n_tokens
     if n**T <= max_exhaustive:
         xs = exhaustive_inputs(n, int(T))

@@ -19,6 +19,7 @@ from strategies.blocks import (
 )
 from verify.inference import posterior_h0
 from verify.models import HMM, stationary_distribution
+from verify.validation import InputError
 
 #: Transition styles of :func:`hmms` (THEORY §8's permutation mixture included).
 TRANSITION_STYLES = ("dense", "sparse", "permutation", "iid", "mixed")
@@ -75,7 +76,7 @@ def transitions(draw: Any, k: int, style: str, *, max_weight: int = MAX_WEIGHT) 
     if style == "iid":
         row = normalise(draw(weight_arrays((k,), zeros=True, max_weight=max_weight)))
         return np.tile(row, (k, 1))
-    raise ValueError(f"transition_style {style!r} is unknown; use one of {TRANSITION_STYLES}")
+    raise InputError(f"transition_style {style!r} is unknown; use one of {TRANSITION_STYLES}")
 
 
 def stationary_start(transition: np.ndarray) -> np.ndarray:
@@ -120,15 +121,15 @@ def hmms(
       ("mixture-column", k ≥ 3), one of HEAD_VIOLATIONS drawn.
     """
     if satisfying not in (None, "C-HEAD") or violating not in (None, "C-HEAD"):
-        raise ValueError(
+        raise InputError(
             f"hmms: satisfying/violating must be None or 'C-HEAD' (got {satisfying!r}, "
             f"{violating!r}); use prompt_instances or memory_hmms for the other conditions"
         )
     if satisfying and violating:
-        raise ValueError("hmms: satisfying and violating the same condition is impossible")
+        raise InputError("hmms: satisfying and violating the same condition is impossible")
     k = draw_int(draw, n_states, "n_states")
     if k < 1 or (violating and k < 2):
-        raise ValueError(f"n_states must be ≥ {2 if violating else 1} here, got {k}")
+        raise InputError(f"n_states must be ≥ {2 if violating else 1} here, got {k}")
     mode = None
     if violating:
         modes = HEAD_VIOLATIONS if k >= 3 else HEAD_VIOLATIONS[:2]
@@ -238,7 +239,7 @@ def tasks(
     elif offset == "constant":
         direction = np.ones(k)
     else:
-        raise ValueError(f"offset must be 'support' or 'constant', got {offset!r}")
+        raise InputError(f"offset must be 'support' or 'constant', got {offset!r}")
     post = posterior_h0(hmm, xs)
     mu = balance_task(post, mu0, direction, int(balance * len(xs)), margin_floor)
     assume(mu is not None)
@@ -305,7 +306,7 @@ def prompt_instances(
     """
     k = draw_int(draw, n_states, "n_states")
     if k < 3:
-        raise ValueError(f"prompt_instances needs n_states ≥ 3 (twins + another), got {k}")
+        raise InputError(f"prompt_instances needs n_states ≥ 3 (twins + another), got {k}")
     n = max(draw_int(draw, n_tokens, "n_tokens"), k - 1)
     order = draw(st.permutations(range(k)))
     a, b = order[0], order[1]

@@ -19,6 +19,7 @@ from strategies.blocks import (
 )
 from verify.conditions import sigma_min
 from verify.models import MemoryHMM, stationary_distribution
+from verify.validation import InputError
 
 POOL, PROMPT = "C-MEM-POOL", "C-MEM-PROMPT"
 #: State-chain styles of :func:`memory_hmms`.
@@ -48,7 +49,7 @@ def _names(spec: Any, what: str) -> frozenset[str]:
     names = frozenset([spec] if isinstance(spec, str) else spec)
     bad = names - {POOL, PROMPT}
     if bad:
-        raise ValueError(f"{what}: unknown condition(s) {sorted(bad)}; use {POOL!r}, {PROMPT!r}")
+        raise InputError(f"{what}: unknown condition(s) {sorted(bad)}; use {POOL!r}, {PROMPT!r}")
     return names
 
 
@@ -80,24 +81,24 @@ def _memory_build(
 ) -> _Built:
     sat, vio = _names(satisfying, "satisfying"), _names(violating, "violating")
     if sat & vio:
-        raise ValueError(f"memory_hmms: {sorted(sat & vio)} both satisfied and violated")
+        raise InputError(f"memory_hmms: {sorted(sat & vio)} both satisfied and violated")
     N = draw_int(draw, n_cells, "n_cells")
     m = draw_int(draw, n_values, "n_values")
     s = draw_int(draw, n_ordinary, "n_ordinary")
     if N < 1 or m < 1 or s < 1 or not 0 <= cell < N:
-        raise ValueError(
+        raise InputError(
             f"need n_cells ≥ 1, n_values ≥ 1, n_ordinary ≥ 1, 0 ≤ cell < N; got "
             f"N={N}, m={m}, s={s}, cell={cell}"
         )
     if POOL in vio and m < 2:
-        raise ValueError("violating C-MEM-POOL needs n_values ≥ 2 (two indistinguishable values)")
+        raise InputError("violating C-MEM-POOL needs n_values ≥ 2 (two indistinguishable values)")
     # --- modes
     pool_mode = prompt_mode = None
     if POOL in vio:
         swap_ok = N == 1
         if PROMPT in sat:
             if not swap_ok:
-                raise ValueError("C-MEM-PROMPT with C-MEM-POOL violated is built for n_cells=1")
+                raise InputError("C-MEM-PROMPT with C-MEM-POOL violated is built for n_cells=1")
             pool_mode = "swap"
         else:
             pool_mode = draw(st.sampled_from(("twin", "swap") if swap_ok else ("twin",)))
@@ -119,9 +120,9 @@ def _memory_build(
     else:
         style = state_style
     if style not in STATE_STYLES:
-        raise ValueError(f"state_style {style!r} is unknown; use one of {STATE_STYLES}")
+        raise InputError(f"state_style {style!r} is unknown; use one of {STATE_STYLES}")
     if m**N * s > MAX_PRODUCT_STATES:
-        raise ValueError(
+        raise InputError(
             f"m**N · s = {m}**{N} · {s} exceeds {MAX_PRODUCT_STATES} product states; "
             f"pass smaller n_values / n_cells / n_ordinary"
         )

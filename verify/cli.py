@@ -20,17 +20,20 @@ import time
 import traceback
 from pathlib import Path
 
+from verify.validation import InputError
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """Bad usage or bad input: reported on stderr with exit code 2."""
 
 
 @contextlib.contextmanager
 def user_input():
-    """Read what the user gave (files, modules, flags): a ValueError raised here is bad
-    input (exit 2). The same error raised later, while computing, is a bug (exit 1)."""
+    """Read what the user gave (files, modules, flags): any ValueError raised here is bad
+    input (exit 2). Later, while computing, only :class:`InputError` is; any other
+    exception is a bug (exit 1)."""
     try:
         yield
     except UsageError:
@@ -425,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ptverify: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (UsageError, OSError) as exc:
+    except (InputError, OSError) as exc:
         msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, OSError) and exc.filename:
             msg = f"{exc.filename}: {msg}"

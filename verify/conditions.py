@@ -19,6 +19,7 @@ import numpy as np
 
 from verify.inference import memory_posterior, posterior_h0, prompt_likelihood
 from verify.models import HMM, MemoryHMM, stationary_distribution
+from verify.validation import InputError
 
 #: A matrix "has full column rank" when its smallest singular value is ≥ SIGMA_TOL
 #: (THEORY §7). Emission columns are probability vectors, so every singular value of W lies
@@ -77,7 +78,7 @@ class ConditionResult:
 
 def _check_hmm(hmm: Any) -> HMM:
     if not isinstance(hmm, HMM):
-        raise ValueError(
+        raise InputError(
             f"hmm must be a verify.models.HMM, got {type(hmm).__name__}; for a MemoryHMM "
             f"use c_mem_pool / c_mem_prompt or mem.as_hmm()"
         )
@@ -86,7 +87,7 @@ def _check_hmm(hmm: Any) -> HMM:
 
 def _check_mem(mem: Any) -> MemoryHMM:
     if not isinstance(mem, MemoryHMM):
-        raise ValueError(f"mem must be a verify.models.MemoryHMM, got {type(mem).__name__}")
+        raise InputError(f"mem must be a verify.models.MemoryHMM, got {type(mem).__name__}")
     return mem
 
 
@@ -95,14 +96,14 @@ def _check_mu(mu: Any, size: int, what: str) -> np.ndarray:
     try:
         arr = np.asarray(mu, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"mu: cannot be read as a vector of numbers; pass {size} floats") from None
+        raise InputError(f"mu: cannot be read as a vector of numbers; pass {size} floats") from None
     if arr.ndim != 1 or arr.shape[0] != size:
-        raise ValueError(
+        raise InputError(
             f"mu has shape {arr.shape}; it needs one weight per {what}, shape ({size},)"
         )
     if not np.isfinite(arr).all():
         i = int(np.argmax(~np.isfinite(arr)))
-        raise ValueError(f"mu[{i}] is {arr[i]}; task weights must be finite numbers")
+        raise InputError(f"mu[{i}] is {arr[i]}; task weights must be finite numbers")
     return arr
 
 
@@ -112,7 +113,7 @@ def _check_cell(mem: MemoryHMM, cell: Any) -> int:
         or not isinstance(cell, (int, np.integer))
         or not (0 <= cell < mem.n_cells)
     ):
-        raise ValueError(
+        raise InputError(
             f"cell = {cell!r} is out of range; the task cell must be an int in "
             f"0..{mem.n_cells - 1} (memory_prior has N={mem.n_cells} rows)"
         )
@@ -172,12 +173,12 @@ def scores(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) ->
     """``μᵀ p(x)`` (B,) (HMM) or ``μᵀ P[M_cell | x]`` (B,) (MemoryHMM)."""
     if isinstance(model, MemoryHMM):
         if cell is None:
-            raise ValueError("cell: a MemoryHMM task needs its task cell j*; pass cell=0 …")
+            raise InputError("cell: a MemoryHMM task needs its task cell j*; pass cell=0 …")
         mu = _check_mu(mu, model.n_values, "memory value (m)")
         return memory_posterior(model, xs, _check_cell(model, cell)) @ mu
     hmm = _check_hmm(model)
     if cell is not None:
-        raise ValueError("cell: only memory tasks have a task cell; drop cell for an HMM")
+        raise InputError("cell: only memory tasks have a task cell; drop cell for an HMM")
     mu = _check_mu(mu, hmm.n_states, "hidden state (k)")
     return posterior_h0(hmm, xs) @ mu
 
@@ -344,9 +345,9 @@ def c_prompt(hmm: HMM, mu: Any, max_tokens: int = 1) -> ConditionResult:
     k = hmm.n_states
     mu = _check_mu(mu, k, "hidden state (k)")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, (int, np.integer)):
-        raise ValueError(f"max_tokens must be an int ≥ 1, got {max_tokens!r}")
+        raise InputError(f"max_tokens must be an int ≥ 1, got {max_tokens!r}")
     if max_tokens < 1:
-        raise ValueError(f"max_tokens must be ≥ 1 (prompt length L), got {max_tokens}")
+        raise InputError(f"max_tokens must be ≥ 1 (prompt length L), got {max_tokens}")
     succ = successor_sets(hmm)
     # States with π = 0 have p_h(x) = 0 for every x, so their weights never matter: only the
     # effective support supp(μ) ∩ supp(π) must be covered (THEORY assumes π > 0).
@@ -405,17 +406,17 @@ def prompt_head(hmm: HMM, mu: Any, u: Any, S: Any) -> PromptHead:
     if prompt.ndim == 1:
         prompt = prompt[None, :]
     if prompt.ndim != 2 or prompt.shape[1] != k or not np.isfinite(prompt).all():
-        raise ValueError(f"u must be finite prompt weights of shape (k,) or (L, k) with k={k}")
+        raise InputError(f"u must be finite prompt weights of shape (k,) or (L, k) with k={k}")
     S_idx = sorted({int(h) for h in np.asarray(S, dtype=np.int64).reshape(-1)})
     if not S_idx or S_idx[0] < 0 or S_idx[-1] >= k:
-        raise ValueError(f"S must be a non-empty set of hidden states in 0..{k - 1}, got {S!r}")
+        raise InputError(f"S must be a non-empty set of hidden states in 0..{k - 1}, got {S!r}")
     outside = [h for h in np.flatnonzero(mu != 0) if h not in S_idx]
     if outside:
-        raise ValueError(f"S must contain supp(mu); states {outside} carry weight but are not in S")
+        raise InputError(f"S must contain supp(mu); states {outside} carry weight but are not in S")
     v = np.asarray(prompt_likelihood(hmm, prompt), dtype=np.float64)
     if (v[S_idx] <= 0).any():
         bad = [h for h in S_idx if v[h] <= 0]
-        raise ValueError(f"v = P(prompt | H_0=h) is 0 on states {bad} of S; drop them from S")
+        raise InputError(f"v = P(prompt | H_0=h) is 0 on states {bad} of S; drop them from S")
     sol = solve_range(hmm.W[:, S_idx], mu[S_idx] / v[S_idx])
     c = hmm.W.T @ sol.b
     off = np.setdiff1d(np.arange(k), S_idx)

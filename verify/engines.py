@@ -21,13 +21,15 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from verify.validation import InputError
+
 ENGINES = ("local", "ray")
 #: Reruns of a task whose worker died (or, on Ray, that raised) before it counts as failed.
 MAX_RETRIES = 3
 RAY_HINT = "pip install 'ptverify[ray]'"
 
 
-class EngineUnavailable(ValueError):
+class EngineUnavailable(InputError):
     """The chosen engine cannot run here (e.g. Ray is not installed); the message says how
     to fix it. A ValueError, so the command line reports it with exit code 2."""
 
@@ -58,11 +60,11 @@ def run_tasks(
     for process and Ray workers. Closing the iterator early (or Ctrl-C) cancels what has
     not started."""
     if engine not in ENGINES:
-        raise ValueError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+        raise InputError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"--workers must be an integer ≥ 1, got {workers!r}")
+        raise InputError(f"--workers must be an integer ≥ 1, got {workers!r}")
     if address is not None and engine != "ray":
-        raise ValueError("--address joins a Ray cluster; it needs --engine ray")
+        raise InputError("--address joins a Ray cluster; it needs --engine ray")
     if engine == "ray":
         return _run_ray(fn, tasks, workers, address, max_retries)
     if workers == 1 or len(tasks) <= 1:

@@ -24,6 +24,8 @@ import array_api_compat
 import numpy as np
 import threadpoolctl
 
+from verify.validation import InputError
+
 from .models import HMM, HMMParams, MemoryHMM
 
 Array = Any  # numpy.ndarray or torch.Tensor, float64
@@ -60,28 +62,28 @@ def _tokens(xs: Any, n: int, like: Array, name: str = "xs") -> Array:
     """Validate ``xs`` (B, T) integer tokens in [0, n); return it on ``like``'s backend."""
     if array_api_compat.is_torch_array(xs):
         if xs.dtype.is_floating_point or xs.dtype.is_complex or str(xs.dtype) == "torch.bool":
-            raise ValueError(f"{name} must hold integer token ids, got dtype {xs.dtype}")
+            raise InputError(f"{name} must hold integer token ids, got dtype {xs.dtype}")
         arr_np = None
     else:
         try:
             arr_np = np.asarray(xs)
         except Exception:  # noqa: BLE001 - ragged lists etc.: the user's input error
-            raise ValueError(
+            raise InputError(
                 f"{name}: cannot be read as a (B, T) array of token ids (ragged rows?)"
             ) from None
         if arr_np.dtype == object:
-            raise ValueError(f"{name}: ragged or non-numeric; pass a (B, T) array of ints")
+            raise InputError(f"{name}: ragged or non-numeric; pass a (B, T) array of ints")
         if arr_np.dtype.kind not in "iu":
             if arr_np.size == 0 and arr_np.dtype.kind == "f":
                 arr_np = arr_np.astype(np.int64)  # np.zeros((B, 0)) is a valid empty batch
             else:
-                raise ValueError(
+                raise InputError(
                     f"{name} must hold integer token ids, got dtype {arr_np.dtype}; "
                     f"convert with xs.astype(int) if the values are whole numbers"
                 )
     shape = tuple(xs.shape) if arr_np is None else arr_np.shape
     if len(shape) != 2:
-        raise ValueError(
+        raise InputError(
             f"{name} must have shape (B, T), got {shape}; for one sequence pass xs[None, :]"
         )
     if shape[0] * shape[1]:
@@ -89,7 +91,7 @@ def _tokens(xs: Any, n: int, like: Array, name: str = "xs") -> Array:
         hi = int(xs.max()) if arr_np is None else int(arr_np.max())
         if lo < 0 or hi >= n:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"{name} contains token {bad}; tokens must be in 0..{n - 1} (n={n})")
+            raise InputError(f"{name} contains token {bad}; tokens must be in 0..{n - 1} (n={n})")
     if array_api_compat.is_torch_array(like):
         import torch
 
@@ -255,7 +257,7 @@ def _check_possible(log_scale: Array, ops: _Ops, what: str) -> None:
     bad = ~xp.isfinite(log_scale)
     if bool(xp.any(bad)):
         rows = [int(i) for i in np.flatnonzero(np.asarray(array_api_compat.to_device(bad, "cpu")))]
-        raise ValueError(
+        raise InputError(
             f"{what}: input rows {rows[:10]}{'…' if len(rows) > 10 else ''} have probability "
             f"zero under the model, so their posterior is undefined; drop them "
             f"(log_likelihood(model, xs) is -inf exactly for these rows)"
@@ -371,7 +373,7 @@ def _prompt_prior(params: HMMParams, prompt: Array) -> Array:
     for l in range(1, prompt.shape[0] + 1):
         s = a @ ones
         if not bool(s > 0):
-            raise ValueError(
+            raise InputError(
                 f"prompt: weights up to token {l} give every state probability zero; "
                 f"raise some u_l[h]"
             )
@@ -396,11 +398,11 @@ def _as_prompt(prompt: Any, like: Array, k: int) -> Array:
         )
         values = p
     if values.ndim != 2 or values.shape[1] != k:
-        raise ValueError(f"prompt must have shape (L, k) = (L, {k}), got {tuple(values.shape)}")
+        raise InputError(f"prompt must have shape (L, k) = (L, {k}), got {tuple(values.shape)}")
     if not np.isfinite(values).all():
-        raise ValueError("prompt contains NaN or inf; weights must be finite numbers in [0, 1]")
+        raise InputError("prompt contains NaN or inf; weights must be finite numbers in [0, 1]")
     if (values < 0).any():
-        raise ValueError("prompt has negative weights; u_l[h] = P(z_l | H = h) must be ≥ 0")
+        raise InputError("prompt has negative weights; u_l[h] = P(z_l | H = h) must be ≥ 0")
     return p
 
 

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from verify.validation import InputError
+
 from .inference import loo_conditionals, mask_probe, posterior_h0
 from .models import HMM, MemoryHMM
 from .training import (
@@ -107,35 +109,35 @@ class MLMConfig:
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"MLMConfig.{name} = {v!r} must be a positive int")
+                raise InputError(f"MLMConfig.{name} = {v!r} must be a positive int")
         v = self.eval_every
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"MLMConfig.eval_every = {v!r} must be an int ≥ 0 (0: at the end)")
+            raise InputError(f"MLMConfig.eval_every = {v!r} must be an int ≥ 0 (0: at the end)")
         if self.d_model % self.n_heads:
-            raise ValueError(
+            raise InputError(
                 f"MLMConfig.d_model = {self.d_model} must be divisible by n_heads = {self.n_heads}"
             )
         if self.seq_len > self.max_len:
-            raise ValueError(f"MLMConfig.seq_len = {self.seq_len} exceeds max_len = {self.max_len}")
+            raise InputError(f"MLMConfig.seq_len = {self.seq_len} exceeds max_len = {self.max_len}")
         if not (2 <= self.min_len <= self.seq_len):
-            raise ValueError(
+            raise InputError(
                 f"MLMConfig.min_len = {self.min_len} must be in [2, seq_len = {self.seq_len}]"
             )
         if self.eval_len + 1 > self.max_len:
-            raise ValueError(
+            raise InputError(
                 f"MLMConfig.eval_len = {self.eval_len} needs eval_len + 1 "
                 f"≤ max_len = {self.max_len}"
             )
         if not (0.0 < self.mask_rate < 1.0):
-            raise ValueError(f"MLMConfig.mask_rate = {self.mask_rate!r} must be in (0, 1)")
+            raise InputError(f"MLMConfig.mask_rate = {self.mask_rate!r} must be in (0, 1)")
         if not (0.0 <= self.probe_share < 1.0):
-            raise ValueError(f"MLMConfig.probe_share = {self.probe_share!r} must be in [0, 1)")
+            raise InputError(f"MLMConfig.probe_share = {self.probe_share!r} must be in [0, 1)")
         if not (self.lr > 0):
-            raise ValueError(f"MLMConfig.lr = {self.lr!r} must be > 0")
+            raise InputError(f"MLMConfig.lr = {self.lr!r} must be > 0")
         if not (0.0 <= self.warmup < 1.0):
-            raise ValueError(f"MLMConfig.warmup = {self.warmup!r} must be in [0, 1)")
+            raise InputError(f"MLMConfig.warmup = {self.warmup!r} must be in [0, 1)")
         if not (self.weight_decay >= 0):
-            raise ValueError(f"MLMConfig.weight_decay = {self.weight_decay!r} must be ≥ 0")
+            raise InputError(f"MLMConfig.weight_decay = {self.weight_decay!r} must be ≥ 0")
 
 
 class MaskedLM(torch.nn.Module):
@@ -173,7 +175,7 @@ class MaskedLM(torch.nn.Module):
         """Logits (B, T, n) from input embeddings (B, T, d) (prompts enter here)."""
         T = emb.shape[1]
         if T > self.config.max_len:
-            raise ValueError(
+            raise InputError(
                 f"window of {T} positions exceeds max_len = {self.config.max_len}; "
                 f"raise MLMConfig.max_len or shorten the input"
             )
@@ -338,7 +340,7 @@ def pretrain_mlm(
     (off by default: not measured to help at these sizes).
     """
     if not isinstance(model, (HMM, MemoryHMM)):
-        raise ValueError(f"model must be an HMM or MemoryHMM, got {type(model).__name__}")
+        raise InputError(f"model must be an HMM or MemoryHMM, got {type(model).__name__}")
     dev = resolve_device(device)
     amp = (dev.type == "cuda") if amp is None else bool(amp)
     t0 = time.perf_counter()
@@ -546,7 +548,7 @@ def train_prompt_mlm(
     """Prompt tuning with the pretrained MLM: ``n_prompt`` input vectors + probe, backbone
     frozen (THEORY §8: 20 vectors in the paper)."""
     if isinstance(n_prompt, bool) or not isinstance(n_prompt, (int, np.integer)) or n_prompt < 1:
-        raise ValueError(f"n_prompt = {n_prompt!r} must be a positive int")
+        raise InputError(f"n_prompt = {n_prompt!r} must be a positive int")
     config = TrainConfig(device=str(_device_of(net).type)) if config is None else config
     dev = _device_of(net)
     for p in net.parameters():

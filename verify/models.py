@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from verify.validation import InputError
+
 #: Absolute tolerance on ``|sum(row) - 1|`` for every probability vector a model is built
 #: from. Loose enough for decimal literals typed by a person in JSON (1/3 → 0.3333333333),
 #: tight enough that a forgotten normalisation is caught.
@@ -52,23 +54,23 @@ def _matrix(value: Any, field: str, ndim: int) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(
+        raise InputError(
             f"{field}: cannot be read as an array of numbers ({exc}); pass nested lists "
             f"of floats or a numpy array"
         ) from None
     if arr.ndim != ndim:
         want = {1: "a vector (k,)", 2: "a matrix (rows, cols)"}[ndim]
-        raise ValueError(f"{field}: expected {want}, got an array of shape {arr.shape}")
+        raise InputError(f"{field}: expected {want}, got an array of shape {arr.shape}")
     if arr.size == 0 or 0 in arr.shape:
-        raise ValueError(f"{field}: is empty (shape {arr.shape}); every size must be ≥ 1")
+        raise InputError(f"{field}: is empty (shape {arr.shape}); every size must be ≥ 1")
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{field}{list(idx)} is {float(arr[idx])}; entries must be finite numbers")
+        raise InputError(f"{field}{list(idx)} is {float(arr[idx])}; entries must be finite numbers")
     neg = arr < 0
     if neg.any():
         idx = tuple(int(i) for i in np.argwhere(neg)[0])
-        raise ValueError(
+        raise InputError(
             f"{field}{list(idx)} = {float(arr[idx]):.12g} is negative; probabilities must be ≥ 0"
         )
     arr.setflags(write=False)
@@ -80,12 +82,12 @@ def _check_rows_sum_to_one(arr: np.ndarray, field: str) -> None:
     off = np.abs(sums - 1.0) > SUM_TOL
     if off.any():
         if arr.ndim == 1:
-            raise ValueError(
+            raise InputError(
                 f"{field} sums to {float(sums):.12g}, not 1 (tolerance {SUM_TOL:g}); "
                 f"divide it by its sum"
             )
         row = int(np.argmax(off))
-        raise ValueError(
+        raise InputError(
             f"{field} row {row} sums to {float(sums[row]):.12g}, not 1 (tolerance {SUM_TOL:g}); "
             f"rows are distributions: divide each row by its sum"
         )
@@ -93,7 +95,7 @@ def _check_rows_sum_to_one(arr: np.ndarray, field: str) -> None:
 
 def _check_size(value: int, field: str, limit: int) -> None:
     if value > limit:
-        raise ValueError(f"{field} = {value} exceeds the supported maximum {limit}")
+        raise InputError(f"{field} = {value} exceeds the supported maximum {limit}")
 
 
 def stationary_distribution(transition: np.ndarray) -> np.ndarray:
@@ -136,27 +138,27 @@ def _loads_strict(text: str, what: str) -> dict:
     """Parse JSON, rejecting NaN/Infinity literals and non-object documents."""
 
     def bad_constant(name: str) -> Any:
-        raise ValueError(f"{what}: JSON contains {name}; only finite numbers are allowed")
+        raise InputError(f"{what}: JSON contains {name}; only finite numbers are allowed")
 
     try:
         data = json.loads(text, parse_constant=bad_constant)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{what}: malformed JSON ({exc})") from None
+        raise InputError(f"{what}: malformed JSON ({exc})") from None
     except RecursionError:
         # json recurses once per nesting level; a hostile file exhausts the stack
-        raise ValueError(
+        raise InputError(
             f"{what}: JSON nested too deeply to be a model or report; "
             "models are objects of flat number arrays"
         ) from None
     if not isinstance(data, dict):
-        raise ValueError(f"{what}: expected a JSON object, got {type(data).__name__}")
+        raise InputError(f"{what}: expected a JSON object, got {type(data).__name__}")
     return data
 
 
 def _require_keys(data: dict, keys: tuple[str, ...], what: str) -> None:
     missing = [k for k in keys if k not in data]
     if missing:
-        raise ValueError(f"{what}: missing field(s) {missing}; expected fields {list(keys)}")
+        raise InputError(f"{what}: missing field(s) {missing}; expected fields {list(keys)}")
 
 
 # --------------------------------------------------------------------------- HMM
@@ -180,12 +182,12 @@ class HMM:
         k = start.shape[0]
         _check_size(k, "number of hidden states k", MAX_STATES)
         if transition.shape != (k, k):
-            raise ValueError(
+            raise InputError(
                 f"transition has shape {transition.shape}; with start of length k={k} it "
                 f"must be ({k}, {k})"
             )
         if emission.shape[0] != k:
-            raise ValueError(
+            raise InputError(
                 f"emission has {emission.shape[0]} rows; it must have one row per hidden "
                 f"state (k={k}), i.e. shape ({k}, n)"
             )
@@ -238,9 +240,9 @@ class HMM:
         ``H_1 ~ start``, ``H_{t+1} ~ A[H_t]``, ``X_t ~ E[H_t]``.
         """
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 0:
-            raise ValueError(f"batch must be a non-negative int, got {batch!r}")
+            raise InputError(f"batch must be a non-negative int, got {batch!r}")
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-            raise ValueError(f"length must be a non-negative int, got {length!r}")
+            raise InputError(f"length must be a non-negative int, got {length!r}")
         rng = np.random.default_rng(rng)
         states = np.empty((batch, length), dtype=np.int64)
         tokens = np.empty((batch, length), dtype=np.int64)
@@ -273,7 +275,7 @@ class HMM:
         _require_keys(data, ("start", "transition", "emission"), what)
         kind = data.get("kind", "hmm")
         if kind != "hmm":
-            raise ValueError(f"{what}: kind is {kind!r}; expected 'hmm'")
+            raise InputError(f"{what}: kind is {kind!r}; expected 'hmm'")
         return cls(data["start"], data["transition"], data["emission"])
 
     @classmethod
@@ -311,21 +313,21 @@ class MemoryHMM:
         n_cells, m = prior.shape
         s = start.shape[0]
         if trans.shape != (s, s):
-            raise ValueError(
+            raise InputError(
                 f"state_transition has shape {trans.shape}; with state_start of length "
                 f"s={s} it must be ({s}, {s})"
             )
         if emission.shape[0] != m * s:
-            raise ValueError(
+            raise InputError(
                 f"emission has {emission.shape[0]} rows; it needs m·s = {m}·{s} = {m * s} "
                 f"(row a*s + st is cell value a read in state st)"
             )
         try:
             ptr_raw = np.asarray(self.pointer)
         except Exception:  # noqa: BLE001 - any unreadable input is the user's field error
-            raise ValueError("pointer: cannot be read as an array of ints") from None
+            raise InputError("pointer: cannot be read as an array of ints") from None
         if ptr_raw.shape != (s,):
-            raise ValueError(
+            raise InputError(
                 f"pointer has shape {ptr_raw.shape}; it must be ({s},), one cell per state"
             )
         if (
@@ -335,13 +337,13 @@ class MemoryHMM:
         ):
             ptr_raw = ptr_raw.astype(np.int64)
         if ptr_raw.dtype.kind not in "iu":
-            raise ValueError(
+            raise InputError(
                 f"pointer must hold integers (cell indices), got dtype {ptr_raw.dtype}"
             )
         ptr = ptr_raw.astype(np.int64)
         if ((ptr < 0) | (ptr >= n_cells)).any():
             st = int(np.argmax((ptr < 0) | (ptr >= n_cells)))
-            raise ValueError(
+            raise InputError(
                 f"pointer[{st}] = {ptr[st]} is out of range; cells are 0..{n_cells - 1} "
                 f"(memory_prior has N={n_cells} rows)"
             )
@@ -416,7 +418,7 @@ class MemoryHMM:
             or not isinstance(cell, (int, np.integer))
             or not (0 <= cell < self.n_cells)
         ):
-            raise ValueError(f"cell = {cell!r} is out of range; cells are 0..{self.n_cells - 1}")
+            raise InputError(f"cell = {cell!r} is out of range; cells are 0..{self.n_cells - 1}")
         values = np.repeat(self.memory_configurations()[:, cell], self.n_ordinary)  # (k,)
         return (values[:, None] == np.arange(self.n_values)[None, :]).astype(np.float64)
 
@@ -469,7 +471,7 @@ class MemoryHMM:
         _require_keys(data, fields, what)
         kind = data.get("kind", "memory_hmm")
         if kind != "memory_hmm":
-            raise ValueError(f"{what}: kind is {kind!r}; expected 'memory_hmm'")
+            raise InputError(f"{what}: kind is {kind!r}; expected 'memory_hmm'")
         return cls(*(data[f] for f in fields))
 
     @classmethod
@@ -491,12 +493,12 @@ def model_from_dict(data: dict, what: str = "model") -> HMM | MemoryHMM:
     if kind == "hmm" or (kind is None and ("start" in data or "transition" in data)):
         return HMM.from_dict(data, what)
     if kind is None:
-        raise ValueError(
+        raise InputError(
             f'{what}: cannot tell the model kind; add "kind": "hmm" (fields start, '
             f'transition, emission) or "kind": "memory_hmm" (fields memory_prior, '
             f"state_start, state_transition, pointer, emission)"
         )
-    raise ValueError(f"{what}: unknown kind {kind!r}; expected 'hmm' or 'memory_hmm'")
+    raise InputError(f"{what}: unknown kind {kind!r}; expected 'hmm' or 'memory_hmm'")
 
 
 def model_from_json(text: str, what: str = "model JSON") -> HMM | MemoryHMM:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from verify.models import HMM, MemoryHMM
+from verify.validation import InputError
 
 #: τ_trans and τ_emit of the authors' experiments (THEORY §8).
 PAPER_TAU = 0.01
@@ -32,7 +33,7 @@ PAPER_N_ORDINARY = 4
 
 def _check_count(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int ≥ {minimum}, got {value!r}")
+        raise InputError(f"{name} must be an int ≥ {minimum}, got {value!r}")
     return int(value)
 
 
@@ -40,9 +41,9 @@ def _check_tau(value: Any, name: str) -> float:
     try:
         tau = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+        raise InputError(f"{name} must be a positive number, got {value!r}") from None
     if not np.isfinite(tau) or tau <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise InputError(f"{name} must be a positive finite number, got {value!r}")
     return tau
 
 
@@ -117,7 +118,7 @@ def task_mu(weights: Any) -> np.ndarray:
     """μ = ``weights[1] − weights[0]`` (d,) for a 2-class weight matrix (2, d)."""
     arr = np.asarray(weights, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] != 2:
-        raise ValueError(f"weights must have shape (2, d), got {arr.shape}")
+        raise InputError(f"weights must have shape (2, d), got {arr.shape}")
     return arr[1] - arr[0]
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from verify.validation import InputError
+
 from .inference import loo_conditionals, mask_probe, memory_posterior, posterior_h0
 from .mlm import (
     MLMConfig,
@@ -769,17 +771,17 @@ def _parse_subset(
     experiments = tuple(experiments)
     bad = [x for x in experiments if x not in EXPERIMENTS]
     if bad or not experiments:
-        raise ValueError(f"experiments = {experiments!r}: use a subset of {EXPERIMENTS}")
+        raise InputError(f"experiments = {experiments!r}: use a subset of {EXPERIMENTS}")
     if ks is not None:
         ks = tuple(ks)
         if not ks or any(
             isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks
         ):
-            raise ValueError(f"ks = {ks!r} must be positive ints (hidden-state counts, e.g. 8,20)")
+            raise InputError(f"ks = {ks!r} must be positive ints (hidden-state counts, e.g. 8,20)")
     if seeds is not None and (
         isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1
     ):
-        raise ValueError(f"seeds = {seeds!r} must be a positive int (the first N seeds)")
+        raise InputError(f"seeds = {seeds!r} must be a positive int (the first N seeds)")
     return experiments, ks, seeds
 
 
@@ -806,7 +808,7 @@ def reproduce(
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
     ):
-        raise ValueError(f"threads = {threads!r} must be a positive int")
+        raise InputError(f"threads = {threads!r} must be a positive int")
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))
@@ -819,17 +821,17 @@ def reproduce(
 def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds) -> Path:
     if isinstance(preset, str):
         if preset not in PRESETS:
-            raise ValueError(f"preset = {preset!r} is unknown; use one of {sorted(PRESETS)}")
+            raise InputError(f"preset = {preset!r} is unknown; use one of {sorted(PRESETS)}")
         preset = PRESETS[preset]
     elif not isinstance(preset, Preset):
-        raise ValueError(
+        raise InputError(
             f"preset must be a name in {sorted(PRESETS)} or a Preset, got {type(preset).__name__}"
         )
     dev = str(resolve_device(device))
     need = preset.mlm_prompt_len + 1 + preset.length
     if preset.transformer_ks or preset.memory_transformer_seeds:
         if preset.mlm.max_len < max(need, preset.length):
-            raise ValueError(
+            raise InputError(
                 f"preset {preset.name}: mlm.max_len = {preset.mlm.max_len} must be ≥ "
                 f"mlm_prompt_len + 1 + length = {need}"
             )
@@ -838,7 +840,7 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds) -> Pat
     t0 = time.perf_counter()
     runner = _Runner(preset, dev, out_dir, progress, experiments, ks, seeds)
     if not runner.jobs():
-        raise ValueError(
+        raise InputError(
             f"the subset experiments={experiments}, ks={ks}, seeds={seeds} selects no panel "
             f"of preset {preset.name} (vanilla k: {preset.oracle_ks}; memory k: "
             f"{tuple(m * N_ORDINARY for m in preset.memory_ms)})"

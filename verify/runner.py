@@ -52,6 +52,7 @@ from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
 from verify.claims import registry
 from verify.claims.registry import Claim, Outcome, Unavailable, to_jsonable
+from verify.validation import InputError
 
 #: Runner profile → Hypothesis profile name (never the test suite's "ci"/"dev"/"thorough").
 HYPOTHESIS_PROFILES = {p: f"ptverify-{p}" for p in registry.PROFILES}
@@ -305,7 +306,7 @@ def run_claim(
     c = registry.get(claim_id)
     budget = int(examples) if examples is not None else c.budget(profile)
     if budget < 1:
-        raise ValueError(f"--examples must be ≥ 1, got {budget}")
+        raise InputError(f"--examples must be ≥ 1, got {budget}")
     if seed is None:
         # Statistical claims: seeds 0, 1, … (documented fixed seeds). Search claims on ci:
         # a fixed seed per claim ID, so a claim's examples never change when unrelated code
@@ -455,9 +456,9 @@ def run_claims(
     write partial results; on Ctrl-C the claims finished so far are returned.
     """
     if profile not in registry.PROFILES:
-        raise ValueError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
+        raise InputError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
     if workers < 1:
-        raise ValueError(f"--workers must be ≥ 1, got {workers}")
+        raise InputError(f"--workers must be ≥ 1, got {workers}")
     ids = list(claim_ids)
     for cid in ids:
         registry.get(cid)  # unknown IDs are a usage error before anything runs

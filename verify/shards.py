@@ -29,6 +29,7 @@ import numpy as np
 
 from verify import engines, runner
 from verify.claims import registry
+from verify.validation import InputError
 
 #: Statuses that decide the merged result, strongest first.
 DECIDING = ("error", "falsified", "found")
@@ -58,7 +59,7 @@ def plan(claim_id: str, profile: str, shards: int, examples: int | None, seed: i
     c = registry.get(claim_id)
     budget = int(examples) if examples is not None else c.budget(profile)
     if budget < 1:
-        raise ValueError(f"--examples must be ≥ 1, got {budget}")
+        raise InputError(f"--examples must be ≥ 1, got {budget}")
     if seed is None:
         if c.kind == "statistical":
             seed = 0
@@ -146,9 +147,9 @@ def run_claims_sharded(
     all claims submitted to the engine at once; a claim is merged and reported when its
     last shard finishes. Returns ``(results in claim order, interrupted)``."""
     if profile not in registry.PROFILES:
-        raise ValueError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
+        raise InputError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-        raise ValueError(f"--shards must be an integer ≥ 1, got {shards!r}")
+        raise InputError(f"--shards must be an integer ≥ 1, got {shards!r}")
     ids = list(claim_ids)
     jobs, owner, seeds = [], [], {}
     for cid in ids:

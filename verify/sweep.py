@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from verify.validation import InputError
+
 GENERATORS = ("reference", "strategies")
 #: Grid axes, in the order of a cell's coordinates.
 AXES = ("generator", "k", "n", "T", "sparsity", "nnz")
@@ -171,12 +173,12 @@ def _canonical_sparsity(value: Any, flag: str) -> str:
     try:
         tau = float(text)
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"{flag}: {text!r} is neither a positive number (τ_trans of the reference "
             f"generator) nor a transition style ({', '.join(STRATEGY_STYLES)})"
         ) from None
     if not math.isfinite(tau) or tau <= 0:
-        raise ValueError(f"{flag}: τ_trans must be a positive finite number, got {text!r}")
+        raise InputError(f"{flag}: τ_trans must be a positive finite number, got {text!r}")
     return repr(tau)
 
 
@@ -187,7 +189,7 @@ def parse_int_list(text: Any, flag: str, lo: int, hi: int) -> tuple[int, ...]:
     parts = text if isinstance(text, (list, tuple)) else str(text).split(",")
     for part in parts:
         if isinstance(part, bool):
-            raise ValueError(f"{flag}: expected integers, got {part!r}")
+            raise InputError(f"{flag}: expected integers, got {part!r}")
         if isinstance(part, int):
             items.append(part)
             continue
@@ -207,15 +209,15 @@ def parse_int_list(text: Any, flag: str, lo: int, hi: int) -> tuple[int, ...]:
             else:
                 items.append(int(token))
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 f"{flag}: {token!r} is not an integer list; write e.g. 2,4,6 or 2:12 "
                 f"(inclusive range) or 2:30:4 (with a step)"
             ) from None
     if not items:
-        raise ValueError(f"{flag}: no values given; write e.g. {lo},{lo + 2}")
+        raise InputError(f"{flag}: no values given; write e.g. {lo},{lo + 2}")
     bad = [v for v in items if not lo <= v <= hi]
     if bad:
-        raise ValueError(f"{flag}: {bad[0]} is out of range; values must lie in {lo}..{hi}")
+        raise InputError(f"{flag}: {bad[0]} is out of range; values must lie in {lo}..{hi}")
     return tuple(sorted(set(items)))
 
 
@@ -223,7 +225,7 @@ def _parse_str_list(text: Any, flag: str) -> list[str]:
     parts = text if isinstance(text, (list, tuple)) else str(text).split(",")
     out = [str(p).strip() for p in parts if str(p).strip()]
     if not out:
-        raise ValueError(f"{flag}: no values given")
+        raise InputError(f"{flag}: no values given")
     return out
 
 
@@ -250,7 +252,7 @@ def make_config(
     gens = _parse_str_list(generator, names["generator"])
     for g in gens:
         if g not in GENERATORS:
-            raise ValueError(
+            raise InputError(
                 f"{names['generator']}: {g!r} is unknown; use {' or '.join(GENERATORS)}"
             )
     sparsities: tuple[str, ...] = ()
@@ -264,20 +266,20 @@ def make_config(
         for g in gens:
             if not any(_sparsity_applies(g, s) for s in sparsities):
                 want = "a positive τ_trans" if g == "reference" else "|".join(STRATEGY_STYLES)
-                raise ValueError(
+                raise InputError(
                     f"{names['sparsity']}: no value applies to the {g} generator; add {want}"
                 )
     for name, value, lo in (("instances", instances, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
-            raise ValueError(f"{names[name]}: expected an integer ≥ {lo}, got {value!r}")
+            raise InputError(f"{names[name]}: expected an integer ≥ {lo}, got {value!r}")
         try:
             as_int = int(value)
         except ValueError:
-            raise ValueError(f"{names[name]}: expected an integer ≥ {lo}, got {value!r}") from None
+            raise InputError(f"{names[name]}: expected an integer ≥ {lo}, got {value!r}") from None
         if as_int < lo:
-            raise ValueError(f"{names[name]}: expected an integer ≥ {lo}, got {as_int}")
+            raise InputError(f"{names[name]}: expected an integer ≥ {lo}, got {as_int}")
     if prompts not in PROMPT_MODES:
-        raise ValueError(
+        raise InputError(
             f"{names['prompts']}: {prompts!r} is unknown; use {' or '.join(PROMPT_MODES)}"
         )
     return SweepConfig(
@@ -322,16 +324,16 @@ def load_toml(path: str | os.PathLike, overrides: dict[str, Any] | None = None) 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"--config {path}: not valid TOML: {exc}") from None
+        raise InputError(f"--config {path}: not valid TOML: {exc}") from None
     unknown = sorted(set(data) - set(TOML_TOP))
     if unknown:
-        raise ValueError(f"--config {path}: unknown key {unknown[0]!r}; use {', '.join(TOML_TOP)}")
+        raise InputError(f"--config {path}: unknown key {unknown[0]!r}; use {', '.join(TOML_TOP)}")
     grid = data.get("grid", {})
     if not isinstance(grid, dict):
-        raise ValueError(f"--config {path}: grid must be a table ([grid])")
+        raise InputError(f"--config {path}: grid must be a table ([grid])")
     unknown = sorted(set(grid) - set(TOML_GRID))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"--config {path}: unknown axis grid.{unknown[0]}; use {', '.join(TOML_GRID)}"
         )
     values: dict[str, Any] = {
@@ -682,7 +684,7 @@ def _check_manifest(out: Path, config: SweepConfig) -> None:
         except (OSError, ValueError):
             have = None
         if have != want:
-            raise ValueError(
+            raise InputError(
                 f"--out {out}: it holds a sweep with {have}, not {want}; pass another --out "
                 f"or the same --seed and --instances to resume it"
             )
@@ -778,7 +780,7 @@ def wilson_interval(successes: int, trials: int, z: float = WILSON_Z) -> tuple[f
     ``|x/n − p| ≤ z √(p(1 − p)/n)``, i.e. ``(p̂ + z²/2n ± z √(p̂(1−p̂)/n + z²/4n²)) /
     (1 + z²/n)``. (NaN, NaN) for n = 0."""
     if trials < 0 or not 0 <= successes <= trials:
-        raise ValueError(f"need 0 ≤ successes ≤ trials, got {successes} of {trials}")
+        raise InputError(f"need 0 ≤ successes ≤ trials, got {successes} of {trials}")
     if trials == 0:
         return (math.nan, math.nan)
     p = successes / trials

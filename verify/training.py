@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from verify.validation import InputError
+
 from .inference import (
     loo_conditionals,
     mask_probe,
@@ -47,11 +49,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         device = device.type
     if device not in DEVICES:
-        raise ValueError(f"device = {device!r} is unknown; use one of {DEVICES}")
+        raise InputError(f"device = {device!r} is unknown; use one of {DEVICES}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
+        raise InputError(
             "device = 'cuda' but CUDA is not available in this torch build or machine; "
             "use device='cpu' or device='auto'"
         )
@@ -75,7 +77,7 @@ def labels_from_weights(weights: np.ndarray, post: np.ndarray) -> np.ndarray:
     weights (2, k), post (B, k) → (B,) in {−1, +1} (ties go to class 0, i.e. −1)."""
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 2 or weights.shape[0] != 2 or weights.shape[1] != post.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"weights must have shape (2, k) = (2, {post.shape[1]}), got {weights.shape}"
         )
     scores = post @ weights.T
@@ -116,15 +118,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
-            raise ValueError(f"loss = {self.loss!r} is unknown; use one of {LOSSES}")
+            raise InputError(f"loss = {self.loss!r} is unknown; use one of {LOSSES}")
         if not (self.lr > 0):
-            raise ValueError(f"lr = {self.lr!r} must be > 0")
+            raise InputError(f"lr = {self.lr!r} must be > 0")
         for name in ("batch_size", "max_epochs", "patience"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} = {v!r} must be a positive int")
+                raise InputError(f"{name} = {v!r} must be a positive int")
         if self.weight_decay < 0:
-            raise ValueError(f"weight_decay = {self.weight_decay!r} must be ≥ 0")
+            raise InputError(f"weight_decay = {self.weight_decay!r} must be ≥ 0")
         resolve_device(self.device)
 
 
@@ -147,13 +149,13 @@ def _check_splits(splits: Splits) -> None:
     for name, sp in zip(("train", "val", "test"), splits, strict=True):
         xs, y = np.asarray(sp.xs), np.asarray(sp.y)
         if xs.ndim != 2 or y.shape != (xs.shape[0],):
-            raise ValueError(
+            raise InputError(
                 f"splits.{name}: xs must be (B, T) and y (B,), got {xs.shape} and {y.shape}"
             )
         if xs.shape[0] == 0:
-            raise ValueError(f"splits.{name} is empty; every split needs at least one example")
+            raise InputError(f"splits.{name} is empty; every split needs at least one example")
         if not np.isin(y, (-1.0, 1.0)).all():
-            raise ValueError(f"splits.{name}.y must hold ±1 labels (use labels_from_weights)")
+            raise InputError(f"splits.{name}.y must hold ±1 labels (use labels_from_weights)")
 
 
 def _loss(scores: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
@@ -371,11 +373,11 @@ def train_prompt(
     ``params['prompt']`` in the result holds u (L, k)."""
     _check_splits(splits)
     if isinstance(n_prompt, bool) or not isinstance(n_prompt, (int, np.integer)) or n_prompt < 1:
-        raise ValueError(
+        raise InputError(
             f"n_prompt = {n_prompt!r} must be a positive int (number of prompt tokens)"
         )
     if not model.is_stationary:
-        raise ValueError(
+        raise InputError(
             "train_prompt needs a stationary start (π A = π); pass start=model.stationary()"
         )
     dev = resolve_device(config.device)

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from verify.models import HMM, MemoryHMM, model_from_dict
+from verify.validation import InputError
 
 KINDS = ("universal", "existential", "implication", "statistical")
 PROFILES = ("ci", "dev", "thorough")
@@ -94,7 +95,7 @@ class Outcome:
 
     def __post_init__(self) -> None:
         if self.status not in OUTCOME_STATUSES:
-            raise ValueError(f"Outcome.status {self.status!r} not in {OUTCOME_STATUSES}")
+            raise InputError(f"Outcome.status {self.status!r} not in {OUTCOME_STATUSES}")
 
     @classmethod
     def passed(cls, message: str = "", **kw: Any) -> Outcome:
@@ -178,7 +179,7 @@ class Claim:
 
     def budget(self, profile: str) -> int:
         if profile not in PROFILES:
-            raise ValueError(f"profile {profile!r} unknown; choose one of {PROFILES}")
+            raise InputError(f"profile {profile!r} unknown; choose one of {PROFILES}")
         default = {"ci": 50, "dev": 200, "thorough": 2000}[profile]
         return int(self.examples.get(profile, default))
 
@@ -214,19 +215,19 @@ def register(c: Claim) -> Claim:
     """Add ``c`` to the registry; re-registering the same ID from the same module replaces
     it (module reloads), from another module is an error."""
     if c.kind not in KINDS:
-        raise ValueError(f"claim {c.id!r}: kind {c.kind!r} not in {KINDS}")
+        raise InputError(f"claim {c.id!r}: kind {c.kind!r} not in {KINDS}")
     if not c.id or any(ch.isspace() for ch in c.id) or "/" in c.id:
-        raise ValueError(f"claim id {c.id!r}: must be non-empty, no spaces or '/'")
+        raise InputError(f"claim id {c.id!r}: must be non-empty, no spaces or '/'")
     if not 0.0 <= c.min_exercised <= 1.0:
-        raise ValueError(f"claim {c.id!r}: min_exercised must be in [0, 1], got {c.min_exercised}")
+        raise InputError(f"claim {c.id!r}: min_exercised must be in [0, 1], got {c.min_exercised}")
     if c.kind != "statistical" and c.strategy is None:
-        raise ValueError(f"claim {c.id!r}: a {c.kind} claim needs a strategy factory")
+        raise InputError(f"claim {c.id!r}: a {c.kind} claim needs a strategy factory")
     for p, n in c.examples.items():
         if p not in PROFILES or int(n) < 1:
-            raise ValueError(f"claim {c.id!r}: examples[{p!r}] = {n!r}; profiles {PROFILES}")
+            raise InputError(f"claim {c.id!r}: examples[{p!r}] = {n!r}; profiles {PROFILES}")
     old = _REGISTRY.get(c.id)
     if old is not None and old.module != c.module and not _same_file(old.module, c.module):
-        raise ValueError(f"claim id {c.id!r} already registered by module {old.module!r}")
+        raise InputError(f"claim id {c.id!r} already registered by module {old.module!r}")
     _REGISTRY[c.id] = c
     return c
 
@@ -302,13 +303,13 @@ def load_claims_module(spec: str) -> str:
     to the user's working directory is found, in the main process and in workers alike.
     """
     if not spec:
-        raise ValueError("--claims-from: empty module name")
+        raise InputError("--claims-from: empty module name")
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     if spec.endswith(".py"):
         path = Path(spec).resolve()
         if not path.is_file():
-            raise ValueError(f"--claims-from: file {spec!r} does not exist")
+            raise InputError(f"--claims-from: file {spec!r} does not exist")
         name = f"ptverify_user_{path.stem}"
         _SOURCES[name] = str(path)
         if name in sys.modules:
@@ -320,16 +321,16 @@ def load_claims_module(spec: str) -> str:
             mspec.loader.exec_module(module)
         except Exception as exc:  # noqa: BLE001 - the user's module: report, no traceback
             del sys.modules[name]
-            raise ValueError(f"--claims-from {spec}: {type(exc).__name__}: {exc}") from None
+            raise InputError(f"--claims-from {spec}: {type(exc).__name__}: {exc}") from None
         return name
     try:
         importlib.import_module(spec)
     except ModuleNotFoundError as exc:
-        raise ValueError(f"--claims-from: cannot import module {spec!r} ({exc})") from None
+        raise InputError(f"--claims-from: cannot import module {spec!r} ({exc})") from None
     except ValueError:
         raise
     except Exception as exc:  # noqa: BLE001 - the user's module: report, no traceback
-        raise ValueError(f"--claims-from {spec}: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"--claims-from {spec}: {type(exc).__name__}: {exc}") from None
     return spec
 
 
@@ -337,7 +338,7 @@ def get(claim_id: str) -> Claim:
     try:
         return _REGISTRY[claim_id]
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"unknown claim {claim_id!r}; `ptverify list` shows the registered IDs"
         ) from None
 
@@ -407,15 +408,15 @@ def from_jsonable(value: Any, where: str = "instance") -> Any:
             return model_from_dict(value, where)
         if set(value) == {"array", "dtype"}:
             if value["dtype"] not in ("int64", "float64"):
-                raise ValueError(f"{where}.dtype: {value['dtype']!r} not int64/float64")
+                raise InputError(f"{where}.dtype: {value['dtype']!r} not int64/float64")
             try:
                 arr = np.asarray(value["array"], dtype=value["dtype"])
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{where}.array: not a numeric array ({exc})") from None
+                raise InputError(f"{where}.array: not a numeric array ({exc})") from None
             return arr
         return {k: from_jsonable(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
         return [from_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise ValueError(f"{where}: unsupported JSON value {type(value).__name__}")
+    raise InputError(f"{where}: unsupported JSON value {type(value).__name__}")

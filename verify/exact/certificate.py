@@ -33,6 +33,7 @@ from verify.exact.rational import (
     rational_model,
     to_fraction,
 )
+from verify.validation import InputError
 
 FEATURES = ("mask_probe", "prompted")
 #: Exhaustive search over sub-supports visits at most this many subsets (a float
@@ -49,9 +50,9 @@ def _features(model: Any, xs: np.ndarray, features: str, prompt: Any) -> np.ndar
         return mask_probe(model, xs).fractions()
     if features == "prompted":
         if prompt is None:
-            raise ValueError('features "prompted" needs the prompt weights (L, k)')
+            raise InputError('features "prompted" needs the prompt weights (L, k)')
         return prompted_mask_probe(model, xs, prompt).fractions()
-    raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+    raise InputError(f"features must be one of {FEATURES}, got {features!r}")
 
 
 def _columns(Z: list[list[Fraction]], idx: list[int]) -> list[list[Fraction]]:
@@ -131,7 +132,7 @@ def _solve_lambda(Z: list[list[Fraction]], hint: list[Fraction]) -> tuple[list, 
 def _labels(labels: Any, N: int) -> list[int]:
     ys = [int(v) for v in np.asarray(labels).reshape(-1)]
     if len(ys) != N or any(v not in (1, -1) for v in ys):
-        raise ValueError(f"labels must be {N} values in {{1, -1}}")
+        raise InputError(f"labels must be {N} values in {{1, -1}}")
     return ys
 
 
@@ -207,11 +208,11 @@ def _task_json(task: dict) -> dict:
 
 def _fractions(values: Any, what: str) -> list[Fraction]:
     if not isinstance(values, list):
-        raise ValueError(f"{what}: expected a list of fraction strings")
+        raise InputError(f"{what}: expected a list of fraction strings")
     out = []
     for i, v in enumerate(values):
         if isinstance(v, float):
-            raise ValueError(f'{what}[{i}]: {v!r} is a float; exact entries are strings "p/q"')
+            raise InputError(f'{what}[{i}]: {v!r} is a float; exact entries are strings "p/q"')
         out.append(to_fraction(v, f"{what}[{i}]"))
     return out
 

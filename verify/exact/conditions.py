@@ -19,6 +19,7 @@ from verify.exact.rational import (
     rational_model,
     to_fraction,
 )
+from verify.validation import InputError
 
 #: C-PROMPT's exhaustive search visits every non-empty U ⊆ {h : π_h > 0}: at most
 #: 2**MAX_PROMPT_SEARCH_STATES − 1 sets (one exact rank per distinct S(U)).
@@ -47,21 +48,21 @@ class ExactCondition:
 def _hmm(model: Any) -> RationalHMM:
     exact = rational_model(model)
     if not isinstance(exact, RationalHMM):
-        raise ValueError("this condition is about an HMM; for a memory model use c_mem_*")
+        raise InputError("this condition is about an HMM; for a memory model use c_mem_*")
     return exact
 
 
 def _mem(model: Any) -> RationalMemoryHMM:
     exact = rational_model(model)
     if not isinstance(exact, RationalMemoryHMM):
-        raise ValueError("this condition is about a memory model (kind 'memory_hmm')")
+        raise InputError("this condition is about a memory model (kind 'memory_hmm')")
     return exact
 
 
 def _mu(mu: Any, size: int, what: str) -> tuple[Fraction, ...]:
     vals = list(mu)
     if len(vals) != size:
-        raise ValueError(f"mu has {len(vals)} entries; it needs one per {what} ({size})")
+        raise InputError(f"mu has {len(vals)} entries; it needs one per {what} ({size})")
     return tuple(to_fraction(v, f"mu[{i}]", exact_float=True) for i, v in enumerate(vals))
 
 
@@ -71,7 +72,7 @@ def _cell(mem: RationalMemoryHMM, cell: Any) -> int:
         or not isinstance(cell, (int, np.integer))
         or not 0 <= cell < mem.n_cells
     ):
-        raise ValueError(f"cell = {cell!r} is out of range; cells are 0..{mem.n_cells - 1}")
+        raise InputError(f"cell = {cell!r} is out of range; cells are 0..{mem.n_cells - 1}")
     return int(cell)
 
 
@@ -138,7 +139,7 @@ def prompt_support(model: Any, U: Any) -> tuple[int, ...]:
 def _states(U: Any, k: int, what: str) -> tuple[int, ...]:
     out = tuple(sorted({int(h) for h in U}))
     if not out or out[0] < 0 or out[-1] >= k:
-        raise ValueError(f"{what} must be a non-empty set of hidden states in 0..{k - 1}")
+        raise InputError(f"{what} must be a non-empty set of hidden states in 0..{k - 1}")
     return out
 
 
@@ -167,9 +168,9 @@ def prompt_witness(model: Any, mu: Any, prompt: Any, S: Any = None) -> ExactProm
            else _states(S, k, "S"))  # fmt: skip
     missing = [h for h in range(k) if m[h] != 0 and alive[h] and h not in S_t]
     if missing:
-        raise ValueError(f"S must contain supp(mu); states {missing} carry weight but are not in S")
+        raise InputError(f"S must contain supp(mu); states {missing} carry weight but are not in S")
     if any(v[h] == 0 for h in S_t):
-        raise ValueError(f"v = P(prompt | H_0 = h) is 0 on states of S {S_t}; drop them")
+        raise InputError(f"v = P(prompt | H_0 = h) is 0 on states of S {S_t}; drop them")
     b = min_norm_solution(_columns(W(hmm), list(S_t)), [m[h] / v[h] for h in S_t], len(S_t))
     leak = None
     if b is not None:

@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 
 from flint import fmpq, fmpq_mat
 
+from verify.validation import InputError
+
 
 def _q(x: Any) -> fmpq:
     f = x if isinstance(x, Fraction) else Fraction(x)
@@ -69,7 +71,7 @@ class Solve(NamedTuple):
 def solve(rows: list[list[Any]], rhs: list[Any], ncols: int) -> Solve:
     """Solve ``M z = rhs`` for M (r, ncols) exactly, by the rref of ``[M | rhs]``."""
     if len(rows) != len(rhs):
-        raise ValueError(f"rhs has {len(rhs)} entries; the system has {len(rows)} equations")
+        raise InputError(f"rhs has {len(rhs)} entries; the system has {len(rows)} equations")
     aug = [list(r) + [v] for r, v in zip(rows, rhs, strict=True)]
     R, pivots = rref(aug, ncols + 1)
     r_aug = len(pivots)

@@ -22,6 +22,7 @@ import numpy as np
 
 from verify.exact.rational import RationalHMM, RationalMemoryHMM
 from verify.models import HMM, MemoryHMM
+from verify.validation import InputError
 
 
 class _Logs(NamedTuple):
@@ -80,10 +81,10 @@ def _arrays(model: Any) -> _Logs:
 def _tokens(xs: Any, n: int) -> np.ndarray:
     arr = np.asarray(xs)
     if arr.ndim != 2 or (arr.size and arr.dtype.kind not in "iu"):
-        raise ValueError(f"xs must be a (B, T) array of integer token ids, got {arr.shape}")
+        raise InputError(f"xs must be a (B, T) array of integer token ids, got {arr.shape}")
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise ValueError(f"xs contains a token outside 0..{n - 1} (n={n})")
+        raise InputError(f"xs contains a token outside 0..{n - 1} (n={n})")
     return arr
 
 
@@ -102,7 +103,7 @@ def _normalise(log_w: np.ndarray, what: str) -> np.ndarray:
     bad = ~np.isfinite(tot[..., 0])
     if bad.any():
         rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
-        raise ValueError(f"{what}: input rows {rows[:10].tolist()} have probability zero")
+        raise InputError(f"{what}: input rows {rows[:10].tolist()} have probability zero")
     return np.exp(log_w - tot)
 
 
@@ -138,12 +139,12 @@ def prompted_mask_probe(model: Any, xs: Any, prompt: Any) -> np.ndarray:
         u = u[None, :]
     k = lg.A.shape[0]
     if u.ndim != 2 or u.shape[1] != k or u.shape[0] < 1 or (u < 0).any():
-        raise ValueError(f"prompt must be non-negative weights of shape (L ≥ 1, k={k})")
+        raise InputError(f"prompt must be non-negative weights of shape (L ≥ 1, k={k})")
     la = lg.start
     for row in u:
         la = logsumexp((la + _log(row))[:, None] + lg.A, axis=0)
     if not np.isfinite(logsumexp(la)):
-        raise ValueError("prompted_mask_probe: the prompt has probability zero")
+        raise InputError("prompted_mask_probe: the prompt has probability zero")
     xs = _tokens(xs, lg.E.shape[1])
     return _posterior(lg, xs, la, "prompted_mask_probe") @ lg.emission
 
@@ -168,7 +169,7 @@ def memory_posterior(mem: Any, xs: Any, cell: int, s0: int | None = None) -> np.
     if isinstance(mem, RationalMemoryHMM):
         mem = mem.to_float()
     if not isinstance(mem, MemoryHMM):
-        raise ValueError("memory_posterior needs a memory model")
+        raise InputError("memory_posterior needs a memory model")
     lg = _arrays(mem)
     s, (N, m) = mem.state_start.shape[0], mem.memory_prior.shape
     prior = lg.start.copy()

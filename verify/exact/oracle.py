@@ -32,6 +32,7 @@ from verify.exact.rational import (
     rational_model,
     to_fraction,
 )
+from verify.validation import InputError
 
 #: Largest hidden-state count (of the product HMM for a memory model) the exact route
 #: accepts: a (k, k) step is k² Python-int multiply-adds per message; at k = 64 and T = 4
@@ -95,7 +96,7 @@ class RationalRows(NamedTuple):
         """``value · w`` (...) as Fractions for a rational weight vector w (d,)."""
         wf = [to_fraction(v, f"w[{j}]", exact_float=True) for j, v in enumerate(w)]
         if len(wf) != self.num.shape[-1]:
-            raise ValueError(f"w has {len(wf)} entries; the vectors have {self.num.shape[-1]}")
+            raise InputError(f"w has {len(wf)} entries; the vectors have {self.num.shape[-1]}")
         d = _lcm_den(wf)
         wi = np.array([int(v * d) for v in wf], dtype=object)
         return _to_frac(self.num @ wi, self.den * d)
@@ -104,7 +105,7 @@ class RationalRows(NamedTuple):
         """``sign(value · w)`` (...) in {−1, 0, 1} as int64, decided exactly."""
         wf = [to_fraction(v, f"w[{j}]", exact_float=True) for j, v in enumerate(w)]
         if len(wf) != self.num.shape[-1]:
-            raise ValueError(f"w has {len(wf)} entries; the vectors have {self.num.shape[-1]}")
+            raise InputError(f"w has {len(wf)} entries; the vectors have {self.num.shape[-1]}")
         d = _lcm_den(wf)
         wi = np.array([int(v * d) for v in wf], dtype=object)
         s = self.num @ wi
@@ -130,29 +131,29 @@ def _tokens(xs: Any, n: int) -> np.ndarray:
     try:
         arr = np.asarray(xs)
     except Exception:  # noqa: BLE001 - ragged input: the user's error
-        raise ValueError("xs: cannot be read as a (B, T) array of token ids") from None
+        raise InputError("xs: cannot be read as a (B, T) array of token ids") from None
     if arr.dtype == object or (arr.dtype.kind not in "iu" and arr.size):
-        raise ValueError(f"xs must hold integer token ids, got dtype {arr.dtype}")
+        raise InputError(f"xs must hold integer token ids, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        raise ValueError(f"xs must have shape (B, T), got {arr.shape}; for one input pass [x]")
+        raise InputError(f"xs must have shape (B, T), got {arr.shape}; for one input pass [x]")
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < 0 or arr.max() >= n):
         bad = int(arr.min()) if arr.min() < 0 else int(arr.max())
-        raise ValueError(f"xs contains token {bad}; tokens must be in 0..{n - 1} (n={n})")
+        raise InputError(f"xs contains token {bad}; tokens must be in 0..{n - 1} (n={n})")
     return arr
 
 
 def _prompt(prompt: Any, k: int) -> list[list[Fraction]]:
     rows = [list(r) for r in (prompt if len(np.shape(prompt)) != 1 else [prompt])]
     if not rows:
-        raise ValueError("prompt: needs L ≥ 1 slots, shape (L, k); L = 0 is mask_probe")
+        raise InputError("prompt: needs L ≥ 1 slots, shape (L, k); L = 0 is mask_probe")
     out = []
     for l, r in enumerate(rows):
         if len(r) != k:
-            raise ValueError(f"prompt row {l} has {len(r)} weights; it needs k = {k}")
+            raise InputError(f"prompt row {l} has {len(r)} weights; it needs k = {k}")
         row = [to_fraction(v, f"prompt[{l}][{h}]", exact_float=True) for h, v in enumerate(r)]
         if any(v < 0 for v in row):
-            raise ValueError(f"prompt row {l} has a negative weight; u_l[h] must be ≥ 0")
+            raise InputError(f"prompt row {l} has a negative weight; u_l[h] must be ≥ 0")
         out.append(row)
     return out
 
@@ -160,7 +161,7 @@ def _prompt(prompt: Any, k: int) -> list[list[Fraction]]:
 def _check_size(hmm: RationalHMM, B: int, length: int, route: str) -> None:
     k = hmm.n_states
     if route not in ROUTES:
-        raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
+        raise InputError(f"route must be one of {ROUTES}, got {route!r}")
     if k > MAX_EXACT_STATES:
         raise ExactTooLarge(
             f"exact route: k = {k} hidden states (product states for a memory model) exceeds "
@@ -236,7 +237,7 @@ def _normalised(q: np.ndarray, what: str) -> RationalRows:
     den = q.sum(axis=-1)
     zero = np.flatnonzero(np.ravel(den) == 0)
     if zero.size:
-        raise ValueError(
+        raise InputError(
             f"{what}: input rows {zero[:10].tolist()} have probability zero under the model, "
             f"so their posterior is undefined; drop them"
         )
@@ -257,7 +258,7 @@ def _window_prior(hmm: RationalHMM, prompt: list[list[Fraction]]) -> list[Fracti
 
 def _posterior_sum(hmm: RationalHMM, xs: np.ndarray, prior0: list[Fraction], what: str):
     if not any(prior0):
-        raise ValueError(f"{what}: the prompt has probability zero; raise some weight u_l[h]")
+        raise InputError(f"{what}: the prompt has probability zero; raise some weight u_l[h]")
     p_int, _ = _int_vector(prior0)
     return _normalised(p_int[None, :] * _beta0(hmm, xs), what)
 
@@ -328,7 +329,7 @@ def _rows_from_fractions(rows: list[list[Fraction]], what: str) -> RationalRows:
     for i, r in enumerate(rows):
         total = sum(r, Fraction(0))
         if total == 0:
-            raise ValueError(f"{what}: input rows [{i}] have probability zero under the model")
+            raise InputError(f"{what}: input rows [{i}] have probability zero under the model")
         d = _lcm_den([v / total for v in r])
         nums.append([int(v / total * d) for v in r])
         dens.append(d)
@@ -488,17 +489,17 @@ def memory_posterior(
     masked slot's ordinary state fixed, memory.prompt's target)."""
     exact = _model(mem)
     if not isinstance(exact, RationalMemoryHMM):
-        raise ValueError(f"memory_posterior needs a memory model, got kind {exact.kind!r}")
+        raise InputError(f"memory_posterior needs a memory model, got kind {exact.kind!r}")
     if (
         isinstance(cell, bool)
         or not isinstance(cell, (int, np.integer))
         or not (0 <= cell < exact.n_cells)
     ):
-        raise ValueError(f"cell = {cell!r} is out of range; cells are 0..{exact.n_cells - 1}")
+        raise InputError(f"cell = {cell!r} is out of range; cells are 0..{exact.n_cells - 1}")
     s = exact.n_ordinary
     if s0 is not None and (isinstance(s0, bool) or not isinstance(s0, (int, np.integer))
                            or not 0 <= s0 < s):  # fmt: skip
-        raise ValueError(f"s0 = {s0!r} is out of range; ordinary states are 0..{s - 1}")
+        raise InputError(f"s0 = {s0!r} is out of range; ordinary states are 0..{s - 1}")
     _, hmm, arr = _setup(exact, xs, 0, "sum" if route == "enumerate" else route)
     if route == "enumerate":
         paths = exact.n_values**exact.n_cells * s ** (arr.shape[1] + 1)
@@ -512,7 +513,7 @@ def memory_posterior(
     if s0 is not None:
         prior = [p if h % s == s0 else Fraction(0) for h, p in enumerate(prior)]
         if not any(prior):
-            raise ValueError(f"memory_posterior: P(S_0 = {s0}) = 0 under state_start")
+            raise InputError(f"memory_posterior: P(S_0 = {s0}) = 0 under state_start")
     p_int, _ = _int_vector(prior)
     q = p_int[None, :] * _beta0(hmm, arr)
     vals = _cell_values(exact, int(cell))
@@ -559,10 +560,10 @@ def scores(model: Any, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
     exact = _model(model)
     if isinstance(exact, RationalMemoryHMM):
         if cell is None:
-            raise ValueError("cell: a memory task needs its task cell j*")
+            raise InputError("cell: a memory task needs its task cell j*")
         return memory_posterior(exact, xs, cell).dot(mu)
     if cell is not None:
-        raise ValueError("cell: only memory tasks have a task cell")
+        raise InputError("cell: only memory tasks have a task cell")
     return posterior_h0(exact, xs).dot(mu)
 
 
@@ -571,10 +572,10 @@ def labels(model: Any, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
     exact = _model(model)
     if isinstance(exact, RationalMemoryHMM):
         if cell is None:
-            raise ValueError("cell: a memory task needs its task cell j*")
+            raise InputError("cell: a memory task needs its task cell j*")
         return memory_posterior(exact, xs, cell).signs(mu)
     if cell is not None:
-        raise ValueError("cell: only memory tasks have a task cell")
+        raise InputError("cell: only memory tasks have a task cell")
     return posterior_h0(exact, xs).signs(mu)
 
 

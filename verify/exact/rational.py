@@ -19,6 +19,7 @@ import numpy as np
 
 from verify.exact.linalg import nullspace
 from verify.models import HMM, MemoryHMM
+from verify.validation import InputError
 
 #: Default largest denominator a float probability may be recognised as (``p/q``, q ≤ this).
 #: Strategies build probabilities as ratios of integer weights ≤ 4 over at most 64 states,
@@ -38,7 +39,7 @@ STATIONARY_TOL = 1e-9
 _EPS = float(np.finfo(np.float64).eps)
 
 
-class ExactTooLarge(ValueError):
+class ExactTooLarge(InputError):
     """An instance exceeds a documented limit of the exact route (the message names it)."""
 
 
@@ -56,14 +57,14 @@ def to_fraction(
     ValueError naming ``field`` otherwise (the caller then uses a float route).
     """
     if isinstance(value, bool):
-        raise ValueError(f"{field}: {value!r} is a bool, not a probability")
+        raise InputError(f"{field}: {value!r} is a bool, not a probability")
     if isinstance(value, (Fraction, int, np.integer)):
         return Fraction(int(value)) if isinstance(value, np.integer) else Fraction(value)
     if isinstance(value, str):
         try:
             return Fraction(value.strip())
         except (ValueError, ZeroDivisionError):
-            raise ValueError(
+            raise InputError(
                 f'{field}: {value!r} is not a fraction string; write e.g. "1/3" or "0.25"'
             ) from None
     if hasattr(value, "p") and hasattr(value, "q"):  # flint.fmpq
@@ -71,14 +72,14 @@ def to_fraction(
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{field}: {value!r} is not a number") from None
+        raise InputError(f"{field}: {value!r} is not a number") from None
     if not math.isfinite(x):
-        raise ValueError(f"{field}: {x} is not finite")
+        raise InputError(f"{field}: {x} is not finite")
     if exact_float:
         return Fraction(x)
     f = Fraction(x).limit_denominator(max_den)
     if abs(float(x) - f) > ROUND_ULPS * _EPS * abs(x):
-        raise ValueError(
+        raise InputError(
             f"{field}: {x!r} is not a rational with denominator ≤ {max_den} (to round-off); "
             f"the exact route needs rational probabilities — build them from integer weights, "
             f"pass fraction strings, or use the float route"
@@ -99,7 +100,7 @@ def _vector(values: Any, field: str, max_den: int) -> tuple[Fraction, ...]:
 def _matrix(values: Any, field: str, max_den: int) -> tuple[tuple[Fraction, ...], ...]:
     rows = [list(r) for r in values]
     if not rows or len({len(r) for r in rows}) != 1 or not rows[0]:
-        raise ValueError(f"{field}: expected a non-empty rectangular matrix")
+        raise InputError(f"{field}: expected a non-empty rectangular matrix")
     return tuple(
         tuple(to_fraction(v, f"{field}[{i}][{j}]", max_den) for j, v in enumerate(r))
         for i, r in enumerate(rows)
@@ -109,10 +110,10 @@ def _matrix(values: Any, field: str, max_den: int) -> tuple[tuple[Fraction, ...]
 def _check_distribution(row: tuple[Fraction, ...], field: str) -> None:
     neg = [i for i, v in enumerate(row) if v < 0]
     if neg:
-        raise ValueError(f"{field}[{neg[0]}] = {row[neg[0]]} is negative; probabilities are ≥ 0")
+        raise InputError(f"{field}[{neg[0]}] = {row[neg[0]]} is negative; probabilities are ≥ 0")
     total = sum(row, Fraction(0))
     if total != 1:
-        raise ValueError(
+        raise InputError(
             f"{field} sums to {total} after exact conversion, not exactly 1; pass exact "
             f"fractions (or float weights normalised by one division) or use the float route"
         )
@@ -179,7 +180,7 @@ def _start_vector(
             or sum(cand, Fraction(0)) != 1
             or max(abs(float(c) - xi) for c, xi in zip(cand, x, strict=True)) > STATIONARY_TOL
         ):
-            raise ValueError(
+            raise InputError(
                 f"{first}; it is stationary for the transition but no exact stationary law "
                 f"with denominators ≤ {max_den} matches it"
             ) from None
@@ -245,9 +246,9 @@ class RationalHMM:
     def __post_init__(self) -> None:
         k = len(self.start)
         if len(self.transition) != k or any(len(r) != k for r in self.transition):
-            raise ValueError(f"transition must be ({k}, {k}) for start of length k={k}")
+            raise InputError(f"transition must be ({k}, {k}) for start of length k={k}")
         if len(self.emission) != k:
-            raise ValueError(f"emission must have one row per hidden state (k={k})")
+            raise InputError(f"emission must have one row per hidden state (k={k})")
         _check_distribution(self.start, "start")
         _check_stochastic(self.transition, "transition")
         _check_stochastic(self.emission, "emission")
@@ -277,7 +278,7 @@ class RationalHMM:
             return self.start
         law = stationary_law(self.transition)
         if law is None:
-            raise ValueError(
+            raise InputError(
                 "start is not stationary and the transition has several stationary laws; "
                 "pass a stationary start"
             )
@@ -324,11 +325,11 @@ class RationalMemoryHMM:
         s = len(self.state_start)
         N, m = len(self.memory_prior), len(self.memory_prior[0])
         if len(self.state_transition) != s or any(len(r) != s for r in self.state_transition):
-            raise ValueError(f"state_transition must be ({s}, {s})")
+            raise InputError(f"state_transition must be ({s}, {s})")
         if len(self.pointer) != s or any(not 0 <= j < N for j in self.pointer):
-            raise ValueError(f"pointer must hold one cell index in 0..{N - 1} per state (s={s})")
+            raise InputError(f"pointer must hold one cell index in 0..{N - 1} per state (s={s})")
         if len(self.emission) != m * s:
-            raise ValueError(f"emission must have m·s = {m * s} rows")
+            raise InputError(f"emission must have m·s = {m * s} rows")
         _check_stochastic(self.memory_prior, "memory_prior")
         _check_distribution(self.state_start, "state_start")
         _check_stochastic(self.state_transition, "state_transition")
@@ -393,7 +394,7 @@ class RationalMemoryHMM:
             return self.state_start
         law = stationary_law(self.state_transition)
         if law is None:
-            raise ValueError(
+            raise InputError(
                 "state_start is not stationary and the state chain has several stationary "
                 "laws; pass a stationary state_start"
             )
@@ -432,9 +433,9 @@ def _pointer(values: Any) -> tuple[int, ...]:
     out = []
     for i, v in enumerate(list(values)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)):
-            raise ValueError(f"pointer[{i}]: {v!r} is not a cell index")
+            raise InputError(f"pointer[{i}]: {v!r} is not a cell index")
         if isinstance(v, float) and v != int(v):
-            raise ValueError(f"pointer[{i}]: {v!r} is not an integer cell index")
+            raise InputError(f"pointer[{i}]: {v!r} is not an integer cell index")
         out.append(int(v))
     return tuple(out)
 
@@ -475,7 +476,7 @@ def rational_model(model: Any, max_den: int = MAX_DEN) -> RationalModel:
         missing = [f for f in ("memory_prior", "state_start", "state_transition", "pointer",
                                "emission") if f not in data]  # fmt: skip
         if missing:
-            raise ValueError(f"model_exact: missing field(s) {missing}")
+            raise InputError(f"model_exact: missing field(s) {missing}")
         trans = _matrix(data["state_transition"], "state_transition", max_den)
         start, repl = _start_vector(data["state_start"], trans, "state_start", max_den)
         return RationalMemoryHMM(
@@ -487,10 +488,10 @@ def rational_model(model: Any, max_den: int = MAX_DEN) -> RationalModel:
             repl,
         )
     if kind not in (None, "hmm"):
-        raise ValueError(f"model kind {kind!r} is unknown; expected 'hmm' or 'memory_hmm'")
+        raise InputError(f"model kind {kind!r} is unknown; expected 'hmm' or 'memory_hmm'")
     missing = [f for f in ("start", "transition", "emission") if f not in data]
     if missing:
-        raise ValueError(f"model_exact: missing field(s) {missing}")
+        raise InputError(f"model_exact: missing field(s) {missing}")
     trans = _matrix(data["transition"], "transition", max_den)
     start, repl = _start_vector(data["start"], trans, "start", max_den)
     return RationalHMM(start, trans, _matrix(data["emission"], "emission", max_den), repl)

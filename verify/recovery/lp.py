@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from verify.validation import InputError
+
 RECOVERABLE = "recoverable"
 NOT_RECOVERABLE = "not_recoverable"
 INCONCLUSIVE = "inconclusive"
@@ -125,26 +127,26 @@ def _validate(features: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
     try:
         F = np.asarray(features, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError("features: cannot be read as an (N, d) array of floats") from None
+        raise InputError("features: cannot be read as an (N, d) array of floats") from None
     if F.ndim != 2:
-        raise ValueError(f"features must be a matrix (N, d), got shape {F.shape}")
+        raise InputError(f"features must be a matrix (N, d), got shape {F.shape}")
     if F.shape[0] == 0 or F.shape[1] == 0:
-        raise ValueError(f"features is empty (shape {F.shape}); pass at least one input row")
+        raise InputError(f"features is empty (shape {F.shape}); pass at least one input row")
     if not np.isfinite(F).all():
         row = int(np.argwhere(~np.isfinite(F))[0, 0])
-        raise ValueError(f"features row {row} contains NaN or inf; features must be finite")
+        raise InputError(f"features row {row} contains NaN or inf; features must be finite")
     try:
         y = np.asarray(labels, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError("labels: cannot be read as a vector of ±1") from None
+        raise InputError("labels: cannot be read as a vector of ±1") from None
     if y.shape != (F.shape[0],):
-        raise ValueError(
+        raise InputError(
             f"labels has shape {y.shape}; it needs one label per feature row, i.e. ({F.shape[0]},)"
         )
     bad = ~((y == 1.0) | (y == -1.0))
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(
+        raise InputError(
             f"labels[{i}] = {y[i]!r}; labels must be +1 or -1 (use np.sign of the task's "
             f"scores and drop inputs with score 0 — they make the instance ill-posed)"
         )
@@ -219,7 +221,7 @@ def _as_solver(spec: str | Solver) -> Solver:
         return spec
     if isinstance(spec, str):
         return cvxpy_solver(spec, **_SOLVER_OPTIONS.get(spec.upper(), {}))
-    raise ValueError(f"solvers: each entry must be a cvxpy solver name or a callable, got {spec!r}")
+    raise InputError(f"solvers: each entry must be a cvxpy solver name or a callable, got {spec!r}")
 
 
 def _name(solver: Solver) -> str:
@@ -321,7 +323,7 @@ def max_margin_head(
     F, y = _validate(features, labels)
     solvers = DEFAULT_SOLVERS if solvers is None else tuple(solvers)
     if not solvers:
-        raise ValueError("solvers is empty; pass at least one solver name or callable")
+        raise InputError("solvers is empty; pass at least one solver name or callable")
     N, d = F.shape
     Z_all = y[:, None] * F
     scale = float(np.abs(Z_all).max())

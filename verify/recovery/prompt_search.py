@@ -20,6 +20,7 @@ from verify.conditions import ConditionResult, c_prompt
 from verify.conditions import labels as task_labels
 from verify.inference import prompted_mask_probe
 from verify.models import HMM, HMMParams
+from verify.validation import InputError
 
 from .lp import RECOVERABLE, LPResult, Solver, max_margin_head
 from .witnesses import PromptWitness, prompt_witness
@@ -111,15 +112,15 @@ def find_prompt(
     ValueError for inputs with μᵀp(x) = 0 (ill-posed task) or bad arguments.
     """
     if not isinstance(hmm, HMM):
-        raise ValueError(f"hmm must be an HMM, got {type(hmm).__name__}")
+        raise InputError(f"hmm must be an HMM, got {type(hmm).__name__}")
     for name, val, low in (("max_tokens", max_tokens, 1), ("steps", steps, 0),
                            ("restarts", restarts, 0)):  # fmt: skip
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
-            raise ValueError(f"{name} must be an int ≥ {low}, got {val!r}")
+            raise InputError(f"{name} must be an int ≥ {low}, got {val!r}")
     xs = np.asarray(xs)
     y = task_labels(hmm, mu, xs)
     if (y == 0).any():
-        raise ValueError(
+        raise InputError(
             f"inputs {np.flatnonzero(y == 0)[:10].tolist()} have μᵀp(x) = 0, so the task is "
             f"ill-posed there (γ = 0); drop them from xs"
         )

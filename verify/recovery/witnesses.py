@@ -38,37 +38,38 @@ from verify.inference import (
     prompted_mask_probe,
 )
 from verify.models import HMM, MemoryHMM
+from verify.validation import InputError
 
 
 def _hmm(model: Any) -> HMM:
     if not isinstance(model, HMM):
-        raise ValueError(f"model must be an HMM, got {type(model).__name__}")
+        raise InputError(f"model must be an HMM, got {type(model).__name__}")
     return model
 
 
 def _mem(model: Any) -> MemoryHMM:
     if not isinstance(model, MemoryHMM):
-        raise ValueError(f"model must be a MemoryHMM, got {type(model).__name__}")
+        raise InputError(f"model must be a MemoryHMM, got {type(model).__name__}")
     return model
 
 
 def _vector(value: Any, size: int, name: str, what: str) -> np.ndarray:
     arr = np.asarray(value, dtype=np.float64)
     if arr.shape != (size,):
-        raise ValueError(
+        raise InputError(
             f"{name} must have shape ({size},), one weight per {what}; got {arr.shape}"
         )
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf; pass finite weights")
+        raise InputError(f"{name} contains NaN or inf; pass finite weights")
     arr.setflags(write=False)
     return arr
 
 
 def _cell(mem: MemoryHMM, cell: Any) -> int:
     if isinstance(cell, bool) or not isinstance(cell, (int, np.integer)):
-        raise ValueError(f"cell must be an int in 0..{mem.n_cells - 1}, got {cell!r}")
+        raise InputError(f"cell must be an int in 0..{mem.n_cells - 1}, got {cell!r}")
     if not 0 <= cell < mem.n_cells:
-        raise ValueError(f"cell = {cell} is out of range; cells are 0..{mem.n_cells - 1}")
+        raise InputError(f"cell = {cell} is out of range; cells are 0..{mem.n_cells - 1}")
     return int(cell)
 
 
@@ -84,7 +85,7 @@ def pooled_features(model: HMM | MemoryHMM, xs: Any) -> np.ndarray:
     hmm = product_hmm(model) if isinstance(model, MemoryHMM) else _hmm(model)
     G = np.asarray(loo_conditionals(hmm, xs))
     if G.shape[1] == 0:
-        raise ValueError("xs has length T = 0; pooling needs at least one input position")
+        raise InputError("xs has length T = 0; pooling needs at least one input position")
     return G.mean(axis=1)
 
 
@@ -198,7 +199,7 @@ def prompt_witness(hmm: HMM, mu: Any, U: Any) -> PromptWitness:
     k = hmm.n_states
     U_t = tuple(sorted({int(h) for h in np.asarray(U, dtype=np.int64).reshape(-1)}))
     if not U_t or U_t[0] < 0 or U_t[-1] >= k:
-        raise ValueError(f"U must be a non-empty set of hidden states in 0..{k - 1}, got {U!r}")
+        raise InputError(f"U must be a non-empty set of hidden states in 0..{k - 1}, got {U!r}")
     u = np.zeros((1, k))
     u[0, list(U_t)] = 1.0
     v = np.asarray(prompt_likelihood(hmm, u))
@@ -277,10 +278,10 @@ def memory_iid_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitn
     cell = _cell(mem, cell)
     mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
     if mem.n_cells != 1:
-        raise ValueError(f"memory.iid_exact needs N = 1 cell, got N = {mem.n_cells}")
+        raise InputError(f"memory.iid_exact needs N = 1 cell, got N = {mem.n_cells}")
     A = mem.state_transition
     if np.abs(A - A[0]).max() > 0:
-        raise ValueError(
+        raise InputError(
             "state_transition rows differ, so states are not i.i.d.; use pooled_witness"
         )
     wbar = sum(mem.state_start[st] * mem.W_state(st) for st in range(mem.n_ordinary))
@@ -297,7 +298,7 @@ def pooled_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitness:
     mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
     wbar, freq = pooled_emissions(mem)
     if freq[cell] <= 0:
-        raise ValueError(
+        raise InputError(
             f"no state with stationary probability > 0 reads cell {cell} (f_j* = 0); "
             f"pooling cannot see it — point some state at it"
         )
@@ -321,17 +322,17 @@ def memory_prompt_witness(
     mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
     s = mem.n_ordinary
     if isinstance(s0, bool) or not isinstance(s0, (int, np.integer)) or not 0 <= s0 < s:
-        raise ValueError(f"s0 must be an ordinary state in 0..{s - 1}, got {s0!r}")
+        raise InputError(f"s0 must be an ordinary state in 0..{s - 1}, got {s0!r}")
     if int(mem.pointer[s0]) != cell:
-        raise ValueError(f"state s0 = {s0} reads cell {mem.pointer[s0]}, not the task cell {cell}")
+        raise InputError(f"state s0 = {s0} reads cell {mem.pointer[s0]}, not the task cell {cell}")
     U_t = tuple(sorted({int(st) for st in np.asarray(U, dtype=np.int64).reshape(-1)}))
     if not U_t or U_t[0] < 0 or U_t[-1] >= s:
-        raise ValueError(f"U must be a non-empty set of ordinary states in 0..{s - 1}, got {U!r}")
+        raise InputError(f"U must be a non-empty set of ordinary states in 0..{s - 1}, got {U!r}")
     pi = state_stationary(mem)
     for st in U_t:
         succ = tuple(np.flatnonzero(mem.state_transition[st] > 0))
         if succ != (int(s0),) or pi[st] <= 0:
-            raise ValueError(
+            raise InputError(
                 f"prompt state {st} has successors {succ} (stationary mass {pi[st]:.3g}); "
                 f"every state of U must lead only to s0 = {s0} and be visited"
             )

@@ -21,6 +21,7 @@ from verify.inference import (
     prompted_mask_probe,
 )
 from verify.models import HMM, MemoryHMM, loads_json, model_from_dict
+from verify.validation import InputError
 
 N_SAMPLED = 2_000
 DEFAULT_T = 3
@@ -87,25 +88,25 @@ def read_check_input(
     if T is None:
         T = data.get("T", DEFAULT_T)
     if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= 64:
-        raise ValueError(f"{name}: T must be an int in 1..64, got {T!r}")
+        raise InputError(f"{name}: T must be an int in 1..64, got {T!r}")
     if "cell" in data:
         cell = data["cell"]
     if isinstance(model, MemoryHMM):
         if isinstance(cell, bool) or not isinstance(cell, int) or not 0 <= cell < model.n_cells:
-            raise ValueError(f"{name}: cell must be an int in 0..{model.n_cells - 1}, got {cell!r}")
+            raise InputError(f"{name}: cell must be an int in 0..{model.n_cells - 1}, got {cell!r}")
     mu_arr = None
     if mu is not None:
         try:
             mu_arr = np.asarray(mu, dtype=np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"{name}: mu must be a list of numbers, got {mu!r}") from None
+            raise InputError(f"{name}: mu must be a list of numbers, got {mu!r}") from None
         want, unit = (
             (model.n_states, "hidden state")
             if isinstance(model, HMM)
             else (model.n_values, "memory value")
         )
         if mu_arr.shape != (want,) or not np.isfinite(mu_arr).all():
-            raise ValueError(
+            raise InputError(
                 f"{name}: mu must be {want} finite numbers, one per {unit} "
                 f"(the model has {want}), got {mu!r}"
             )

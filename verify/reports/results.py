@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from verify.models import loads_json
+from verify.validation import InputError
 
 RESULTS_SCHEMA = "ptverify.results"
 RESULTS_SCHEMA_VERSION = 2
@@ -140,11 +141,11 @@ def write_cases(doc: dict, report_dir: Path) -> list[Path]:
 
 def _field(data: dict, key: str, typ: type | tuple, where: str) -> Any:
     if key not in data:
-        raise ValueError(f"{where}: missing field {key!r}")
+        raise InputError(f"{where}: missing field {key!r}")
     val = data[key]
     if not isinstance(val, typ) or (typ is int and isinstance(val, bool)):
         tname = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-        raise ValueError(f"{where}.{key}: expected {tname}, got {type(val).__name__}")
+        raise InputError(f"{where}.{key}: expected {tname}, got {type(val).__name__}")
     return val
 
 
@@ -181,11 +182,11 @@ def validate_case(data: Any, where: str = "case", *, check_certificate: bool = T
     certificate is re-checked (unless ``check_certificate`` is False: replay checks it
     itself and reports the verdict)."""
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a JSON object")
+        raise InputError(f"{where}: expected a JSON object")
     if _field(data, "schema", str, where) != CASE_SCHEMA:
-        raise ValueError(f"{where}.schema: {data['schema']!r}, expected {CASE_SCHEMA!r}")
+        raise InputError(f"{where}.schema: {data['schema']!r}, expected {CASE_SCHEMA!r}")
     if _field(data, "schema_version", int, where) != CASE_SCHEMA_VERSION:
-        raise ValueError(
+        raise InputError(
             f"{where}.schema_version: {data['schema_version']!r} unsupported "
             f"(this ptverify reads version {CASE_SCHEMA_VERSION})"
         )
@@ -193,14 +194,14 @@ def validate_case(data: Any, where: str = "case", *, check_certificate: bool = T
     if data.get("claims_from") is not None:
         _field(data, "claims_from", str, where)
     if _field(data, "role", str, where) not in ("counterexample", "witness"):
-        raise ValueError(f"{where}.role: {data['role']!r}, expected counterexample|witness")
+        raise InputError(f"{where}.role: {data['role']!r}, expected counterexample|witness")
     _field(data, "instance", dict, where)
     outcome = _field(data, "outcome", dict, where)
     _field(outcome, "status", str, f"{where}.outcome")
     if check_certificate:
         ok, message = check_case_certificate(data)
         if ok is False:
-            raise ValueError(f"{where}.{case_certificate(data)[1]}: {message}")
+            raise InputError(f"{where}.{case_certificate(data)[1]}: {message}")
     return data
 
 
@@ -209,7 +210,7 @@ def load_case(path: str | os.PathLike, *, check_certificate: bool = True) -> dic
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"cannot read case file {str(p)!r}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read case file {str(p)!r}: {exc.strerror or exc}") from None
     return validate_case(
         loads_json(text, f"case file {p.name}"),
         f"case file {p.name}",
@@ -219,11 +220,11 @@ def load_case(path: str | os.PathLike, *, check_certificate: bool = True) -> dic
 
 def validate_results(data: Any, where: str = "results") -> dict:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a JSON object")
+        raise InputError(f"{where}: expected a JSON object")
     if _field(data, "schema", str, where) != RESULTS_SCHEMA:
-        raise ValueError(f"{where}.schema: {data['schema']!r}, expected {RESULTS_SCHEMA!r}")
+        raise InputError(f"{where}.schema: {data['schema']!r}, expected {RESULTS_SCHEMA!r}")
     if _field(data, "schema_version", int, where) not in RESULTS_READABLE:
-        raise ValueError(
+        raise InputError(
             f"{where}.schema_version: {data['schema_version']!r} unsupported "
             f"(this ptverify reads versions {list(RESULTS_READABLE)})"
         )
@@ -231,7 +232,7 @@ def validate_results(data: Any, where: str = "results") -> dict:
     for i, c in enumerate(claims):
         w = f"{where}.claims[{i}]"
         if not isinstance(c, dict):
-            raise ValueError(f"{w}: expected an object")
+            raise InputError(f"{w}: expected an object")
         for key, typ in (
             ("id", str),
             ("theorem", str),
@@ -244,7 +245,7 @@ def validate_results(data: Any, where: str = "results") -> dict:
         ):
             _field(c, key, typ, w)
         if c["status"] not in CLAIM_STATUSES:
-            raise ValueError(f"{w}.status: {c['status']!r} not in {CLAIM_STATUSES}")
+            raise InputError(f"{w}.status: {c['status']!r} not in {CLAIM_STATUSES}")
         if c.get("coverage") is not None:  # absent in version 1 and in crash records
             _validate_coverage(c["coverage"], f"{w}.coverage")
         if c.get("case") is not None:
@@ -254,20 +255,20 @@ def validate_results(data: Any, where: str = "results") -> dict:
 
 def _validate_coverage(cov: Any, where: str) -> None:
     if not isinstance(cov, dict):
-        raise ValueError(f"{where}: expected an object")
+        raise InputError(f"{where}: expected an object")
     frac = cov.get("exercised")
     if frac is not None and (
         isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 <= frac <= 1
     ):
-        raise ValueError(f"{where}.exercised: expected a fraction in [0, 1] or null, got {frac!r}")
+        raise InputError(f"{where}.exercised: expected a fraction in [0, 1] or null, got {frac!r}")
     for key in ("sizes", "targets"):
         if key in cov and not isinstance(cov[key], dict):
-            raise ValueError(f"{where}.{key}: expected an object")
+            raise InputError(f"{where}.{key}: expected an object")
     for name, rng in cov.items():
         if name in ("sizes", "targets") or not isinstance(rng, list):
             continue
         if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or rng[0] > rng[1]:
-            raise ValueError(f"{where}.{name}: expected [min, max], got {rng!r}")
+            raise InputError(f"{where}.{name}: expected [min, max], got {rng!r}")
 
 
 def load_results(path: str | os.PathLike) -> dict:
@@ -275,5 +276,5 @@ def load_results(path: str | os.PathLike) -> dict:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"cannot read results file {str(p)!r}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read results file {str(p)!r}: {exc.strerror or exc}") from None
     return validate_results(loads_json(text, f"results file {p.name}"), f"results {p.name}")
