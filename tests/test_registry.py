@@ -39,7 +39,7 @@ THEORY_IDS = {
     "memory.prompt_limit": "statistical",
     "memory.vs_vanilla": "existential",
 }
-#: Statistical claims on gradient-trained heads (issue 6), beyond THEORY §5's list.
+#: Statistical claims on gradient-trained heads beyond THEORY §5's list.
 TRAINED_IDS = {"prompt.trained": "statistical", "memory.attention": "statistical"}
 
 

@@ -16,7 +16,7 @@ from ..inference import loo_conditionals, posterior_h0
 from ..models import HMM
 from ..reference import reference_hmm
 
-#: Speed-up targets of issue 2 (reported, not asserted: speed is never a unit test).
+#: Speed-up targets against the hmmlearn loop (reported, not asserted: speed is never a unit test).
 TARGETS = {"posterior_h0": 250.0, "loo_conditionals": 80.0}
 
 

@@ -349,8 +349,8 @@ def all_claims() -> list[Claim]:
     return sorted(_REGISTRY.values(), key=lambda c: (order.get(c.id, len(order)), c.id))
 
 
-#: THEORY.md §5 order of the built-in claim IDs; the trained-head claims (issue 6, not
-#: in THEORY §5) follow their theorem's family.
+#: THEORY.md §5 order of the built-in claim IDs; the trained-head claims (not in
+#: THEORY §5) follow their theorem's family.
 BUILTIN_ORDER = (
     "head.exact",
     "head.rowspace",

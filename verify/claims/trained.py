@@ -1,4 +1,4 @@
-"""Statistical claims on gradient-trained heads (``verify.training``, issue 6):
+"""Statistical claims on gradient-trained heads (``verify.training``):
 prompt.trained, memory.attention.
 
 The §5 claims check that a head *exists*; these check that gradient descent *finds* one on
