@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from verify.files import atomic_path, atomic_write
 from verify.validation import InputError
 
 from .inference import loo_conditionals, mask_probe, posterior_h0
@@ -274,12 +274,9 @@ def _new_model(n_tokens: int, config: MLMConfig) -> MaskedLM:
 
 
 def _save_atomic(obj_path: Path, state: dict, meta_path: Path, meta: dict) -> None:
-    tmp = obj_path.with_suffix(".pt.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, obj_path)
-    tmpm = meta_path.with_suffix(".json.tmp")
-    tmpm.write_text(json.dumps(meta, indent=1))
-    os.replace(tmpm, meta_path)
+    with atomic_path(obj_path) as tmp:
+        torch.save(state, tmp)
+    atomic_write(meta_path, json.dumps(meta, indent=1))
 
 
 class OracleProbe:

@@ -17,9 +17,7 @@ import base64
 import csv
 import html
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from verify.files import atomic_path, atomic_write
 from verify.validation import InputError
 
 from .inference import loo_conditionals, mask_probe, memory_posterior, posterior_h0
@@ -542,18 +541,14 @@ def tv_table(pretraining: list[dict]) -> dict[tuple[str, int], float]:
 
 
 def _write_csv(rows: list[dict], path: Path) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _write_json(obj, path: Path) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=1))
 
 
 def _figure(rows: list[dict], out_dir: Path) -> tuple[Path, Path]:
@@ -755,12 +750,7 @@ def _html(
         lines.append("</ul>")
     cfg = {k: v for k, v in asdict(preset.mlm).items()}
     lines.append(f"<h2>MLM configuration</h2><pre>{e(repr(cfg))}</pre></body></html>")
-    path = out_dir / "index.html"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".index.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    os.replace(tmp, path)
-    return path
+    return atomic_write(out_dir / "index.html", "\n".join(lines))
 
 
 def _parse_subset(

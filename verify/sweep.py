@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -44,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from verify.files import atomic_path
 from verify.validation import InputError
 
 GENERATORS = ("reference", "strategies")
@@ -647,16 +647,8 @@ def write_table_atomic(table: Any, path: Path) -> Path:
     """Parquet via a temporary file + ``os.replace``: readers never see half a file."""
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -38,11 +38,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from verify.files import atomic_write
 from verify.models import loads_json
 from verify.validation import InputError
 
@@ -61,28 +61,6 @@ CLAIM_STATUSES = (
     "inconclusive",
     "vacuous",
 )
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder + ``os.replace``:
-    readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; reports are for reading
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
 
 
 def dumps(doc: Any) -> str:
