@@ -302,7 +302,7 @@ class OracleProbe:
             position_distributions(net, self.xs) if self.memory else mask_distribution(net, self.xs)
         )
         net.train(was)
-        return float(0.5 * np.abs(got - self.target).sum(-1).mean())
+        return mean_tv(got, self.target)
 
 
 def _lr_factor(step: int, config: MLMConfig) -> float:
@@ -457,10 +457,15 @@ def mask_distribution(net: MaskedLM, xs: Any, batch_size: int = 512) -> np.ndarr
     return np.concatenate(out) if out else np.zeros((0, net.n_tokens))
 
 
+def mean_tv(g_hat: np.ndarray, g: np.ndarray) -> float:
+    """Mean total variation ``½‖Ĝ − G‖₁`` over every axis but the last (the tokens)."""
+    return float(0.5 * np.abs(np.asarray(g_hat) - np.asarray(g)).sum(-1).mean())
+
+
 def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: Any) -> float:
     """Mean ``TV = ½‖Ĝ(x) − G(x)‖₁`` of the MLM's mask probe against the exact one (§2)."""
     hmm = model.as_hmm() if isinstance(model, MemoryHMM) else model
-    return float(0.5 * np.abs(mask_distribution(net, xs) - mask_probe(hmm, xs)).sum(-1).mean())
+    return mean_tv(mask_distribution(net, xs), mask_probe(hmm, xs))
 
 
 def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: Any) -> dict:

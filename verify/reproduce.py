@@ -33,6 +33,7 @@ from .mlm import (
     MLMConfig,
     head_robust_check,
     mask_distribution,
+    mean_tv,
     position_distributions,
     pretrain_mlm,
     train_prompt_mlm,
@@ -271,11 +272,6 @@ def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust
     }
 
 
-def _tv(Ghat: np.ndarray, G: np.ndarray) -> float:
-    """Mean ½‖Ĝ − G‖₁ over every axis but the last."""
-    return float(0.5 * np.abs(Ghat - G).sum(-1).mean())
-
-
 class _Runner:
     def __init__(
         self,
@@ -354,7 +350,7 @@ class _Runner:
             return
         net = self.mlm("vanilla", k, seed, hmm)
         feats = [mask_distribution(net, s.xs) for s in sp]
-        tv = _tv(feats[2], mask_probe(hmm, sp.test.xs))
+        tv = mean_tv(feats[2], mask_probe(hmm, sp.test.xs))
         chk = None
         if k <= N_TOKENS:  # C-HEAD can hold only when k ≤ n
             chk = head_robust_check(hmm, mu, feats[2], sp.test.xs)
@@ -402,12 +398,12 @@ class _Runner:
             return
         net = self.mlm("memory", k, seed, mem)
         feats = [position_distributions(net, s.xs) for s in sp]
-        mtv = _tv(feats[2], loo_conditionals(mem.as_hmm(), sp.test.xs))
+        mtv = mean_tv(feats[2], loo_conditionals(mem.as_hmm(), sp.test.xs))
         res = train_attention_on_features(feats, [s.y for s in sp], self.cfg(seed))
         self.rows.append(_row("memory", k, seed, "attention", "transformer", res, sp, m=m, tv=mtv))
         vnet = self.mlm("vanilla", k, seed, hmm)
         vfeats = [mask_distribution(vnet, s.xs) for s in vsp]
-        tv = _tv(vfeats[2], mask_probe(hmm, vsp.test.xs))
+        tv = mean_tv(vfeats[2], mask_probe(hmm, vsp.test.xs))
         res = train_on_features(vfeats, [s.y for s in vsp], self.cfg(seed), "vanilla_head")
         self.rows.append(
             _row("memory", k, seed, "vanilla_head", "transformer", res, vsp, m=m, tv=tv)
