@@ -251,7 +251,7 @@ def _splits(sample, label, preset: Preset, seed: int) -> Splits:
 
 
 def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust=None) -> dict:
-    maj = float(max(np.mean(splits.test.y > 0), np.mean(splits.test.y < 0)))
+    maj = splits.test.majority
     return {
         "experiment": experiment,
         "k": k,

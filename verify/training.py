@@ -90,6 +90,11 @@ class Split(NamedTuple):
     xs: np.ndarray
     y: np.ndarray
 
+    @property
+    def majority(self) -> float:
+        """Accuracy of always answering the more frequent label (the chance baseline)."""
+        return float(max(np.mean(self.y > 0), np.mean(self.y < 0)))
+
 
 class Splits(NamedTuple):
     train: Split

@@ -200,7 +200,7 @@ def prompt_trained(inst: dict) -> Outcome:
         head = _accuracy(lambda: tr.train_linear_head(hmm, sp, _train_config(seed)), "head")
         cfg = _train_config(seed, lr=p["prompt_lr"])
         prompt = _accuracy(lambda: tr.train_prompt(hmm, sp, cfg, p["prompt_tokens"]), "prompt")
-        majority = float(max(np.mean(sp.test.y > 0), np.mean(sp.test.y < 0)))
+        majority = sp.test.majority
         return {"seed": seed, "k": k, "majority": majority, "head": head, "prompt": prompt}
 
     res = _panel_comparison(
@@ -254,7 +254,7 @@ def memory_attention(inst: dict) -> Outcome:
         cfg = _train_config(seed)
         att = _accuracy(lambda: tr.train_attention(mem, sp, cfg), "attention")
         pool = _accuracy(lambda: tr.train_pooling(mem, sp, cfg), "pooling")
-        majority = float(max(np.mean(sp.test.y > 0), np.mean(sp.test.y < 0)))
+        majority = sp.test.majority
         return {"seed": seed, "m": m, "majority": majority, "attention": att, "pooled": pool}
 
     res = _panel_comparison(
