@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from verify.inference import memory_posterior, posterior_h0, prompt_likelihood
-from verify.models import HMM, MemoryHMM, stationary_distribution
+from verify.models import HMM, MemoryHMM, stationary_law
 from verify.validation import InputError
 
 #: A matrix "has full column rank" when its smallest singular value is ≥ SIGMA_TOL
@@ -238,19 +238,13 @@ def c_head_mu(hmm: HMM, mu: Any) -> ConditionResult:
 # --------------------------------------------------------------------------- C-PROMPT
 
 
-def _stationary(start: np.ndarray, transition: np.ndarray) -> np.ndarray:
-    if np.abs(start @ transition - start).max() <= 1e-8:
-        return start
-    return stationary_distribution(transition)
-
-
 def successor_sets(hmm: HMM) -> list[int]:
     """Bitmask of ``{h : A[h', h] > SUPPORT_TOL}`` for each h' with ``π[h'] > 0``, else 0.
 
     A prompt state with stationary probability zero contributes nothing to ``v = R u``
     (``R[h, h'] ∝ π[h']``), so it can never be part of a useful U.
     """
-    pi = _stationary(hmm.start, hmm.transition)
+    pi = stationary_law(hmm.start, hmm.transition)
     masks = []
     for h in range(hmm.n_states):
         row = np.flatnonzero(hmm.transition[h] > SUPPORT_TOL) if pi[h] > 0 else []
@@ -351,7 +345,7 @@ def c_prompt(hmm: HMM, mu: Any, max_tokens: int = 1) -> ConditionResult:
     succ = successor_sets(hmm)
     # States with π = 0 have p_h(x) = 0 for every x, so their weights never matter: only the
     # effective support supp(μ) ∩ supp(π) must be covered (THEORY assumes π > 0).
-    alive = _stationary(hmm.start, hmm.transition) > 0
+    alive = stationary_law(hmm.start, hmm.transition) > 0
     need = sum(1 << int(h) for h in np.flatnonzero((mu != 0) & alive))
     exact = k <= EXACT_MAX_STATES
     search = (_prompt_search_exact if exact else _prompt_search_greedy)(hmm.W, succ, need)
@@ -458,7 +452,7 @@ def c_prompt_robust(hmm: HMM, mu: Any, u: Any, S: Any, xs: Any | None = None) ->
 
 def state_stationary(mem: MemoryHMM) -> np.ndarray:
     """π_S (s,): ``state_start`` if stationary for ``state_transition``, else a stationary law."""
-    return _stationary(_check_mem(mem).state_start, mem.state_transition)
+    return stationary_law(_check_mem(mem).state_start, mem.state_transition)
 
 
 def pooled_emissions(mem: MemoryHMM) -> tuple[np.ndarray, np.ndarray]:

@@ -127,6 +127,14 @@ def stationary_distribution(transition: np.ndarray) -> np.ndarray:
     return pi / pi.sum()
 
 
+def stationary_law(start: np.ndarray, transition: np.ndarray) -> np.ndarray:
+    """``start`` (k,) if it is stationary (``π A = π`` to :data:`SUM_TOL`), else
+    :func:`stationary_distribution` of ``transition``: the law a prompt claim assumes."""
+    if np.abs(start @ transition - start).max() <= SUM_TOL:
+        return start
+    return stationary_distribution(transition)
+
+
 def _sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One draw per row of ``probs`` (B, k) → (B,) ints, by inverse CDF."""
     cdf = np.cumsum(probs, axis=-1)
@@ -222,9 +230,7 @@ class HMM:
     # stationarity ---------------------------------------------------------
     def stationary(self) -> np.ndarray:
         """``start`` if it is stationary, else a stationary law of ``transition`` (k,)."""
-        if self.is_stationary:
-            return self.start
-        return stationary_distribution(self.transition)
+        return stationary_law(self.start, self.transition)
 
     @property
     def is_stationary(self) -> bool:
