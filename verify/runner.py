@@ -71,8 +71,8 @@ settings.register_profile("ptverify-dev", derandomize=False, **_COMMON)
 settings.register_profile("ptverify-thorough", derandomize=False, **_COMMON)
 
 #: Claim statuses and whether each counts against the gate.
-STATUSES = ("held", "found", "falsified", "not_found", "error", "inconclusive", "vacuous")
-FAILING = ("falsified", "not_found", "error")
+STATUSES = registry.CLAIM_STATUSES
+FAILING = registry.FAILING_STATUSES
 UNDECIDED = ("inconclusive", "vacuous")
 #: Values kept per condition quantity for the histograms (the summary uses all of them).
 MAX_KEPT_VALUES = 5000

@@ -49,6 +49,7 @@ import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,39 @@ from verify.validation import InputError
 
 KINDS = ("universal", "existential", "implication", "statistical")
 PROFILES = ("ci", "dev", "thorough")
-OUTCOME_STATUSES = ("pass", "fail", "witness", "miss", "discard", "inconclusive")
+
+
+class OutcomeStatus(str, Enum):
+    """What one example showed; compares equal to its string (``"pass" == PASS``)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WITNESS = "witness"
+    MISS = "miss"
+    DISCARD = "discard"
+    INCONCLUSIVE = "inconclusive"
+
+
+class ClaimStatus(str, Enum):
+    """What a run of one claim showed, as written to results.json (in report order)."""
+
+    HELD = "held"
+    FOUND = "found"
+    FALSIFIED = "falsified"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+    INCONCLUSIVE = "inconclusive"
+    VACUOUS = "vacuous"
+
+
+OUTCOME_STATUSES = tuple(s.value for s in OutcomeStatus)
+CLAIM_STATUSES = tuple(s.value for s in ClaimStatus)
+#: Claim statuses that fail the gate (exit 1); inconclusive and vacuous give exit 3.
+FAILING_STATUSES = (
+    ClaimStatus.FALSIFIED.value,
+    ClaimStatus.NOT_FOUND.value,
+    ClaimStatus.ERROR.value,
+)
 
 #: The modules holding the THEORY §5 claims (imported first by :func:`load_builtin`).
 BUILTIN_MODULES = ("verify.claims.head", "verify.claims.prompt", "verify.claims.memory")

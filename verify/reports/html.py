@@ -16,6 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from verify.claims.registry import CLAIM_STATUSES
+
 from .results import atomic_write
 
 STATUS_COLOURS = {
@@ -299,7 +301,7 @@ def index_page(doc: dict, reproduce_link: str | None = None) -> str:
     cards = "".join(
         f'<div class="card"><b style="color:{e(STATUS_COLOURS.get(s, "#333"))}">'
         f"{e(summary.get(s, 0))}</b>{e(s)}</div>"
-        for s in ("held", "found", "falsified", "not_found", "error", "inconclusive", "vacuous")
+        for s in CLAIM_STATUSES
         if summary.get(s)
     )
     rows = []

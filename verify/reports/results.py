@@ -42,6 +42,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from verify.claims.registry import CLAIM_STATUSES
 from verify.files import atomic_write
 from verify.models import loads_json
 from verify.validation import InputError
@@ -52,15 +53,6 @@ RESULTS_SCHEMA_VERSION = 2
 RESULTS_READABLE = (1, 2)
 CASE_SCHEMA = "ptverify.case"
 CASE_SCHEMA_VERSION = 1
-CLAIM_STATUSES = (
-    "held",
-    "found",
-    "falsified",
-    "not_found",
-    "error",
-    "inconclusive",
-    "vacuous",
-)
 
 
 def dumps(doc: Any) -> str:
