@@ -16,7 +16,11 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
+import strategies
+from strategies import blocks
+from verify import conditions
 from verify.inference import mask_probe, posterior_h0
+from verify.recovery import witnesses
 
 from ._support import (
     GAMMA_TOL,
@@ -28,10 +32,8 @@ from ._support import (
     hmm_sizes,
     lp,
     lp_summary,
-    need,
     neglog,
     rows,
-    strategy,
     witness_vs_lp,
 )
 from .registry import Outcome, claim
@@ -51,14 +53,6 @@ ROUTES = (
 )
 
 
-def _tiers(small: Any, large: Any) -> Any:
-    return need("strategies.blocks", "tiers")(small, large)
-
-
-def _conditions() -> Any:
-    return need("verify.conditions")
-
-
 def _task(inst: Any) -> dict:
     return {"hmm": inst.hmm, "mu": np.asarray(inst.mu, float), "xs": np.asarray(inst.xs)}
 
@@ -67,8 +61,8 @@ def head_exact_instances() -> Any:
     """strategies.task_instances(satisfying="C-HEAD", transition_style ∈ {dense, sparse,
     permutation, mixed}) in two tiers: k, n ≤ 8, T ≤ 6 (exhaustive up to 50 000 inputs), or
     k, n ≤ 10, T ∈ [8, 32] (512 sampled inputs); |supp μ| from 1 to k."""
-    ti = strategy("task_instances")
-    return _tiers(
+    ti = strategies.task_instances
+    return blocks.tiers(
         ti(satisfying="C-HEAD", transition_style=STYLES, **SMALL),
         ti(satisfying="C-HEAD", transition_style=STYLES, **LARGE_HEAD),
     ).map(_task)
@@ -93,7 +87,7 @@ def _basics(inst: dict) -> tuple:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_exact(inst: dict) -> Outcome:
-    cond = _conditions()
+    cond = conditions
     hmm, mu, xs, post, score = _basics(inst)
     c = cond.c_head(hmm)
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
@@ -117,7 +111,7 @@ def head_exact(inst: dict) -> Outcome:
     y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
     if bad is not None:
         return bad
-    w = need("verify.recovery.witnesses", "head_witness")(hmm, mu)
+    w = witnesses.head_witness(hmm, mu)
     b = w.b
     # the witness's own route (mask probe) against ours (posterior · μ)
     err = np.abs(w.decision_values(hmm, xs) - score) / max(1.0, float(np.abs(mu).max()))
@@ -149,9 +143,9 @@ def rowspace_instances(draw: Any, large: bool = False) -> dict:
     to 50 000 inputs, else 512 sampled). Draws where no shift gives both labels (μ ∝ 1 on
     𝒮) are rejected: one label is a task any constant head recovers."""
     hmms, input_set, balance = (
-        strategy("hmms"),
-        need("strategies.blocks", "input_set"),
-        strategy("balance_task"),
+        strategies.hmms,
+        blocks.input_set,
+        strategies.balance_task,
     )
     tier = LARGE if large else SMALL
     hmm = draw(hmms(n_states=tier["n_states"], n_tokens=tier["n_tokens"], violating="C-HEAD",
@@ -168,7 +162,7 @@ def rowspace_instances(draw: Any, large: bool = False) -> dict:
 
 def rowspace_tiers() -> Any:
     """rowspace_instances in two tiers: k ≤ 8, T ≤ 6, or k ≤ 30, n ≤ 10, T ∈ [8, 32]."""
-    return _tiers(rowspace_instances(), rowspace_instances(large=True))
+    return blocks.tiers(rowspace_instances(), rowspace_instances(large=True))
 
 
 @claim(
@@ -184,7 +178,7 @@ def rowspace_tiers() -> Any:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_rowspace(inst: dict) -> Outcome:
-    cond = _conditions()
+    cond = conditions
     hmm, mu, xs, post, score = _basics(inst)
     c = cond.c_head_mu(hmm, mu)
     q = {
@@ -214,7 +208,7 @@ def head_rowspace(inst: dict) -> Outcome:
     y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
     if bad is not None:
         return bad
-    w = need("verify.recovery.witnesses", "rowspace_head_witness")(hmm, mu)
+    w = witnesses.rowspace_head_witness(hmm, mu)
     b = w.b
     q["witness_residual"] = float(w.residual)
     err = np.abs(w.decision_values(hmm, xs) - score) / max(1.0, float(np.abs(mu).max()))
@@ -263,7 +257,7 @@ def robust_instances(draw: Any) -> dict:
     thresholds={"random_perturbations": 8},
 )
 def head_robust(inst: dict) -> Outcome:
-    cond = _conditions()
+    cond = conditions
     hmm, mu, xs, post, score = _basics(inst)
     c = cond.c_head(hmm)
     gamma = float(np.abs(score).min())
@@ -275,7 +269,7 @@ def head_robust(inst: dict) -> Outcome:
     y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
     if bad is not None:
         return bad
-    w = need("verify.recovery.witnesses", "head_witness")(hmm, mu)
+    w = witnesses.head_witness(hmm, mu)
     b = w.b
     bnorm = float(np.abs(b).max())
     eps = float(inst["eps_factor"]) * gamma / bnorm
@@ -321,8 +315,8 @@ def head_robust(inst: dict) -> Outcome:
 def necessary_instances() -> Any:
     """strategies.task_instances(violating="C-HEAD") in two tiers: k ≤ 8, n ≤ 8, T ≤ 6, or
     k ≤ 30, n ≤ 10, T ∈ [8, 32] (512 sampled inputs)."""
-    ti = strategy("task_instances")
-    return _tiers(
+    ti = strategies.task_instances
+    return blocks.tiers(
         ti(violating="C-HEAD", transition_style=STYLES, **SMALL),
         ti(violating="C-HEAD", transition_style=STYLES, **LARGE),
     ).map(_task)
@@ -342,7 +336,7 @@ def necessary_instances() -> Any:
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
 def head_necessary(inst: dict) -> Outcome:
-    cond = _conditions()
+    cond = conditions
     hmm, mu, xs, post, score = _basics(inst)
     c = cond.c_head_mu(hmm, mu)
     q = {"residual": c.quantities["residual"], "gamma": float(np.abs(score).min())}

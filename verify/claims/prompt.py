@@ -17,9 +17,13 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+import strategies
+from strategies import blocks
 from strategies.blocks import MAX_EXHAUSTIVE
+from verify import conditions
 from verify.inference import mask_probe, posterior_h0, prompted_mask_probe
-from verify.models import HMM
+from verify.models import HMM, stationary_distribution
+from verify.recovery import witnesses
 
 from ._support import (
     GAMMA_TOL,
@@ -30,10 +34,8 @@ from ._support import (
     hmm_sizes,
     lp,
     lp_summary,
-    need,
     neglog,
     rows,
-    strategy,
     witness_vs_lp,
 )
 from .registry import Outcome, claim
@@ -45,14 +47,6 @@ MULTI_TOKEN_TOL = 1e-10
 #: large tier stops at k = 11 with n ≤ 10.
 SMALL = {"n_states": (3, 8), "n_tokens": (2, 8), "T": (1, 6)}
 LARGE = {"n_states": (3, 11), "n_tokens": (2, 10), "T": (8, 32)}
-
-
-def _cond() -> Any:
-    return need("verify.conditions")
-
-
-def _tiers(small: Any, large: Any) -> Any:
-    return need("strategies.blocks", "tiers")(small, large)
 
 
 def reversed_chain(hmm: HMM) -> np.ndarray:
@@ -123,7 +117,7 @@ def prefixes(k: int) -> Any:
 def built_prompt_instances(draw: Any, tier: dict) -> dict:
     """strategies.prompt_instances: C-PROMPT(μ) true with a constructed witness (U, S),
     C-HEAD(μ) false, balanced task with a margin floor; plus a prompt prefix."""
-    p = draw(strategy("prompt_instances")(max_exhaustive=MAX_EXHAUSTIVE, **tier))
+    p = draw(strategies.prompt_instances(max_exhaustive=MAX_EXHAUSTIVE, **tier))
     inst = _prompt_inst(p)
     inst["prefix"] = draw(prefixes(p.hmm.n_states))
     return inst
@@ -136,14 +130,14 @@ def searched_prompt_instances(draw: Any, tier: dict) -> dict:
     whether C-PROMPT(μ) holds, and with which U, is not known to the claim — c_prompt and
     the brute force decide it. U = S = () marks the witness as unknown."""
     hmm = draw(
-        strategy("hmms")(n_states=tier["n_states"], n_tokens=tier["n_tokens"],
+        strategies.hmms(n_states=tier["n_states"], n_tokens=tier["n_tokens"],
                          transition_style=("sparse", "mixed"), violating="C-HEAD")
     )  # fmt: skip
     T = draw(st.integers(*tier["T"]))
-    input_set = need("strategies.blocks", "input_set")
+    input_set = blocks.input_set
     seed = draw(st.integers(0, 2**32 - 1)) if hmm.n_tokens**T > MAX_EXHAUSTIVE else 0
     xs = input_set(hmm, T, seed, max_exhaustive=MAX_EXHAUSTIVE)
-    mu = draw(strategy("tasks")(hmm, xs))
+    mu = draw(strategies.tasks(hmm, xs))
     empty = np.zeros(0, dtype=np.int64)
     return {"hmm": hmm, "mu": mu, "xs": xs, "U": empty, "S": empty,
             "prefix": draw(prefixes(hmm.n_states))}  # fmt: skip
@@ -157,7 +151,7 @@ def prompt_exact_instances() -> Any:
     def both(tier: dict) -> Any:
         return st.one_of(built_prompt_instances(tier), searched_prompt_instances(tier))
 
-    return _tiers(both(SMALL), both(LARGE))
+    return blocks.tiers(both(SMALL), both(LARGE))
 
 
 def _one_hot(k: int, U: Any) -> np.ndarray:
@@ -209,7 +203,7 @@ def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | No
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_exact(inst: dict) -> Outcome:
-    cond = _cond()
+    cond = conditions
     hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
     prefix = np.asarray(inst.get("prefix", np.zeros((0, hmm.n_states))), float)
     prefix = prefix.reshape(-1, hmm.n_states)
@@ -282,7 +276,7 @@ def prompt_exact(inst: dict) -> Outcome:
 def weaker_instances(draw: Any) -> dict:
     """Pairs: a C-HEAD task (strategies.task_instances(satisfying="C-HEAD")) for part (a)
     and a prompt instance (strategies.prompt_instances(T=(1,3))) searched for part (b)."""
-    head = draw(strategy("task_instances")(satisfying="C-HEAD", n_states=(2, 6), T=1))
+    head = draw(strategies.task_instances(satisfying="C-HEAD", n_states=(2, 6), T=1))
     p = draw(built_prompt_instances({"n_states": (3, 5), "n_tokens": (2, 4), "T": (1, 3)}))
     return {"head_hmm": head.hmm, "head_mu": np.asarray(head.mu, float), **p}
 
@@ -302,7 +296,7 @@ def weaker_instances(draw: Any) -> dict:
     examples={"ci": 150, "dev": 500, "thorough": 2000},
 )
 def prompt_weaker(inst: dict) -> Outcome:
-    cond = _cond()
+    cond = conditions
     ha, ma = inst["head_hmm"], np.asarray(inst["head_mu"], float)
     ca, pa = cond.c_head(ha), cond.c_prompt(ha, ma)
     if ca.holds and not pa.holds:
@@ -373,7 +367,7 @@ def robust_prompt_instances(draw: Any, tier: dict) -> dict:
     positive slots. μ is the built one (balanced on the exact-support model). Leaks and
     off-p weights are small because the balanced scores are small (≈ 0.05–0.4·‖μ‖∞):
     larger ones make ℓ exceed every |μᵀp(x)|, and the premise would never be met."""
-    prompt_instances = strategy("prompt_instances")
+    prompt_instances = strategies.prompt_instances
     p = draw(prompt_instances(max_exhaustive=MAX_EXHAUSTIVE, **tier))
     hmm, S = p.hmm, [int(h) for h in p.S]
     k = hmm.n_states
@@ -383,7 +377,7 @@ def robust_prompt_instances(draw: Any, tier: dict) -> dict:
     row = A[p.U[0]] * (1 - leak)
     row[off] += leak / off.size
     A[p.U[0]] = row
-    stat = need("verify.models", "stationary_distribution")(A)
+    stat = stationary_distribution(A)
     leaky = HMM(stat, A, hmm.emission)
     u = np.array([draw(st.sampled_from((0.0, 1 / 4096, 1 / 1024))) for _ in range(k)])
     u[p.U[0]] = 1.0
@@ -394,7 +388,7 @@ def robust_prompt_instances(draw: Any, tier: dict) -> dict:
 
 def robust_tiers() -> Any:
     """robust_prompt_instances in two size tiers (k ≤ 8, T ≤ 6; k ≤ 11, T ∈ [8, 32])."""
-    return _tiers(robust_prompt_instances(SMALL), robust_prompt_instances(LARGE))
+    return blocks.tiers(robust_prompt_instances(SMALL), robust_prompt_instances(LARGE))
 
 
 @claim(
@@ -415,7 +409,7 @@ def robust_tiers() -> Any:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_robust(inst: dict) -> Outcome:
-    cond = _cond()
+    cond = conditions
     hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
     S = [int(h) for h in inst["S"]]
     prompt = np.asarray(inst["prompt"], float).reshape(-1, hmm.n_states)
@@ -428,7 +422,7 @@ def prompt_robust(inst: dict) -> Outcome:
         return Outcome.discard("W[:, S] is rank-deficient", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
-    ph = need("verify.recovery.witnesses", "robust_prompt_witness")(hmm, mu, prompt, S)
+    ph = witnesses.robust_prompt_witness(hmm, mu, prompt, S)
     _, v = prompt_v(hmm, prompt)  # the definition's route; ph.v is verify.inference's
     G = prompted_mask_probe(hmm, xs, prompt)
     yr, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
@@ -487,11 +481,11 @@ def multi_token_instances(draw: Any, tier: dict) -> dict:
     """Stationary HMMs of any transition style (dense, sparse, permutation, mixed), an
     input set, and a prompt of L ∈ {2, 3, 4} slots with weights in {0, 1/4, …, 1}."""
     hmm = draw(
-        strategy("hmms")(n_states=tier["n_states"], n_tokens=tier["n_tokens"],
+        strategies.hmms(n_states=tier["n_states"], n_tokens=tier["n_tokens"],
                          transition_style=("dense", "sparse", "permutation", "mixed"))
     )  # fmt: skip
     T = draw(st.integers(*tier["T"]))
-    input_set = need("strategies.blocks", "input_set")
+    input_set = blocks.input_set
     seed = draw(st.integers(0, 2**32 - 1)) if hmm.n_tokens**T > MAX_EXHAUSTIVE else 0
     xs = input_set(hmm, T, seed, max_exhaustive=MAX_EXHAUSTIVE)
     L = draw(st.integers(2, 4))
@@ -503,7 +497,7 @@ def multi_token_instances(draw: Any, tier: dict) -> dict:
 def multi_token_tiers() -> Any:
     """multi_token_instances: k ≤ 8, n ≤ 8, T ≤ 6 (exhaustive), or k ≤ 30, n ≤ 10,
     T ∈ [8, 32] (512 sampled inputs)."""
-    return _tiers(
+    return blocks.tiers(
         multi_token_instances({"n_states": (2, 8), "n_tokens": (2, 8), "T": (1, 6)}),
         multi_token_instances({"n_states": (2, 30), "n_tokens": (2, 10), "T": (8, 32)}),
     )
@@ -585,7 +579,7 @@ def multi_token_start_instances(draw: Any) -> dict:
     """A prompt instance (strategies.prompt_instances, k ≤ 5, T ≤ 3: twins a, b and a
     prompt state p whose successors exclude b) whose window starts at a point mass δ_j
     (j ≠ p drawn); the task's labels use the stationary chain."""
-    p = draw(strategy("prompt_instances")(n_states=(3, 5), n_tokens=(2, 4), T=(1, 3)))
+    p = draw(strategies.prompt_instances(n_states=(3, 5), n_tokens=(2, 4), T=(1, 3)))
     k = p.hmm.n_states
     j = draw(st.sampled_from([h for h in range(k) if h != p.U[0]]))
     return {"hmm": p.hmm, "mu": np.asarray(p.mu, float), "xs": np.asarray(p.xs),
