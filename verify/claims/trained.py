@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ._support import need
+from verify import reference as ref
+from verify.inference import memory_posterior, posterior_h0
+
 from .registry import Outcome, claim
 
 #: prompt.trained's protocol (THEORY §8 generator, k > n; fixed seeds, named thresholds).
@@ -80,16 +82,17 @@ _CPU = {"device": "cpu", "lr": 0.05, "batch_size": 100, "max_epochs": 40, "patie
 
 def _train_config(seed: int, **kw: Any) -> Any:
     """The smoke preset's optimiser settings (verify.reproduce), on the CPU, seeded."""
-    return need("verify.training", "TrainConfig")(**{**_CPU, "seed": seed, **kw})
+    from verify.training import TrainConfig  # torch loads only when a trained claim runs
+
+    return TrainConfig(**{**_CPU, "seed": seed, **kw})
 
 
 def _splits(sample: Callable, post: Callable, weights: np.ndarray, proto: dict, seed: int):
     """Train/val/test inputs ``sample(B, T, rng)`` with labels
     ``labels_from_weights(weights, post(xs))``; None when a split the accuracy depends on
     (train, test) holds one label only (a degenerate task)."""
-    Split, Splits, labels_from_weights = need(
-        "verify.training", "Split", "Splits", "labels_from_weights"
-    )
+    from verify.training import Split, Splits, labels_from_weights
+
     out = []
     for i, name in enumerate(("n_train", "n_val", "n_test")):
         xs = np.asarray(
@@ -184,9 +187,8 @@ def _panel_comparison(
     thresholds={**PROMPT_PROTOCOL},
 )
 def prompt_trained(inst: dict) -> Outcome:
-    ref = need("verify.reference")
-    posterior_h0 = need("verify.inference", "posterior_h0")
-    tr = need("verify.training")
+    from verify import training as tr
+
     p = PROMPT_PROTOCOL
 
     def run_model(j: int, seed: int) -> dict | None:
@@ -238,9 +240,8 @@ def prompt_trained(inst: dict) -> Outcome:
     thresholds={**ATTENTION_PROTOCOL},
 )
 def memory_attention(inst: dict) -> Outcome:
-    ref = need("verify.reference")
-    memory_posterior = need("verify.inference", "memory_posterior")
-    tr = need("verify.training")
+    from verify import training as tr
+
     p = ATTENTION_PROTOCOL
 
     def run_model(j: int, seed: int) -> dict | None:
