@@ -299,11 +299,10 @@ def _summary(values: list[float]) -> dict:
     }
 
 
-def run_claim(
-    claim_id: str, profile: str = "ci", examples: int | None = None, seed: int | None = None
-) -> dict:
-    """Run one registered claim and return its result record (plain JSON types)."""
-    c = registry.get(claim_id)
+def budget_and_seed(
+    c: Claim, profile: str, examples: int | None, seed: int | None
+) -> tuple[int, int]:
+    """A run's example budget (``examples`` or the claim's for ``profile``) and seed."""
     budget = int(examples) if examples is not None else c.budget(profile)
     if budget < 1:
         raise InputError(f"--examples must be ≥ 1, got {budget}")
@@ -317,6 +316,15 @@ def run_claim(
             seed = ci_seed(c.id)
         else:
             seed = int.from_bytes(os.urandom(4), "little")
+    return budget, seed
+
+
+def run_claim(
+    claim_id: str, profile: str = "ci", examples: int | None = None, seed: int | None = None
+) -> dict:
+    """Run one registered claim and return its result record (plain JSON types)."""
+    c = registry.get(claim_id)
+    budget, seed = budget_and_seed(c, profile, examples, seed)
     tally = _Tally()
     t0 = time.perf_counter()
     problem = ""

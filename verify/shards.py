@@ -19,7 +19,6 @@ else it takes the first shard's non-held status (never a pass by averaging).
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 import zlib
@@ -57,16 +56,7 @@ def _run_shard(job: tuple) -> dict:
 def plan(claim_id: str, profile: str, shards: int, examples: int | None, seed: int | None):
     """The shards of one claim: [(budget_i, seed_i)] and the base seed."""
     c = registry.get(claim_id)
-    budget = int(examples) if examples is not None else c.budget(profile)
-    if budget < 1:
-        raise InputError(f"--examples must be ≥ 1, got {budget}")
-    if seed is None:
-        if c.kind == "statistical":
-            seed = 0
-        elif profile == "ci":
-            seed = runner.ci_seed(c.id)
-        else:
-            seed = int.from_bytes(os.urandom(4), "little")
+    budget, seed = runner.budget_and_seed(c, profile, examples, seed)
     parts = split_budget(budget, shards)
     if c.kind == "statistical":
         offsets = np.concatenate([[0], np.cumsum(parts)[:-1]])
