@@ -93,3 +93,27 @@ def test_a_killed_worker_cell_is_retried_not_lost(cluster, local_rows, tmp_path)
     assert not done.failed and len(done.computed) == len(CONFIG.cells())
     assert decisions(done.rows) == decisions(local_rows)
     assert Path(tmp_path / "out" / "results.parquet").stat().st_size > 0
+
+
+def test_reproduce_pretrains_its_mlms_as_ray_tasks(cluster, tmp_path):
+    """``reproduce --engine ray``: every MLM is a Ray task (no GPU on this cluster, so
+    ``num_gpus`` falls back to 0 instead of waiting forever), and the results equal a serial
+    run's, since each MLM is seeded by its own (kind, k, seed)."""
+    import csv
+
+    import torch
+
+    from tests.test_reproduce import TINY
+    from verify.reproduce import reproduce
+
+    torch.set_num_threads(1)
+
+    def table(folder):
+        with open(folder / "results.csv") as f:
+            return [(r["method"], r["backbone"], r["accuracy"], r["tv"]) for r in csv.DictReader(f)]
+
+    serial, par = tmp_path / "serial", tmp_path / "ray"
+    reproduce(TINY, device="cpu", out_dir=serial, progress=False, ks=(4, 8), seeds=1)
+    reproduce(TINY, device="cpu", out_dir=par, progress=False, ks=(4, 8), seeds=1,
+              engine="ray", workers=2, address=cluster.address)  # fmt: skip
+    assert table(par) == table(serial)

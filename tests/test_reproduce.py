@@ -199,3 +199,22 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="max_len"):
         reproduce(replace(TINY, length=40), device="cpu", out_dir="unused")
     assert set(PRESETS) == {"smoke", "small", "paper"}
+
+
+def test_engine_pretrains_every_mlm_first_and_gives_the_serial_results(tmp_path):
+    """``--engine local``: each MLM is pretrained as its own task (in another process),
+    then the panels resume those checkpoints; accuracies and TVs equal a serial run's."""
+    runner = _Runner(TINY, "cpu", tmp_path, False, ks=(4, 8), seeds=1)
+    assert runner.mlm_jobs() == [("vanilla", 4, 0), ("memory", 8, 0), ("vanilla", 8, 0)]
+    serial, par = tmp_path / "serial", tmp_path / "engine"
+    reproduce(TINY, device="cpu", out_dir=serial, progress=False, ks=(4, 8), seeds=1)
+    reproduce(TINY, device="cpu", out_dir=par, progress=False, ks=(4, 8), seeds=1,
+              engine="local", workers=2)  # fmt: skip
+    for kind, k, seed in runner.mlm_jobs():
+        assert (par / "checkpoints" / f"{kind}_k{k}_s{seed}" / "mlm.json").exists()
+
+    def table(folder):
+        with open(folder / "results.csv") as f:
+            return [(r["method"], r["backbone"], r["accuracy"], r["tv"]) for r in csv.DictReader(f)]
+
+    assert table(par) == table(serial)

@@ -108,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
         "--out", default="reports/reproduce", help="linked from the claims report when here"
     )
     s.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default=None,
+        help="pretrain the MLMs as parallel tasks first (default: one by one)",
+    )
+    s.add_argument("--workers", type=int, default=1, help="processes (local) or CPUs (ray)")
+    s.add_argument("--address", default=None, help="join this Ray cluster (--engine ray)")
+    s.add_argument(
         "--experiment", choices=("vanilla", "memory"), help="only this experiment (default both)"
     )
     s.add_argument("--k", help="only these hidden-state counts, e.g. 8,20 (memory: k = 4m)")
@@ -328,6 +336,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         subset["seeds"] = args.seeds
     if args.threads is not None:
         subset["threads"] = args.threads
+    if args.engine is not None:
+        subset.update(engine=args.engine, workers=args.workers, address=args.address)
     out_dir = writable_dir(args.out, "--out")
     out = mod.reproduce(args.preset, args.device, out_dir, progress=True, **subset)
     print(f"ptverify: reproduce wrote {out}")

@@ -53,12 +53,14 @@ def run_tasks(
     workers: int = 1,
     address: str | None = None,
     max_retries: int = MAX_RETRIES,
+    num_gpus: float = 0,
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, fn(tasks[index]) or its exception)`` as tasks finish.
 
     ``fn`` must be picklable (a module-level function, or a ``functools.partial`` of one)
     for process and Ray workers. Closing the iterator early (or Ctrl-C) cancels what has
-    not started."""
+    not started. ``num_gpus``: GPUs each Ray task reserves when the cluster has that many
+    (0 on a cluster without GPUs, so the same call runs on CPUs); the local engine ignores it."""
     if engine not in ENGINES:
         raise InputError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -66,7 +68,7 @@ def run_tasks(
     if address is not None and engine != "ray":
         raise InputError("--address joins a Ray cluster; it needs --engine ray")
     if engine == "ray":
-        return _run_ray(fn, tasks, workers, address, max_retries)
+        return _run_ray(fn, tasks, workers, address, max_retries, num_gpus)
     if workers == 1 or len(tasks) <= 1:
         return _run_inline(fn, tasks)
     return _run_pool(fn, tasks, workers, max_retries)
@@ -125,7 +127,12 @@ def _call(fn: Callable[[Any], Any], task: Any) -> Any:
 
 
 def _run_ray(
-    fn: Callable, tasks: Sequence[Any], workers: int, address: str | None, max_retries: int
+    fn: Callable,
+    tasks: Sequence[Any],
+    workers: int,
+    address: str | None,
+    max_retries: int,
+    num_gpus: float = 0,
 ) -> Iterator[tuple[int, Any]]:
     ray = import_ray()
     started = False
@@ -137,7 +144,10 @@ def _run_ray(
             ray.init(num_cpus=workers, include_dashboard=False, **kwargs)
         started = True
     try:
-        remote = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=True)(_call)
+        gpus = num_gpus if ray.cluster_resources().get("GPU", 0) >= num_gpus else 0
+        remote = ray.remote(
+            num_cpus=1, num_gpus=gpus, max_retries=max_retries, retry_exceptions=True
+        )(_call)
         fn_ref = ray.put(fn)  # fn travels once (any picklable callable, e.g. a partial)
         index = {remote.remote(fn_ref, task): i for i, task in enumerate(tasks)}
         pending = list(index)

@@ -38,6 +38,7 @@ from .mlm import (
     pretrain_mlm,
     train_prompt_mlm,
 )
+from .models import HMM, MemoryHMM
 from .reference import (
     reference_hmm,
     reference_memory_hmm,
@@ -272,6 +273,32 @@ def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust
     }
 
 
+def _mlm_config(preset: Preset, seed: int) -> MLMConfig:
+    return replace(preset.mlm, seed=seed, eval_len=preset.length)
+
+
+def _checkpoint(out_dir: Path, kind: str, k: int, seed: int) -> Path:
+    return out_dir / "checkpoints" / f"{kind}_k{k}_s{seed}"
+
+
+def _pretraining_model(kind: str, k: int, seed: int) -> HMM | MemoryHMM:
+    """The reference model an MLM of the run is pretrained on (k = m·s for memory)."""
+    if kind == "memory":
+        return reference_memory_hmm(seed, k // N_ORDINARY, N_ORDINARY, N_TOKENS)
+    return reference_hmm(seed, k, N_TOKENS)
+
+
+def pretrain_task(job: tuple) -> tuple[str, int, int, float]:
+    """One MLM pretraining of a run, to its checkpoint (a task for ``verify.engines``):
+    ``job = (preset, kind, k, seed, device, out_dir)``; returns ``(kind, k, seed, TV)``."""
+    preset, kind, k, seed, device, out_dir = job
+    model = _pretraining_model(kind, k, seed)
+    _, res = pretrain_mlm(
+        model, _mlm_config(preset, seed), device, _checkpoint(Path(out_dir), kind, k, seed)
+    )
+    return kind, k, seed, res.final_tv
+
+
 class _Runner:
     def __init__(
         self,
@@ -300,9 +327,10 @@ class _Runner:
         key = (kind, k, seed)
         if key not in self.mlms:
             _log(f"pretraining MLM on {kind} k={k} seed={seed}", self.progress)
-            ckpt = self.out / "checkpoints" / f"{kind}_k{k}_s{seed}"
-            cfg = replace(self.p.mlm, seed=seed, eval_len=self.p.length)
-            net, res = pretrain_mlm(model, cfg, self.device, ckpt, self.progress)
+            ckpt = _checkpoint(self.out, kind, k, seed)
+            net, res = pretrain_mlm(
+                model, _mlm_config(self.p, seed), self.device, ckpt, self.progress
+            )
             target = self.p.memory_tv_target if kind == "memory" else self.p.tv_target(k)
             rec = {
                 "mlm": kind,
@@ -431,6 +459,38 @@ class _Runner:
                     for s in seeds(n)
                 ]
         return jobs
+
+    def mlm_jobs(self) -> list[tuple[str, int, int]]:
+        """(kind, k, seed) of every MLM the selected transformer panels pretrain."""
+        out: list[tuple[str, int, int]] = []
+        for exp, size, seed, tr in self.jobs():
+            if not tr:
+                continue
+            k = size if exp == "vanilla" else size * N_ORDINARY
+            for spec in ([("vanilla", k, seed)] if exp == "vanilla" else
+                         [("memory", k, seed), ("vanilla", k, seed)]):  # fmt: skip
+                if spec not in out:
+                    out.append(spec)
+        return out
+
+    def pretrain_all(self, engine: str, workers: int, address: str | None) -> None:
+        """Pretrain every MLM of the run as one engine task each (Ray: ``num_gpus=1`` per
+        task when the cluster has GPUs), so :meth:`run` then resumes finished checkpoints."""
+        from .engines import run_tasks
+
+        specs = self.mlm_jobs()
+        tasks = [(self.p, kind, k, s, self.device, str(self.out)) for kind, k, s in specs]
+        _log(f"pretraining {len(tasks)} MLMs on engine {engine}", self.progress)
+        for i, result in run_tasks(
+            pretrain_task, tasks, engine=engine, workers=workers, address=address, num_gpus=1
+        ):
+            kind, k, seed = specs[i]
+            if isinstance(result, BaseException):
+                raise RuntimeError(
+                    f"pretraining {kind} MLM k={k} seed={seed} failed on engine {engine}: "
+                    f"{type(result).__name__}: {result}"
+                ) from result
+            _log(f"pretrained {kind} k={k} seed={seed}: TV {result[3]:.4f}", self.progress)
 
     def run(self) -> None:
         jobs = self.jobs()
@@ -780,6 +840,9 @@ def reproduce(
     ks: tuple[int, ...] | None = None,
     seeds: int | None = None,
     threads: int | None = None,
+    engine: str | None = None,
+    workers: int = 1,
+    address: str | None = None,
 ) -> Path:
     """Run §8's experiments with the named preset ("smoke", "small", "paper", or a
     :class:`Preset`); write results.csv, pretraining.json, figure.png/svg, pretraining.png
@@ -789,7 +852,12 @@ def reproduce(
     A subset reruns one panel in minutes: ``experiments`` ("vanilla", "memory" or both),
     ``ks`` (only these hidden-state counts; memory k = m·4), ``seeds`` (the first N seeds
     of every panel). ``threads``: torch CPU threads for the run (default: torch's); on a
-    loaded machine 1 is several times faster than 2 (idle threads spin at every barrier)."""
+    loaded machine 1 is several times faster than 2 (idle threads spin at every barrier).
+
+    ``engine`` ("local" process pool of ``workers``, or "ray", joining ``address`` if
+    given): the MLM pretrainings run first as parallel tasks (on Ray, one GPU each when the
+    cluster has GPUs), then the panels run here and resume their finished checkpoints.
+    Results are identical to a serial run: each MLM is seeded by its own (kind, k, seed)."""
     experiments, ks, seeds = _parse_subset(experiments, ks, seeds)
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
@@ -799,12 +867,14 @@ def reproduce(
     if threads is not None:
         torch.set_num_threads(int(threads))
     try:
-        return _reproduce(preset, device, out_dir, progress, experiments, ks, seeds)
+        return _reproduce(
+            preset, device, out_dir, progress, experiments, ks, seeds, (engine, workers, address)
+        )
     finally:
         torch.set_num_threads(before)
 
 
-def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds) -> Path:
+def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) -> Path:
     if isinstance(preset, str):
         if preset not in PRESETS:
             raise InputError(f"preset = {preset!r} is unknown; use one of {sorted(PRESETS)}")
@@ -831,6 +901,9 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds) -> Pat
             f"of preset {preset.name} (vanilla k: {preset.oracle_ks}; memory k: "
             f"{tuple(m * N_ORDINARY for m in preset.memory_ms)})"
         )
+    engine, workers, address = dist
+    if engine is not None:
+        runner.pretrain_all(engine, workers, address)
     runner.run()
     _write_csv(runner.rows, out_dir / "results.csv")
     _write_json(
