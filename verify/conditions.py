@@ -392,10 +392,13 @@ class PromptHead(NamedTuple):
 
 def prompt_head(hmm: HMM, mu: Any, u: Any, S: Any) -> PromptHead:
     """Build the prompt witness for prompt weights u ((k,) one token or (L, k)) and target
-    set S (iterable of states, must contain supp(μ))."""
+    set S (iterable of states, must contain the effective supp(μ): states with π > 0)."""
     hmm = _check_hmm(hmm)
     k = hmm.n_states
     mu = _check_mu(mu, k, "hidden state (k)")
+    # π_h = 0 ⇒ p_h(x) = 0 for every x and v_h = 0 for every prompt: the weight of such a
+    # state never matters and no S(U) can reach it, so it is dropped (as in c_prompt)
+    mu = np.where(stationary_law(hmm.start, hmm.transition) > 0, mu, 0.0)
     prompt = np.asarray(u, dtype=np.float64)
     if prompt.ndim == 1:
         prompt = prompt[None, :]

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import strategies
 from strategies import blocks
 from strategies.blocks import MAX_EXHAUSTIVE
+from strategies.hmm import stationary_start
 from verify import conditions
 from verify.inference import mask_probe, posterior_h0, prompted_mask_probe
 from verify.models import HMM, stationary_distribution
@@ -123,21 +124,42 @@ def built_prompt_instances(draw: Any, tier: dict) -> dict:
     return inst
 
 
+def with_transient_state(hmm: HMM, h: int) -> HMM:
+    """``hmm`` with no transition into state h (column h of A zeroed, rows renormalised; a
+    row left empty moves uniformly to the other states) and the stationary start, so
+    π_h = 0: p_h(x) = 0 for every x and no prompt reaches h (THEORY prompt.weaker (a))."""
+    A = hmm.transition.copy()
+    A[:, h] = 0.0
+    empty = A.sum(axis=1) == 0
+    A[empty] = 1.0
+    A[empty, h] = 0.0
+    A /= A.sum(axis=1, keepdims=True)
+    return HMM(stationary_start(A), A, hmm.emission)
+
+
 @st.composite
 def searched_prompt_instances(draw: Any, tier: dict) -> dict:
     """HMMs violating C-HEAD (strategies.hmms) with sparse or mixed transitions (several
     rows with exact zeros), μ from strategies.tasks (|supp μ| from 1 to k, balanced):
     whether C-PROMPT(μ) holds, and with which U, is not known to the claim — c_prompt and
-    the brute force decide it. U = S = () marks the witness as unknown."""
+    the brute force decide it. U = S = () marks the witness as unknown. One time in four a
+    state is made transient (π_h = 0) and μ_h ≠ 0: only the effective support counts."""
     hmm = draw(
         strategies.hmms(n_states=tier["n_states"], n_tokens=tier["n_tokens"],
                          transition_style=("sparse", "mixed"), violating="C-HEAD")
     )  # fmt: skip
+    transient = None
+    if hmm.n_states >= 3 and draw(st.integers(0, 3)) == 0:
+        transient = draw(st.integers(0, hmm.n_states - 1))
+        hmm = with_transient_state(hmm, transient)
     T = draw(st.integers(*tier["T"]))
     input_set = blocks.input_set
     seed = draw(st.integers(0, 2**32 - 1)) if hmm.n_tokens**T > MAX_EXHAUSTIVE else 0
     xs = input_set(hmm, T, seed, max_exhaustive=MAX_EXHAUSTIVE)
     mu = draw(strategies.tasks(hmm, xs))
+    if transient is not None:
+        mu = np.array(mu, dtype=float)
+        mu[transient] = draw(st.sampled_from((-2.0, -1.0, 1.0, 2.0)))
     empty = np.zeros(0, dtype=np.int64)
     return {"hmm": hmm, "mu": mu, "xs": xs, "U": empty, "S": empty,
             "prefix": draw(prefixes(hmm.n_states))}  # fmt: skip
