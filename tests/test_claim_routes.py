@@ -63,3 +63,43 @@ def test_an_l_slot_prompt_equals_the_one_slot_prompt_of_w_l():
     p = posterior_h0(HMM3, XS)
     formula = (p * v) @ HMM3.emission / (p @ v)[:, None]
     assert np.abs(GL - formula).max() < 1e-12
+
+
+def test_pooled_features_and_log_likelihood_are_compared_on_both_second_routes():
+    from verify.inference import log_likelihood
+    from verify.recovery.witnesses import pooled_features
+
+    rng = np.random.default_rng(1)
+    A = rng.dirichlet(np.ones(3), size=3)
+    E = rng.dirichlet(np.ones(2), size=3)
+    irrational = HMM(np.linalg.matrix_power(A, 200)[0], A, E)
+    for hmm, name in ((HMM3, "exact"), (irrational, "log-space")):
+        score = posterior_h0(hmm, XS) @ MU
+        P, ll = pooled_features(hmm, XS), log_likelihood(hmm, XS)
+        route = _support.second_route(hmm, XS, MU, kind="pooled", loglik=True)
+        assert route.name == name
+        assert _support.compare_routes(route, score, P, loglik=ll) is None
+        # a log-likelihood short by log k (a dropped scale) and features off by 1e-8
+        assert "log p(x)" in _support.compare_routes(route, score, P, loglik=ll - np.log(3))
+        assert "differ by" in _support.compare_routes(route, score, P + 1e-8, loglik=ll)
+
+
+def test_a_model_built_to_violate_c_head_must_violate_it():
+    assert _support.built_to_violate_c_head(HMM3, {}, {}) is None
+    E = np.array([[0.5, 0.5, 0.0], [0.25, 0.5, 0.25], [0.0, 0.25, 0.75]])  # rank 3 = k
+    out = _support.built_to_violate_c_head(HMM(HMM3.start, HMM3.transition, E), {}, {})
+    assert out.status == "fail" and "C-HEAD holds" in out.message
+
+
+def test_an_lp_certificate_on_the_wrong_inputs_is_a_counterexample():
+    from verify.recovery import max_margin_head
+
+    xs = np.array([[a, b, c] for a in range(2) for b in range(2) for c in range(2)])
+    y = np.sign(posterior_h0(HMM3, xs) @ MU)
+    res = max_margin_head(mask_probe(HMM3, xs), y)
+    assert res.status == "not_recoverable"
+    assert _support.certificate_on_route(res, xs, y, HMM3, MU, {}, {}) is None
+    moved = res.certificate[np.roll(np.arange(len(xs)), 1)]  # λ shifted to other inputs
+    res_moved = type(res)(**{**res.__dict__, "certificate": moved})
+    out = _support.certificate_on_route(res_moved, xs, y, HMM3, MU, {}, {})
+    assert out.status == "fail" and "does not stand" in out.message

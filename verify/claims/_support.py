@@ -1,15 +1,17 @@
-"""Helpers shared by the built-in claims: lazy access to the machinery (conditions,
-strategies, recovery), the LP oracle with its verdict mapped onto outcomes, and the rows of
-conflicting inputs shown on counterexample pages."""
+"""Helpers shared by the built-in claims: the LP oracle with its verdict mapped onto
+outcomes, the second route (exact rationals or log-space) each decision is compared with,
+exact certificates, and the rows of conflicting inputs shown on counterexample pages."""
 
 from __future__ import annotations
 
-import importlib
+import math
 from typing import Any
 
 import numpy as np
 
-from .registry import Unavailable
+from verify import exact as ex
+from verify.exact import logspace as ls
+from verify.recovery import max_margin_head
 
 #: Identities of THEORY §5 (e.g. ``b*ᵀG(x) = μᵀp(x)``) hold to this tolerance, relative to
 #: ``max(1, ‖μ‖_∞)`` (THEORY: "the identity holds to 1e-9 on 𝒮").
@@ -57,35 +59,9 @@ def neglog(value: float, floor: float = 1e-300) -> float:
     return -float(np.log10(max(float(value), floor)))
 
 
-def need(module: str, *names: str) -> Any:
-    """``module`` (or its attributes ``names``), or :class:`Unavailable` when missing."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        raise Unavailable(f"{module} is not installed yet ({exc})") from None
-    if not names:
-        return mod
-    missing = [n for n in names if not hasattr(mod, n)]
-    if missing:
-        raise Unavailable(f"{module} lacks {missing}")
-    vals = tuple(getattr(mod, n) for n in names)
-    return vals[0] if len(vals) == 1 else vals
-
-
-def strategy(name: str) -> Any:
-    """A public strategy of the ``strategies`` package (Unavailable when missing); looked
-    up in the package first, then in its submodules (while the package is assembled)."""
-    for mod in ("strategies", "strategies.hmm", "strategies.memory", "strategies.blocks"):
-        try:
-            return need(mod, name)
-        except Unavailable:
-            continue
-    raise Unavailable(f"strategies.{name} is not available yet")
-
-
 def lp(features: np.ndarray, labels: np.ndarray) -> Any:
     """THEORY §6's max-margin LP (``verify.recovery.max_margin_head``)."""
-    return need("verify.recovery", "max_margin_head")(features, labels)
+    return max_margin_head(features, labels)
 
 
 def lp_summary(res: Any) -> dict:
@@ -244,15 +220,25 @@ EXACT_WORK = 1_000_000
 ROUTE_TOL = 1e-10
 #: A float label may differ from the exact one only where |score| is at rounding level.
 SIGN_TOL = 1e-9
+#: log p(x) of the two routes must agree to this (absolute in log space, i.e. relative in
+#: p(x)); the scaled recursion accumulates ~T roundings of its log-scales.
+LOGLIK_TOL = 1e-9
 
 
 class Route:
     """What the second route computed for one instance: ``name`` ("exact" | "log-space"),
-    ``labels`` (B,) ints (exact signs on the exact route), ``features`` (B, d) floats or
-    None, ``scores`` (B,) floats."""
+    ``labels`` (B,) ints (exact signs on the exact route), ``scores`` (B,) floats,
+    ``features`` (B, d) floats or None, ``loglik`` (B,) log p(x) or None."""
 
-    def __init__(self, name: str, labels: np.ndarray, scores: np.ndarray, features: Any):
-        self.name, self.labels, self.scores, self.features = name, labels, scores, features
+    def __init__(self, name: str, labels: np.ndarray, scores: np.ndarray, features: Any,
+                 loglik: np.ndarray | None = None):  # fmt: skip
+        self.name, self.labels, self.scores = name, labels, scores
+        self.features, self.loglik = features, loglik
+
+
+def _log_fraction(p: Any) -> float:
+    """``log p`` of a non-negative Fraction, exact to float rounding at any size (−inf at 0)."""
+    return math.log(p.numerator) - math.log(p.denominator) if p > 0 else -math.inf
 
 
 def second_route(
@@ -264,63 +250,66 @@ def second_route(
     prompt: np.ndarray | None = None,
     cell: int | None = None,
     s0: int | None = None,
+    loglik: bool = False,
 ) -> Route | str:
     """Labels y(x) = sign(μᵀp(x)) (memory: ``μᵀP[M_cell | x]``, or ``| S_0 = s0, x]``) and
-    the features (kind ``"mask"``: G(x); ``"prompted"``: G(u, x) with ``prompt`` (L, k), on the
-    product HMM for a memory model) from a route sharing no code with verify.inference:
-    exact rationals when the instance is rational and small enough, else plain log-space
-    float. Returns a reason string when neither route can decide (the caller makes the
-    instance inconclusive, never a pass)."""
-    try:
-        ex = importlib.import_module("verify.exact")
-    except ModuleNotFoundError as exc:
-        return f"no second route: {exc}"
+    the features — kind ``"mask"``: G(x); ``"prompted"``: G(u, x) with ``prompt`` (L, k);
+    ``"pooled"``: (1/T) Σ_i G_i(x); a memory model runs on its product HMM — plus log p(x)
+    when ``loglik``, from a route sharing no code with verify.inference: exact rationals
+    when the instance is rational and small enough, else plain log-space float. Returns a
+    reason string when neither route can decide (the caller makes the instance
+    inconclusive, never a pass)."""
     xs = np.asarray(xs)
     is_mem = cell is not None
     L = 0 if prompt is None else len(prompt)
     k = (model.n_values**model.n_cells * model.n_ordinary) if is_mem else model.n_states
-    work = len(xs) * (L + 1 + xs.shape[1]) * k * k
+    work = len(xs) * (L + 1 + xs.shape[1]) * k * k * (2 if kind == "pooled" else 1)
     reason = f"work {work} > EXACT_WORK"
     if work <= EXACT_WORK:
         try:
             exact = ex.rational_model(model)
-            base = exact.product if is_mem else exact
             post = (ex.memory_posterior(exact, xs, cell, s0) if is_mem
                     else ex.posterior_h0(exact, xs))  # fmt: skip
-            labels = np.asarray(post.signs(mu), dtype=np.int64)
-            scores = np.asarray(post.to_float() @ mu)
-            feats = None
-            if kind == "mask":
-                feats = ex.mask_probe(base, xs).to_float()
-            elif kind == "prompted":
-                feats = ex.prompted_mask_probe(base, xs, prompt).to_float()
-            return Route("exact", labels, scores, feats)
+            feats = {
+                None: lambda: None,
+                "mask": lambda: ex.mask_probe(exact, xs).to_float(),
+                "prompted": lambda: ex.prompted_mask_probe(exact, xs, prompt).to_float(),
+                "pooled": lambda: ex.loo_conditionals(exact, xs).to_float().mean(axis=1),
+            }[kind]()
+            ll = None
+            if loglik:
+                ll = np.array([_log_fraction(p) for p in ex.likelihood(exact, xs)])
+            return Route("exact", np.asarray(post.signs(mu), dtype=np.int64),
+                         np.asarray(post.to_float() @ mu), feats, ll)  # fmt: skip
         except ValueError as exc:  # ExactTooLarge or not rational: the log-space route
             reason = str(exc)[:120]
     try:
-        ls = importlib.import_module("verify.exact.logspace")
-    except ModuleNotFoundError:
-        return f"exact route refuses ({reason}) and no log-space route is installed"
-    post = (ls.memory_posterior(model, xs, cell, s0) if is_mem
-            else ls.posterior_h0(model, xs))  # fmt: skip
+        post = (ls.memory_posterior(model, xs, cell, s0) if is_mem
+                else ls.posterior_h0(model, xs))  # fmt: skip
+        feats = {
+            None: lambda: None,
+            "mask": lambda: np.asarray(ls.mask_probe(model, xs)),
+            "prompted": lambda: np.asarray(ls.prompted_mask_probe(model, xs, prompt)),
+            "pooled": lambda: np.asarray(ls.loo_conditionals(model, xs)).mean(axis=1),
+        }[kind]()
+        ll = np.asarray(ls.log_likelihood(model, xs)) if loglik else None
+    except ValueError as exc:
+        return f"exact route refuses ({reason}); log-space route refuses ({str(exc)[:120]})"
     scores = np.asarray(post) @ mu
-    base = need("verify.inference", "product_hmm")(model) if is_mem else model
-    feats = None
-    if kind == "mask" and not is_mem:
-        feats = np.asarray(post) @ np.asarray(model.emission)  # G = W p on this route's p
-    elif kind == "mask":
-        feats = np.asarray(ls.mask_probe(base, xs))
-    elif kind == "prompted":
-        feats = np.asarray(ls.prompted_mask_probe(base, xs, prompt))
-    return Route("log-space", np.sign(scores).astype(np.int64), scores, feats)
+    return Route("log-space", np.sign(scores).astype(np.int64), scores, feats, ll)
 
 
 def compare_routes(
-    route: Route, scores: np.ndarray, features: np.ndarray | None, what: str = "features"
+    route: Route,
+    scores: np.ndarray,
+    features: np.ndarray | None,
+    what: str = "features",
+    loglik: np.ndarray | None = None,
 ) -> str | None:
     """A message when the float route disagrees with the second route: a label differs
-    where |score| is above rounding (exact route: the sign is decided in rationals), or a
-    feature differs by more than ROUTE_TOL. None when they agree."""
+    where |score| is above rounding (exact route: the sign is decided in rationals), a
+    feature differs by more than ROUTE_TOL, or log p(x) by more than LOGLIK_TOL. None when
+    they agree."""
     scores = np.asarray(scores)
     scale = max(1.0, float(np.abs(scores).max()) if scores.size else 1.0)
     sign = np.sign(scores).astype(np.int64)
@@ -335,6 +324,10 @@ def compare_routes(
         err = float(np.abs(np.asarray(features) - route.features).max()) if len(scores) else 0.0
         if err > ROUTE_TOL:
             return f"{what}: float route and {route.name} route differ by {err:.3e} > {ROUTE_TOL:g}"
+    if loglik is not None and route.loglik is not None and len(scores):
+        err = float(np.abs(np.asarray(loglik, dtype=np.float64) - route.loglik).max())
+        if not err <= LOGLIK_TOL:  # NaN (one side −inf) counts as a disagreement
+            return f"log p(x): float route and {route.name} route differ by {err:.3e}"
     return None
 
 
@@ -346,19 +339,22 @@ def decide_routes(
     features: np.ndarray | None,
     cov: dict,
     quantities: dict,
+    *,
+    loglik: np.ndarray | None = None,
     **kw: Any,
 ) -> tuple[np.ndarray | None, Any]:
-    """Run :func:`second_route` and :func:`compare_routes`; return ``(labels, None)`` with
+    """Run :func:`second_route` and :func:`compare_routes` (features of ``kw["kind"]``, and
+    log p(x) when the float route's ``loglik`` (B,) is given); return ``(labels, None)`` with
     the second route's labels (exact signs on the exact route), or ``(None, outcome)``:
     inconclusive when no second route could decide, failed when the routes disagree.
     Records the route in ``cov["sizes"]["exact_route"]`` (1 exact, 0 log-space)."""
     from .registry import Outcome
 
-    route = second_route(model, xs, mu, **kw)
+    route = second_route(model, xs, mu, loglik=loglik is not None, **kw)
     if isinstance(route, str):
         return None, Outcome.inconclusive(route, quantities=quantities, **cov)
     cov.setdefault("sizes", {})["exact_route"] = int(route.name == "exact")
-    msg = compare_routes(route, scores, features)
+    msg = compare_routes(route, scores, features, loglik=loglik)
     if msg is not None:
         return None, Outcome.failed(
             msg, quantities=quantities, detail={"routes": ["float (verify.inference)", route.name]},
@@ -369,12 +365,84 @@ def decide_routes(
 
 def exact_c_head(hmm: Any) -> bool | None:
     """C-HEAD decided by exact rational rank (verify.exact), or None when the model is not
-    rational (or the exact route is not installed)."""
+    rational."""
     try:
-        ex = importlib.import_module("verify.exact")
         return bool(ex.c_head(ex.rational_model(hmm)).holds)
-    except (ModuleNotFoundError, ValueError):
+    except ValueError:
         return None
+
+
+def built_to_violate_c_head(hmm: Any, quantities: dict, cov: dict) -> Any:
+    """None, or a failed Outcome for a model drawn as violating C-HEAD (strategies.hmms(
+    violating="C-HEAD")) on which c_head and exact rational rank disagree, or on which
+    both say C-HEAD holds: a strategy that stops violating its condition leaves the
+    claim's premise untested while its examples still pass."""
+    from verify.conditions import c_head
+
+    from .registry import Outcome
+
+    holds = c_head(hmm).holds
+    ex_holds = exact_c_head(hmm)
+    if ex_holds is not None and ex_holds != holds:
+        msg = f"c_head says {holds}, exact rational rank says {ex_holds}"
+    elif holds:
+        msg = "C-HEAD holds (c_head and exact rank agree)"
+    else:
+        return None
+    return Outcome.failed(
+        f"on a model built to violate C-HEAD, {msg}", quantities=quantities, **cov
+    )
+
+
+#: An LP certificate λ (Σλ = 1) must give ‖Σ_i λ_i y_i F(x_i)‖₁ ≤ CERT_TOL on the second
+#: route's labels and features: the LP itself accepts ZERO_RTOL · max|F| = 1e-8 (F are
+#: probabilities) and the routes differ by ≤ ROUTE_TOL per entry.
+CERT_TOL = 1e-7
+
+
+def certificate_on_route(
+    res: Any,
+    xs: np.ndarray,
+    labels: np.ndarray,
+    model: Any,
+    mu: np.ndarray,
+    quantities: dict,
+    cov: dict,
+    *,
+    task_model: Any = None,
+    **kw: Any,
+) -> Any:
+    """None, or an Outcome when the LP's ``not_recoverable`` certificate does not stand on
+    the second route: its support's labels (from ``task_model``, default ``model``, and μ)
+    must equal ``labels`` there, and ``‖Σ λ_i y_i F(x_i)‖₁ ≤ CERT_TOL`` with the features F
+    of ``model`` (``kw``: second_route's kind, prompt, cell). Inconclusive when no second
+    route decides the support; failed when the certificate is wrong on it (e.g. λ placed
+    on other inputs than the ones it certifies)."""
+    from .registry import Outcome
+
+    supp = res.support()
+    lam, y = res.certificate[supp], np.asarray(labels)[supp]
+    route = second_route(model, xs[supp], mu, **kw)
+    task = route if task_model is None or isinstance(route, str) else (
+        second_route(task_model, xs[supp], mu, kind=None))  # fmt: skip
+    for r in (route, task):
+        if isinstance(r, str):
+            return Outcome.inconclusive(f"certificate's second route: {r}",
+                                        quantities=quantities, **cov)  # fmt: skip
+    resid = float(np.abs((lam * task.labels) @ route.features).sum())
+    quantities["certificate_residual_route"] = resid
+    if (task.labels != y).any() or not resid <= CERT_TOL:
+        wrong = int((task.labels != y).sum())
+        return Outcome.failed(
+            f"the LP's certificate does not stand on the {route.name} route: "
+            f"‖Σ λ_i y_i F(x_i)‖₁ = {resid:.3e} (> {CERT_TOL:g}) with {wrong} of "
+            f"{supp.size} support labels differing",
+            quantities=quantities,
+            detail={"inputs": rows(xs, supp, labels=labels, weights=res.certificate),
+                    "routes": ["LP (float)", route.name]},
+            **cov,
+        )  # fmt: skip
+    return None
 
 
 def exact_certificate(
@@ -392,12 +460,11 @@ def exact_certificate(
     "reason": …}`` when the instance is not rational or no rational λ exists on the LP's
     support (the float certificate stays under ``certificate``)."""
     try:
-        ex = importlib.import_module("verify.exact")
         cert = ex.find_certificate(
             model, xs, labels, res.support(), features=features, prompt=prompt,
             lambda_hint=res.certificate, task=task,
         )  # fmt: skip
-    except (ModuleNotFoundError, ValueError, AttributeError) as exc:
+    except ValueError as exc:
         return {"exact": False, "reason": f"{type(exc).__name__}: {str(exc)[:160]}"}
     if cert is None:
         return {"exact": False, "reason": "no non-negative rational λ on the LP's support"}

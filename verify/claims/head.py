@@ -19,13 +19,15 @@ from hypothesis import strategies as st
 import strategies
 from strategies import blocks
 from verify import conditions
-from verify.inference import mask_probe, posterior_h0
+from verify.inference import log_likelihood, mask_probe, posterior_h0
 from verify.recovery import witnesses
 
 from ._support import (
     GAMMA_TOL,
     IDENTITY_TOL,
     both_labels,
+    built_to_violate_c_head,
+    certificate_on_route,
     decide_routes,
     exact_c_head,
     exact_certificate,
@@ -108,7 +110,7 @@ def head_exact(inst: dict) -> Outcome:
         return Outcome.failed(
             f"c_head says {c.holds}, exact rational rank says {ex_holds}", quantities=q, **cov
         )
-    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, loglik=log_likelihood(hmm, xs))
     if bad is not None:
         return bad
     w = witnesses.head_witness(hmm, mu)
@@ -192,14 +194,8 @@ def head_rowspace(inst: dict) -> Outcome:
         "exercised": both_labels(score),
         "targets": {"small relative margin": neglog(q["gamma"] / max(np.abs(mu).max(), 1e-300))},
     }
-    ch = cond.c_head(hmm)
-    if (ex_holds := exact_c_head(hmm)) is not None and ex_holds != ch.holds:
-        return Outcome.failed(
-            f"on a model built to violate C-HEAD, c_head says {ch.holds}, exact rational "
-            f"rank says {ex_holds}",
-            quantities=q,
-            **cov,
-        )
+    if (bad := built_to_violate_c_head(hmm, q, cov)) is not None:
+        return bad
     if not c.holds:
         return Outcome.discard("C-HEAD(μ) does not hold", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
@@ -341,14 +337,8 @@ def head_necessary(inst: dict) -> Outcome:
     c = cond.c_head_mu(hmm, mu)
     q = {"residual": c.quantities["residual"], "gamma": float(np.abs(score).min())}
     cov = {"sizes": hmm_sizes(hmm, xs), "exercised": not c.holds and both_labels(score)}
-    ch = cond.c_head(hmm)
-    if (ex_holds := exact_c_head(hmm)) is not None and ex_holds != ch.holds:
-        return Outcome.failed(
-            f"on a model built to violate C-HEAD, c_head says {ch.holds}, exact rational "
-            f"rank says {ex_holds}",
-            quantities=q,
-            **cov,
-        )
+    if (bad := built_to_violate_c_head(hmm, q, cov)) is not None:
+        return bad
     if c.holds:
         return Outcome.miss("C-HEAD(μ) holds", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
@@ -361,6 +351,8 @@ def head_necessary(inst: dict) -> Outcome:
         return Outcome.inconclusive(f"LP: {res.reason}", quantities=q, **cov)
     if res.status == "recoverable":
         return Outcome.miss("a linear head still recovers", quantities=q, **cov)
+    if (bad := certificate_on_route(res, xs, y, hmm, mu, q, cov)) is not None:
+        return bad
     supp = res.support()
     return Outcome.witness(
         f"C-HEAD(μ) fails (residual {q['residual']:.3g}) and no linear head recovers: "

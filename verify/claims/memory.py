@@ -9,39 +9,36 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from verify.inference import mask_probe, memory_posterior, posterior_h0, product_hmm
-from verify.models import HMM, MemoryHMM
+import strategies
+from strategies import blocks
+from verify import conditions, reference
+from verify.inference import (
+    log_likelihood,
+    mask_probe,
+    memory_posterior,
+    posterior_h0,
+    product_hmm,
+)
+from verify.models import HMM, MemoryHMM, stationary_distribution
+from verify.recovery import witnesses
 
 from ._support import (
     GAMMA_TOL,
     IDENTITY_TOL,
     both_labels,
+    certificate_on_route,
     decide_routes,
     exact_certificate,
     lp,
     lp_summary,
     mem_sizes,
-    need,
     neglog,
     rows,
-    strategy,
     witness_vs_lp,
 )
 from .registry import Outcome, claim
 
-MAX_EXHAUSTIVE = 50_000
-
-
-def _tiers(small: Any, large: Any) -> Any:
-    return need("strategies.blocks", "tiers")(small, large)
-
-
-def _cond() -> Any:
-    return need("verify.conditions")
-
-
-def _wit(name: str) -> Any:
-    return need("verify.recovery.witnesses", name)
+MAX_EXHAUSTIVE = blocks.MAX_EXHAUSTIVE
 
 
 def _mem_inst(m: Any) -> dict:
@@ -55,7 +52,7 @@ def _balanced(draw: Any, instances: Any) -> dict:
     margin floor; draws where no shift does are rejected (one label is no task)."""
     inst = _mem_inst(draw(instances))
     pm = memory_posterior(inst["mem"], inst["xs"], inst["cell"])
-    mu = strategy("balance_task")(pm, inst["mu"], np.ones(len(inst["mu"])), 1, 1e-3)
+    mu = strategies.balance_task(pm, inst["mu"], np.ones(len(inst["mu"])), 1, 1e-3)
     assume(mu is not None)
     return {**inst, "mu": mu}
 
@@ -65,8 +62,8 @@ def iid_instances() -> Any:
     tiers: m ∈ [2,3], s ∈ [2,3], n ∈ [2,6], T ∈ [1,5] (exhaustive up to 50 000 inputs), or
     m ∈ [2,5], s ∈ [2,4], n ∈ [5,10], T ∈ [8,32] (512 sampled inputs). s ≥ 2, so W̄ is a
     true average of several W_s; μ balanced by a constant shift (both labels on 𝒮)."""
-    mi = strategy("memory_instances")
-    return _tiers(
+    mi = strategies.memory_instances
+    return blocks.tiers(
         _balanced(mi(n_cells=1, state_style="iid", satisfying="C-MEM-POOL", n_ordinary=(2, 3),
                      T=(1, 5), max_exhaustive=MAX_EXHAUSTIVE)),
         _balanced(mi(n_cells=1, n_values=(2, 5), n_ordinary=(2, 4), n_tokens=(5, 10),
@@ -83,14 +80,14 @@ def iid_instances() -> Any:
     strategy=iid_instances,
     oracles=("G(x) = W̄ P[M|x] to 1e-9", "memory_iid_witness", "max-margin LP"),
     routes=(
-        "labels P[M|x] and G(x): float ↔ exact rationals (or log-space)",
+        "labels P[M|x], G(x) and log p(x): float ↔ exact rationals (or log-space)",
         "witness head ↔ max-margin LP",
     ),
     examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_iid_exact(inst: dict) -> Outcome:
-    cond = _cond()
+    cond = conditions
     mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
     c = cond.c_mem_pool(mem, mu, cell)
     q = {"sigma_min": c.quantities["sigma_min"], "residual": c.quantities["residual"]}
@@ -110,9 +107,10 @@ def memory_iid_exact(inst: dict) -> Outcome:
         return Outcome.discard("C-MEM-POOL does not hold", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
-    w = _wit("memory_iid_witness")(mem, mu, cell)
+    w = witnesses.memory_iid_witness(mem, mu, cell)
     G = np.asarray(mask_probe(product_hmm(mem), xs))
-    y, bad = decide_routes(mem, xs, mu, score, G, cov, q, cell=cell)
+    y, bad = decide_routes(mem, xs, mu, score, G, cov, q, cell=cell,
+                           loglik=log_likelihood(mem, xs))  # fmt: skip
     if bad is not None:
         return bad
     err_g = float(np.abs(G - pm @ w.matrix.T).max())
@@ -139,6 +137,7 @@ POOL_PROTOCOL = {
     "T_short": 8,
     "T_long": 256,
     "batch": 300,
+    "route_batch": 16,  # sequences also decided on the second route (log-space, T = 256)
     "min_accuracy_long": 0.9,
     "max_drop": 0.05,
     "n_ordinary_multi": 4,  # N = 2 seeds: s = 4 states, two reading each cell
@@ -157,7 +156,7 @@ def pool_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     half on a distinct home token, half softmax(τ = 1) over n = 16 tokens), so the other
     cell's constraint
     ``W̄⁽¹⁾ᵀb = 0`` enters the head. Returns (mem, μ, m)."""
-    ref = need("verify.reference")
+    ref = reference
     tau = POOL_PROTOCOL["tau_trans"]
     if seed % 2 == 0:
         m = (2, 3, 5)[(seed // 2) % 3]
@@ -191,12 +190,15 @@ def pool_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     strategy_name="memory.pool_instance(seed): verify.reference models (N = 1) and two-cell "
     "models (N = 2); sequences sampled with the same seed",
     oracles=("pooled_witness", "sampled accuracy vs labels sign(μᵀP[M|x])"),
-    routes=("pooled head sign ↔ task labels from the exact posterior P[M_j* | x]",),
+    routes=(
+        "pooled head sign ↔ task labels from the exact posterior P[M_j* | x]",
+        "labels, pooled G_i(x) and log p(x): float ↔ log-space (route_batch sequences)",
+    ),
     examples={"ci": 12, "dev": 40, "thorough": 200},
     thresholds=POOL_PROTOCOL,
 )
 def memory_pool(inst: dict) -> Outcome:
-    cond = _cond()
+    cond = conditions
     seed = int(inst["seed"])
     mem, mu, m = pool_instance(seed)
     q = {"min_abs_mu": float(np.abs(mu).min())}
@@ -213,18 +215,28 @@ def memory_pool(inst: dict) -> Outcome:
     q["residual"] = c.quantities["residual"]
     if not c.holds:
         return Outcome.discard("C-MEM-POOL does not hold for this seed", quantities=q, **cov)
-    w = _wit("pooled_witness")(mem, mu, 0)
+    w = witnesses.pooled_witness(mem, mu, 0)
     acc = {}
     for name in ("T_short", "T_long"):
         xs, _ = mem.sample(POOL_PROTOCOL["batch"], POOL_PROTOCOL[name], seed)
         y = cond.labels(mem, mu, xs, 0)
         acc[name] = float((np.sign(w.decision_values(mem, xs)) == y).mean())
+        if name == "T_long":
+            # the pooled features, labels and log p(x) of the first route_batch sequences
+            # against the second route (log-space at this T)
+            sub = xs[: POOL_PROTOCOL["route_batch"]]
+            pm = memory_posterior(mem, sub, 0)
+            P = witnesses.pooled_features(mem, sub)
+            _, bad = decide_routes(mem, sub, mu, pm @ mu, P, cov, q, kind="pooled", cell=0,
+                                   loglik=log_likelihood(mem, sub))  # fmt: skip
+            if bad is not None:
+                return bad
         if name == "T_long" and mem.n_cells > 1:
             # the head that ignores the other cells (solves W̄⁽ʲ*⁾ᵀb = μ/f_j* alone): shows
             # whether the constraints W̄⁽ʲ⁾ᵀb = 0 matter on this instance (reported only)
             wbar, freq = cond.pooled_emissions(mem)
             naive = np.linalg.pinv(wbar[0]).T @ (mu / freq[0])
-            P = _wit("pooled_features")(mem, xs)
+            P = witnesses.pooled_features(mem, xs)
             q["naive_accuracy_long"] = float((np.sign(P @ naive) == y).mean())
     q.update(accuracy_short=acc["T_short"], accuracy_long=acc["T_long"])
     detail = {"task": {"mu": mu.tolist(), "m": m, "N": mem.n_cells}, "accuracy": acc,
@@ -263,12 +275,12 @@ def prompt_limit_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     """The reference memory model for ``seed`` (m cycling 2, 3, 5; τ_trans = 0.3) with
     one change that gives C-MEM-PROMPT: state 1's row becomes δ_0 (a funnel onto s0 = 0,
     which is not absorbing); state_start is the new chain's stationary law."""
-    ref = need("verify.reference")
+    ref = reference
     m = (2, 3, 5)[seed % 3]
     base = ref.reference_memory_hmm(seed, m, tau_trans=PROMPT_LIMIT_PROTOCOL["tau_trans"])
     A = base.state_transition.copy()
     A[1] = np.eye(base.n_ordinary)[0]
-    stat = need("verify.models", "stationary_distribution")(A)
+    stat = stationary_distribution(A)
     mem = MemoryHMM(base.memory_prior, stat, A, base.pointer, base.emission)
     return mem, ref.task_mu(ref.reference_memory_task(seed, m)), m
 
@@ -288,7 +300,7 @@ def prompt_limit_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     thresholds=PROMPT_LIMIT_PROTOCOL,
 )
 def memory_prompt_limit(inst: dict) -> Outcome:
-    cond = _cond()
+    cond = conditions
     seed = int(inst["seed"])
     mem, mu, m = prompt_limit_instance(seed)
     q = {"min_abs_mu": float(np.abs(mu).min())}
@@ -302,7 +314,7 @@ def memory_prompt_limit(inst: dict) -> Outcome:
     q["sigma_min"] = c.quantities["sigma_min"]
     if not c.holds:
         return Outcome.discard("C-MEM-PROMPT does not hold for this seed", quantities=q, **cov)
-    w = _wit("memory_prompt_witness")(mem, mu, int(c.witness["s0"]), c.witness["U"], 0)
+    w = witnesses.memory_prompt_witness(mem, mu, int(c.witness["s0"]), c.witness["U"], 0)
     acc = []
     for name in ("T_1", "T_2", "T_3"):
         xs, _ = mem.sample(PROMPT_LIMIT_PROTOCOL["batch"], PROMPT_LIMIT_PROTOCOL[name], seed)
@@ -334,7 +346,7 @@ def prompt_instances() -> Any:
     T ∈ [8,32] (512 sampled inputs); product states m**N · s ≤ 64. μ is balanced by a
     constant shift on P[M | x] (C-MEM-PROMPT does not depend on μ), so the task has two
     labels on 𝒮."""
-    mi = strategy("memory_instances")
+    mi = strategies.memory_instances
 
     def small(N: int) -> Any:
         return mi(n_cells=N, n_values=(2, 3) if N < 3 else 2, n_ordinary=(2, 3),
@@ -345,7 +357,7 @@ def prompt_instances() -> Any:
                   n_tokens=(4, 10), satisfying="C-MEM-PROMPT", T=(8, 32),
                   max_exhaustive=MAX_EXHAUSTIVE)  # fmt: skip
 
-    return _tiers(
+    return blocks.tiers(
         _balanced(st.sampled_from((1, 2, 3)).flatmap(small)),
         _balanced(st.sampled_from((1, 2)).flatmap(large)),
     )
@@ -373,7 +385,7 @@ def prompt_instances() -> Any:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_prompt(inst: dict) -> Outcome:
-    cond = _cond()
+    cond = conditions
     mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
     c = cond.c_mem_prompt(mem, mu, cell)
     q = {"sigma_min": c.quantities["sigma_min"]}
@@ -383,7 +395,7 @@ def memory_prompt(inst: dict) -> Outcome:
     s0, U = int(c.witness["s0"]), c.witness["U"]
     pi_s = cond.state_stationary(mem)
     q["pi_s0"] = float(pi_s[s0])
-    w = _wit("memory_prompt_witness")(mem, mu, s0, U, cell)
+    w = witnesses.memory_prompt_witness(mem, mu, s0, U, cell)
     prod = product_hmm(mem)
     # own route: condition H_0 on S_0 = s0 directly (prior restricted to states (·, s0))
     s = mem.n_ordinary
@@ -423,7 +435,8 @@ def memory_prompt(inst: dict) -> Outcome:
         )  # fmt: skip
     # the labels the prompt head recovers exactly, and G(u, x), on the second route
     yq, bad = decide_routes(mem, xs, mu, qx @ mu, G, cov, q, kind="prompted",
-                            prompt=w.prompt, cell=cell, s0=s0)  # fmt: skip
+                            prompt=w.prompt, cell=cell, s0=s0,
+                            loglik=log_likelihood(mem, xs))  # fmt: skip
     if bad is not None:
         return bad
     q["gamma_prompted"] = float(np.abs(qx @ mu).min())
@@ -448,14 +461,14 @@ def vs_vanilla_instances(draw: Any) -> dict:
     k = m·s > n) and a generic vanilla HMM with the same k and n (dense transitions) with a
     balanced task; T = 3 for both (exhaustive input sets)."""
     mi = draw(
-        strategy("memory_instances")(
+        strategies.memory_instances(
             n_cells=1, n_values=(2, 3), n_ordinary=(2, 3), n_tokens=(2, 3),
             state_style="markov", satisfying="C-MEM-POOL", T=3,
         )
     )  # fmt: skip
     k = mi.mem.n_values * mi.mem.n_ordinary
     n = mi.mem.n_tokens
-    van = draw(strategy("task_instances")(n_states=k, n_tokens=n, T=3,
+    van = draw(strategies.task_instances(n_states=k, n_tokens=n, T=3,
                                           transition_style="dense"))  # fmt: skip
     return {**_mem_inst(mi), "hmm": van.hmm, "hmm_mu": np.asarray(van.mu, float),
             "hmm_xs": np.asarray(van.xs)}  # fmt: skip
@@ -469,7 +482,10 @@ def vs_vanilla_instances(draw: Any) -> dict:
     "vanilla HMM task with k states has no linear head (LP-certified)",
     strategy=vs_vanilla_instances,
     oracles=("LP on pooled features (memory)", "LP dual certificate (vanilla)"),
-    routes=("LP dual certificate (vanilla) ↔ exact rational certificate",),
+    routes=(
+        "labels, G(x), pooled G_i(x), log p(x): float ↔ exact rationals (or log-space)",
+        "LP dual certificate (vanilla) ↔ exact rational certificate",
+    ),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
 def memory_vs_vanilla(inst: dict) -> Outcome:
@@ -480,22 +496,29 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
     cov = {"sizes": mem_sizes(mem, xs), "exercised": k > n}
     if k <= n:
         return Outcome.miss("k ≤ n", quantities=q, **cov)
+    # labels from the second route; features from the float route, compared with it
     hp = posterior_h0(hmm, hxs)
-    hy = np.sign(hp @ hmu)
+    G = np.asarray(mask_probe(hmm, hxs))
+    hy, bad = decide_routes(hmm, hxs, hmu, hp @ hmu, G, cov, q, loglik=log_likelihood(hmm, hxs))
+    if bad is not None:
+        return bad
     pm = memory_posterior(mem, xs, cell)
-    my = np.sign(pm @ mu)
+    P = witnesses.pooled_features(mem, xs)
+    my, bad = decide_routes(mem, xs, mu, pm @ mu, P, cov, q, kind="pooled", cell=cell)
+    if bad is not None:
+        return bad
     if not (hy != 0).all() or not (my != 0).all():
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     if len(set(my)) < 2:
         return Outcome.miss("memory task has one label on 𝒮", quantities=q, **cov)
-    G = np.asarray(mask_probe(hmm, hxs))
     van = lp(G, hy)
     q["vanilla_lp_upper"] = float(van.certificate_residual)
     if van.status == "inconclusive":
         return Outcome.inconclusive(f"vanilla LP: {van.reason}", quantities=q, **cov)
     if van.status == "recoverable":
         return Outcome.miss("a linear head recovers the vanilla task", quantities=q, **cov)
-    P = _wit("pooled_features")(mem, xs)
+    if (bad := certificate_on_route(van, hxs, hy, hmm, hmu, q, cov)) is not None:
+        return bad
     pooled = lp(P, my)
     q["pooled_lp_margin"] = float(pooled.verified_margin)
     if pooled.status == "inconclusive":

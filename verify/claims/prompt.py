@@ -22,7 +22,7 @@ from strategies import blocks
 from strategies.blocks import MAX_EXHAUSTIVE
 from strategies.hmm import stationary_start
 from verify import conditions
-from verify.inference import mask_probe, posterior_h0, prompted_mask_probe
+from verify.inference import log_likelihood, mask_probe, posterior_h0, prompted_mask_probe
 from verify.models import HMM, stationary_distribution
 from verify.recovery import witnesses
 
@@ -30,6 +30,8 @@ from ._support import (
     GAMMA_TOL,
     IDENTITY_TOL,
     both_labels,
+    built_to_violate_c_head,
+    certificate_on_route,
     decide_routes,
     exact_certificate,
     hmm_sizes,
@@ -237,6 +239,8 @@ def prompt_exact(inst: dict) -> Outcome:
     bad = check_c_prompt(hmm, mu, c, inst)
     if bad is not None:
         return Outcome.failed(bad.message, quantities={**q, **bad.quantities}, **cov)
+    if len(inst["U"]) == 0 and (bad := built_to_violate_c_head(hmm, q, cov)) is not None:
+        return bad  # a searched instance (strategies.hmms(violating="C-HEAD"))
     if not c.holds:
         return Outcome.discard("C-PROMPT(μ) does not hold (c_prompt and brute force agree)",
                                quantities=q, **cov)  # fmt: skip
@@ -263,7 +267,8 @@ def prompt_exact(inst: dict) -> Outcome:
         )
     ph = cond.prompt_head(hmm, mu, prompt, S)
     G = prompted_mask_probe(hmm, xs, prompt)  # forward route through the L slots
-    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
+    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt,
+                           loglik=log_likelihood(hmm, xs))  # fmt: skip
     if bad is not None:
         return bad
     want = score / (post @ v)
@@ -355,6 +360,8 @@ def prompt_weaker(inst: dict) -> Outcome:
         return Outcome.inconclusive(f"LP: {res.reason}", quantities=q, **cov)
     if res.status == "recoverable":
         return Outcome.miss("a linear head recovers too", quantities=q, **cov)
+    if (bad := certificate_on_route(res, xs, y, hmm, mu, q, cov)) is not None:
+        return bad
     supp = res.support()
     return Outcome.witness(
         f"prompt U={list(c.witness['U'])} recovers every label; no linear head does "
@@ -660,6 +667,10 @@ def prompt_multi_token_start(inst: dict) -> Outcome:
         return Outcome.inconclusive(f"one-slot LP: {res1.reason}", quantities=q, **cov)
     if res1.status == "recoverable":
         return Outcome.miss("a one-slot prompt recovers", quantities=q, **cov)
+    bad = certificate_on_route(res1, xs, y, window, mu, q, cov, task_model=hmm,
+                               kind="prompted", prompt=ones)  # fmt: skip
+    if bad is not None:
+        return bad
     succ = [int(h) for h in np.flatnonzero(hmm.transition[j] > 0)]
     cands = [c for r in (1, 2) for c in combinations(succ, r)][:12]
     for U in cands:
