@@ -445,6 +445,65 @@ def certificate_on_route(
     return None
 
 
+def no_linear_head(
+    model: Any,
+    xs: np.ndarray,
+    labels: np.ndarray,
+    features: np.ndarray,
+    mu: np.ndarray,
+    quantities: dict,
+    cov: dict,
+    *,
+    name: str = "LP",
+    key: str = "lp_margin_upper",
+    recovers: str = "a linear head recovers",
+    task_model: Any = None,
+    prompt: np.ndarray | None = None,
+) -> tuple[Any, Any]:
+    """The §6 LP on ``features`` (B, d) with ``labels`` (B,) as the "no head recovers" half
+    of an existential claim: ``(res, None)`` when the LP certifies that no linear head does
+    and the certificate stands on the second route (:func:`certificate_on_route`; features
+    of ``model``, prompted with ``prompt`` when given, labels of ``task_model``), else
+    ``(res, outcome)`` — miss when a head recovers, inconclusive when the LP cannot
+    decide, failed when its certificate is wrong. Records the LP's certified upper bound on
+    the margin t* in ``quantities[key]``."""
+    from .registry import Outcome
+
+    res = lp(features, labels)
+    quantities[key] = float(res.certificate_residual)
+    if res.status == "inconclusive":
+        return res, Outcome.inconclusive(f"{name}: {res.reason}", quantities=quantities, **cov)
+    if res.status == "recoverable":
+        return res, Outcome.miss(recovers, quantities=quantities, **cov)
+    kind = "mask" if prompt is None else "prompted"
+    bad = certificate_on_route(res, xs, labels, model, mu, quantities, cov,
+                               task_model=task_model, kind=kind, prompt=prompt)  # fmt: skip
+    return res, bad
+
+
+def certificate_detail(
+    res: Any,
+    model: Any,
+    xs: np.ndarray,
+    labels: np.ndarray,
+    features: np.ndarray,
+    *,
+    task: dict | None = None,
+    posteriors: np.ndarray | None = None,
+    prompt: np.ndarray | None = None,
+) -> dict:
+    """A witness page's certificate: the support's rows (λ, label, features), the LP
+    summary and the exact rational certificate (:func:`exact_certificate`)."""
+    supp = res.support()
+    kind = {} if prompt is None else {"features": "prompted", "prompt": prompt}
+    return {
+        "inputs": rows(xs, supp, labels=labels, posteriors=posteriors, features=features,
+                       weights=res.certificate),
+        "certificate": lp_summary(res),
+        "exact_certificate": exact_certificate(model, xs, labels, res, task=task, **kind),
+    }  # fmt: skip
+
+
 def exact_certificate(
     model: Any,
     xs: np.ndarray,

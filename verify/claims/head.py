@@ -27,14 +27,12 @@ from ._support import (
     IDENTITY_TOL,
     both_labels,
     built_to_violate_c_head,
-    certificate_on_route,
+    certificate_detail,
     decide_routes,
     exact_c_head,
-    exact_certificate,
     hmm_sizes,
-    lp,
-    lp_summary,
     neglog,
+    no_linear_head,
     rows,
     witness_vs_lp,
 )
@@ -345,25 +343,17 @@ def head_necessary(inst: dict) -> Outcome:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     G = mask_probe(hmm, xs)
     y = np.sign(score)
-    res = lp(G, y)
-    q["lp_margin_upper"] = float(res.certificate_residual)
-    if res.status == "inconclusive":
-        return Outcome.inconclusive(f"LP: {res.reason}", quantities=q, **cov)
-    if res.status == "recoverable":
-        return Outcome.miss("a linear head still recovers", quantities=q, **cov)
-    if (bad := certificate_on_route(res, xs, y, hmm, mu, q, cov)) is not None:
+    res, bad = no_linear_head(hmm, xs, y, G, mu, q, cov, recovers="a linear head still recovers")
+    if bad is not None:
         return bad
-    supp = res.support()
     return Outcome.witness(
         f"C-HEAD(μ) fails (residual {q['residual']:.3g}) and no linear head recovers: "
-        f"certificate on {supp.size} inputs, ‖Σλ y G‖₁ = {res.certificate_residual:.2e}",
+        f"certificate on {res.support().size} inputs, ‖Σλ y G‖₁ = "
+        f"{res.certificate_residual:.2e}",
         quantities=q,
         detail={
             "task": {"mu": mu.tolist(), "T": int(xs.shape[1])},
-            "inputs": rows(xs, supp, labels=y, posteriors=post, features=G,
-                           weights=res.certificate),
-            "certificate": lp_summary(res),
-            "exact_certificate": exact_certificate(hmm, xs, y, res, task={"mu": mu}),
+            **certificate_detail(res, hmm, xs, y, G, task={"mu": mu}, posteriors=post),
         },
         **cov,
-    )  # fmt: skip
+    )

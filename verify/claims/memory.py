@@ -26,13 +26,13 @@ from ._support import (
     GAMMA_TOL,
     IDENTITY_TOL,
     both_labels,
-    certificate_on_route,
+    certificate_detail,
     decide_routes,
-    exact_certificate,
     lp,
     lp_summary,
     mem_sizes,
     neglog,
+    no_linear_head,
     rows,
     witness_vs_lp,
 )
@@ -511,13 +511,10 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     if len(set(my)) < 2:
         return Outcome.miss("memory task has one label on 𝒮", quantities=q, **cov)
-    van = lp(G, hy)
-    q["vanilla_lp_upper"] = float(van.certificate_residual)
-    if van.status == "inconclusive":
-        return Outcome.inconclusive(f"vanilla LP: {van.reason}", quantities=q, **cov)
-    if van.status == "recoverable":
-        return Outcome.miss("a linear head recovers the vanilla task", quantities=q, **cov)
-    if (bad := certificate_on_route(van, hxs, hy, hmm, hmu, q, cov)) is not None:
+    van, bad = no_linear_head(hmm, hxs, hy, G, hmu, q, cov, name="vanilla LP",
+                              key="vanilla_lp_upper",
+                              recovers="a linear head recovers the vanilla task")  # fmt: skip
+    if bad is not None:
         return bad
     pooled = lp(P, my)
     q["pooled_lp_margin"] = float(pooled.verified_margin)
@@ -525,17 +522,13 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
         return Outcome.inconclusive(f"pooled LP: {pooled.reason}", quantities=q, **cov)
     if pooled.status != "recoverable":
         return Outcome.miss("pooling does not recover the memory task on 𝒮", quantities=q, **cov)
-    supp = van.support()
     return Outcome.witness(
         f"k = {k} > n = {n}: pooling recovers the memory task (margin "
         f"{pooled.verified_margin:.2e}); no linear head recovers the vanilla task",
         quantities=q,
         detail={
             "task": {"memory_mu": mu.tolist(), "vanilla_mu": hmu.tolist(), "T": 3},
-            "inputs": rows(hxs, supp, labels=hy, posteriors=hp, features=G,
-                           weights=van.certificate),
-            "certificate": lp_summary(van),
-            "exact_certificate": exact_certificate(hmm, hxs, hy, van, task={"mu": hmu}),
+            **certificate_detail(van, hmm, hxs, hy, G, task={"mu": hmu}, posteriors=hp),
             "pooled_lp": lp_summary(pooled),
         },
         **cov,

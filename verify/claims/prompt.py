@@ -31,13 +31,13 @@ from ._support import (
     IDENTITY_TOL,
     both_labels,
     built_to_violate_c_head,
-    certificate_on_route,
+    certificate_detail,
     decide_routes,
-    exact_certificate,
     hmm_sizes,
     lp,
     lp_summary,
     neglog,
+    no_linear_head,
     rows,
     witness_vs_lp,
 )
@@ -354,27 +354,20 @@ def prompt_weaker(inst: dict) -> Outcome:
     if np.any(np.sign(Gu @ ph.b) != y):
         return Outcome.miss("the prompt witness does not recover here", quantities=q, **cov)
     G = mask_probe(hmm, xs)
-    res = lp(G, y)
-    q["head_lp_margin_upper"] = float(res.certificate_residual)
-    if res.status == "inconclusive":
-        return Outcome.inconclusive(f"LP: {res.reason}", quantities=q, **cov)
-    if res.status == "recoverable":
-        return Outcome.miss("a linear head recovers too", quantities=q, **cov)
-    if (bad := certificate_on_route(res, xs, y, hmm, mu, q, cov)) is not None:
+    res, bad = no_linear_head(hmm, xs, y, G, mu, q, cov, key="head_lp_margin_upper",
+                              recovers="a linear head recovers too")  # fmt: skip
+    if bad is not None:
         return bad
-    supp = res.support()
     return Outcome.witness(
         f"prompt U={list(c.witness['U'])} recovers every label; no linear head does "
-        f"(certificate on {supp.size} inputs, residual {res.certificate_residual:.1e})",
+        f"(certificate on {res.support().size} inputs, residual "
+        f"{res.certificate_residual:.1e})",
         quantities=q,
         detail={
             "task": {"mu": mu.tolist(), "T": int(xs.shape[1])},
             "prompt": {"U": list(c.witness["U"]), "S": list(c.witness["S"]),
                        "v": ph.v.tolist(), "b": ph.b.tolist()},
-            "inputs": rows(xs, supp, labels=y, posteriors=post, features=G,
-                           outputs=Gu @ ph.b, weights=res.certificate),
-            "certificate": lp_summary(res),
-            "exact_certificate": exact_certificate(hmm, xs, y, res, task={"mu": mu}),
+            **certificate_detail(res, hmm, xs, y, G, task={"mu": mu}, posteriors=post),
         },
         **cov,
     )  # fmt: skip
@@ -661,14 +654,9 @@ def prompt_multi_token_start(inst: dict) -> Outcome:
             quantities=q,
             **cov,
         )
-    res1 = lp(G1, y)
-    q["one_slot_lp_upper"] = float(res1.certificate_residual)
-    if res1.status == "inconclusive":
-        return Outcome.inconclusive(f"one-slot LP: {res1.reason}", quantities=q, **cov)
-    if res1.status == "recoverable":
-        return Outcome.miss("a one-slot prompt recovers", quantities=q, **cov)
-    bad = certificate_on_route(res1, xs, y, window, mu, q, cov, task_model=hmm,
-                               kind="prompted", prompt=ones)  # fmt: skip
+    res1, bad = no_linear_head(window, xs, y, G1, mu, q, cov, name="one-slot LP",
+                               key="one_slot_lp_upper", recovers="a one-slot prompt recovers",
+                               task_model=hmm, prompt=ones)  # fmt: skip
     if bad is not None:
         return bad
     succ = [int(h) for h in np.flatnonzero(hmm.transition[j] > 0)]
@@ -680,21 +668,16 @@ def prompt_multi_token_start(inst: dict) -> Outcome:
         if res2.status != "recoverable":
             continue
         q["two_slot_lp_margin"] = float(res2.verified_margin)
-        supp = res1.support()
         return Outcome.witness(
             f"start δ_{j}: the two-slot prompt (1, 1_{list(U)}) recovers the task "
             f"(margin {res2.verified_margin:.2e}); no one-slot prompt does (certificate on "
-            f"{supp.size} inputs, residual {res1.certificate_residual:.1e})",
+            f"{res1.support().size} inputs, residual {res1.certificate_residual:.1e})",
             quantities=q,
             detail={
                 "task": {"mu": mu.tolist(), "T": int(xs.shape[1]), "start_state": j},
                 "prompt": {"two_slot": prompt.tolist(), "U": list(U)},
                 "head": [float(b) for b in res2.head] if res2.head is not None else None,
-                "inputs": rows(xs, supp, labels=y, features=G1, weights=res1.certificate),
-                "certificate": lp_summary(res1),
-                "exact_certificate": exact_certificate(
-                    window, xs, y, res1, features="prompted", prompt=ones
-                ),
+                **certificate_detail(res1, window, xs, y, G1, prompt=ones),
                 "two_slot_lp": lp_summary(res2),
             },
             **cov,
