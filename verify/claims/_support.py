@@ -54,6 +54,11 @@ def both_labels(y: np.ndarray) -> bool:
     return bool((y > 0).any() and (y < 0).any())
 
 
+def relative(value: float, mu: np.ndarray) -> float:
+    """``value / ‖μ‖_∞`` (a margin or slack on the task's own scale)."""
+    return float(value) / max(float(np.abs(mu).max()), 1e-300)
+
+
 def neglog(value: float, floor: float = 1e-300) -> float:
     """``-log10(value)`` (a target that grows as ``value`` approaches 0 from above)."""
     return -float(np.log10(max(float(value), floor)))

@@ -33,6 +33,7 @@ from ._support import (
     hmm_sizes,
     neglog,
     no_linear_head,
+    relative,
     rows,
     witness_vs_lp,
 )
@@ -87,16 +88,15 @@ def _basics(inst: dict) -> tuple:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_exact(inst: dict) -> Outcome:
-    cond = conditions
     hmm, mu, xs, post, score = _basics(inst)
-    c = cond.c_head(hmm)
+    c = conditions.c_head(hmm)
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
     cov = {
         "sizes": hmm_sizes(hmm, xs, supp_mu=int(np.count_nonzero(mu))),
         "exercised": both_labels(score),
         "targets": {
             "small sigma_min": neglog(q["sigma_min"]),
-            "small relative margin": neglog(q["gamma"] / max(float(np.abs(mu).max()), 1e-300)),
+            "small relative margin": neglog(relative(q["gamma"], mu)),
         },
     }
     if not c.holds:
@@ -178,9 +178,8 @@ def rowspace_tiers() -> Any:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def head_rowspace(inst: dict) -> Outcome:
-    cond = conditions
     hmm, mu, xs, post, score = _basics(inst)
-    c = cond.c_head_mu(hmm, mu)
+    c = conditions.c_head_mu(hmm, mu)
     q = {
         "residual": c.quantities["residual"],
         "sigma_min": c.quantities["sigma_min"],
@@ -190,7 +189,7 @@ def head_rowspace(inst: dict) -> Outcome:
         "sizes": hmm_sizes(hmm, xs),
         # premise: C-HEAD fails (else head.exact covers it) and the task has two labels
         "exercised": both_labels(score),
-        "targets": {"small relative margin": neglog(q["gamma"] / max(np.abs(mu).max(), 1e-300))},
+        "targets": {"small relative margin": neglog(relative(q["gamma"], mu))},
     }
     if (bad := built_to_violate_c_head(hmm, q, cov)) is not None:
         return bad
@@ -251,9 +250,8 @@ def robust_instances(draw: Any) -> dict:
     thresholds={"random_perturbations": 8},
 )
 def head_robust(inst: dict) -> Outcome:
-    cond = conditions
     hmm, mu, xs, post, score = _basics(inst)
-    c = cond.c_head(hmm)
+    c = conditions.c_head(hmm)
     gamma = float(np.abs(score).min())
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": gamma}
     cov: dict = {"sizes": hmm_sizes(hmm, xs)}
@@ -280,7 +278,7 @@ def head_robust(inst: dict) -> Outcome:
     # exercised: some input meets the premise, and the perturbation can reach it (ε > 0)
     cov["exercised"] = bool(premise.any()) and eps > 0
     if premise.any():
-        slack = (np.abs(score[premise]) - eps * bnorm).min() / max(float(np.abs(mu).max()), 1e-300)
+        slack = relative((np.abs(score[premise]) - eps * bnorm).min(), mu)
         q["premise_slack"] = float(slack)
         cov["targets"] = {"margin near ε‖b*‖∞": neglog(slack)}
     for d in perturbs:
@@ -330,9 +328,8 @@ def necessary_instances() -> Any:
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
 def head_necessary(inst: dict) -> Outcome:
-    cond = conditions
     hmm, mu, xs, post, score = _basics(inst)
-    c = cond.c_head_mu(hmm, mu)
+    c = conditions.c_head_mu(hmm, mu)
     q = {"residual": c.quantities["residual"], "gamma": float(np.abs(score).min())}
     cov = {"sizes": hmm_sizes(hmm, xs), "exercised": not c.holds and both_labels(score)}
     if (bad := built_to_violate_c_head(hmm, q, cov)) is not None:

@@ -33,6 +33,7 @@ from ._support import (
     mem_sizes,
     neglog,
     no_linear_head,
+    relative,
     rows,
     witness_vs_lp,
 )
@@ -87,9 +88,8 @@ def iid_instances() -> Any:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_iid_exact(inst: dict) -> Outcome:
-    cond = conditions
     mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
-    c = cond.c_mem_pool(mem, mu, cell)
+    c = conditions.c_mem_pool(mem, mu, cell)
     q = {"sigma_min": c.quantities["sigma_min"], "residual": c.quantities["residual"]}
     pm = memory_posterior(mem, xs, cell)
     score = pm @ mu
@@ -100,7 +100,7 @@ def memory_iid_exact(inst: dict) -> Outcome:
         "exercised": mem.n_ordinary >= 2 and both_labels(score),
         "targets": {
             "small sigma_min": neglog(q["sigma_min"]),
-            "small relative margin": neglog(q["gamma"] / max(float(np.abs(mu).max()), 1e-300)),
+            "small relative margin": neglog(relative(q["gamma"], mu)),
         },
     }
     if not c.holds:
@@ -198,7 +198,6 @@ def pool_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     thresholds=POOL_PROTOCOL,
 )
 def memory_pool(inst: dict) -> Outcome:
-    cond = conditions
     seed = int(inst["seed"])
     mem, mu, m = pool_instance(seed)
     q = {"min_abs_mu": float(np.abs(mu).min())}
@@ -211,7 +210,7 @@ def memory_pool(inst: dict) -> Outcome:
             quantities=q,
             **cov,
         )
-    c = cond.c_mem_pool(mem, mu, 0)
+    c = conditions.c_mem_pool(mem, mu, 0)
     q["residual"] = c.quantities["residual"]
     if not c.holds:
         return Outcome.discard("C-MEM-POOL does not hold for this seed", quantities=q, **cov)
@@ -219,7 +218,7 @@ def memory_pool(inst: dict) -> Outcome:
     acc = {}
     for name in ("T_short", "T_long"):
         xs, _ = mem.sample(POOL_PROTOCOL["batch"], POOL_PROTOCOL[name], seed)
-        y = cond.labels(mem, mu, xs, 0)
+        y = conditions.labels(mem, mu, xs, 0)
         acc[name] = float((np.sign(w.decision_values(mem, xs)) == y).mean())
         if name == "T_long":
             # the pooled features, labels and log p(x) of the first route_batch sequences
@@ -234,7 +233,7 @@ def memory_pool(inst: dict) -> Outcome:
         if name == "T_long" and mem.n_cells > 1:
             # the head that ignores the other cells (solves W̄⁽ʲ*⁾ᵀb = μ/f_j* alone): shows
             # whether the constraints W̄⁽ʲ⁾ᵀb = 0 matter on this instance (reported only)
-            wbar, freq = cond.pooled_emissions(mem)
+            wbar, freq = conditions.pooled_emissions(mem)
             naive = np.linalg.pinv(wbar[0]).T @ (mu / freq[0])
             P = witnesses.pooled_features(mem, xs)
             q["naive_accuracy_long"] = float((np.sign(P @ naive) == y).mean())
@@ -300,7 +299,6 @@ def prompt_limit_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     thresholds=PROMPT_LIMIT_PROTOCOL,
 )
 def memory_prompt_limit(inst: dict) -> Outcome:
-    cond = conditions
     seed = int(inst["seed"])
     mem, mu, m = prompt_limit_instance(seed)
     q = {"min_abs_mu": float(np.abs(mu).min())}
@@ -310,7 +308,7 @@ def memory_prompt_limit(inst: dict) -> Outcome:
         return Outcome.discard(
             "min_a |μ_a| < min_mu_ratio · ‖μ‖∞: no usable limit label", quantities=q, **cov
         )
-    c = cond.c_mem_prompt(mem, mu, 0)
+    c = conditions.c_mem_prompt(mem, mu, 0)
     q["sigma_min"] = c.quantities["sigma_min"]
     if not c.holds:
         return Outcome.discard("C-MEM-PROMPT does not hold for this seed", quantities=q, **cov)
@@ -318,10 +316,10 @@ def memory_prompt_limit(inst: dict) -> Outcome:
     acc = []
     for name in ("T_1", "T_2", "T_3"):
         xs, _ = mem.sample(PROMPT_LIMIT_PROTOCOL["batch"], PROMPT_LIMIT_PROTOCOL[name], seed)
-        y = cond.labels(mem, mu, xs, 0)
+        y = conditions.labels(mem, mu, xs, 0)
         acc.append(float((np.sign(w.decision_values(mem, xs)) == y).mean()))
         q[f"accuracy_{name}"] = acc[-1]
-    cov["exercised"] = float(cond.state_stationary(mem)[int(c.witness["s0"])]) < 1
+    cov["exercised"] = float(conditions.state_stationary(mem)[int(c.witness["s0"])]) < 1
     detail = {"task": {"mu": mu.tolist(), "m": m}, "accuracy": acc, "head": w.b.tolist(),
               "prompt": {"s0": int(c.witness["s0"]), "U": list(c.witness["U"])}}  # fmt: skip
     drop = PROMPT_LIMIT_PROTOCOL["max_drop"]
@@ -385,15 +383,14 @@ def prompt_instances() -> Any:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def memory_prompt(inst: dict) -> Outcome:
-    cond = conditions
     mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
-    c = cond.c_mem_prompt(mem, mu, cell)
+    c = conditions.c_mem_prompt(mem, mu, cell)
     q = {"sigma_min": c.quantities["sigma_min"]}
     cov: dict = {"sizes": mem_sizes(mem, xs)}
     if not c.holds:
         return Outcome.discard("C-MEM-PROMPT does not hold", quantities=q, **cov)
     s0, U = int(c.witness["s0"]), c.witness["U"]
-    pi_s = cond.state_stationary(mem)
+    pi_s = conditions.state_stationary(mem)
     q["pi_s0"] = float(pi_s[s0])
     w = witnesses.memory_prompt_witness(mem, mu, s0, U, cell)
     prod = product_hmm(mem)
@@ -409,7 +406,7 @@ def memory_prompt(inst: dict) -> Outcome:
     G = w.features(mem, xs)
     err_g = float(np.abs(G - qx @ mem.W_state(s0).T).max())
     err_b = float(np.abs(G @ w.b - qx @ mu).max()) / max(1.0, float(np.abs(mu).max()))
-    y = cond.labels(mem, mu, xs, cell)
+    y = conditions.labels(mem, mu, xs, cell)
     q.update(identity_error=max(err_g, err_b),
              label_agreement=float((np.sign(qx @ mu) == y).mean()))  # fmt: skip
     # premise: the prompt conditions on something (s0 is not certain without it) and the
@@ -417,9 +414,7 @@ def memory_prompt(inst: dict) -> Outcome:
     cov["exercised"] = q["pi_s0"] < 1 - 1e-12 and both_labels(qx @ mu)
     cov["targets"] = {
         "small sigma_min": neglog(q["sigma_min"]),
-        "small prompted margin": neglog(
-            float(np.abs(qx @ mu).min()) / max(float(np.abs(mu).max()), 1e-300)
-        ),
+        "small prompted margin": neglog(relative(np.abs(qx @ mu).min(), mu)),
     }
     if max(err_g, err_b) > IDENTITY_TOL:
         bad = np.argsort(-np.abs(G @ w.b - qx @ mu))[:5]

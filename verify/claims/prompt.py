@@ -38,6 +38,7 @@ from ._support import (
     lp_summary,
     neglog,
     no_linear_head,
+    relative,
     rows,
     witness_vs_lp,
 )
@@ -227,13 +228,12 @@ def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | No
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_exact(inst: dict) -> Outcome:
-    cond = conditions
     hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
     prefix = np.asarray(inst.get("prefix", np.zeros((0, hmm.n_states))), float)
     prefix = prefix.reshape(-1, hmm.n_states)
     post = posterior_h0(hmm, xs)
     score = post @ mu
-    c = cond.c_prompt(hmm, mu)
+    c = conditions.c_prompt(hmm, mu)
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
     cov: dict = {"sizes": hmm_sizes(hmm, xs, L=len(prefix) + 1)}
     bad = check_c_prompt(hmm, mu, c, inst)
@@ -256,7 +256,7 @@ def prompt_exact(inst: dict) -> Outcome:
     cov["targets"] = {
         "small sigma_min": neglog(q["sigma_min"]),
         "small prompt probability": neglog(float(np.asarray(hmm.start) @ v)),
-        "small relative margin": neglog(q["gamma"] / max(float(np.abs(mu).max()), 1e-300)),
+        "small relative margin": neglog(relative(q["gamma"], mu)),
     }
     if S_v != S_alive:
         return Outcome.failed(
@@ -265,7 +265,7 @@ def prompt_exact(inst: dict) -> Outcome:
             quantities=q,
             **cov,
         )
-    ph = cond.prompt_head(hmm, mu, prompt, S)
+    ph = conditions.prompt_head(hmm, mu, prompt, S)
     G = prompted_mask_probe(hmm, xs, prompt)  # forward route through the L slots
     y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt,
                            loglik=log_likelihood(hmm, xs))  # fmt: skip
@@ -323,9 +323,8 @@ def weaker_instances(draw: Any) -> dict:
     examples={"ci": 150, "dev": 500, "thorough": 2000},
 )
 def prompt_weaker(inst: dict) -> Outcome:
-    cond = conditions
     ha, ma = inst["head_hmm"], np.asarray(inst["head_mu"], float)
-    ca, pa = cond.c_head(ha), cond.c_prompt(ha, ma)
+    ca, pa = conditions.c_head(ha), conditions.c_prompt(ha, ma)
     if ca.holds and not pa.holds:
         return Outcome.failed(
             "implication (a) fails: C-HEAD holds but C-PROMPT(μ) does not",
@@ -341,7 +340,7 @@ def prompt_weaker(inst: dict) -> Outcome:
     post = posterior_h0(hmm, xs)
     score = post @ mu
     y = np.sign(score)
-    c = cond.c_prompt(hmm, mu)
+    c = conditions.c_prompt(hmm, mu)
     q = {"sigma_min_prompt": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
     cov = {"sizes": hmm_sizes(hmm, xs), "exercised": bool(c.holds) and both_labels(score)}
     if not c.holds:
@@ -349,7 +348,7 @@ def prompt_weaker(inst: dict) -> Outcome:
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     u = _one_hot(hmm.n_states, c.witness["U"])
-    ph = cond.prompt_head(hmm, mu, u, c.witness["S"])
+    ph = conditions.prompt_head(hmm, mu, u, c.witness["S"])
     Gu = prompted_mask_probe(hmm, xs, u[None, :])
     if np.any(np.sign(Gu @ ph.b) != y):
         return Outcome.miss("the prompt witness does not recover here", quantities=q, **cov)
@@ -431,16 +430,15 @@ def robust_tiers() -> Any:
     thresholds={"identity_tol": IDENTITY_TOL},
 )
 def prompt_robust(inst: dict) -> Outcome:
-    cond = conditions
     hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
     S = [int(h) for h in inst["S"]]
     prompt = np.asarray(inst["prompt"], float).reshape(-1, hmm.n_states)
     post = posterior_h0(hmm, xs)
     score = post @ mu
-    c = cond.c_prompt_robust(hmm, mu, prompt, S, xs)
+    c = conditions.c_prompt_robust(hmm, mu, prompt, S, xs)
     q = {k: c.quantities[k] for k in ("leakage", "sigma_min", "gamma")}
     cov: dict = {"sizes": hmm_sizes(hmm, xs, L=len(prompt))}
-    if c.quantities["sigma_min"] < cond.SIGMA_TOL:
+    if c.quantities["sigma_min"] < conditions.SIGMA_TOL:
         return Outcome.discard("W[:, S] is rank-deficient", quantities=q, **cov)
     if q["gamma"] <= GAMMA_TOL:
         return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
@@ -471,7 +469,7 @@ def prompt_robust(inst: dict) -> Outcome:
     premise = np.abs(score) > leakage
     q["premise_fraction"] = float(premise.mean())
     mscale = max(float(np.abs(mu).max()), 1e-300)
-    cov["exercised"] = bool(premise.any()) and leakage > 0 and not cond.c_head(hmm).holds
+    cov["exercised"] = bool(premise.any()) and leakage > 0 and not conditions.c_head(hmm).holds
     if premise.any():
         cov["targets"] = {
             "margin near ℓ": neglog(float((np.abs(score[premise]) - leakage).min()) / mscale),
