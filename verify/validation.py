@@ -107,12 +107,12 @@ def check_finite(arr: np.ndarray, field: str) -> None:
         )
 
 
-def finite_array(value: Any, field: str, ndim: int) -> np.ndarray:
+def finite_array(value: Any, field: str, ndim: int, want: str | None = None) -> np.ndarray:
     """``value`` as a non-empty finite float64 array of ``ndim`` dimensions (a new array
-    when ``value`` is not already float64)."""
+    when ``value`` is not already float64); ``want`` names the shape, e.g. "a matrix (N, d)"."""
     arr = _read(value, field)
     if arr.ndim != ndim:
-        want = _WANT.get(ndim, f"{ndim} dimensions")
+        want = want or _WANT.get(ndim, f"{ndim} dimensions")
         raise InputError(f"{field}: expected {want}, got an array of shape {arr.shape}")
     if arr.size == 0:
         raise InputError(f"{field}: is empty (shape {arr.shape}); every size must be ≥ 1")
