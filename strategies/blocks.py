@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from verify.conditions import sigma_min
 from verify.inference import log_likelihood
 from verify.models import HMM, MemoryHMM
-from verify.validation import InputError
+from verify.validation import InputError, as_int
 
 #: Largest integer weight; probabilities are ratios of such weights (1/2, 1/3, 2/7, …).
 MAX_WEIGHT = 4
@@ -147,13 +147,12 @@ def input_set(
     Exhaustive ``[n]^T`` when ``n**T ≤ max_exhaustive``; else ``n_samples`` sequences drawn
     from the model with ``np.random.default_rng(seed)``, duplicates removed (sorted).
     """
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 0:
-        raise InputError(f"T must be a non-negative int (input length), got {T!r}")
+    T = as_int(T, "T", 0, note=" (input length)")
     n = model.n_tokens
     if n**T <= max_exhaustive:
-        xs = exhaustive_inputs(n, int(T))
+        xs = exhaustive_inputs(n, T)
         return xs[np.isfinite(log_likelihood(model, xs))]
-    xs, _ = model.sample(n_samples, int(T), np.random.default_rng(seed))
+    xs, _ = model.sample(n_samples, T, np.random.default_rng(seed))
     xs = np.unique(xs, axis=0)
     return xs[np.isfinite(log_likelihood(model, xs))]
 

@@ -17,7 +17,7 @@ from strategies.blocks import (
     rank_repair,
     weight_arrays,
 )
-from verify.conditions import sigma_min
+from verify.conditions import pooled_system, sigma_min
 from verify.models import MemoryHMM, stationary_distribution
 from verify.validation import InputError
 
@@ -51,18 +51,6 @@ def _names(spec: Any, what: str) -> frozenset[str]:
     if bad:
         raise InputError(f"{what}: unknown condition(s) {sorted(bad)}; use {POOL!r}, {PROMPT!r}")
     return names
-
-
-def _stacked(emission: np.ndarray, pi: np.ndarray, pointer: np.ndarray, m: int) -> np.ndarray:
-    """[W̄⁽ʲ⁾ for cells j read by some state with π_S > 0] (n, m · cells), as in
-    ``conditions.pooled_emissions``."""
-    s = pi.shape[0]
-    blocks = []
-    for j in sorted(set(int(c) for c, p in zip(pointer, pi, strict=True) if p > 0)):
-        states = [st for st in range(s) if pointer[st] == j]
-        f = pi[states].sum()
-        blocks.append(sum(pi[st] * emission[st::s].T for st in states) / f)
-    return np.concatenate(blocks, axis=1)
 
 
 @st.composite
@@ -168,8 +156,9 @@ def _memory_build(
 
         def worst(e: np.ndarray) -> float:
             checks = []
-            if POOL in sat:
-                checks.append(sigma_min(_stacked(e, start, pointer, m)))
+            if POOL in sat:  # the prior does not enter the pooled system: any prior will do
+                probe = MemoryHMM(np.full((N, m), 1.0 / m), start, A, pointer, e)
+                checks.append(sigma_min(pooled_system(probe, np.zeros(m), cell).matrix))
             if PROMPT in sat:
                 checks.append(sigma_min(e[s0::s].T))
             return min(checks)

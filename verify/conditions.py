@@ -19,7 +19,7 @@ import numpy as np
 
 from verify.inference import memory_posterior, posterior_h0, prompt_likelihood
 from verify.models import HMM, MemoryHMM, stationary_law
-from verify.validation import InputError
+from verify.validation import InputError, as_cell, as_int, index_set, require, weight_vector
 
 #: A matrix "has full column rank" when its smallest singular value is ≥ SIGMA_TOL
 #: (THEORY §7). Emission columns are probability vectors, so every singular value of W lies
@@ -77,47 +77,11 @@ class ConditionResult:
 
 
 def _check_hmm(hmm: Any) -> HMM:
-    if not isinstance(hmm, HMM):
-        raise InputError(
-            f"hmm must be a verify.models.HMM, got {type(hmm).__name__}; for a MemoryHMM "
-            f"use c_mem_pool / c_mem_prompt or mem.as_hmm()"
-        )
-    return hmm
+    return require(hmm, HMM, "hmm", "for a MemoryHMM use c_mem_pool / c_mem_prompt or mem.as_hmm()")
 
 
 def _check_mem(mem: Any) -> MemoryHMM:
-    if not isinstance(mem, MemoryHMM):
-        raise InputError(f"mem must be a verify.models.MemoryHMM, got {type(mem).__name__}")
-    return mem
-
-
-def _check_mu(mu: Any, size: int, what: str) -> np.ndarray:
-    """μ as a finite float64 vector of length ``size``, or ValueError naming the fix."""
-    try:
-        arr = np.asarray(mu, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"mu: cannot be read as a vector of numbers; pass {size} floats") from None
-    if arr.ndim != 1 or arr.shape[0] != size:
-        raise InputError(
-            f"mu has shape {arr.shape}; it needs one weight per {what}, shape ({size},)"
-        )
-    if not np.isfinite(arr).all():
-        i = int(np.argmax(~np.isfinite(arr)))
-        raise InputError(f"mu[{i}] is {arr[i]}; task weights must be finite numbers")
-    return arr
-
-
-def _check_cell(mem: MemoryHMM, cell: Any) -> int:
-    if (
-        isinstance(cell, bool)
-        or not isinstance(cell, (int, np.integer))
-        or not (0 <= cell < mem.n_cells)
-    ):
-        raise InputError(
-            f"cell = {cell!r} is out of range; the task cell must be an int in "
-            f"0..{mem.n_cells - 1} (memory_prior has N={mem.n_cells} rows)"
-        )
-    return int(cell)
+    return require(mem, MemoryHMM, "mem")
 
 
 # --------------------------------------------------------------------------- linear algebra
@@ -174,12 +138,12 @@ def scores(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) ->
     if isinstance(model, MemoryHMM):
         if cell is None:
             raise InputError("cell: a MemoryHMM task needs its task cell j*; pass cell=0 …")
-        mu = _check_mu(mu, model.n_values, "memory value (m)")
-        return memory_posterior(model, xs, _check_cell(model, cell)) @ mu
+        mu = weight_vector(mu, "mu", model.n_values, "memory value (m)")
+        return memory_posterior(model, xs, as_cell(cell, model.n_cells)) @ mu
     hmm = _check_hmm(model)
     if cell is not None:
         raise InputError("cell: only memory tasks have a task cell; drop cell for an HMM")
-    mu = _check_mu(mu, hmm.n_states, "hidden state (k)")
+    mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
     return posterior_h0(hmm, xs) @ mu
 
 
@@ -220,7 +184,7 @@ def c_head_mu(hmm: HMM, mu: Any) -> ConditionResult:
     of the minimum-norm solution (head.robust's ε‖b*‖_∞ bound).
     """
     hmm = _check_hmm(hmm)
-    mu = _check_mu(mu, hmm.n_states, "hidden state (k)")
+    mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
     sol = solve_range(hmm.W, mu)
     return ConditionResult(
         name="C-HEAD(mu)",
@@ -337,11 +301,8 @@ def c_prompt(hmm: HMM, mu: Any, max_tokens: int = 1) -> ConditionResult:
     """
     hmm = _check_hmm(hmm)
     k = hmm.n_states
-    mu = _check_mu(mu, k, "hidden state (k)")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, (int, np.integer)):
-        raise InputError(f"max_tokens must be an int ≥ 1, got {max_tokens!r}")
-    if max_tokens < 1:
-        raise InputError(f"max_tokens must be ≥ 1 (prompt length L), got {max_tokens}")
+    mu = weight_vector(mu, "mu", k, "hidden state (k)")
+    max_tokens = as_int(max_tokens, "max_tokens", 1, note=" (prompt length L)")
     succ = successor_sets(hmm)
     # States with π = 0 have p_h(x) = 0 for every x, so their weights never matter: only the
     # effective support supp(μ) ∩ supp(π) must be covered (THEORY assumes π > 0).
@@ -380,7 +341,8 @@ class PromptHead(NamedTuple):
     """The prompt witness of prompt.exact / prompt.robust.
 
     v (k,) = P(z_{1:L} | H_0 = h); b (n,) solves ``W[:, S]ᵀ b = μ_S / v_S``;
-    leakage ``ℓ = max_{h∉S} |(Wᵀb)_h| v_h`` (0 when S = [k]); sigma_min of W[:, S].
+    leakage ``ℓ = max_{h∉S} |(Wᵀb)_h| v_h`` (0 when S = [k]); sigma_min of W[:, S];
+    S: the target set, sorted.
     """
 
     v: np.ndarray
@@ -388,6 +350,7 @@ class PromptHead(NamedTuple):
     leakage: float
     sigma_min: float
     residual: float
+    S: tuple[int, ...]
 
 
 def prompt_head(hmm: HMM, mu: Any, u: Any, S: Any) -> PromptHead:
@@ -395,7 +358,7 @@ def prompt_head(hmm: HMM, mu: Any, u: Any, S: Any) -> PromptHead:
     set S (iterable of states, must contain the effective supp(μ): states with π > 0)."""
     hmm = _check_hmm(hmm)
     k = hmm.n_states
-    mu = _check_mu(mu, k, "hidden state (k)")
+    mu = weight_vector(mu, "mu", k, "hidden state (k)")
     # π_h = 0 ⇒ p_h(x) = 0 for every x and v_h = 0 for every prompt: the weight of such a
     # state never matters and no S(U) can reach it, so it is dropped (as in c_prompt)
     mu = np.where(stationary_law(hmm.start, hmm.transition) > 0, mu, 0.0)
@@ -404,9 +367,7 @@ def prompt_head(hmm: HMM, mu: Any, u: Any, S: Any) -> PromptHead:
         prompt = prompt[None, :]
     if prompt.ndim != 2 or prompt.shape[1] != k or not np.isfinite(prompt).all():
         raise InputError(f"u must be finite prompt weights of shape (k,) or (L, k) with k={k}")
-    S_idx = sorted({int(h) for h in np.asarray(S, dtype=np.int64).reshape(-1)})
-    if not S_idx or S_idx[0] < 0 or S_idx[-1] >= k:
-        raise InputError(f"S must be a non-empty set of hidden states in 0..{k - 1}, got {S!r}")
+    S_idx = list(index_set(S, "S", k, "hidden states"))
     outside = [h for h in np.flatnonzero(mu != 0) if h not in S_idx]
     if outside:
         raise InputError(f"S must contain supp(mu); states {outside} carry weight but are not in S")
@@ -418,7 +379,7 @@ def prompt_head(hmm: HMM, mu: Any, u: Any, S: Any) -> PromptHead:
     c = hmm.W.T @ sol.b
     off = np.setdiff1d(np.arange(k), S_idx)
     leakage = float(np.max(np.abs(c[off]) * v[off])) if off.size else 0.0
-    return PromptHead(v, sol.b, leakage, sol.sigma_min, sol.residual)
+    return PromptHead(v, sol.b, leakage, sol.sigma_min, sol.residual, tuple(S_idx))
 
 
 def c_prompt_robust(hmm: HMM, mu: Any, u: Any, S: Any, xs: Any | None = None) -> ConditionResult:
@@ -429,7 +390,6 @@ def c_prompt_robust(hmm: HMM, mu: Any, u: Any, S: Any, xs: Any | None = None) ->
     witness: {"S": S, "b": tuple(b)}.
     """
     head = prompt_head(hmm, mu, u, S)
-    S_t = tuple(sorted({int(h) for h in np.asarray(S, dtype=np.int64).reshape(-1)}))
     holds = head.sigma_min >= SIGMA_TOL
     quantities = {
         "leakage": head.leakage,
@@ -444,7 +404,7 @@ def c_prompt_robust(hmm: HMM, mu: Any, u: Any, S: Any, xs: Any | None = None) ->
         name="C-PROMPT-ROBUST(mu)",
         holds=bool(holds),
         quantities=quantities,
-        witness={"S": S_t, "b": tuple(float(x) for x in head.b)},
+        witness={"S": head.S, "b": tuple(float(x) for x in head.b)},
         tol=SIGMA_TOL,
         method="closed-form",
     )
@@ -476,6 +436,34 @@ def pooled_emissions(mem: MemoryHMM) -> tuple[np.ndarray, np.ndarray]:
     return wbar, freq
 
 
+class PooledSystem(NamedTuple):
+    """The C-MEM-POOL system ``matrixᵀ b = rhs`` for the task cell j* (Theorem 4.3).
+
+    matrix (n, m·c): ``[W̄⁽ʲ*⁾ | W̄⁽ʲ⁾ for j ≠ j* with f_j > 0]``; rhs (m·c,):
+    ``[μ / f_{j*}, 0, …]`` (all zero when f_{j*} = 0: no state with π_S > 0 reads j*);
+    f_cell = f_{j*}; wbar_cell = W̄⁽ʲ*⁾ (n, m).
+    """
+
+    matrix: np.ndarray
+    rhs: np.ndarray
+    f_cell: float
+    wbar_cell: np.ndarray
+
+
+def pooled_system(mem: MemoryHMM, mu: Any, cell: int = 0) -> PooledSystem:
+    """The stacked pooled system of :func:`c_mem_pool` / ``pooled_witness`` from
+    :func:`pooled_emissions`; its σ_min ≥ SIGMA_TOL means it is solvable for every μ."""
+    mem = _check_mem(mem)
+    j_star = as_cell(cell, mem.n_cells)
+    mu = weight_vector(mu, "mu", mem.n_values, "memory value (m)")
+    wbar, freq = pooled_emissions(mem)
+    cells = [j_star] + [j for j in range(mem.n_cells) if j != j_star and freq[j] > 0]
+    matrix = np.concatenate([wbar[j] for j in cells], axis=1)
+    head = mu / freq[j_star] if freq[j_star] > 0 else np.zeros(mem.n_values)
+    rhs = np.concatenate([head] + [np.zeros(mem.n_values)] * (len(cells) - 1))
+    return PooledSystem(matrix, rhs, float(freq[j_star]), wbar[j_star])
+
+
 def c_mem_pool(mem: MemoryHMM, mu: Any, cell: int = 0) -> ConditionResult:
     """C-MEM-POOL (memory.iid_exact / memory.pool, Theorem 4.3): the system
     ``W̄⁽ʲ*⁾ᵀ b = μ / f_{j*}``, ``W̄⁽ʲ⁾ᵀ b = 0`` (j ≠ j*, f_j > 0) has a solution.
@@ -485,22 +473,16 @@ def c_mem_pool(mem: MemoryHMM, mu: Any, cell: int = 0) -> ConditionResult:
     (≥ SIGMA_TOL means solvable for every μ), sigma_min_cell of W̄⁽ʲ*⁾, f_cell = f_{j*}.
     Needs f_{j*} > 0 (some state with π_S > 0 reads the task cell).
     """
-    mem = _check_mem(mem)
-    j_star = _check_cell(mem, cell)
-    mu = _check_mu(mu, mem.n_values, "memory value (m)")
-    wbar, freq = pooled_emissions(mem)
-    cells = [j_star] + [j for j in range(mem.n_cells) if j != j_star and freq[j] > 0]
-    quantities = {"f_cell": float(freq[j_star])}
-    if freq[j_star] <= 0:
+    system = pooled_system(mem, mu, cell)
+    quantities = {"f_cell": system.f_cell}
+    if system.f_cell <= 0:
         quantities.update(residual=1.0, sigma_min=0.0, sigma_min_cell=0.0)
         return ConditionResult("C-MEM-POOL", False, quantities, {}, RESIDUAL_TOL, "closed-form")
-    stacked = np.concatenate([wbar[j] for j in cells], axis=1)  # (n, m · cells)
-    rhs = np.concatenate([mu / freq[j_star]] + [np.zeros(mem.n_values)] * (len(cells) - 1))
-    sol = solve_range(stacked, rhs)
+    sol = solve_range(system.matrix, system.rhs)
     quantities.update(
         residual=sol.residual,
         sigma_min=sol.sigma_min,
-        sigma_min_cell=sigma_min(wbar[j_star]),
+        sigma_min_cell=sigma_min(system.wbar_cell),
     )
     return ConditionResult(
         name="C-MEM-POOL",
@@ -521,8 +503,8 @@ def c_mem_prompt(mem: MemoryHMM, mu: Any, cell: int = 0) -> ConditionResult:
     quantities: sigma_min (of W_{s0}, 0 if none), candidates (states s0 with some U).
     """
     mem = _check_mem(mem)
-    j_star = _check_cell(mem, cell)
-    _check_mu(mu, mem.n_values, "memory value (m)")
+    j_star = as_cell(cell, mem.n_cells)
+    weight_vector(mu, "mu", mem.n_values, "memory value (m)")
     pi = state_stationary(mem)
     A = mem.state_transition
     best: tuple[float, int, tuple[int, ...]] | None = None
@@ -557,6 +539,7 @@ __all__ = [
     "SIGMA_TOL",
     "SUPPORT_TOL",
     "ConditionResult",
+    "PooledSystem",
     "PromptHead",
     "RangeSolve",
     "c_head",
@@ -568,6 +551,7 @@ __all__ = [
     "labels",
     "margin",
     "pooled_emissions",
+    "pooled_system",
     "prompt_head",
     "scores",
     "sigma_min",

@@ -21,7 +21,7 @@ import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from verify.validation import InputError
+from verify.validation import InputError, as_int
 
 ENGINES = ("local", "ray")
 #: Reruns of a task whose worker died (or, on Ray, that raised) before it counts as failed.
@@ -63,8 +63,7 @@ def run_tasks(
     (0 on a cluster without GPUs, so the same call runs on CPUs); the local engine ignores it."""
     if engine not in ENGINES:
         raise InputError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"--workers must be an integer ≥ 1, got {workers!r}")
+    as_int(workers, "--workers", 1)
     if address is not None and engine != "ray":
         raise InputError("--address joins a Ray cluster; it needs --engine ray")
     if engine == "ray":

@@ -24,7 +24,13 @@ import array_api_compat
 import numpy as np
 import threadpoolctl
 
-from verify.validation import InputError
+from verify.validation import (
+    InputError,
+    check_finite,
+    check_nonnegative,
+    require,
+    token_array,
+)
 
 from .models import HMM, HMMParams, MemoryHMM
 
@@ -39,9 +45,7 @@ def _params(model: HMM | HMMParams) -> HMMParams:
         return model.params
     if isinstance(model, HMMParams):
         return model
-    if isinstance(model, MemoryHMM):
-        return product_hmm(model).params
-    raise TypeError(f"expected an HMM, MemoryHMM or HMMParams, got {type(model).__name__}")
+    return product_hmm(require(model, (HMM, MemoryHMM, HMMParams), "model")).params
 
 
 @lru_cache(maxsize=32)
@@ -60,46 +64,16 @@ def _xp(a: Array):
 
 def _tokens(xs: Any, n: int, like: Array, name: str = "xs") -> Array:
     """Validate ``xs`` (B, T) integer tokens in [0, n); return it on ``like``'s backend."""
-    if array_api_compat.is_torch_array(xs):
-        if xs.dtype.is_floating_point or xs.dtype.is_complex or str(xs.dtype) == "torch.bool":
-            raise InputError(f"{name} must hold integer token ids, got dtype {xs.dtype}")
-        arr_np = None
-    else:
-        try:
-            arr_np = np.asarray(xs)
-        except Exception:  # noqa: BLE001 - ragged lists etc.: the user's input error
-            raise InputError(
-                f"{name}: cannot be read as a (B, T) array of token ids (ragged rows?)"
-            ) from None
-        if arr_np.dtype == object:
-            raise InputError(f"{name}: ragged or non-numeric; pass a (B, T) array of ints")
-        if arr_np.dtype.kind not in "iu":
-            if arr_np.size == 0 and arr_np.dtype.kind == "f":
-                arr_np = arr_np.astype(np.int64)  # np.zeros((B, 0)) is a valid empty batch
-            else:
-                raise InputError(
-                    f"{name} must hold integer token ids, got dtype {arr_np.dtype}; "
-                    f"convert with xs.astype(int) if the values are whole numbers"
-                )
-    shape = tuple(xs.shape) if arr_np is None else arr_np.shape
-    if len(shape) != 2:
-        raise InputError(
-            f"{name} must have shape (B, T), got {shape}; for one sequence pass xs[None, :]"
-        )
-    if shape[0] * shape[1]:
-        lo = int(xs.min()) if arr_np is None else int(arr_np.min())
-        hi = int(xs.max()) if arr_np is None else int(arr_np.max())
-        if lo < 0 or hi >= n:
-            bad = lo if lo < 0 else hi
-            raise InputError(f"{name} contains token {bad}; tokens must be in 0..{n - 1} (n={n})")
+    xs = token_array(xs, n, name)
+    on_torch = array_api_compat.is_torch_array(xs)
     if array_api_compat.is_torch_array(like):
         import torch
 
-        src = xs if arr_np is None else torch.from_numpy(np.ascontiguousarray(arr_np))
+        src = xs if on_torch else torch.from_numpy(np.ascontiguousarray(xs))
         return src.to(device=like.device, dtype=torch.long)
-    if arr_np is None:
+    if on_torch:
         return xs.detach().cpu().numpy().astype(np.int64)
-    return arr_np.astype(np.int64, copy=False)
+    return xs.astype(np.int64, copy=False)
 
 
 class _Ops(NamedTuple):
@@ -399,10 +373,8 @@ def _as_prompt(prompt: Any, like: Array, k: int) -> Array:
         values = p
     if values.ndim != 2 or values.shape[1] != k:
         raise InputError(f"prompt must have shape (L, k) = (L, {k}), got {tuple(values.shape)}")
-    if not np.isfinite(values).all():
-        raise InputError("prompt contains NaN or inf; weights must be finite numbers in [0, 1]")
-    if (values < 0).any():
-        raise InputError("prompt has negative weights; u_l[h] = P(z_l | H = h) must be ≥ 0")
+    check_finite(values, "prompt")
+    check_nonnegative(values, "prompt")  # u_l[h] = P(z_l | H = h)
     return p
 
 
@@ -572,8 +544,7 @@ def loo_conditionals(model: HMM | HMMParams, xs: Any) -> Array:
 
 def memory_posterior(mem: MemoryHMM, xs: Any, cell: int) -> np.ndarray:
     """``P[M_cell | X_{1:T} = x]`` (B, m): a marginal of ``P[H_0 | x]`` on the product HMM."""
-    if not isinstance(mem, MemoryHMM):
-        raise TypeError(f"memory_posterior needs a MemoryHMM, got {type(mem).__name__}")
+    mem = require(mem, MemoryHMM, "mem", "for an HMM use posterior_h0")
     marg = mem.cell_marginalizer(cell)
     return posterior_h0(product_hmm(mem), xs) @ marg
 

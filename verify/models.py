@@ -18,12 +18,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from verify.validation import InputError
-
-#: Absolute tolerance on ``|sum(row) - 1|`` for every probability vector a model is built
-#: from. Loose enough for decimal literals typed by a person in JSON (1/3 → 0.3333333333),
-#: tight enough that a forgotten normalisation is caught.
-SUM_TOL = 1e-8
+from verify.validation import (
+    SUM_TOL,
+    InputError,
+    as_cell,
+    as_int,
+    check_rows_sum_to_one,
+    check_size,
+    index_array,
+    probability_array,
+)
 
 #: Largest hidden-state count the exact engine accepts (the product HMM of a memory model
 #: included). Beyond it the (k, k) transition alone is over 128 MiB; refuse rather than swap.
@@ -44,58 +48,6 @@ class HMMParams(NamedTuple):
     start: Any
     transition: Any
     emission: Any
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _matrix(value: Any, field: str, ndim: int) -> np.ndarray:
-    """``value`` as a finite float64 array of ``ndim`` dimensions, or ValueError naming it."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"{field}: cannot be read as an array of numbers ({exc}); pass nested lists "
-            f"of floats or a numpy array"
-        ) from None
-    if arr.ndim != ndim:
-        want = {1: "a vector (k,)", 2: "a matrix (rows, cols)"}[ndim]
-        raise InputError(f"{field}: expected {want}, got an array of shape {arr.shape}")
-    if arr.size == 0 or 0 in arr.shape:
-        raise InputError(f"{field}: is empty (shape {arr.shape}); every size must be ≥ 1")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InputError(f"{field}{list(idx)} is {float(arr[idx])}; entries must be finite numbers")
-    neg = arr < 0
-    if neg.any():
-        idx = tuple(int(i) for i in np.argwhere(neg)[0])
-        raise InputError(
-            f"{field}{list(idx)} = {float(arr[idx]):.12g} is negative; probabilities must be ≥ 0"
-        )
-    arr.setflags(write=False)
-    return arr
-
-
-def _check_rows_sum_to_one(arr: np.ndarray, field: str) -> None:
-    sums = arr.sum(axis=-1)
-    off = np.abs(sums - 1.0) > SUM_TOL
-    if off.any():
-        if arr.ndim == 1:
-            raise InputError(
-                f"{field} sums to {float(sums):.12g}, not 1 (tolerance {SUM_TOL:g}); "
-                f"divide it by its sum"
-            )
-        row = int(np.argmax(off))
-        raise InputError(
-            f"{field} row {row} sums to {float(sums[row]):.12g}, not 1 (tolerance {SUM_TOL:g}); "
-            f"rows are distributions: divide each row by its sum"
-        )
-
-
-def _check_size(value: int, field: str, limit: int) -> None:
-    if value > limit:
-        raise InputError(f"{field} = {value} exceeds the supported maximum {limit}")
 
 
 def stationary_distribution(transition: np.ndarray) -> np.ndarray:
@@ -184,11 +136,11 @@ class HMM:
     emission: np.ndarray
 
     def __post_init__(self) -> None:
-        start = _matrix(self.start, "start", 1)
-        transition = _matrix(self.transition, "transition", 2)
-        emission = _matrix(self.emission, "emission", 2)
+        start = probability_array(self.start, "start", 1)
+        transition = probability_array(self.transition, "transition", 2)
+        emission = probability_array(self.emission, "emission", 2)
         k = start.shape[0]
-        _check_size(k, "number of hidden states k", MAX_STATES)
+        check_size(k, "number of hidden states k", MAX_STATES)
         if transition.shape != (k, k):
             raise InputError(
                 f"transition has shape {transition.shape}; with start of length k={k} it "
@@ -199,10 +151,10 @@ class HMM:
                 f"emission has {emission.shape[0]} rows; it must have one row per hidden "
                 f"state (k={k}), i.e. shape ({k}, n)"
             )
-        _check_size(emission.shape[1], "number of tokens n", MAX_TOKENS)
-        _check_rows_sum_to_one(start, "start")
-        _check_rows_sum_to_one(transition, "transition")
-        _check_rows_sum_to_one(emission, "emission")
+        check_size(emission.shape[1], "number of tokens n", MAX_TOKENS)
+        check_rows_sum_to_one(start, "start")
+        check_rows_sum_to_one(transition, "transition")
+        check_rows_sum_to_one(emission, "emission")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "transition", transition)
         object.__setattr__(self, "emission", emission)
@@ -245,10 +197,7 @@ class HMM:
 
         ``H_1 ~ start``, ``H_{t+1} ~ A[H_t]``, ``X_t ~ E[H_t]``.
         """
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 0:
-            raise InputError(f"batch must be a non-negative int, got {batch!r}")
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-            raise InputError(f"length must be a non-negative int, got {length!r}")
+        batch, length = as_int(batch, "batch", 0), as_int(length, "length", 0)
         rng = np.random.default_rng(rng)
         states = np.empty((batch, length), dtype=np.int64)
         tokens = np.empty((batch, length), dtype=np.int64)
@@ -312,10 +261,10 @@ class MemoryHMM:
     emission: np.ndarray
 
     def __post_init__(self) -> None:
-        prior = _matrix(self.memory_prior, "memory_prior", 2)
-        start = _matrix(self.state_start, "state_start", 1)
-        trans = _matrix(self.state_transition, "state_transition", 2)
-        emission = _matrix(self.emission, "emission", 2)
+        prior = probability_array(self.memory_prior, "memory_prior", 2)
+        start = probability_array(self.state_start, "state_start", 1)
+        trans = probability_array(self.state_transition, "state_transition", 2)
+        emission = probability_array(self.emission, "emission", 2)
         n_cells, m = prior.shape
         s = start.shape[0]
         if trans.shape != (s, s):
@@ -328,37 +277,20 @@ class MemoryHMM:
                 f"emission has {emission.shape[0]} rows; it needs m·s = {m}·{s} = {m * s} "
                 f"(row a*s + st is cell value a read in state st)"
             )
-        try:
-            ptr_raw = np.asarray(self.pointer)
-        except Exception:  # noqa: BLE001 - any unreadable input is the user's field error
-            raise InputError("pointer: cannot be read as an array of ints") from None
-        if ptr_raw.shape != (s,):
-            raise InputError(
-                f"pointer has shape {ptr_raw.shape}; it must be ({s},), one cell per state"
-            )
-        if (
-            ptr_raw.dtype.kind == "f"
-            and np.all(np.isfinite(ptr_raw))
-            and np.all(ptr_raw == np.round(ptr_raw))
-        ):
-            ptr_raw = ptr_raw.astype(np.int64)
-        if ptr_raw.dtype.kind not in "iu":
-            raise InputError(
-                f"pointer must hold integers (cell indices), got dtype {ptr_raw.dtype}"
-            )
-        ptr = ptr_raw.astype(np.int64)
-        if ((ptr < 0) | (ptr >= n_cells)).any():
-            st = int(np.argmax((ptr < 0) | (ptr >= n_cells)))
-            raise InputError(
-                f"pointer[{st}] = {ptr[st]} is out of range; cells are 0..{n_cells - 1} "
-                f"(memory_prior has N={n_cells} rows)"
-            )
-        ptr.setflags(write=False)
-        _check_size(m**n_cells * s, "product state count m**N * s", MAX_STATES)
-        _check_rows_sum_to_one(prior, "memory_prior")
-        _check_rows_sum_to_one(start, "state_start")
-        _check_rows_sum_to_one(trans, "state_transition")
-        _check_rows_sum_to_one(emission, "emission")
+        ptr = index_array(
+            self.pointer,
+            "pointer",
+            s,
+            n_cells,
+            of="cells",
+            per=", one cell per state",
+            note=f" (memory_prior has N={n_cells} rows)",
+        )
+        check_size(m**n_cells * s, "product state count m**N * s", MAX_STATES)
+        check_rows_sum_to_one(prior, "memory_prior")
+        check_rows_sum_to_one(start, "state_start")
+        check_rows_sum_to_one(trans, "state_transition")
+        check_rows_sum_to_one(emission, "emission")
         for name, val in (
             ("memory_prior", prior),
             ("state_start", start),
@@ -419,12 +351,7 @@ class MemoryHMM:
 
     def cell_marginalizer(self, cell: int) -> np.ndarray:
         """0/1 matrix (k, m) mapping product states to the value of ``cell``."""
-        if (
-            isinstance(cell, bool)
-            or not isinstance(cell, (int, np.integer))
-            or not (0 <= cell < self.n_cells)
-        ):
-            raise InputError(f"cell = {cell!r} is out of range; cells are 0..{self.n_cells - 1}")
+        cell = as_cell(cell, self.n_cells)
         values = np.repeat(self.memory_configurations()[:, cell], self.n_ordinary)  # (k,)
         return (values[:, None] == np.arange(self.n_values)[None, :]).astype(np.float64)
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from verify.models import HMM, MemoryHMM
-from verify.validation import InputError
+from verify.validation import InputError, as_int
 
 #: τ_trans and τ_emit of the authors' experiments (THEORY §8).
 PAPER_TAU = 0.01
@@ -29,12 +29,6 @@ PAPER_N_TOKENS = 10
 PAPER_N_NONZERO = 6
 #: Ordinary states of the paper's memory model.
 PAPER_N_ORDINARY = 4
-
-
-def _check_count(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an int ≥ {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_tau(value: Any, name: str) -> float:
@@ -83,8 +77,8 @@ def reference_hmm(
 
     Start is exactly uniform (stationary: the transition is doubly stochastic).
     """
-    k = _check_count(n_states, "n_states")
-    n = _check_count(n_tokens, "n_tokens")
+    k = as_int(n_states, "n_states", 1)
+    n = as_int(n_tokens, "n_tokens", 1)
     rng = np.random.default_rng(seed)
     transition = permutation_mixture(k, _check_tau(tau_trans, "tau_trans"), rng)
     emission = softmax_rows(k, n, _check_tau(tau_emit, "tau_emit"), rng)
@@ -109,8 +103,8 @@ def reference_task(seed: Any, n_states: int, n_nonzero: int = PAPER_N_NONZERO) -
 
     Label ``argmax(weights @ p(x))``; the equivalent μ is :func:`task_mu` of the result.
     """
-    k = _check_count(n_states, "n_states")
-    nnz = _check_count(n_nonzero, "n_nonzero")
+    k = as_int(n_states, "n_states", 1)
+    nnz = as_int(n_nonzero, "n_nonzero", 1)
     return sparse_task_weights((2, k), nnz, np.random.default_rng(seed))
 
 
@@ -134,9 +128,9 @@ def reference_memory_hmm(
     s = ``n_ordinary`` states with a permutation-mixture chain (one s×s block shared by every
     memory value) from the uniform start, pointer all zeros, and an emission row
     ``softmax((U − ½)/τ_emit)`` for every (value, state) pair (m·s rows)."""
-    m = _check_count(n_values, "n_values")
-    s = _check_count(n_ordinary, "n_ordinary")
-    n = _check_count(n_tokens, "n_tokens")
+    m = as_int(n_values, "n_values", 1)
+    s = as_int(n_ordinary, "n_ordinary", 1)
+    n = as_int(n_tokens, "n_tokens", 1)
     rng = np.random.default_rng(seed)
     state_transition = permutation_mixture(s, _check_tau(tau_trans, "tau_trans"), rng)
     emission = softmax_rows(m * s, n, _check_tau(tau_emit, "tau_emit"), rng)
@@ -152,8 +146,8 @@ def reference_memory_hmm(
 def reference_memory_task(seed: Any, n_values: int, n_nonzero: int = PAPER_N_NONZERO) -> np.ndarray:
     """Task weights over memory values (2, m) with ``min(n_nonzero, 2m)`` N(0, 1) nonzeros;
     label ``argmax(weights @ P[M | x])``; μ = :func:`task_mu` of the result (task cell 0)."""
-    m = _check_count(n_values, "n_values")
-    nnz = _check_count(n_nonzero, "n_nonzero")
+    m = as_int(n_values, "n_values", 1)
+    nnz = as_int(n_nonzero, "n_nonzero", 1)
     return sparse_task_weights((2, m), nnz, np.random.default_rng(seed))
 
 

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from verify.validation import InputError
+from verify.validation import InputError, as_int
 
 from .inference import (
     loo_conditionals,
@@ -127,9 +127,7 @@ class TrainConfig:
         if not (self.lr > 0):
             raise InputError(f"lr = {self.lr!r} must be > 0")
         for name in ("batch_size", "max_epochs", "patience"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise InputError(f"{name} = {v!r} must be a positive int")
+            as_int(getattr(self, name), name, 1)
         if self.weight_decay < 0:
             raise InputError(f"weight_decay = {self.weight_decay!r} must be ≥ 0")
         resolve_device(self.device)
@@ -377,10 +375,7 @@ def train_prompt(
     head trained jointly on ``G(u, x)``. Needs a stationary ``start`` (THEORY §1.1).
     ``params['prompt']`` in the result holds u (L, k)."""
     _check_splits(splits)
-    if isinstance(n_prompt, bool) or not isinstance(n_prompt, (int, np.integer)) or n_prompt < 1:
-        raise InputError(
-            f"n_prompt = {n_prompt!r} must be a positive int (number of prompt tokens)"
-        )
+    n_prompt = as_int(n_prompt, "n_prompt", 1, note=" (number of prompt tokens)")
     if not model.is_stationary:
         raise InputError(
             "train_prompt needs a stationary start (π A = π); pass start=model.stationary()"

@@ -50,6 +50,7 @@ PATCH_RE = re.compile(r"^(\d\d)-[a-z0-9][a-z0-9-]*\.patch$")
 #: Unit-test files run by ``--unit`` for a patch touching each source path (prefix match).
 UNIT_TESTS = {
     "verify/models.py": ["tests/test_models.py"],
+    "verify/validation.py": ["tests/test_models.py"],
     "verify/inference.py": ["tests/test_inference.py"],
     "verify/conditions.py": ["tests/test_conditions.py"],
     "verify/recovery/lp.py": ["tests/test_lp.py"],

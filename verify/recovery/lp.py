@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from verify.validation import InputError
+from verify.validation import InputError, finite_array
 
 RECOVERABLE = "recoverable"
 NOT_RECOVERABLE = "not_recoverable"
@@ -124,17 +124,7 @@ class LPResult:
 
 
 def _validate(features: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        F = np.asarray(features, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError("features: cannot be read as an (N, d) array of floats") from None
-    if F.ndim != 2:
-        raise InputError(f"features must be a matrix (N, d), got shape {F.shape}")
-    if F.shape[0] == 0 or F.shape[1] == 0:
-        raise InputError(f"features is empty (shape {F.shape}); pass at least one input row")
-    if not np.isfinite(F).all():
-        row = int(np.argwhere(~np.isfinite(F))[0, 0])
-        raise InputError(f"features row {row} contains NaN or inf; features must be finite")
+    F = finite_array(features, "features", 2, "a matrix (N, d), one row per input")
     try:
         y = np.asarray(labels, dtype=np.float64)
     except (TypeError, ValueError):

@@ -20,7 +20,7 @@ from verify.conditions import ConditionResult, c_prompt
 from verify.conditions import labels as task_labels
 from verify.inference import prompted_mask_probe
 from verify.models import HMM, HMMParams
-from verify.validation import InputError
+from verify.validation import InputError, as_int, require
 
 from .lp import RECOVERABLE, LPResult, Solver, max_margin_head
 from .witnesses import PromptWitness, prompt_witness
@@ -111,12 +111,9 @@ def find_prompt(
        the first LP-verified prompt, else returns the one with the best LP answer.
     ValueError for inputs with μᵀp(x) = 0 (ill-posed task) or bad arguments.
     """
-    if not isinstance(hmm, HMM):
-        raise InputError(f"hmm must be an HMM, got {type(hmm).__name__}")
-    for name, val, low in (("max_tokens", max_tokens, 1), ("steps", steps, 0),
-                           ("restarts", restarts, 0)):  # fmt: skip
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
-            raise InputError(f"{name} must be an int ≥ {low}, got {val!r}")
+    require(hmm, HMM, "hmm")
+    max_tokens = as_int(max_tokens, "max_tokens", 1)
+    steps, restarts = as_int(steps, "steps", 0), as_int(restarts, "restarts", 0)
     xs = np.asarray(xs)
     y = task_labels(hmm, mu, xs)
     if (y == 0).any():

@@ -23,7 +23,7 @@ from verify.conditions import (
     labels as task_labels,
 )
 from verify.conditions import (
-    pooled_emissions,
+    pooled_system,
     prompt_head,
     solve_range,
     state_stationary,
@@ -38,39 +38,15 @@ from verify.inference import (
     prompted_mask_probe,
 )
 from verify.models import HMM, MemoryHMM
-from verify.validation import InputError
+from verify.validation import InputError, as_cell, as_int, index_set, require, weight_vector
 
 
 def _hmm(model: Any) -> HMM:
-    if not isinstance(model, HMM):
-        raise InputError(f"model must be an HMM, got {type(model).__name__}")
-    return model
+    return require(model, HMM, "model")
 
 
 def _mem(model: Any) -> MemoryHMM:
-    if not isinstance(model, MemoryHMM):
-        raise InputError(f"model must be a MemoryHMM, got {type(model).__name__}")
-    return model
-
-
-def _vector(value: Any, size: int, name: str, what: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.shape != (size,):
-        raise InputError(
-            f"{name} must have shape ({size},), one weight per {what}; got {arr.shape}"
-        )
-    if not np.isfinite(arr).all():
-        raise InputError(f"{name} contains NaN or inf; pass finite weights")
-    arr.setflags(write=False)
-    return arr
-
-
-def _cell(mem: MemoryHMM, cell: Any) -> int:
-    if isinstance(cell, bool) or not isinstance(cell, (int, np.integer)):
-        raise InputError(f"cell must be an int in 0..{mem.n_cells - 1}, got {cell!r}")
-    if not 0 <= cell < mem.n_cells:
-        raise InputError(f"cell = {cell} is out of range; cells are 0..{mem.n_cells - 1}")
-    return int(cell)
+    return require(model, MemoryHMM, "model")
 
 
 def _relative(residual: np.ndarray, mu: np.ndarray) -> float:
@@ -125,7 +101,7 @@ class HeadWitness:
 def head_witness(hmm: HMM, mu: Any) -> HeadWitness:
     """head.exact (Theorem 3.3): ``b* = pinv(W).T @ μ``; exact when W has full column rank."""
     hmm = _hmm(hmm)
-    mu = _vector(mu, hmm.n_states, "mu", "hidden state (k)")
+    mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
     b = np.linalg.pinv(hmm.W).T @ mu
     return HeadWitness(b, mu, _relative(hmm.W.T @ b - mu, mu), "pinv")
 
@@ -134,7 +110,7 @@ def rowspace_head_witness(hmm: HMM, mu: Any) -> HeadWitness:
     """head.rowspace: a least-squares solution of ``Wᵀ b = μ`` with its residual
     (0 ⇔ C-HEAD(μ), μ ∈ range(Wᵀ))."""
     hmm = _hmm(hmm)
-    mu = _vector(mu, hmm.n_states, "mu", "hidden state (k)")
+    mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
     sol = solve_range(hmm.W, mu)
     return HeadWitness(sol.b, mu, sol.residual, "lstsq")
 
@@ -181,12 +157,11 @@ def robust_prompt_witness(hmm: HMM, mu: Any, prompt: Any, S: Any) -> PromptWitne
     """prompt.robust: any prompt ``u ≥ 0`` ((k,) or (L, k)) and target set S ⊇ supp(μ) with
     ``W[:, S]`` of full column rank; b as in prompt.exact, leakage ℓ reported."""
     hmm = _hmm(hmm)
-    mu = _vector(mu, hmm.n_states, "mu", "hidden state (k)")
+    mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
     u = np.asarray(prompt, dtype=np.float64)
     u = u[None, :] if u.ndim == 1 else u
     head = prompt_head(hmm, mu, u, S)
-    S_t = tuple(sorted({int(h) for h in np.asarray(S, dtype=np.int64).reshape(-1)}))
-    return PromptWitness(u, (), S_t, head.v, head.b, mu, head.residual, head.leakage)
+    return PromptWitness(u, (), head.S, head.v, head.b, mu, head.residual, head.leakage)
 
 
 def prompt_witness(hmm: HMM, mu: Any, U: Any) -> PromptWitness:
@@ -197,9 +172,7 @@ def prompt_witness(hmm: HMM, mu: Any, U: Any) -> PromptWitness:
     """
     hmm = _hmm(hmm)
     k = hmm.n_states
-    U_t = tuple(sorted({int(h) for h in np.asarray(U, dtype=np.int64).reshape(-1)}))
-    if not U_t or U_t[0] < 0 or U_t[-1] >= k:
-        raise InputError(f"U must be a non-empty set of hidden states in 0..{k - 1}, got {U!r}")
+    U_t = index_set(U, "U", k, "hidden states")
     u = np.zeros((1, k))
     u[0, list(U_t)] = 1.0
     v = np.asarray(prompt_likelihood(hmm, u))
@@ -275,8 +248,8 @@ def memory_iid_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitn
     ValueError when N ≠ 1 or the rows differ (S_0 is then not independent of x).
     """
     mem = _mem(mem)
-    cell = _cell(mem, cell)
-    mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
+    cell = as_cell(cell, mem.n_cells)
+    mu = weight_vector(mu, "mu", mem.n_values, "memory value (m)")
     if mem.n_cells != 1:
         raise InputError(f"memory.iid_exact needs N = 1 cell, got N = {mem.n_cells}")
     A = mem.state_transition
@@ -294,19 +267,16 @@ def pooled_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitness:
     (j ≠ j*, f_j > 0), applied to mean-pooled LOO conditionals; matrix is the stacked
     ``[W̄⁽ʲ*⁾ | W̄⁽ʲ⁾ …]`` (n, m·cells). ValueError when no state reads cell j* (f_{j*} = 0)."""
     mem = _mem(mem)
-    cell = _cell(mem, cell)
-    mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
-    wbar, freq = pooled_emissions(mem)
-    if freq[cell] <= 0:
+    cell = as_cell(cell, mem.n_cells)
+    mu = weight_vector(mu, "mu", mem.n_values, "memory value (m)")
+    system = pooled_system(mem, mu, cell)
+    if system.f_cell <= 0:
         raise InputError(
             f"no state with stationary probability > 0 reads cell {cell} (f_j* = 0); "
             f"pooling cannot see it — point some state at it"
         )
-    cells = [cell] + [j for j in range(mem.n_cells) if j != cell and freq[j] > 0]
-    stacked = np.concatenate([wbar[j] for j in cells], axis=1)
-    rhs = np.concatenate([mu / freq[cell]] + [np.zeros(mem.n_values)] * (len(cells) - 1))
-    sol = solve_range(stacked, rhs)
-    return MemoryHeadWitness(sol.b, mu, cell, stacked, sol.residual, "pool")
+    sol = solve_range(system.matrix, system.rhs)
+    return MemoryHeadWitness(sol.b, mu, cell, system.matrix, sol.residual, "pool")
 
 
 def memory_prompt_witness(
@@ -318,16 +288,13 @@ def memory_prompt_witness(
     ValueError unless ``J(s0) = cell`` and the successors of U are exactly {s0}.
     """
     mem = _mem(mem)
-    cell = _cell(mem, cell)
-    mu = _vector(mu, mem.n_values, "mu", "memory value (m)")
+    cell = as_cell(cell, mem.n_cells)
+    mu = weight_vector(mu, "mu", mem.n_values, "memory value (m)")
     s = mem.n_ordinary
-    if isinstance(s0, bool) or not isinstance(s0, (int, np.integer)) or not 0 <= s0 < s:
-        raise InputError(f"s0 must be an ordinary state in 0..{s - 1}, got {s0!r}")
+    s0 = as_int(s0, "s0", 0, s - 1, " (an ordinary state)")
     if int(mem.pointer[s0]) != cell:
         raise InputError(f"state s0 = {s0} reads cell {mem.pointer[s0]}, not the task cell {cell}")
-    U_t = tuple(sorted({int(st) for st in np.asarray(U, dtype=np.int64).reshape(-1)}))
-    if not U_t or U_t[0] < 0 or U_t[-1] >= s:
-        raise InputError(f"U must be a non-empty set of ordinary states in 0..{s - 1}, got {U!r}")
+    U_t = index_set(U, "U", s, "ordinary states")
     pi = state_stationary(mem)
     for st in U_t:
         succ = tuple(np.flatnonzero(mem.state_transition[st] > 0))
