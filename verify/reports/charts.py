@@ -41,7 +41,7 @@ def histogram(values: list[float], name: str, width: int = 340, height: int = 17
                 "y": 10 + plot_h - h,
                 "w": max(bw - 1, 1),
                 "h": h,
-                "label": f"[{tick(x0)}, {tick(x1)}): {c}",
+                "title": f"[{tick(x0)}, {tick(x1)}): {c}",
             }
         )
     return {
