@@ -19,7 +19,7 @@ from verify.reports import (
     validate_results,
     write_all,
 )
-from verify.reports.html import heatmap_svg, histogram_svg
+from verify.reports.pages import heatmap_svg, histogram_svg
 
 EVIL = "<script>alert(\"x\")</script> & 'q'"
 
@@ -253,3 +253,27 @@ def test_coverage_and_the_vacuous_status_are_reported_and_validated(tmp_path):
     bad.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="exercised"):
         load_results(bad)
+
+
+def test_templates_ship_as_package_data():
+    """A non-editable install has every template: the loader finds them as resources of
+    ``verify.reports``, and pyproject's package-data globs cover each file."""
+    from fnmatch import fnmatch
+    from importlib.resources import files
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    from verify.reports.pages import environment
+
+    names = sorted(p.name for p in (files("verify.reports") / "templates").iterdir())
+    assert {"base.html", "style.css", "claims_index.html", "reproduce.html"} <= set(names)
+    assert sorted(environment().list_templates()) == names
+    for name in names:
+        assert environment().get_template(name).filename.endswith(name)
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["verify.reports"]
+    assert all(any(fnmatch(f"templates/{n}", g) for g in globs) for n in names)

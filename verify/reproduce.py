@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import json
 import sys
 import time
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 
 from verify.files import atomic_path, atomic_write
+from verify.reports.pages import write_page
 from verify.validation import InputError
 
 from .inference import loo_conditionals, mask_probe, memory_posterior, posterior_h0
@@ -695,118 +695,31 @@ def _html(
     pretraining: list[dict] = (),
     curve_png: Path | None = None,
 ) -> Path:
-    e = html.escape
+    """index.html (``templates/reproduce.html``): the verdict on the paper's shape, the
+    figures inlined, mean accuracies, the pretrained MLMs' TV and the head.robust check."""
     shape = assess_shape(rows)
-    holds_all = all(h for _, h, _ in shape)
-    verdict = (
-        "The paper's qualitative shape HOLDS in this run."
-        if holds_all
-        else "The paper's qualitative shape does NOT fully hold in this run; see the failing lines."
+    tv = tv_table(pretraining)
+    return write_page(
+        out_dir / "index.html",
+        "reproduce.html",
+        preset=preset,
+        device=device,
+        wall=wall,
+        n_tokens=N_TOKENS,
+        shape=shape,
+        holds_all=all(h for _, h, _ in shape),
+        missed=[r for r in pretraining if not r["met"]],
+        falsified=[r for r in robust if r["violations"]],
+        figure=base64.b64encode(png.read_bytes()).decode(),
+        curve=None if curve_png is None else base64.b64encode(curve_png.read_bytes()).decode(),
+        accuracy=summarize(rows),
+        pretraining=sorted(pretraining, key=lambda r: (r["mlm"], r["k"], r["seed"])),
+        experiments=EXPERIMENTS,
+        tv=tv,
+        tv_ks=sorted({k for _, k in tv}),
+        robust=robust,
+        mlm_config=repr(asdict(preset.mlm)),
     )
-    img = base64.b64encode(png.read_bytes()).decode()
-    lines = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>ptverify reproduce</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}td,th{padding:2px 8px;"
-        "border-bottom:1px solid #ddd}.ok{color:#070}.bad{color:#b00}</style></head><body>",
-        f"<h1>Reproduction of Wei, Xie &amp; Ma (2021), §8 — preset {e(preset.name)}</h1>",
-        f"<p>device {e(str(device))}; wall time {wall:.1f} s; n = {N_TOKENS} tokens; input length "
-        f"T = {preset.length}; {preset.n_train}/{preset.n_val}/{preset.n_test} train/val/test.</p>",
-    ]
-    missed = [r for r in pretraining if not r["met"]]
-    falsified = [r for r in robust if r["violations"]]
-    if missed:
-        lines.append(
-            f"<h2 class='bad'>{len(missed)} of {len(pretraining)} pretrained MLMs MISSED their "
-            "TV target; their transformer rows are not evidence of the paper's shape:</h2><ul>"
-        )
-        for r in missed:
-            lines.append(
-                f"<li class='bad'>{e(r['mlm'])} MLM k={r['k']} seed={r['seed']}: TV "
-                f"{r['tv']:.4f} &gt; target {r['target']} (final loss {r['final_loss']:.3f}, "
-                f"{r['steps']} steps)</li>"
-            )
-        lines.append("</ul>")
-    if falsified:
-        lines.append(
-            "<h2 class='bad'>head.robust FALSIFIED: inputs meeting |μᵀp(x)| &gt; "
-            "ε(x)‖b*‖<sub>∞</sub> misclassified by b* on Ĝ (see below)</h2>"
-        )
-    lines.append(f"<h2 class='{'ok' if holds_all else 'bad'}'>{e(verdict)}</h2><ul>")
-    for stmt, ok, nums in shape:
-        lines.append(
-            f"<li class='{'ok' if ok else 'bad'}'>{'holds' if ok else 'does not hold'}: "
-            f"{e(stmt)} — {e(nums)}</li>"
-        )
-    lines.append("</ul>")
-    lines.append(
-        f"<img alt='accuracy vs number of hidden states' src='data:image/png;base64,{img}'>"
-    )
-    lines.append(
-        "<p>Figure files: <a href='figure.svg'>figure.svg</a>, "
-        "<a href='figure.png'>figure.png</a>; raw rows: <a href='results.csv'>results.csv</a>.</p>"
-    )
-    lines.append(
-        "<h2>Mean test accuracy</h2><table><tr><th>experiment</th><th>backbone</th>"
-        "<th>method</th><th>k</th><th>mean</th><th>std</th><th>seeds</th></tr>"
-    )
-    for (exp, bb, m, k), (mean, std, cnt) in summarize(rows).items():
-        lines.append(
-            f"<tr><td>{e(exp)}</td><td>{e(bb)}</td><td>{e(m)}</td><td>{k}</td>"
-            f"<td>{mean:.3f}</td><td>{std:.3f}</td><td>{cnt}</td></tr>"
-        )
-    lines.append("</table>")
-    if pretraining:
-        lines.append(
-            "<h2>Pretrained MLMs vs the oracle</h2><p>Mean TV ½‖Ĝ−G‖₁ on held-out inputs "
-            "of length T: vanilla MLMs' mask probe against G(x) = P[X₀ | x]; memory MLMs' "
-            "per-position outputs against the leave-one-out conditionals G_i(x). Targets "
-            "from the preset.</p><table><tr><th>MLM</th><th>k</th><th>seed</th>"
-            "<th>TV</th><th>target</th><th>met</th><th>final loss</th><th>steps</th></tr>"
-        )
-        for r in sorted(pretraining, key=lambda r: (r["mlm"], r["k"], r["seed"])):
-            cls = "ok" if r["met"] else "bad"
-            lines.append(
-                f"<tr class='{cls}'><td>{e(r['mlm'])}</td><td>{r['k']}</td><td>{r['seed']}</td>"
-                f"<td>{r['tv']:.4f}</td><td>{r['target']}</td><td>{'yes' if r['met'] else 'NO'}"
-                f"</td><td>{r['final_loss']:.3f}</td><td>{r['steps']}</td></tr>"
-            )
-        lines.append("</table>")
-        table = tv_table(pretraining)
-        lines.append("<h3>Mean TV by k (over seeds)</h3><table><tr><th>k</th>")
-        lines += [f"<th>{e(kind)}</th>" for kind in EXPERIMENTS] + ["</tr>"]
-        for k in sorted({k for _, k in table}):
-            cells = "".join(
-                f"<td>{table[(kind, k)]:.4f}</td>" if (kind, k) in table else "<td></td>"
-                for kind in EXPERIMENTS
-            )
-            lines.append(f"<tr><td>{k}</td>{cells}</tr>")
-        lines.append("</table>")
-    if curve_png is not None:
-        img2 = base64.b64encode(curve_png.read_bytes()).decode()
-        lines.append(
-            "<h3>TV to the oracle during pretraining</h3>"
-            f"<img alt='TV vs pretraining time' src='data:image/png;base64,{img2}'>"
-        )
-    if robust:
-        lines.append(
-            "<h2>head.robust against the trained MLM (k ≤ n), pointwise</h2><p>With "
-            "b* = (W⁺)ᵀμ and ε(x) = ‖Ĝ(x)−G(x)‖₁ per input, every input with |μᵀp(x)| &gt; "
-            "ε(x)‖b*‖<sub>∞</sub> must keep sign b*ᵀĜ(x) = sign μᵀp(x) (Hölder); a violation "
-            "falsifies the claim. Qualifying fraction: share of test inputs the condition "
-            "covers.</p><ul>"
-        )
-        for r in robust:
-            ok = r["violations"] == 0
-            lines.append(
-                f"<li class='{'ok' if ok else 'bad'}'>k={r['k']} seed={r['seed']}: "
-                f"{r['covered']} of {r['total']} inputs qualify ({r['fraction']:.1%}), "
-                f"{r['violations']} violations (mean TV {r['tv']:.4f}, ‖b*‖<sub>∞</sub> = "
-                f"{r['b_inf']:.3g})</li>"
-            )
-        lines.append("</ul>")
-    cfg = {k: v for k, v in asdict(preset.mlm).items()}
-    lines.append(f"<h2>MLM configuration</h2><pre>{e(repr(cfg))}</pre></body></html>")
-    return atomic_write(out_dir / "index.html", "\n".join(lines))
 
 
 def _parse_subset(

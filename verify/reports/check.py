@@ -9,11 +9,14 @@ sequences sampled with ``--seed``; impossible sequences are dropped.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from strategies import blocks
+from verify import conditions as C
+from verify.conditions import ConditionResult
 from verify.inference import (
     mask_probe,
     memory_posterior,
@@ -21,22 +24,12 @@ from verify.inference import (
     prompted_mask_probe,
 )
 from verify.models import HMM, MemoryHMM, loads_json, model_from_dict
+from verify.recovery import LPResult, max_margin_head
+from verify.recovery import witnesses as Wt
 from verify.validation import InputError
 
 N_SAMPLED = 2_000
 DEFAULT_T = 3
-
-
-def _fmt_q(q: dict) -> str:
-    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in q.items())
-
-
-def _cond_line(c: Any) -> str:
-    wit = f"  witness={c.to_dict()['witness']}" if c.witness else ""
-    return (
-        f"  {c.name:<20} holds={str(bool(c.holds)):<5}  {_fmt_q(dict(c.quantities))}{wit}  "
-        f"[{c.method}, tol {c.tol:g}]"
-    )
 
 
 def input_set(model: HMM | MemoryHMM, T: int, seed: int) -> tuple[np.ndarray, str]:
@@ -45,26 +38,6 @@ def input_set(model: HMM | MemoryHMM, T: int, seed: int) -> tuple[np.ndarray, st
     if model.n_tokens**T <= blocks.MAX_EXHAUSTIVE:
         return xs, "exhaustive"
     return xs, f"{N_SAMPLED} sampled with seed {seed}, deduplicated"
-
-
-def _lp_line(label: str, res: Any) -> str:
-    extra = ""
-    if res.status == "recoverable":
-        extra = f"verified margin {res.verified_margin:.4g}"
-    elif res.status == "not_recoverable":
-        extra = (
-            f"certificate on {res.support().size} inputs, ‖Σλ y F‖₁ = "
-            f"{res.certificate_residual:.2e}"
-        )
-    else:
-        extra = res.reason
-    return f"  {label:<34} {res.status:<16} {extra}"
-
-
-def _witness_line(label: str, outputs: np.ndarray, y: np.ndarray) -> str:
-    wrong = int((np.sign(outputs) != y).sum())
-    verdict = "recovers every label" if wrong == 0 else f"misclassifies {wrong}/{len(y)}"
-    return f"  {label:<34} {verdict}"
 
 
 class CheckInput(NamedTuple):
@@ -113,90 +86,231 @@ def read_check_input(
     return CheckInput(model, mu_arr, T, int(cell))
 
 
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The task on the input set 𝒮: y = sign(score) with score = μᵀp(x) (THEORY §3),
+    margin γ = min |score|; ``decided`` when recovery is asked (γ > 0 and, for a memory
+    model, both labels present)."""
+
+    size: int
+    T: int
+    how: str
+    cell: int | None  # the task cell of a memory model
+    margin: float
+    positive: int
+    negative: int
+    zero: int
+    decided: bool
+
+
+@dataclass(frozen=True)
+class LPVerdict:
+    """The max-margin LP (THEORY §6) on one feature map."""
+
+    label: str
+    result: LPResult
+
+
+@dataclass(frozen=True)
+class WitnessVerdict:
+    """A theorem's witness head on 𝒮: how many labels it gets wrong; ``note`` qualifies it."""
+
+    label: str
+    wrong: int
+    total: int
+    note: str | None = None
+
+
+@dataclass
+class CheckReport:
+    """What ``check`` found, in print order: the conditions (THEORY §5), then, given μ, the
+    input set and labels and, when decided, the recovery verdicts (THEORY §6)."""
+
+    name: str
+    model: HMM | MemoryHMM
+    conditions: list[ConditionResult]
+    mu_given: bool
+    labels: Labels | None = None
+    recovery: list[LPVerdict | WitnessVerdict] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 3 when an LP could not decide."""
+        lps = [v.result for v in self.recovery if isinstance(v, LPVerdict)]
+        return 3 if any(r.status == "inconclusive" for r in lps) else 0
+
+
+def _labels(score: np.ndarray, T: int, how: str, cell: int | None) -> tuple[Labels, np.ndarray]:
+    """The labels y = sign(score) (B,) and their summary."""
+    y = np.sign(score)
+    pos, neg, zero = int((y > 0).sum()), int((y < 0).sum()), int((y == 0).sum())
+    decided = zero == 0 and (cell is None or (pos > 0 and neg > 0))
+    margin = float(np.abs(score).min())
+    return Labels(len(score), T, how, cell, margin, pos, neg, zero, decided), y
+
+
+def _lp(label: str, features: np.ndarray, y: np.ndarray) -> LPVerdict:
+    return LPVerdict(label, max_margin_head(np.asarray(features), y))
+
+
+def _witness(
+    label: str, outputs: np.ndarray, y: np.ndarray, note: str | None = None
+) -> WitnessVerdict:
+    return WitnessVerdict(label, int((np.sign(outputs) != y).sum()), len(y), note)
+
+
+def hmm_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
+    """Conditions and recovery for an HMM: C-HEAD; given μ, C-HEAD(μ), C-PROMPT(μ), the LP
+    on G(x), the head witness b* and, when C-PROMPT(μ) holds, the prompt witness and the
+    LP on G(u, x)."""
+    hmm, mu, T, _ = inp
+    report = CheckReport(name, hmm, [C.c_head(hmm)], mu is not None)
+    if mu is None:
+        return report
+    cp = C.c_prompt(hmm, mu)
+    report.conditions += [C.c_head_mu(hmm, mu), cp]
+    xs, how = input_set(hmm, T, seed)
+    report.labels, y = _labels(posterior_h0(hmm, xs) @ mu, T, how, None)
+    if not report.labels.decided:
+        return report
+    hw = Wt.head_witness(hmm, mu)
+    report.recovery += [
+        _lp("LP, linear head on G(x)", mask_probe(hmm, xs), y),
+        _witness("witness b* = pinv(W)ᵀμ", hw.decision_values(hmm, xs), y),
+    ]
+    if cp.holds:
+        pw = Wt.prompt_witness(hmm, mu, cp.witness["U"])
+        Gu = np.asarray(prompted_mask_probe(hmm, xs, pw.prompt))
+        # THEORY §1.1: prompt claims assume H_0 ~ π whatever the prompt length; with
+        # another start the prompt also shifts the prior, so the witness may miss.
+        note = (
+            None
+            if hmm.is_stationary
+            else "start is not stationary: Theorem 3.6's witness assumes it is"
+        )
+        report.recovery += [
+            _witness(f"prompt witness U={list(pw.U)}", Gu @ pw.b, y, note),
+            _lp(f"LP, head on G(u,x), U={list(pw.U)}", Gu, y),
+        ]
+    return report
+
+
+def memory_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
+    """Conditions and recovery for a memory HMM: C-HEAD of the product chain; given μ,
+    C-MEM-POOL and C-MEM-PROMPT, the LPs on G(x) and on mean-pooled G_i(x), and the
+    witnesses of the conditions that hold."""
+    mem, mu, T, cell = inp
+    report = CheckReport(name, mem, [C.c_head(mem.as_hmm())], mu is not None)
+    if mu is None:
+        return report
+    pool, mp = C.c_mem_pool(mem, mu, cell), C.c_mem_prompt(mem, mu, cell)
+    report.conditions += [pool, mp]
+    xs, how = input_set(mem, T, seed)
+    report.labels, y = _labels(memory_posterior(mem, xs, cell) @ mu, T, how, cell)
+    if not report.labels.decided:
+        return report
+    report.recovery += [
+        _lp("LP, linear head on G(x)", mask_probe(mem.as_hmm(), xs), y),
+        _lp("LP, head on mean-pooled G_i(x)", Wt.pooled_features(mem, xs), y),
+    ]
+    if pool.holds:
+        pw = Wt.pooled_witness(mem, mu, cell)
+        report.recovery.append(
+            _witness("pooled witness (Theorem 4.3)", pw.decision_values(mem, xs), y)
+        )
+    if mp.holds:
+        w = Wt.memory_prompt_witness(mem, mu, mp.witness["s0"], mp.witness["U"], cell)
+        report.recovery.append(
+            _witness(f"memory prompt witness s0={w.s0}", w.decision_values(mem, xs), y)
+        )
+    return report
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _fmt_q(q: dict) -> str:
+    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in q.items())
+
+
+def _condition_line(c: ConditionResult, product: bool) -> str:
+    """One condition, its numbers and witness; ``product``: C-HEAD of a memory model's
+    product chain."""
+    name = f"{c.name:<20}"
+    if product:
+        name = name.replace("C-HEAD ", "C-HEAD (product)", 1)
+    wit = f"  witness={c.to_dict()['witness']}" if c.witness else ""
+    return (
+        f"  {name} holds={str(bool(c.holds)):<5}  {_fmt_q(dict(c.quantities))}{wit}  "
+        f"[{c.method}, tol {c.tol:g}]"
+    )
+
+
+def _labels_lines(lab: Labels) -> list[str]:
+    if lab.cell is None:
+        return [
+            f"input set: {lab.size} inputs of length T={lab.T} ({lab.how})",
+            f"  margin γ = {lab.margin:.4g}; labels +1: {lab.positive}, −1: {lab.negative}, "
+            f"0 (ill-posed): {lab.zero}",
+        ] + ([] if lab.decided else [UNDECIDED["hmm"]])
+    return [
+        f"input set: {lab.size} inputs of length T={lab.T} ({lab.how}); task cell {lab.cell}",
+        f"  margin γ = {lab.margin:.4g}; labels +1: {lab.positive}, −1: {lab.negative}",
+    ] + ([] if lab.decided else [UNDECIDED["memory"]])
+
+
+def _verdict_lines(v: LPVerdict | WitnessVerdict) -> list[str]:
+    if isinstance(v, WitnessVerdict):
+        verdict = "recovers every label" if v.wrong == 0 else f"misclassifies {v.wrong}/{v.total}"
+        note = [f"    ({v.note})"] if v.note else []
+        return [f"  {v.label:<34} {verdict}"] + note
+    res = v.result
+    if res.status == "recoverable":
+        extra = f"verified margin {res.verified_margin:.4g}"
+    elif res.status == "not_recoverable":
+        extra = (
+            f"certificate on {res.support().size} inputs, ‖Σλ y F‖₁ = "
+            f"{res.certificate_residual:.2e}"
+        )
+    else:
+        extra = res.reason
+    return [f"  {v.label:<34} {res.status:<16} {extra}"]
+
+
+NEED_MU = {
+    "hmm": "  (pass --mu to evaluate C-HEAD(μ), C-PROMPT(μ) and recovery)",
+    "memory": "  (pass --mu to evaluate C-MEM-POOL, C-MEM-PROMPT and recovery)",
+}
+UNDECIDED = {
+    "hmm": "  γ = 0: the task is ill-posed on this input set; recovery is not decided",
+    "memory": "  ill-posed or single-label task on this input set; recovery is not decided",
+}
+
+
+def report_lines(report: CheckReport) -> list[str]:
+    """The report as the lines ``ptverify check`` prints."""
+    memory = isinstance(report.model, MemoryHMM)
+    lines = [f"{report.name}: {report.model!r}"]
+    if not memory:
+        lines.append(f"  stationary start: {'yes' if report.model.is_stationary else 'no'}")
+    lines.append("conditions:")
+    lines += [_condition_line(c, memory and c.name == "C-HEAD") for c in report.conditions]
+    if not report.mu_given:
+        return [*lines, NEED_MU["memory" if memory else "hmm"]]
+    lines += _labels_lines(report.labels)
+    if report.labels.decided:
+        lines.append("recovery:")
+        for v in report.recovery:
+            lines += _verdict_lines(v)
+    return lines
+
+
 def check_model(inp: CheckInput, name: str, seed: int = 0) -> int:
     """Print the report for a validated request; return 0, or 3 when an LP could not decide."""
-    from verify import conditions as C
-    from verify.recovery import max_margin_head
-    from verify.recovery import witnesses as Wt
-
-    model, mu_arr, T, cell = inp
-    inconclusive = False
-    print(f"{name}: {model!r}")
-
-    if isinstance(model, HMM):
-        hmm = model
-        print(f"  stationary start: {'yes' if hmm.is_stationary else 'no'}")
-        print("conditions:")
-        print(_cond_line(C.c_head(hmm)))
-        if mu_arr is None:
-            print("  (pass --mu to evaluate C-HEAD(μ), C-PROMPT(μ) and recovery)")
-            return 0
-        print(_cond_line(C.c_head_mu(hmm, mu_arr)))
-        cp = C.c_prompt(hmm, mu_arr)
-        print(_cond_line(cp))
-        xs, how = input_set(hmm, T, seed)
-        score = posterior_h0(hmm, xs) @ mu_arr
-        y = np.sign(score)
-        print(f"input set: {len(xs)} inputs of length T={T} ({how})")
-        print(
-            f"  margin γ = {np.abs(score).min():.4g}; labels +1: {(y > 0).sum()}, "
-            f"−1: {(y < 0).sum()}, 0 (ill-posed): {(y == 0).sum()}"
-        )
-        if (y == 0).any():
-            print("  γ = 0: the task is ill-posed on this input set; recovery is not decided")
-            return 0
-        print("recovery:")
-        G = np.asarray(mask_probe(hmm, xs))
-        res = max_margin_head(G, y)
-        inconclusive |= res.status == "inconclusive"
-        print(_lp_line("LP, linear head on G(x)", res))
-        hw = Wt.head_witness(hmm, mu_arr)
-        print(_witness_line("witness b* = pinv(W)ᵀμ", hw.decision_values(hmm, xs), y))
-        if cp.holds:
-            pw = Wt.prompt_witness(hmm, mu_arr, cp.witness["U"])
-            Gu = np.asarray(prompted_mask_probe(hmm, xs, pw.prompt))
-            print(_witness_line(f"prompt witness U={list(pw.U)}", Gu @ pw.b, y))
-            if not hmm.is_stationary:
-                # THEORY §1.1: prompt claims assume H_0 ~ π whatever the prompt length; with
-                # another start the prompt also shifts the prior, so the witness may miss.
-                print("    (start is not stationary: Theorem 3.6's witness assumes it is)")
-            res = max_margin_head(Gu, y)
-            inconclusive |= res.status == "inconclusive"
-            print(_lp_line(f"LP, head on G(u,x), U={list(pw.U)}", res))
-        return 3 if inconclusive else 0
-
-    mem = model
-    print("conditions:")
-    print(_cond_line(C.c_head(mem.as_hmm())).replace("C-HEAD ", "C-HEAD (product)", 1))
-    if mu_arr is None:
-        print("  (pass --mu to evaluate C-MEM-POOL, C-MEM-PROMPT and recovery)")
-        return 0
-    pool = C.c_mem_pool(mem, mu_arr, cell)
-    mp = C.c_mem_prompt(mem, mu_arr, cell)
-    print(_cond_line(pool))
-    print(_cond_line(mp))
-    xs, how = input_set(mem, T, seed)
-    score = memory_posterior(mem, xs, cell) @ mu_arr
-    y = np.sign(score)
-    print(f"input set: {len(xs)} inputs of length T={T} ({how}); task cell {cell}")
-    print(
-        f"  margin γ = {np.abs(score).min():.4g}; labels +1: {(y > 0).sum()}, −1: {(y < 0).sum()}"
-    )
-    if (y == 0).any() or len(set(y)) < 2:
-        print("  ill-posed or single-label task on this input set; recovery is not decided")
-        return 0
-    print("recovery:")
-    for label, F in (
-        ("LP, linear head on G(x)", np.asarray(mask_probe(mem.as_hmm(), xs))),
-        ("LP, head on mean-pooled G_i(x)", Wt.pooled_features(mem, xs)),
-    ):
-        res = max_margin_head(F, y)
-        inconclusive |= res.status == "inconclusive"
-        print(_lp_line(label, res))
-    if pool.holds:
-        pw = Wt.pooled_witness(mem, mu_arr, cell)
-        print(_witness_line("pooled witness (Theorem 4.3)", pw.decision_values(mem, xs), y))
-    if mp.holds:
-        w = Wt.memory_prompt_witness(mem, mu_arr, mp.witness["s0"], mp.witness["U"], cell)
-        print(_witness_line(f"memory prompt witness s0={w.s0}", w.decision_values(mem, xs), y))
-    return 3 if inconclusive else 0
+    build = memory_report if isinstance(inp.model, MemoryHMM) else hmm_report
+    report = build(inp, name, seed)
+    print("\n".join(report_lines(report)))
+    return report.exit_code

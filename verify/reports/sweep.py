@@ -1,5 +1,5 @@
 """The report of a sweep: per-cell fractions with Wilson intervals (CSV and JSON), one k × n
-heatmap per quantity and slice (PNG and SVG), and one HTML page (jinja2, autoescaped).
+heatmap per quantity and slice (PNG and SVG), and one HTML page (``templates/sweep.html``).
 
 A *slice* fixes every axis except k and n (generator, T, sparsity, nnz); each slice gets
 its own heatmaps. The colour is the fraction of decided instances; each square is labelled
@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from verify.reports.results import atomic_write
+from verify.files import atomic_write
+from verify.reports.pages import write_page
 from verify.sweep import QUANTITIES, SweepConfig
 
 SLICE_AXES = ("generator", "T", "sparsity", "nnz")
@@ -125,47 +126,6 @@ def heatmaps(summary: list[dict], out: Path) -> list[dict]:
     return figures
 
 
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ptverify sweep</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}
-table{border-collapse:collapse;font-size:12px}
-td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#f4f4f4}.figs{display:flex;flex-wrap:wrap;gap:12px}.figs figure{margin:0}
-.key{border:2px solid #c33;padding:4px}
-</style></head><body>
-<h1>ptverify sweep</h1>
-<p>{{ cells }} cells, {{ rows }} instances (seed {{ config.seed }},
-{{ config.instances }} per cell, prompts {{ config.prompts }};
-{{ failed|length }} cells failed{% if interrupted %}; interrupted: partial{% endif %}).
-Files: <a href="results.parquet">results.parquet</a> (one row per instance),
-<a href="summary.csv">summary.csv</a>, <a href="summary.json">summary.json</a>.</p>
-<p>Fractions are over decided instances (γ above float resolution; LP-based quantities
-leave out inconclusive LPs), with 95% Wilson intervals. "A tried prompt recovers": the
-LP on G(u, x) recovers for the C-PROMPT(μ) witness u = 1_U{% if config.prompts == "states" %},
-the neutral prompt u = 1 or a single-state prompt u = e_h{% endif %}; a miss is a search
-result, not a proof that no prompt recovers. "Prompt recovers, head does not" also needs
-the LP's certificate that no linear head on G(x) recovers.</p>
-<table><tr>{% for a, v in axes %}<th>{{ a }}</th>
-<td style="text-align:left">{{ v }}</td>{% endfor %}</tr></table>
-{% for sl in slices %}
-<h2>{{ sl.name }}</h2>
-<div class="figs">
-{% for f in sl.figures %}
-<figure{% if f.quantity == "prompt_only" %} class="key"{% endif %}>
-<img src="{{ f.png }}" alt="{{ f.title }}">
-<figcaption><a href="{{ f.svg }}">SVG</a></figcaption></figure>
-{% endfor %}</div>
-{% endfor %}
-{% if failed %}<h2>Failed cells (rerun to retry)</h2><ul>
-{% for c, why in failed %}<li>{{ c }}: {{ why }}</li>{% endfor %}</ul>{% endif %}
-<h2>Per cell</h2>
-<table><tr>{% for h in header %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for r in table %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
-</table></body></html>
-"""
-
-
 def _cell_text(s: dict) -> str:
     if not s["trials"]:
         return "–"
@@ -182,8 +142,6 @@ def write_sweep_report(
     interrupted: bool = False,
 ) -> Path:
     """summary.csv, summary.json, heatmaps and index.html under ``out``; returns the page."""
-    import jinja2
-
     out = Path(out)
     atomic_write(out / "summary.csv", summary_csv(summary))
     clean = _json_safe(summary)
@@ -200,8 +158,9 @@ def write_sweep_report(
     table = [
         [r[a] for a in header[:9]] + [_cell_text(r[q]) for q, _ in QUANTITIES] for r in summary
     ]
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.from_string(_TEMPLATE).render(
+    return write_page(
+        out / "index.html",
+        "sweep.html",
         config=config,
         cells=len(summary),
         rows=n_rows,
@@ -218,7 +177,6 @@ def write_sweep_report(
         header=header,
         table=table,
     )
-    return atomic_write(out / "index.html", html)
 
 
 __all__ = ["heatmaps", "summary_csv", "write_sweep_report"]
