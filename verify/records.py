@@ -126,16 +126,24 @@ def case_document(
 
 # --------------------------------------------------------------------------- schemas
 
+
+def _versioned(name: str, versions: tuple[int, ...]) -> dict:
+    """The ``schema`` and ``schema_version`` properties of a document named ``name``."""
+    return {
+        "schema": {"type": "string", "const": name},
+        "schema_version": {
+            "type": "integer",
+            "enum": list(versions),
+            "x-expected": f"a version this ptverify reads {list(versions)}",
+        },
+    }
+
+
 #: The case document. ``x-expected`` (ignored by validation) words an error message.
 CASE_JSON_SCHEMA: dict = {
     "type": "object",
     "properties": {
-        "schema": {"type": "string", "const": CASE_SCHEMA},
-        "schema_version": {
-            "type": "integer",
-            "const": CASE_SCHEMA_VERSION,
-            "x-expected": f"version {CASE_SCHEMA_VERSION} (the one this ptverify reads)",
-        },
+        **_versioned(CASE_SCHEMA, (CASE_SCHEMA_VERSION,)),
         "claim": {"type": "string"},
         "claims_from": {"type": ["string", "null"]},
         "role": {"type": "string", "enum": list(ROLES)},
@@ -194,12 +202,7 @@ _CLAIM_RECORD = {
 RESULTS_JSON_SCHEMA: dict = {
     "type": "object",
     "properties": {
-        "schema": {"type": "string", "const": RESULTS_SCHEMA},
-        "schema_version": {
-            "type": "integer",
-            "enum": list(RESULTS_READABLE),
-            "x-expected": f"one of the versions this ptverify reads {list(RESULTS_READABLE)}",
-        },
+        **_versioned(RESULTS_SCHEMA, RESULTS_READABLE),
         "claims": {"type": "array", "items": _CLAIM_RECORD},
     },
     "required": ["schema", "schema_version", "claims"],
