@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
-from verify.claims import Outcome, Unavailable, claim
+from verify.claims import Outcome, claim
 from verify.runner import exit_code, run_claim, run_claims
 
 INTS = lambda: st.fixed_dictionaries({"a": st.integers(0, 1000)})  # noqa: E731
@@ -78,7 +78,7 @@ def _crash(inst):
 
 @claim("t.missing", theorem="T", kind="universal", statement="s", strategy=INTS)
 def _missing(inst):
-    raise Unavailable("verify.nothing is not installed yet")
+    return Outcome.inconclusive("verify.nothing is not installed yet")
 
 
 @claim("t.stats", theorem="T", kind="statistical", statement="s", examples={"ci": 5},
@@ -90,7 +90,7 @@ def _stats(inst):
 
 
 def test_holding_claim_counts_examples_and_quantities():
-    r = run_claim("t.always", "ci")
+    r = run_claim("t.always", "ci").to_dict()
     assert r["status"] == "held" and r["case"] is None
     assert r["counts"]["examples"] == 30 and r["counts"]["passed"] == 30
     q = r["quantities"]["a"]
@@ -98,7 +98,7 @@ def test_holding_claim_counts_examples_and_quantities():
 
 
 def test_falsified_claim_is_shrunk_to_the_minimal_counterexample():
-    r = run_claim("t.small", "ci")
+    r = run_claim("t.small", "ci").to_dict()
     assert r["status"] == "falsified"
     assert r["case"]["instance"] == {"a": 100}  # Hypothesis shrinks to the boundary
     assert r["case"]["role"] == "counterexample" and r["message"] == "a = 100"
@@ -106,56 +106,56 @@ def test_falsified_claim_is_shrunk_to_the_minimal_counterexample():
 
 
 def test_existential_claims_shrink_their_witness_or_fail_the_search():
-    r = run_claim("t.exists", "ci")
+    r = run_claim("t.exists", "ci").to_dict()
     assert r["status"] == "found" and r["case"]["instance"] == {"a": 37}
     assert r["case"]["role"] == "witness" and exit_code([r]) == 0
-    r = run_claim("t.exists_broken", "ci")  # a failing implication part stops the search
+    r = run_claim("t.exists_broken", "ci").to_dict()  # a failing implication part stops the search
     assert r["status"] == "falsified" and r["case"]["instance"] == {"a": 500}
     assert r["case"]["role"] == "counterexample" and exit_code([r]) == 1
-    r = run_claim("t.never", "ci")
+    r = run_claim("t.never", "ci").to_dict()
     assert r["status"] == "not_found" and r["counts"]["examples"] == 25
     assert exit_code([r]) == 1
 
 
 def test_discards_and_inconclusives_never_count_as_passes():
-    r = run_claim("t.discards", "ci")
+    r = run_claim("t.discards", "ci").to_dict()
     assert r["status"] == "inconclusive" and r["counts"]["discarded"] == 20
     assert exit_code([r]) == 3
-    r = run_claim("t.solver", "ci")
+    r = run_claim("t.solver", "ci").to_dict()
     assert r["status"] == "inconclusive"
     assert r["counts"]["inconclusive"] > r["counts"]["passed"]
     assert "solver failed" in r["message"]
-    r = run_claim("t.missing", "ci")
+    r = run_claim("t.missing", "ci").to_dict()
     assert r["status"] == "inconclusive" and "not installed" in r["message"]
 
 
 def test_a_crash_is_an_error_with_a_shrunk_case():
-    r = run_claim("t.crash", "ci")
+    r = run_claim("t.crash", "ci").to_dict()
     assert r["status"] == "error" and exit_code([r]) == 1
     assert r["case"]["instance"] == {"a": 5}
     assert "ZeroDivisionError" in r["message"]
 
 
 def test_non_dict_instances_are_an_error_naming_the_fix():
-    r = run_claim("t.tuple", "ci")
+    r = run_claim("t.tuple", "ci").to_dict()
     assert r["status"] == "error" and "must be dicts" in r["message"]
 
 
 def test_statistical_claims_run_their_fixed_seeds():
-    r = run_claim("t.stats", "ci")
+    r = run_claim("t.stats", "ci").to_dict()
     assert r["status"] == "falsified" and r["counts"]["examples"] == 5
     assert r["case"]["instance"] == {"seed": 3}
-    assert run_claim("t.stats", "ci", examples=3)["status"] == "held"
-    assert run_claim("t.stats", "ci", examples=3, seed=10)["status"] == "falsified"
+    assert run_claim("t.stats", "ci", examples=3).to_dict()["status"] == "held"
+    assert run_claim("t.stats", "ci", examples=3, seed=10).to_dict()["status"] == "falsified"
 
 
 def test_ci_profile_is_deterministic_and_seeds_replay_dev_runs():
-    a, b = run_claim("t.always", "ci"), run_claim("t.always", "ci")
+    a, b = run_claim("t.always", "ci").to_dict(), run_claim("t.always", "ci").to_dict()
     assert a["quantities"]["a"]["values"] == b["quantities"]["a"]["values"]
-    d1 = run_claim("t.always", "dev", examples=20, seed=1234)
-    d2 = run_claim("t.always", "dev", examples=20, seed=1234)
+    d1 = run_claim("t.always", "dev", examples=20, seed=1234).to_dict()
+    d2 = run_claim("t.always", "dev", examples=20, seed=1234).to_dict()
     assert d1["seed"] == 1234 and d1["quantities"] == d2["quantities"]
-    assert run_claim("t.always", "dev", examples=5)["seed"] is not None  # recorded
+    assert run_claim("t.always", "dev", examples=5).to_dict()["seed"] is not None  # recorded
 
 
 def test_exit_code_mapping():
@@ -223,7 +223,7 @@ def _covered(inst):
 
 
 def test_a_pass_that_did_not_exercise_the_premise_is_vacuous_never_held():
-    r = run_claim("t.vacuous", "ci")
+    r = run_claim("t.vacuous", "ci").to_dict()
     assert r["status"] == "vacuous" and exit_code([r]) == 3
     cov = r["coverage"]
     assert cov["exercised"] < 0.8 and cov["exercised_known"] == cov["decided"] == 40
@@ -232,7 +232,7 @@ def test_a_pass_that_did_not_exercise_the_premise_is_vacuous_never_held():
 
 
 def test_coverage_reports_size_ranges_distributions_and_target_extremes():
-    r = run_claim("t.covered", "ci")
+    r = run_claim("t.covered", "ci").to_dict()
     assert r["status"] == "held" and "premise exercised on 100%" in r["message"]
     cov = r["coverage"]
     assert cov["exercised"] == 1.0 and cov["discard_rate"] == 0.0
@@ -240,4 +240,4 @@ def test_coverage_reports_size_ranges_distributions_and_target_extremes():
     assert sum(cov["sizes"]["k"].values()) == 40
     assert cov["targets"]["a"]["max"] >= cov["targets"]["a"]["min"]
     # claims that do not report exercised are neither vacuous nor counted
-    assert run_claim("t.always", "ci")["coverage"]["exercised"] is None
+    assert run_claim("t.always", "ci").to_dict()["coverage"]["exercised"] is None

@@ -4,12 +4,14 @@ replaying a shard's counterexample with ``--seed``/``--examples`` alone."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from verify import runner, shards
 from verify.claims import load_builtin, load_claims_module
+from verify.records import ClaimResult, Counts
 
 PLANTED = str(Path(__file__).with_name("planted_claims.py"))
 
@@ -41,7 +43,7 @@ def test_a_falsified_shard_gives_the_claim_its_counterexample_and_replays_alone(
     assert [s["budget"] for s in r["shards"]] == [20, 20, 20] and r["seed"] == 5
     bad = [s for s in r["shards"] if s["status"] == "falsified"]
     assert bad and f"--seed {bad[0]['seed']} --examples {bad[0]['budget']}" in r["message"]
-    alone = runner.run_claim("planted.head_bug", "dev", bad[0]["budget"], bad[0]["seed"])
+    alone = runner.run_claim("planted.head_bug", "dev", bad[0]["budget"], bad[0]["seed"]).to_dict()
     assert alone["status"] == "falsified"
     assert alone["case"]["instance"] == r["case"]["instance"]
 
@@ -58,15 +60,14 @@ def test_a_true_claim_holds_with_the_counts_of_every_shard():
 
 
 def test_merge_never_turns_an_inconclusive_shard_into_a_pass():
-    part = {
-        "id": "planted.head_ok", "status": "held", "message": "held", "seed": 1, "budget": 5,
-        "counts": {"examples": 5, "passed": 5, "discarded": 0, "inconclusive": 0, "searched": 0},
-        "time_s": 0.1, "quantities": {}, "case": None,
-    }  # fmt: skip
-    other = {**part, "status": "inconclusive", "message": "only 0 decided", "seed": 2}
-    merged = shards.merge("planted.head_ok", 9, [part, other])
+    part = ClaimResult(
+        claim={"id": "planted.head_ok"}, status="held", message="held", profile="dev", seed=1,
+        budget=5, counts=Counts(examples=5, passed=5), time_s=0.1, quantities={}, case=None,
+    )  # fmt: skip
+    other = replace(part, status="inconclusive", message="only 0 decided", seed=2)
+    merged = shards.merge("planted.head_ok", 9, [part, other]).to_dict()
     assert merged["status"] == "inconclusive" and "--seed 2" in merged["message"]
-    assert shards.merge("planted.head_ok", 9, [part, {**part, "seed": 3}])["status"] == "held"
+    assert shards.merge("planted.head_ok", 9, [part, replace(part, seed=3)]).status == "held"
 
 
 def test_run_shards_on_the_command_line_records_every_shard(tmp_path, capsys):

@@ -60,7 +60,7 @@ def test_cli_ci_run_holds_and_reports_accuracies(tmp_path):
 
 def test_broken_prompt_trainer_falsifies_prompt_trained(monkeypatch):
     monkeypatch.setattr(training, "train_prompt", _chance(training.train_prompt))
-    res = run_claim("prompt.trained", "ci", examples=1)
+    res = run_claim("prompt.trained", "ci", examples=1).to_dict()
     assert res["status"] == "falsified", res["message"]
     assert exit_code([res]) == 1
     assert "trained prompt accuracy" in res["message"]
@@ -68,7 +68,7 @@ def test_broken_prompt_trainer_falsifies_prompt_trained(monkeypatch):
 
 def test_broken_attention_trainer_falsifies_memory_attention(monkeypatch):
     monkeypatch.setattr(training, "train_attention", _chance(training.train_attention))
-    res = run_claim("memory.attention", "ci", examples=1)
+    res = run_claim("memory.attention", "ci", examples=1).to_dict()
     assert res["status"] == "falsified", res["message"]
     assert exit_code([res]) == 1
 
@@ -90,7 +90,7 @@ def test_trainer_crash_is_inconclusive_never_a_pass(monkeypatch):
         raise RuntimeError("loss is NaN")
 
     monkeypatch.setattr(training, "train_pooling", crash)
-    res = run_claim("memory.attention", "ci", examples=1)
+    res = run_claim("memory.attention", "ci", examples=1).to_dict()
     assert res["status"] == "inconclusive"
     assert exit_code([res]) == 3
 
@@ -102,5 +102,5 @@ def test_degenerate_panels_are_discarded(monkeypatch):
     out = get("prompt.trained").check({"seed": 0})
     assert out.status == "discard"
     assert out.quantities["models_degenerate"] == trained_claims.PROMPT_PROTOCOL["panel"]
-    res = run_claim("memory.attention", "ci", examples=1)
+    res = run_claim("memory.attention", "ci", examples=1).to_dict()
     assert res["status"] == "inconclusive"

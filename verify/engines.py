@@ -31,7 +31,7 @@ RAY_HINT = "pip install 'ptverify[ray]'"
 
 class EngineUnavailable(InputError):
     """The chosen engine cannot run here (e.g. Ray is not installed); the message says how
-    to fix it. A ValueError, so the command line reports it with exit code 2."""
+    to fix it. An InputError, so the command line reports it with exit code 2."""
 
 
 def import_ray() -> Any:

@@ -51,7 +51,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
 from verify.claims import registry
-from verify.claims.registry import Claim, Outcome, Unavailable, to_jsonable
+from verify.claims.registry import Claim, ClaimStatus, Outcome, to_jsonable
+from verify.records import ClaimResult, Counts, case_document
 from verify.validation import InputError
 
 #: Runner profile → Hypothesis profile name (never the test suite's "ci"/"dev"/"thorough").
@@ -105,7 +106,6 @@ class _Tally:
     sizes: dict[str, dict[float, int]] = field(default_factory=dict)
     targets: dict[str, list[float]] = field(default_factory=dict)
     last_bad: tuple[dict, Outcome, bool] | None = None
-    unavailable: str | None = None
 
     def record(self, out: Outcome) -> None:
         if not self.counting:
@@ -141,6 +141,9 @@ class _Tally:
             v = _finite(value)
             if v is not None:
                 self.targets.setdefault(name, []).append(v)
+
+    def counts(self) -> Counts:
+        return Counts(self.examples, self.passed, self.discarded, self.inconclusive, self.misses)
 
     def exercised_fraction(self) -> float | None:
         return self.exercised / self.exercised_known if self.exercised_known else None
@@ -199,8 +202,6 @@ def _safe_check(c: Claim, instance: dict) -> tuple[Outcome, bool]:
         )
     try:
         out = c.check(instance)
-    except Unavailable:
-        raise
     except Exception as exc:  # noqa: BLE001 - a crash on a valid instance is a finding
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         return (
@@ -230,18 +231,10 @@ def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _T
     # An existential claim stops at its witness, or at a "fail" (e.g. prompt.weaker's
     # implication part checked along the search); other kinds stop at a "fail".
     bad = ("witness", "fail") if c.kind == "existential" else ("fail",)
-    try:
-        strategy = c.strategy()
-    except Unavailable as exc:
-        tally.unavailable = str(exc)
-        return ""
+    strategy = c.strategy()
 
     def prop(instance: dict) -> None:
-        try:
-            out, crashed = _safe_check(c, instance)
-        except Unavailable as exc:
-            tally.unavailable = str(exc)
-            return
+        out, crashed = _safe_check(c, instance)
         tally.record(out)
         if tally.counting:
             for label, value in out.targets.items():
@@ -262,8 +255,6 @@ def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _T
         pass
     except (FailedHealthCheck, Unsatisfiable) as exc:
         return f"Hypothesis could not generate instances: {type(exc).__name__}: {exc}"
-    except Unavailable as exc:
-        tally.unavailable = str(exc)
     except Exception as exc:  # noqa: BLE001 - strategy bugs, flaky replays
         if tally.last_bad is None:
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-4:])
@@ -275,15 +266,16 @@ def _run_statistical(c: Claim, budget: int, seed: int | None, tally: _Tally) -> 
     base = 0 if seed is None else int(seed)
     for i in range(budget):
         instance = {"seed": base + i}
-        try:
-            out, crashed = _safe_check(c, instance)
-        except Unavailable as exc:
-            tally.unavailable = str(exc)
-            return
+        out, crashed = _safe_check(c, instance)
         tally.record(out)
         if (out.status == "fail" or crashed) and tally.last_bad is None:
             tally.last_bad = (instance, out, crashed)
             tally.counting = True  # statistical claims report every seed
+
+
+def quantity_summaries(values: dict[str, list[float]]) -> dict[str, dict]:
+    """Per quantity: count, min, max, mean, median and the first values kept."""
+    return {name: _summary(vs) for name, vs in sorted(values.items()) if vs}
 
 
 def _summary(values: list[float]) -> dict:
@@ -321,8 +313,8 @@ def budget_and_seed(
 
 def run_claim(
     claim_id: str, profile: str = "ci", examples: int | None = None, seed: int | None = None
-) -> dict:
-    """Run one registered claim and return its result record (plain JSON types)."""
+) -> ClaimResult:
+    """Run one registered claim and return its result."""
     c = registry.get(claim_id)
     budget, seed = budget_and_seed(c, profile, examples, seed)
     tally = _Tally()
@@ -333,83 +325,91 @@ def run_claim(
     else:
         problem = _run_search(c, profile, budget, seed, tally)
     elapsed = time.perf_counter() - t0
+    status, message, case = _verdict(c, tally, problem)
+    if tally.reasons:
+        top = sorted(tally.reasons.items(), key=lambda kv: -kv[1])[:3]
+        message += "; " + "; ".join(f"{n}× {r}" for r, n in top)
+    return ClaimResult(
+        claim=c.describe(),
+        status=status,
+        message=message,
+        profile=profile,
+        budget=budget,
+        seed=seed,
+        counts=tally.counts(),
+        time_s=round(elapsed, 3),
+        quantities=quantity_summaries(tally.quantities),
+        coverage=tally.coverage(),
+        case=case,
+    )
 
-    case = None
-    if tally.unavailable is not None:
-        status, message = "inconclusive", f"machinery unavailable: {tally.unavailable}"
-    elif tally.last_bad is not None:
+
+def _verdict(c: Claim, tally: _Tally, problem: str) -> tuple[ClaimStatus, str, dict | None]:
+    """A claim's status, message and case from its tally (see the module docstring)."""
+    if tally.last_bad is not None:
         instance, out, crashed = tally.last_bad
         if crashed:
-            status = "error"
+            status = ClaimStatus.ERROR
         elif out.status == "witness":
-            status = "found"
+            status = ClaimStatus.FOUND
         else:
-            status = "falsified"
-        message = out.message
-        case = {
-            "schema": "ptverify.case",
-            "schema_version": CASE_SCHEMA_VERSION,
-            "claim": c.id,
-            "claims_from": registry.module_source(c.module),
-            "role": "witness" if status == "found" else "counterexample",
-            "instance": to_jsonable(instance),
-            "outcome": out.to_dict(),
-        }
-    elif problem:
-        status, message = "error", problem
-    elif c.kind == "existential":
-        status = "not_found" if tally.examples else "inconclusive"
+            status = ClaimStatus.FALSIFIED
+        role = "witness" if status == ClaimStatus.FOUND else "counterexample"
+        case = case_document(
+            c, registry.module_source(c.module), role, to_jsonable(instance), out.to_dict()
+        )
+        return status, out.message, case
+    if problem:
+        return ClaimStatus.ERROR, problem, None
+    if c.kind == "existential":
         message = (
             f"no witness among {tally.examples} examples "
             f"({tally.inconclusive} inconclusive, {tally.discarded} discarded)"
         )
-    else:
-        need = max(1, math.ceil(c.min_decided * tally.examples))
-        frac = tally.exercised_fraction()
-        gated = c.kind in ("universal", "implication") and frac is not None
-        if tally.passed >= need and gated and frac < c.min_exercised:
-            status = "vacuous"
-            message = (
-                f"vacuous: the premise was exercised on {tally.exercised} of "
-                f"{tally.exercised_known} passing examples ({frac:.0%} < "
-                f"{c.min_exercised:.0%}); held on {tally.passed} of {tally.examples}"
-            )
-        elif tally.passed >= need:
-            status = "held"
-            message = f"held on {tally.passed} of {tally.examples} examples"
-            if frac is not None:
-                message += f" (premise exercised on {frac:.0%})"
-        else:
-            status = "inconclusive"
-            message = (
-                f"only {tally.passed} of {tally.examples} examples decided "
-                f"(need {need}); {tally.discarded} discarded, {tally.inconclusive} inconclusive"
-            )
-    if tally.reasons:
-        top = sorted(tally.reasons.items(), key=lambda kv: -kv[1])[:3]
-        message += "; " + "; ".join(f"{n}× {r}" for r, n in top)
-    return {
-        **c.describe(),
-        "status": status,
-        "message": message,
-        "profile": profile,
-        "budget": budget,
-        "seed": seed,
-        "counts": {
-            "examples": tally.examples,
-            "passed": tally.passed,
-            "discarded": tally.discarded,
-            "inconclusive": tally.inconclusive,
-            "searched": tally.misses,
-        },
-        "time_s": round(elapsed, 3),
-        "quantities": {k: _summary(v) for k, v in sorted(tally.quantities.items()) if v},
-        "coverage": tally.coverage(),
-        "case": case,
-    }
+        status = ClaimStatus.NOT_FOUND if tally.examples else ClaimStatus.INCONCLUSIVE
+        return status, message, None
+    return *_count_verdict(c, tally), None
 
 
-CASE_SCHEMA_VERSION = 1
+def _count_verdict(c: Claim, tally: _Tally) -> tuple[ClaimStatus, str]:
+    """held, vacuous or inconclusive: enough decided passes, and a premise exercised often
+    enough (universal / implication claims that report it)."""
+    need = max(1, math.ceil(c.min_decided * tally.examples))
+    frac = tally.exercised_fraction()
+    gated = c.kind in ("universal", "implication") and frac is not None
+    if tally.passed >= need and gated and frac < c.min_exercised:
+        return ClaimStatus.VACUOUS, (
+            f"vacuous: the premise was exercised on {tally.exercised} of "
+            f"{tally.exercised_known} passing examples ({frac:.0%} < "
+            f"{c.min_exercised:.0%}); held on {tally.passed} of {tally.examples}"
+        )
+    if tally.passed >= need:
+        message = f"held on {tally.passed} of {tally.examples} examples"
+        if frac is not None:
+            message += f" (premise exercised on {frac:.0%})"
+        return ClaimStatus.HELD, message
+    return ClaimStatus.INCONCLUSIVE, (
+        f"only {tally.passed} of {tally.examples} examples decided "
+        f"(need {need}); {tally.discarded} discarded, {tally.inconclusive} inconclusive"
+    )
+
+
+def crash_result(
+    claim_id: str, exc: BaseException, profile: str, *, budget: int = 0, seed: int | None = None
+) -> ClaimResult:
+    """The result of a claim whose worker died (no examples counted)."""
+    return ClaimResult(
+        claim=registry.get(claim_id).describe(),
+        status=ClaimStatus.ERROR,
+        message=f"worker crashed: {type(exc).__name__}: {exc}",
+        profile=profile,
+        budget=budget,
+        seed=seed,
+        counts=Counts(),
+        time_s=0.0,
+        quantities={},
+        coverage=_Tally().coverage(),
+    )
 
 
 def _init_worker(claims_from: Sequence[str]) -> None:
@@ -419,24 +419,7 @@ def _init_worker(claims_from: Sequence[str]) -> None:
 
 
 def _worker(claim_id: str, profile: str, examples: int | None, seed: int | None) -> dict:
-    return run_claim(claim_id, profile, examples, seed)
-
-
-def _crash_record(claim_id: str, exc: BaseException, profile: str) -> dict:
-    c = registry.get(claim_id)
-    return {
-        **c.describe(),
-        "status": "error",
-        "message": f"worker crashed: {type(exc).__name__}: {exc}",
-        "profile": profile,
-        "budget": 0,
-        "seed": None,
-        "counts": {"examples": 0, "passed": 0, "discarded": 0, "inconclusive": 0, "searched": 0},
-        "time_s": 0.0,
-        "quantities": {},
-        "coverage": _Tally().coverage(),
-        "case": None,
-    }
+    return run_claim(claim_id, profile, examples, seed).to_dict()
 
 
 def progress_line(i: int, n: int, r: dict) -> str:
@@ -487,7 +470,7 @@ def run_claims(
             for cid in ids:
                 if progress:
                     print(f"ptverify: running {cid} …", file=sys.stderr, flush=True)
-                finish(run_claim(cid, profile, examples, seed))
+                finish(_worker(cid, profile, examples, seed))
         except KeyboardInterrupt:
             interrupted = True
         return done, interrupted
@@ -514,7 +497,7 @@ def run_claims(
             try:
                 r = fut.result()
             except Exception as exc:  # noqa: BLE001 - a dead worker is that claim's error
-                r = _crash_record(cid, exc, profile)
+                r = crash_result(cid, exc, profile).to_dict()
             finish(r)
     except KeyboardInterrupt:
         interrupted = True

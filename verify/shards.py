@@ -23,11 +23,14 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import astuple, replace
 
 import numpy as np
 
 from verify import engines, runner
 from verify.claims import registry
+from verify.claims.registry import Claim, ClaimStatus
+from verify.records import ClaimResult, Counts
 from verify.validation import InputError
 
 #: Statuses that decide the merged result, strongest first.
@@ -47,7 +50,7 @@ def shard_seed(claim_id: str, base: int, index: int) -> int:
     return int(ss.generate_state(1)[0])
 
 
-def _run_shard(job: tuple) -> dict:
+def _run_shard(job: tuple) -> ClaimResult:
     claim_id, profile, budget, seed, claims_from = job
     runner._init_worker(claims_from)
     return runner.run_claim(claim_id, profile, budget, seed)
@@ -64,59 +67,58 @@ def plan(claim_id: str, profile: str, shards: int, examples: int | None, seed: i
     return [(b, shard_seed(c.id, seed, i)) for i, b in enumerate(parts)], seed
 
 
-def merge(claim_id: str, base_seed: int, parts: Sequence[dict]) -> dict:
+def merge(claim_id: str, base_seed: int, parts: Sequence[ClaimResult]) -> ClaimResult:
     """One claim's result from its shards' results (in shard order)."""
-    c = registry.get(claim_id)
     first = parts[0]
-    counts = {k: sum(p["counts"].get(k, 0) for p in parts) for k in first["counts"]}
+    counts = Counts(*(sum(col) for col in zip(*(astuple(p.counts) for p in parts), strict=True)))
     values: dict[str, list[float]] = {}
     for p in parts:
-        for name, q in p["quantities"].items():
+        for name, q in p.quantities.items():
             values.setdefault(name, []).extend(q.get("values", []))
-    statuses = [p["status"] for p in parts]
-    chosen = None
-    for status in DECIDING:
-        if status in statuses:
-            chosen = parts[statuses.index(status)]
-            break
-    if chosen is None:
-        non_held = [p for p in parts if p["status"] != "held"]
-        need = max(1, math.ceil(c.min_decided * counts.get("examples", 0)))
-        if not non_held and counts.get("passed", 0) >= need:
-            chosen = {**first, "status": "held"}
-            chosen["message"] = (
-                f"held on {counts['passed']} of {counts['examples']} examples "
-                f"in {len(parts)} shards"
-            )
-        elif c.kind == "existential" and all(s == "not_found" for s in statuses):
-            chosen = {**first, "message": f"no witness in {len(parts)} shards"}
-        else:
-            chosen = non_held[0] if non_held else {**first, "status": "inconclusive"}
-    shards = [
-        {"seed": p["seed"], "budget": p["budget"], "status": p["status"],
-         "examples": p["counts"].get("examples", 0), "time_s": p["time_s"]}
-        for p in parts
-    ]  # fmt: skip
-    message = chosen["message"]
-    if chosen is not first or chosen["status"] in DECIDING:
+    chosen = _deciding_part(registry.get(claim_id), parts, counts)
+    message = chosen.message
+    if chosen is not first or chosen.status in DECIDING:
         idx = next((i for i, p in enumerate(parts) if p is chosen), None)
         if idx is not None:
             message = (
-                f"shard {idx + 1}/{len(parts)} (replay: --seed {parts[idx]['seed']} "
-                f"--examples {parts[idx]['budget']}): {message}"
+                f"shard {idx + 1}/{len(parts)} (replay: --seed {parts[idx].seed} "
+                f"--examples {parts[idx].budget}): {message}"
             )
-    return {
-        **first,
-        "status": chosen["status"],
-        "message": message,
-        "budget": sum(p["budget"] for p in parts),
-        "seed": base_seed,
-        "counts": counts,
-        "time_s": round(max(p["time_s"] for p in parts), 3),
-        "quantities": {k: runner._summary(v) for k, v in sorted(values.items()) if v},
-        "case": chosen.get("case"),
-        "shards": shards,
-    }
+    shards = [
+        {"seed": p.seed, "budget": p.budget, "status": p.status.value,
+         "examples": p.counts.examples, "time_s": p.time_s}
+        for p in parts
+    ]  # fmt: skip
+    return replace(
+        first,
+        status=chosen.status,
+        message=message,
+        budget=sum(p.budget for p in parts),
+        seed=base_seed,
+        counts=counts,
+        time_s=round(max(p.time_s for p in parts), 3),
+        quantities=runner.quantity_summaries(values),
+        case=chosen.case,
+        shards=shards,
+    )
+
+
+def _deciding_part(c: Claim, parts: Sequence[ClaimResult], counts: Counts) -> ClaimResult:
+    """The part whose status the merged result takes (see the module docstring); a new
+    record when no single shard's status is the claim's (held over all shards)."""
+    first = parts[0]
+    statuses = [p.status for p in parts]
+    for status in DECIDING:
+        if status in statuses:
+            return parts[statuses.index(status)]
+    non_held = [p for p in parts if p.status != ClaimStatus.HELD]
+    need = max(1, math.ceil(c.min_decided * counts.examples))
+    if not non_held and counts.passed >= need:
+        message = f"held on {counts.passed} of {counts.examples} examples in {len(parts)} shards"
+        return replace(first, status=ClaimStatus.HELD, message=message)
+    if c.kind == "existential" and all(s == ClaimStatus.NOT_FOUND for s in statuses):
+        return replace(first, message=f"no witness in {len(parts)} shards")
+    return non_held[0] if non_held else replace(first, status=ClaimStatus.INCONCLUSIVE)
 
 
 def run_claims_sharded(
@@ -149,7 +151,7 @@ def run_claims_sharded(
             jobs.append((cid, profile, budget, s, tuple(claims_from)))
             owner.append(cid)
     pending = {cid: owner.count(cid) for cid in ids}
-    got: dict[str, dict[int, dict]] = {cid: {} for cid in ids}
+    got: dict[str, dict[int, ClaimResult]] = {cid: {} for cid in ids}
     order = {cid: i for i, cid in enumerate(ids)}
     done: list[dict] = []
     t0 = time.perf_counter()
@@ -160,12 +162,13 @@ def run_claims_sharded(
         ):
             cid = owner[i]
             if isinstance(result, BaseException):
-                result = runner._crash_record(cid, result, profile)
-                result["seed"], result["budget"] = jobs[i][3], jobs[i][2]
+                result = runner.crash_result(
+                    cid, result, profile, budget=jobs[i][2], seed=jobs[i][3]
+                )
             got[cid][i] = result
             pending[cid] -= 1
             if pending[cid] == 0:
-                merged = merge(cid, seeds[cid], [got[cid][j] for j in sorted(got[cid])])
+                merged = merge(cid, seeds[cid], [got[cid][j] for j in sorted(got[cid])]).to_dict()
                 done.append(merged)
                 done.sort(key=lambda r: order[r["id"]])
                 if progress:

@@ -20,7 +20,7 @@ through the same decorator::
         return Outcome.passed(quantities={"x": instance["x"]})
 
 ``strategy`` is a zero-argument factory so that importing the registry never imports the
-strategies (and a claim whose machinery is missing is reported inconclusive, never held).
+strategies.
 Workers of a parallel run find claims by ID: they import the same modules (built-ins plus
 every ``--claims-from`` module) and look the ID up here, so claims never need pickling.
 
@@ -96,10 +96,6 @@ FAILING_STATUSES = (
 
 #: The modules holding the THEORY §5 claims (imported first by :func:`load_builtin`).
 BUILTIN_MODULES = ("verify.claims.head", "verify.claims.prompt", "verify.claims.memory")
-
-
-class Unavailable(RuntimeError):
-    """A claim's machinery (a module it needs) is missing: the claim is inconclusive."""
 
 
 # --------------------------------------------------------------------------- outcome

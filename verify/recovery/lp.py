@@ -26,15 +26,28 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from verify.validation import InputError, finite_array
 
-RECOVERABLE = "recoverable"
-NOT_RECOVERABLE = "not_recoverable"
-INCONCLUSIVE = "inconclusive"
+
+class LPStatus(str, Enum):
+    """The LP's answer; compares, formats and serialises as its string value."""
+
+    RECOVERABLE = "recoverable"
+    NOT_RECOVERABLE = "not_recoverable"
+    INCONCLUSIVE = "inconclusive"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+RECOVERABLE = LPStatus.RECOVERABLE
+NOT_RECOVERABLE = LPStatus.NOT_RECOVERABLE
+INCONCLUSIVE = LPStatus.INCONCLUSIVE
 
 #: Solvers tried in order. HiGHS (simplex/IPM with crossover) returns vertex solutions whose
 #: duals are exact to rounding; Clarabel (interior point) is accurate to ~1e-8; SCS (first
@@ -79,7 +92,7 @@ Solver = Callable[[np.ndarray], RawSolution]
 class LPResult:
     """Answer of :func:`max_margin_head`.
 
-    status: "recoverable" | "not_recoverable" | "inconclusive".
+    status: :class:`LPStatus` (recoverable | not_recoverable | inconclusive).
     margin: the solver's t* in the features' units (NaN when no solver answered).
     head: b (d,) with ‖b‖_∞ ≤ 1 (None when no solver answered).
     certificate: λ (N,) on the simplex (λ ≥ 0, Σλ = 1) over the *original* rows; inputs with
@@ -93,7 +106,7 @@ class LPResult:
     n_rows / n_unique: rows given / distinct signed rows actually sent to the solver.
     """
 
-    status: str
+    status: LPStatus
     margin: float
     head: np.ndarray | None
     certificate: np.ndarray | None
@@ -110,7 +123,7 @@ class LPResult:
 
     @property
     def recoverable(self) -> bool:
-        return self.status == RECOVERABLE
+        return self.status == LPStatus.RECOVERABLE
 
     def support(self) -> np.ndarray:
         """Indices of the inputs with λ > 0 (the counterexample), sorted by weight."""
@@ -219,7 +232,7 @@ def _name(solver: Solver) -> str:
 
 
 class _Verdict(NamedTuple):
-    status: str
+    status: LPStatus
     reason: str
     head: np.ndarray | None
     lam: np.ndarray | None  # over unique rows
@@ -228,11 +241,17 @@ class _Verdict(NamedTuple):
     upper: float
 
 
+def _no_answer(reason: str) -> _Verdict:
+    """An inconclusive attempt that produced nothing to verify."""
+    nan = float("nan")
+    return _Verdict(LPStatus.INCONCLUSIVE, reason, None, None, nan, nan, nan)
+
+
 def _verify(raw: RawSolution, Z: np.ndarray, scale: float, tol_zero: float, tol_eval: float):
     """Turn a raw solver answer into a decision using only float64 recomputation."""
     nan = float("nan")
     if raw.status != "optimal":
-        return _Verdict(INCONCLUSIVE, f"solver status {raw.status!r}", None, None, nan, nan, nan)
+        return _no_answer(f"solver status {raw.status!r}")
     N, d = Z.shape
     head = None if raw.head is None else np.asarray(raw.head, dtype=np.float64).reshape(-1)
     lower = upper = nan
@@ -253,9 +272,11 @@ def _verify(raw: RawSolution, Z: np.ndarray, scale: float, tol_zero: float, tol_
         upper = float(np.abs(lam @ Z).sum() * scale)
     margin = nan if raw.margin is None else float(raw.margin) * scale
     if lower > tol_eval:
-        return _Verdict(RECOVERABLE, "head verified", head, lam, margin, lower, upper)
+        return _Verdict(LPStatus.RECOVERABLE, "head verified", head, lam, margin, lower, upper)
     if upper <= tol_zero:
-        return _Verdict(NOT_RECOVERABLE, "certificate verified", head, lam, margin, lower, upper)
+        return _Verdict(
+            LPStatus.NOT_RECOVERABLE, "certificate verified", head, lam, margin, lower, upper
+        )
     why = []
     why.append(
         "no head returned"
@@ -265,7 +286,7 @@ def _verify(raw: RawSolution, Z: np.ndarray, scale: float, tol_zero: float, tol_
     why.append(
         "no usable dual" if lam is None else f"certificate residual {upper:.3g} > {tol_zero:.3g}"
     )
-    return _Verdict(INCONCLUSIVE, "; ".join(why), head, lam, margin, lower, upper)
+    return _Verdict(LPStatus.INCONCLUSIVE, "; ".join(why), head, lam, margin, lower, upper)
 
 
 def _solve_with_fallbacks(
@@ -282,12 +303,9 @@ def _solve_with_fallbacks(
             raw = solver(Z)
             verdict = _verify(raw, Z, scale, tol_zero, tol_eval)
         except Exception as exc:  # noqa: BLE001 - any solver failure is an inconclusive try
-            nan = float("nan")
-            verdict = _Verdict(
-                INCONCLUSIVE, f"raised {type(exc).__name__}: {exc}", None, None, nan, nan, nan
-            )
+            verdict = _no_answer(f"raised {type(exc).__name__}: {exc}")
         attempts.append(f"{last_name}: {verdict.status} ({verdict.reason})")
-        if verdict.status != INCONCLUSIVE:
+        if verdict.status != LPStatus.INCONCLUSIVE:
             return verdict, last_name, tuple(attempts)
         last = verdict
     assert last is not None
@@ -323,7 +341,7 @@ def max_margin_head(
         # Every feature is 0: every head scores 0, and any λ ∈ Δ has residual 0.
         lam = np.full(N, 1.0 / N)
         return LPResult(
-            NOT_RECOVERABLE, 0.0, np.zeros(d), lam, 0.0, 0.0, 0.0, 0.0, 0.0,
+            LPStatus.NOT_RECOVERABLE, 0.0, np.zeros(d), lam, 0.0, 0.0, 0.0, 0.0, 0.0,
             "all features are zero", None, (), N, 1,
         )  # fmt: skip
     Z_unique, first, inverse = np.unique(Z_all, axis=0, return_index=True, return_inverse=True)
@@ -363,6 +381,7 @@ __all__ = [
     "EVAL_FACTOR",
     "INCONCLUSIVE",
     "LPResult",
+    "LPStatus",
     "NOT_RECOVERABLE",
     "RECOVERABLE",
     "RawSolution",

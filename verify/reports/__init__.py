@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .html import write_html
-from .junit import junit_xml
-from .results import (
-    atomic_write,
+from verify.records import (
     case_certificate,
     check_case_certificate,
-    dumps,
-    load_case,
-    load_results,
-    results_document,
     validate_case,
     validate_results,
-    write_cases,
 )
+
+from .html import write_html
+from .junit import junit_xml
+from .results import atomic_write, dumps, load_case, load_results, results_document, write_cases
 
 
 def write_all(
