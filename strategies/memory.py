@@ -26,6 +26,8 @@ POOL, PROMPT = "C-MEM-POOL", "C-MEM-PROMPT"
 STATE_STYLES = ("iid", "markov")
 #: Largest product state count m**N · s generated (keeps exact inference cheap).
 MAX_PRODUCT_STATES = 64
+#: The ordinary state that reads the task cell (and the prompt's funnel target).
+S0 = 0
 
 
 class MemoryInstance(NamedTuple):
@@ -53,34 +55,12 @@ def _names(spec: Any, what: str) -> frozenset[str]:
     return names
 
 
-@st.composite
-def _memory_build(
-    draw: Any,
-    n_cells: Any,
-    n_values: Any,
-    n_ordinary: Any,
-    n_tokens: Any,
-    state_style: Any,
-    satisfying: Any,
-    violating: Any,
-    sigma_floor: float,
-    cell: int,
-    max_weight: int,
-) -> _Built:
-    sat, vio = _names(satisfying, "satisfying"), _names(violating, "violating")
-    if sat & vio:
-        raise InputError(f"memory_hmms: {sorted(sat & vio)} both satisfied and violated")
-    N = draw_int(draw, n_cells, "n_cells")
-    m = draw_int(draw, n_values, "n_values")
-    s = draw_int(draw, n_ordinary, "n_ordinary")
-    if N < 1 or m < 1 or s < 1 or not 0 <= cell < N:
-        raise InputError(
-            f"need n_cells ≥ 1, n_values ≥ 1, n_ordinary ≥ 1, 0 ≤ cell < N; got "
-            f"N={N}, m={m}, s={s}, cell={cell}"
-        )
-    if POOL in vio and m < 2:
-        raise InputError("violating C-MEM-POOL needs n_values ≥ 2 (two indistinguishable values)")
-    # --- modes
+def _modes(
+    draw: Any, sat: frozenset[str], vio: frozenset[str], N: int, s: int, state_style: Any
+) -> tuple[str | None, str | None, str, int]:
+    """How the requested violations are built — ``pool`` "twin", "swap" or None, ``prompt``
+    "implied", "no-funnel", "rank" or None — the chain's style, and s grown to what the
+    modes need (swap: states in pairs; no-funnel: s ≥ 2)."""
     pool_mode = prompt_mode = None
     if POOL in vio:
         swap_ok = N == 1
@@ -107,65 +87,91 @@ def _memory_build(
         style = draw(st.sampled_from(STATE_STYLES))
     else:
         style = state_style
-    if style not in STATE_STYLES:
-        raise InputError(f"state_style {style!r} is unknown; use one of {STATE_STYLES}")
-    if m**N * s > MAX_PRODUCT_STATES:
-        raise InputError(
-            f"m**N · s = {m}**{N} · {s} exceeds {MAX_PRODUCT_STATES} product states; "
-            f"pass smaller n_values / n_cells / n_ordinary"
-        )
-    need_tokens = m * N if POOL in sat else (m if PROMPT in sat else 1)
-    n = max(draw_int(draw, n_tokens, "n_tokens"), need_tokens)
-    # --- state chain; s0 = 0 is the state that reads the task cell
-    s0 = 0
-    funnel = PROMPT in sat or prompt_mode == "rank"
+    return pool_mode, prompt_mode, style, s
+
+
+def _chain(
+    draw: Any,
+    s: int,
+    style: str,
+    modes: tuple[str | None, str | None],
+    funnel: bool,
+    max_weight: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ordinary-state chain ``(A (s, s), start (s,))``, start stationary for A. swap:
+    doubly stochastic (a permutation when ``funnel``, uniform for iid or no-funnel), start
+    uniform; iid: every row the start law; markov: dense, and with ``funnel`` a state
+    u ≠ S0 whose only successor is S0 (when s ≥ 2)."""
+    pool_mode, prompt_mode = modes
     if pool_mode == "swap":
         if funnel:
             perm = draw(st.permutations(range(s)))
-            A = np.eye(s)[perm]  # every row one-hot: the state mapped to s0 is a funnel
+            A = np.eye(s)[perm]  # every row one-hot: the state mapped to S0 is a funnel
         elif style == "iid" or prompt_mode == "no-funnel":
             A = np.full((s, s), 1.0 / s)
         else:
             w = normalise(draw(weight_arrays((s,), zeros=True, max_weight=max_weight)))
             A = sum(wr * np.eye(s)[draw(st.permutations(range(s)))] for wr in w)
-        start = np.full(s, 1.0 / s)  # doubly stochastic: uniform is stationary
-    elif style == "iid":
+        return A, np.full(s, 1.0 / s)  # doubly stochastic: uniform is stationary
+    if style == "iid":
         row = normalise(draw(weight_arrays((s,), zeros=False, max_weight=max_weight)))
-        A, start = np.tile(row, (s, 1)), row
-    else:
-        A = normalise(draw(weight_arrays((s, s), zeros=False, max_weight=max_weight)))
-        if funnel:
-            # the funnel state differs from s0 when s ≥ 2: an absorbing s0 (u = s0) makes
-            # π_S = δ_s0, so the prompt would condition on nothing
-            u = draw(st.integers(1, s - 1)) if s >= 2 else 0
-            A[u] = np.eye(s)[s0]
-        start = stationary_distribution(A)
-    # --- pointer: s0 reads the task cell
-    pointer = np.array([draw(st.integers(0, N - 1)) for _ in range(s)], dtype=np.int64)
-    pointer[s0] = cell
-    if pool_mode == "swap":
-        pointer[:] = 0
-    # --- emission (m·s, n), row a*s + st
-    emission = normalise(draw(weight_arrays((m * s, n), zeros=True, max_weight=max_weight)))
-    if sat:
-        homes = np.zeros_like(emission)
-        for a in range(m):
-            for st_ in range(s):
-                token = (int(pointer[st_]) * m + a) if POOL in sat else a
-                homes[a * s + st_, token] = 1.0
+        return np.tile(row, (s, 1)), row
+    A = normalise(draw(weight_arrays((s, s), zeros=False, max_weight=max_weight)))
+    if funnel:
+        # the funnel state differs from S0 when s ≥ 2: an absorbing S0 (u = S0) makes
+        # π_S = δ_S0, so the prompt would condition on nothing
+        u = draw(st.integers(1, s - 1)) if s >= 2 else 0
+        A[u] = np.eye(s)[S0]
+    return A, stationary_distribution(A)
 
-        def worst(e: np.ndarray) -> float:
-            checks = []
-            if POOL in sat:  # the prior does not enter the pooled system: any prior will do
-                probe = MemoryHMM(np.full((N, m), 1.0 / m), start, A, pointer, e)
-                checks.append(sigma_min(pooled_system(probe, np.zeros(m), cell).matrix))
-            if PROMPT in sat:
-                checks.append(sigma_min(e[s0::s].T))
-            return min(checks)
 
-        emission = rank_repair(emission, homes, sigma_floor, worst)
-    order = draw(st.permutations(range(m)))
-    pair = (int(order[0]), int(order[1])) if m >= 2 else (0, 0)
+def _repaired(
+    emission: np.ndarray,
+    sat: frozenset[str],
+    chain: tuple[np.ndarray, np.ndarray],
+    pointer: np.ndarray,
+    m: int,
+    cell: int,
+    sigma_floor: float,
+) -> np.ndarray:
+    """``emission`` (m·s, n), row a·s + st, moved toward one-hot "home" tokens (value a,
+    or (cell, a) for C-MEM-POOL) until every satisfied condition's matrix has
+    σ_min ≥ sigma_floor: the stacked pooled emissions (conditions.pooled_system), or
+    W_{S0} = emission[S0::s]ᵀ. chain: (A, start) of the ordinary states."""
+    A, start = chain
+    s = start.shape[0]
+    homes = np.zeros_like(emission)
+    for a in range(m):
+        for st_ in range(s):
+            token = (int(pointer[st_]) * m + a) if POOL in sat else a
+            homes[a * s + st_, token] = 1.0
+
+    def worst(e: np.ndarray) -> float:
+        checks = []
+        if POOL in sat:  # the prior does not enter the pooled system: any prior will do
+            N = max(int(pointer.max()), cell) + 1
+            probe = MemoryHMM(np.full((N, m), 1.0 / m), start, A, pointer, e)
+            checks.append(sigma_min(pooled_system(probe, np.zeros(m), cell).matrix))
+        if PROMPT in sat:
+            checks.append(sigma_min(e[S0::s].T))
+        return min(checks)
+
+    return rank_repair(emission, homes, sigma_floor, worst)
+
+
+def _merge_values(
+    emission: np.ndarray,
+    pair: tuple[int, int],
+    modes: tuple[str | None, str | None],
+    pointer: np.ndarray,
+    cell: int,
+) -> None:
+    """Make values a0, a1 = ``pair`` indistinguishable in place (emission (m·s, n), row
+    a·s + st): "twin" copies a0's rows to a1 in every state reading ``cell``; "swap" makes
+    state st + s/2 emit as st with a0, a1 swapped; "rank" twins them in S0 alone."""
+    pool_mode, prompt_mode = modes
+    s = pointer.shape[0]
+    m = emission.shape[0] // s
     a0, a1 = pair
     if pool_mode == "twin":
         for st_ in range(s):
@@ -179,7 +185,56 @@ def _memory_build(
             for a in range(m):
                 emission[a * s + st_ + half] = emission[swap[a] * s + st_]
     if prompt_mode == "rank":
-        emission[a1 * s + s0] = emission[a0 * s + s0]
+        emission[a1 * s + S0] = emission[a0 * s + S0]
+
+
+@st.composite
+def _memory_build(
+    draw: Any,
+    sizes: tuple[Any, Any, Any, Any],
+    state_style: Any,
+    conditions: tuple[Any, Any],
+    sigma_floor: float,
+    cell: int,
+    max_weight: int,
+) -> _Built:
+    """A MemoryHMM for ``sizes = (n_cells, n_values, n_ordinary, n_tokens)`` and
+    ``conditions = (satisfying, violating)``, as :func:`memory_hmms` documents."""
+    sat, vio = _names(conditions[0], "satisfying"), _names(conditions[1], "violating")
+    if sat & vio:
+        raise InputError(f"memory_hmms: {sorted(sat & vio)} both satisfied and violated")
+    N = draw_int(draw, sizes[0], "n_cells")
+    m = draw_int(draw, sizes[1], "n_values")
+    s = draw_int(draw, sizes[2], "n_ordinary")
+    if N < 1 or m < 1 or s < 1 or not 0 <= cell < N:
+        raise InputError(
+            f"need n_cells ≥ 1, n_values ≥ 1, n_ordinary ≥ 1, 0 ≤ cell < N; got "
+            f"N={N}, m={m}, s={s}, cell={cell}"
+        )
+    if POOL in vio and m < 2:
+        raise InputError("violating C-MEM-POOL needs n_values ≥ 2 (two indistinguishable values)")
+    pool_mode, prompt_mode, style, s = _modes(draw, sat, vio, N, s, state_style)
+    if style not in STATE_STYLES:
+        raise InputError(f"state_style {style!r} is unknown; use one of {STATE_STYLES}")
+    if m**N * s > MAX_PRODUCT_STATES:
+        raise InputError(
+            f"m**N · s = {m}**{N} · {s} exceeds {MAX_PRODUCT_STATES} product states; "
+            f"pass smaller n_values / n_cells / n_ordinary"
+        )
+    need_tokens = m * N if POOL in sat else (m if PROMPT in sat else 1)
+    n = max(draw_int(draw, sizes[3], "n_tokens"), need_tokens)
+    funnel = PROMPT in sat or prompt_mode == "rank"
+    A, start = _chain(draw, s, style, (pool_mode, prompt_mode), funnel, max_weight)
+    pointer = np.array([draw(st.integers(0, N - 1)) for _ in range(s)], dtype=np.int64)
+    pointer[S0] = cell
+    if pool_mode == "swap":
+        pointer[:] = 0
+    emission = normalise(draw(weight_arrays((m * s, n), zeros=True, max_weight=max_weight)))
+    if sat:
+        emission = _repaired(emission, sat, (A, start), pointer, m, cell, sigma_floor)
+    order = draw(st.permutations(range(m)))
+    pair = (int(order[0]), int(order[1])) if m >= 2 else (0, 0)
+    _merge_values(emission, pair, (pool_mode, prompt_mode), pointer, cell)
     prior = normalise(draw(weight_arrays((N, m), zeros=False, max_weight=max_weight)))
     mem = MemoryHMM(prior, start, A, pointer, emission)
     return _Built(mem, pair, {"pool": pool_mode, "prompt": prompt_mode, "style": style})
@@ -214,18 +269,11 @@ def memory_hmms(
     - violating C-MEM-PROMPT: no state has a single successor ("no-funnel", s ≥ 2), or the
       only funnel target s0 has twin columns in W_{s0} ("rank"), or implied by "twin".
     """
-    return _memory_build(
-        n_cells,
-        n_values,
-        n_ordinary,
-        n_tokens,
-        state_style,
-        satisfying,
-        violating,
-        sigma_floor,
-        cell,
-        max_weight,
-    ).map(lambda built: built.mem)
+    sizes = (n_cells, n_values, n_ordinary, n_tokens)
+    build = _memory_build(
+        sizes, state_style, (satisfying, violating), sigma_floor, cell, max_weight
+    )
+    return build.map(lambda built: built.mem)
 
 
 @st.composite
@@ -270,20 +318,9 @@ def memory_instances(
     arguments) and μ from :func:`memory_tasks`, opposite on the pair of values a violation
     merged, so each requested condition holds / fails for this very μ. With ``T`` also the
     input set (exhaustive when n**T ≤ max_exhaustive, else a seeded sample of 512)."""
-    built = draw(
-        _memory_build(
-            n_cells,
-            n_values,
-            n_ordinary,
-            n_tokens,
-            state_style,
-            satisfying,
-            violating,
-            sigma_floor,
-            cell,
-            MAX_WEIGHT,
-        )
-    )
+    sizes = (n_cells, n_values, n_ordinary, n_tokens)
+    conditions = (satisfying, violating)
+    built = draw(_memory_build(sizes, state_style, conditions, sigma_floor, cell, MAX_WEIGHT))
     mem = built.mem
     mu = draw(memory_tasks(mem.n_values, opposite=built.pair, floor=mu_floor))
     xs = None

@@ -162,3 +162,12 @@ def test_unwritable_report_dir_fails_before_any_claim_runs(tmp_path, capsys):
     assert code == 2
     assert "--report-dir" in captured.err and "not a writable folder" in captured.err
     assert "head.exact" not in captured.out  # nothing ran
+
+
+def test_run_logs_progress_on_stderr_unless_quiet(tmp_path, capsys):
+    args = ["run", "head.exact", "--examples", "3", "--report-dir", str(tmp_path)]
+    main(args)
+    err = capsys.readouterr().err
+    assert "ptverify: running head.exact …" in err and "ptverify: [1/1] head.exact" in err
+    main([*args, "--quiet"])
+    assert "ptverify: [1/1]" not in capsys.readouterr().err

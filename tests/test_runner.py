@@ -3,6 +3,7 @@ determinism of the ci profile, parallel workers and incremental results."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -195,16 +196,17 @@ def test_keyboard_interrupt_keeps_partial_results(monkeypatch):
     assert interrupted and [r["id"] for r in results] == ["t.always"]
 
 
-def test_parallel_workers_find_user_claims_by_id(capsys):
+def test_parallel_workers_find_user_claims_by_id(caplog):
     planted = str(Path(__file__).with_name("planted_claims.py"))
     from verify.claims import load_claims_module
 
     load_claims_module(planted)
+    caplog.set_level(logging.INFO, logger="verify")  # the CLI sends these lines to stderr
     results, _ = run_claims(
         ["planted.head_ok", "planted.head_bug"], workers=2, claims_from=[planted]
     )
     assert [r["status"] for r in results] == ["held", "falsified"]
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "[2/2]" in err  # progress on stderr
 
 

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import functools
 import importlib
+import logging
 import math
 import pkgutil
 import sys
@@ -20,6 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
+from verify.progress import configure_logging
 from verify.validation import InputError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -433,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed usage + message
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    configure_logging(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

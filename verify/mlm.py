@@ -22,8 +22,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ from verify.validation import InputError
 
 from .inference import loo_conditionals, mask_probe, posterior_h0
 from .models import HMM, MemoryHMM
+from .progress import bar as progress_bar
 from .training import (
     LinearHead,
     Splits,
@@ -46,6 +47,8 @@ from .training import (
     fit,
     resolve_device,
 )
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT = "mlm.pt"
 METADATA = "mlm.json"
@@ -107,12 +110,8 @@ class MLMConfig:
             "eval_size",
             "eval_len",
         ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise InputError(f"MLMConfig.{name} = {v!r} must be a positive int")
-        v = self.eval_every
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise InputError(f"MLMConfig.eval_every = {v!r} must be an int ≥ 0 (0: at the end)")
+            self._check_int(name, 1, "a positive int")
+        self._check_int("eval_every", 0, "an int ≥ 0 (0: at the end)")
         if self.d_model % self.n_heads:
             raise InputError(
                 f"MLMConfig.d_model = {self.d_model} must be divisible by n_heads = {self.n_heads}"
@@ -138,6 +137,11 @@ class MLMConfig:
             raise InputError(f"MLMConfig.warmup = {self.warmup!r} must be in [0, 1)")
         if not (self.weight_decay >= 0):
             raise InputError(f"MLMConfig.weight_decay = {self.weight_decay!r} must be ≥ 0")
+
+    def _check_int(self, name: str, low: int, what: str) -> None:
+        v = getattr(self, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise InputError(f"MLMConfig.{name} = {v!r} must be {what}")
 
 
 class MaskedLM(torch.nn.Module):
@@ -273,12 +277,6 @@ def _new_model(n_tokens: int, config: MLMConfig) -> MaskedLM:
         return MaskedLM(n_tokens, config)
 
 
-def _save_atomic(obj_path: Path, state: dict, meta_path: Path, meta: dict) -> None:
-    with atomic_path(obj_path) as tmp:
-        torch.save(state, tmp)
-    atomic_write(meta_path, json.dumps(meta, indent=1))
-
-
 class OracleProbe:
     """Held-out inputs and their exact outputs, for the TV-to-oracle curve.
 
@@ -314,6 +312,107 @@ def _lr_factor(step: int, config: MLMConfig) -> float:
     return 0.1 + 0.45 * (1.0 + math.cos(math.pi * min(1.0, frac)))  # float: weights_only load
 
 
+@dataclass
+class _Done:
+    """What a pretraining has done so far (cumulative over resumed calls)."""
+
+    step: int = 0
+    losses: list[float] = dataclasses.field(default_factory=list)
+    curve: list[dict] = dataclasses.field(default_factory=list)
+    tokens: int = 0
+    loop_time_s: float = 0.0
+
+
+class _Checkpoint:
+    """``mlm.pt`` (model, optimiser and scheduler state_dicts) and ``mlm.json`` (step,
+    fingerprint of model+config, losses, TV curve, …) in ``folder``; no-ops for None."""
+
+    def __init__(self, folder: str | Path | None, fingerprint: str, config: MLMConfig, n: int):
+        self.folder, self.fingerprint, self.config, self.n_tokens = folder, fingerprint, config, n
+        if folder is not None:
+            self.folder = Path(folder)
+            self.folder.mkdir(parents=True, exist_ok=True)
+
+    def load(self, net: MaskedLM, opt: Any, sched: Any, dev: torch.device) -> _Done:
+        """Restore the saved state into ``net``, ``opt``, ``sched`` when the saved
+        fingerprint matches; return what it had done (nothing when there is no match)."""
+        if self.folder is None:
+            return _Done()
+        ckpt, meta_path = self.folder / CHECKPOINT, self.folder / METADATA
+        if not (ckpt.exists() and meta_path.exists()):
+            return _Done()
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") != self.fingerprint:
+            return _Done()
+        state = torch.load(ckpt, map_location=dev, weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        return _Done(
+            step=int(meta["step"]),
+            losses=list(meta["losses"]),
+            curve=list(meta.get("curve", [])),
+            tokens=int(meta.get("tokens", 0)),
+            loop_time_s=float(meta.get("loop_time_s", 0.0)),
+        )
+
+    def save(self, step: int, net: MaskedLM, opt: Any, sched: Any, done: _Done) -> None:
+        if self.folder is None:
+            return
+        state = {
+            "model": net.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+        }
+        meta = {
+            "fingerprint": self.fingerprint,
+            "step": step,
+            "losses": done.losses,
+            "curve": done.curve,
+            "tokens": done.tokens,
+            "loop_time_s": done.loop_time_s,
+            "config": dataclasses.asdict(self.config),
+            "n_tokens": self.n_tokens,
+        }
+        with atomic_path(self.folder / CHECKPOINT) as tmp:
+            torch.save(state, tmp)
+        atomic_write(self.folder / METADATA, json.dumps(meta, indent=1))
+
+
+def _evaluate(net: MaskedLM, probe: OracleProbe, step: int, done: _Done, progress: bool) -> None:
+    """Append the TV to the oracle at ``step`` to ``done.curve`` (once per step)."""
+    if done.curve and done.curve[-1]["step"] == step:
+        return
+    tv = probe.tv(net)
+    done.curve.append(
+        {"step": step, "tokens": done.tokens, "time_s": round(done.loop_time_s, 3), "tv": tv}
+    )
+    if progress:
+        loss = np.mean(done.losses[-50:] or [np.nan])
+        logger.info(
+            f"[mlm] step {step}/{net.config.steps} loss {loss:.4f} TV {tv:.4f} "
+            f"({done.loop_time_s:.0f}s)"
+        )
+
+
+def _train_step(
+    forward: Any, net: MaskedLM, opt: Any, sched: Any, batch: tuple, amp: bool
+) -> float:
+    """One optimiser step on ``batch = (tokens, inputs, mask)`` (B, L): cross-entropy of
+    ``forward(inputs)`` against the tokens at the masked positions, gradient norm clipped
+    to 1; returns the loss."""
+    tgt, x, m = batch
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        logits = forward(x)
+    loss = torch.nn.functional.cross_entropy(logits[m].float(), tgt[m])
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def pretrain_mlm(
     model: HMM | MemoryHMM,
     config: MLMConfig = MLMConfig(),
@@ -334,108 +433,54 @@ def pretrain_mlm(
     interruption; the checkpoint is written). ``amp``: bfloat16 autocast of the encoder's
     forward during pretraining (default: on CUDA only; the oracle and the downstream
     features stay float32/float64). ``compile``: ``torch.compile`` the training forward
-    (off by default: not measured to help at these sizes).
+    (off by default: not measured to help at these sizes). ``progress``: log the TV
+    evaluations (INFO) and show a bar over the steps on a terminal.
     """
     if not isinstance(model, (HMM, MemoryHMM)):
         raise InputError(f"model must be an HMM or MemoryHMM, got {type(model).__name__}")
     dev = resolve_device(device)
     amp = (dev.type == "cuda") if amp is None else bool(amp)
     t0 = time.perf_counter()
-    n = model.n_tokens
-    net = _new_model(n, config).to(dev)
+    net = _new_model(model.n_tokens, config).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config))
-    fp = _fingerprint(model, config)
-    step0, losses, curve, tokens0, time0 = 0, [], [], 0, 0.0
-    ckpt = meta_path = None
-    if checkpoint_dir is not None:
-        cdir = Path(checkpoint_dir)
-        cdir.mkdir(parents=True, exist_ok=True)
-        ckpt, meta_path = cdir / CHECKPOINT, cdir / METADATA
-        if ckpt.exists() and meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            if meta.get("fingerprint") == fp:
-                state = torch.load(ckpt, map_location=dev, weights_only=True)
-                net.load_state_dict(state["model"])
-                opt.load_state_dict(state["optimizer"])
-                sched.load_state_dict(state["scheduler"])
-                step0, losses = int(meta["step"]), list(meta["losses"])
-                curve = list(meta.get("curve", []))
-                tokens0, time0 = int(meta.get("tokens", 0)), float(meta.get("loop_time_s", 0.0))
+    ckpt = _Checkpoint(checkpoint_dir, _fingerprint(model, config), config, model.n_tokens)
+    done = ckpt.load(net, opt, sched, dev)
+    step0, tokens0, time0 = done.step, done.tokens, done.loop_time_s
     sampler = WindowSampler(model, config, dev)
     probe = OracleProbe(model, config)
     end = config.steps if stop_after is None else min(config.steps, int(stop_after))
     forward = torch.compile(net) if compile else net
-    tokens, loop_time = tokens0, time0
-
-    def save(step: int) -> None:
-        if ckpt is not None:
-            state = {
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-            }
-            meta = {
-                "fingerprint": fp,
-                "step": step,
-                "losses": losses,
-                "curve": curve,
-                "tokens": tokens,
-                "loop_time_s": loop_time,
-                "config": dataclasses.asdict(config),
-                "n_tokens": n,
-            }
-            _save_atomic(ckpt, state, meta_path, meta)
-
-    def evaluate(step: int) -> None:
-        if curve and curve[-1]["step"] == step:
-            return
-        tv = probe.tv(net)
-        curve.append({"step": step, "tokens": tokens, "time_s": round(loop_time, 3), "tv": tv})
-        if progress:
-            print(
-                f"  [mlm] step {step}/{config.steps} loss {np.mean(losses[-50:] or [np.nan]):.4f}"
-                f" TV {tv:.4f} ({loop_time:.0f}s)",
-                file=sys.stderr,
-                flush=True,
-            )
-
     if step0 == 0 and config.eval_every:
-        evaluate(0)
+        _evaluate(net, probe, 0, done, progress)
     net.train()
-    with deterministic():
+    bar = progress_bar(config.steps, "mlm", "step", initial=step0, enabled=progress, leave=False)
+    with deterministic(), bar:
         for step in range(step0, end):
             t_step = time.perf_counter()
-            tgt, x, m = sampler.batch(step)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                logits = forward(x)
-            loss = torch.nn.functional.cross_entropy(logits[m].float(), tgt[m])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            tokens += int(tgt.numel())
-            loop_time += time.perf_counter() - t_step
+            batch = sampler.batch(step)
+            done.losses.append(_train_step(forward, net, opt, sched, batch, amp))
+            done.tokens += int(batch[0].numel())
+            done.loop_time_s += time.perf_counter() - t_step
+            bar.update(1)
             if config.eval_every and (step + 1) % config.eval_every == 0:
-                evaluate(step + 1)
+                _evaluate(net, probe, step + 1, done, progress)
             if (step + 1) % config.checkpoint_every == 0:
-                save(step + 1)
+                ckpt.save(step + 1, net, opt, sched, done)
     if end == config.steps:
-        evaluate(end)
-    save(end)
+        _evaluate(net, probe, end, done, progress)
+    ckpt.save(end, net, opt, sched, done)
     net.eval()
-    tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
+    tail = done.losses[-max(1, len(done.losses) // 10) :] if done.losses else [float("nan")]
     return net, PretrainResult(
         steps=end,
         final_loss=float(np.mean(tail)),
         wall_time_s=time.perf_counter() - t0,
-        loop_time_s=loop_time - time0,
-        tokens=tokens - tokens0,
+        loop_time_s=done.loop_time_s - time0,
+        tokens=done.tokens - tokens0,
         resumed_from=step0,
-        losses=losses,
-        curve=curve,
+        losses=done.losses,
+        curve=done.curve,
     )
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import sys
+import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from .mlm import (
     train_prompt_mlm,
 )
 from .models import HMM, MemoryHMM
+from .progress import bar as progress_bar
 from .reference import (
     reference_hmm,
     reference_memory_hmm,
@@ -58,6 +60,8 @@ from .training import (
     train_pooling,
     train_prompt,
 )
+
+logger = logging.getLogger(__name__)
 
 N_TOKENS = 10
 N_ORDINARY = 4
@@ -120,126 +124,69 @@ class Preset:
         return self.tv_targets[-1][1]
 
 
+def _mlm(window: int, **kw: Any) -> MLMConfig:
+    """A preset's MLM: pretraining windows of ``[window/2, window]`` tokens, as many
+    positions (``max_len = window``), the default mask rate; ``kw`` sets the rest."""
+    return MLMConfig(max_len=window, seq_len=window, min_len=window // 2, **kw)
+
+
+# One field group per line, so the presets read side by side: downstream data; vanilla
+# panels (ks, seeds per k; oracle then transformer); memory panels; prompt lengths; the
+# MLM (window, encoder size, schedule, evaluation); head training; TV targets.
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
-        name="smoke",
-        length=24,
-        n_train=400,
-        n_val=150,
-        n_test=300,
-        oracle_ks=(4, 8, 12, 20, 30),
-        oracle_seeds=3,
-        transformer_ks=(8, 20),
-        transformer_seeds=1,
-        memory_ms=(2, 5),
-        memory_oracle_seeds=2,
-        memory_transformer_seeds=1,
-        oracle_prompt_len=2,
-        mlm_prompt_len=4,
+        name="smoke", length=24, n_train=400, n_val=150, n_test=300,
+        oracle_ks=(4, 8, 12, 20, 30), oracle_seeds=3, transformer_ks=(8, 20), transformer_seeds=1,
+        memory_ms=(2, 5), memory_oracle_seeds=2, memory_transformer_seeds=1,
+        oracle_prompt_len=2, mlm_prompt_len=4,
         # measured (seed 0, 500 steps, ~40 s each with 1 thread on a shared CPU): TV 0.007
         # at k = 8, 0.16 at k = 20 (k > n needs more than CI can spend), memory 0.026 / 0.036
-        mlm=MLMConfig(
-            d_model=32,
-            n_layers=2,
-            n_heads=2,
-            d_ff=64,
-            max_len=32,
-            seq_len=32,
-            min_len=16,
-            mask_rate=0.15,
-            steps=500,
-            batch_size=32,
-            lr=3e-3,
-            checkpoint_every=100,
-            eval_every=50,
-            eval_size=128,
-            eval_len=24,
+        mlm=_mlm(
+            32, d_model=32, n_layers=2, n_heads=2, d_ff=64,
+            steps=500, batch_size=32, lr=3e-3, checkpoint_every=100,
+            eval_every=50, eval_size=128, eval_len=24,
         ),
         train=TrainConfig(lr=0.05, batch_size=100, max_epochs=40, patience=8),
-        tv_targets=((12, 0.05), (30, 0.3)),
-        memory_tv_target=0.1,
+        tv_targets=((12, 0.05), (30, 0.3)), memory_tv_target=0.1,
     ),
     "small": Preset(
-        name="small",
-        length=64,
-        n_train=1500,
-        n_val=300,
-        n_test=600,
-        oracle_ks=(4, 8, 10, 12, 15, 25, 30),
-        oracle_seeds=5,
-        transformer_ks=(4, 8, 12, 20, 30),
-        transformer_seeds=2,
-        memory_ms=(2, 3, 5, 7),
-        memory_oracle_seeds=3,
-        memory_transformer_seeds=2,
-        oracle_prompt_len=2,
-        mlm_prompt_len=8,
+        name="small", length=64, n_train=1500, n_val=300, n_test=600,
+        oracle_ks=(4, 8, 10, 12, 15, 25, 30), oracle_seeds=5,
+        transformer_ks=(4, 8, 12, 20, 30), transformer_seeds=2,
+        memory_ms=(2, 3, 5, 7), memory_oracle_seeds=3, memory_transformer_seeds=2,
+        oracle_prompt_len=2, mlm_prompt_len=8,
         # 2000 steps × 32 windows × 40–80 tokens ≈ 3.8M tokens: 440–500 s per MLM measured
         # with 1 thread on a 2-core CPU shared with ~4 other jobs (~8–20k tokens/s)
-        mlm=MLMConfig(
-            d_model=64,
-            n_layers=2,
-            n_heads=4,
-            d_ff=128,
-            max_len=80,
-            seq_len=80,
-            min_len=40,
-            mask_rate=0.15,
-            steps=2000,
-            batch_size=32,
-            lr=3e-3,
-            checkpoint_every=250,
-            eval_every=150,
-            eval_size=256,
-            eval_len=64,
+        mlm=_mlm(
+            80, d_model=64, n_layers=2, n_heads=4, d_ff=128,
+            steps=2000, batch_size=32, lr=3e-3, checkpoint_every=250,
+            eval_every=150, eval_size=256, eval_len=64,
         ),
         train=TrainConfig(lr=0.05, batch_size=200, max_epochs=40, patience=10),
     ),
     "paper": Preset(
-        name="paper",
-        length=128,
-        n_train=5000,
-        n_val=500,
-        n_test=1000,
-        oracle_ks=(4, 8, 10, 12, 15, 25, 30),
-        oracle_seeds=20,
-        transformer_ks=(4, 8, 10, 12, 15, 25, 30),
-        transformer_seeds=20,
-        memory_ms=(2, 3, 5, 7),
-        memory_oracle_seeds=5,
-        memory_transformer_seeds=5,
-        oracle_prompt_len=2,
-        mlm_prompt_len=20,
+        name="paper", length=128, n_train=5000, n_val=500, n_test=1000,
+        oracle_ks=(4, 8, 10, 12, 15, 25, 30), oracle_seeds=20,
+        transformer_ks=(4, 8, 10, 12, 15, 25, 30), transformer_seeds=20,
+        memory_ms=(2, 3, 5, 7), memory_oracle_seeds=5, memory_transformer_seeds=5,
+        oracle_prompt_len=2, mlm_prompt_len=20,
         # not yet measured on a GPU: 2500 steps × 256 windows × 80–160 tokens ≈ 77M tokens,
         # ~30 s per MLM if the bf16 encoder sustains ~3M tokens/s on one large GPU; 170
         # MLMs (20 seeds) then fit in about an hour. scripts/device-check.sh measures it.
-        mlm=MLMConfig(
-            d_model=128,
-            n_layers=4,
-            n_heads=4,
-            d_ff=512,
-            max_len=160,
-            seq_len=160,
-            min_len=80,
-            mask_rate=0.15,
-            steps=2500,
-            batch_size=256,
-            lr=1e-3,
-            checkpoint_every=1000,
-            eval_every=500,
-            eval_size=512,
-            eval_len=128,
+        mlm=_mlm(
+            160, d_model=128, n_layers=4, n_heads=4, d_ff=512,
+            steps=2500, batch_size=256, lr=1e-3, checkpoint_every=1000,
+            eval_every=500, eval_size=512, eval_len=128,
         ),
         train=TrainConfig(lr=0.05, batch_size=250, max_epochs=200, patience=20),
-        tv_targets=((30, 0.01),),
-        memory_tv_target=0.01,
+        tv_targets=((30, 0.01),), memory_tv_target=0.01,
     ),
-}
+}  # fmt: skip
 
 
 def _log(msg: str, on: bool) -> None:
     if on:
-        print(f"[reproduce] {msg}", file=sys.stderr, flush=True)
+        logger.info(f"[reproduce] {msg}")
 
 
 def _splits(sample, label, preset: Preset, seed: int) -> Splits:
@@ -346,14 +293,12 @@ class _Runner:
             self.pretraining.append(rec)
             if not rec["met"]:
                 stuck = res.final_loss > 0.9 * np.log(N_TOKENS)
-                print(
+                logger.warning(
                     f"[reproduce] WARNING: pretraining MISSED its target: {kind} MLM k={k} "
                     f"seed={seed}: TV {res.final_tv:.4f} > {target} after {res.steps} steps "
                     f"(final loss {res.final_loss:.3f}"
                     + ("; near log n: it predicts the unigram" if stuck else "")
-                    + ")",
-                    file=sys.stderr,
-                    flush=True,
+                    + ")"
                 )
             self.mlms[key] = net
         return self.mlms[key]
@@ -384,11 +329,9 @@ class _Runner:
             chk = head_robust_check(hmm, mu, feats[2], sp.test.xs)
             self.robust.append({"k": k, "seed": seed, **chk})
             if chk["violations"]:
-                print(
+                logger.warning(
                     f"[reproduce] FALSIFIED head.robust: vanilla k={k} seed={seed}: "
-                    f"{chk['violations']} qualifying inputs misclassified by b* on Ĝ",
-                    file=sys.stderr,
-                    flush=True,
+                    f"{chk['violations']} qualifying inputs misclassified by b* on Ĝ"
                 )
         res = train_on_features(feats, [s.y for s in sp], self.cfg(seed), "head")
         self.rows.append(
@@ -495,12 +438,14 @@ class _Runner:
     def run(self) -> None:
         jobs = self.jobs()
         t0 = time.perf_counter()
-        for i, (exp, size, seed, tr) in enumerate(jobs, 1):
-            name = f"{exp} {'k' if exp == 'vanilla' else 'm'}={size} seed={seed} " + (
-                "transformer" if tr else "oracle"
-            )
-            _log(f"({i}/{len(jobs)}) {name}  [{time.perf_counter() - t0:.0f}s]", self.progress)
-            (self.vanilla if exp == "vanilla" else self.memory)(size, seed, tr)
+        with progress_bar(len(jobs), "reproduce", "panel", enabled=self.progress) as bar:
+            for i, (exp, size, seed, tr) in enumerate(jobs, 1):
+                name = f"{exp} {'k' if exp == 'vanilla' else 'm'}={size} seed={seed} " + (
+                    "transformer" if tr else "oracle"
+                )
+                _log(f"({i}/{len(jobs)}) {name}  [{time.perf_counter() - t0:.0f}s]", self.progress)
+                (self.vanilla if exp == "vanilla" else self.memory)(size, seed, tr)
+                bar.update(1)
 
 
 # ------------------------------------------------------------------------- summaries
@@ -838,12 +783,10 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) 
     )
     missed = [r for r in runner.pretraining if not r["met"]]
     if missed:
-        print(
+        logger.warning(
             f"[reproduce] WARNING: {len(missed)} of {len(runner.pretraining)} MLMs missed "
             "their TV target: "
-            + "; ".join(f"{r['mlm']} k={r['k']} seed={r['seed']} TV {r['tv']:.4f}" for r in missed),
-            file=sys.stderr,
-            flush=True,
+            + "; ".join(f"{r['mlm']} k={r['k']} seed={r['seed']} TV {r['tv']:.4f}" for r in missed)
         )
     _log(f"done in {time.perf_counter() - t0:.0f}s: {path}", progress)
     return path

@@ -36,10 +36,10 @@ inconclusive (exit 3), never as held.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import math
 import multiprocessing
 import os
-import sys
 import time
 import traceback
 import zlib
@@ -52,8 +52,11 @@ from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
 from verify.claims import registry
 from verify.claims.registry import Claim, ClaimStatus, Outcome, to_jsonable
+from verify.progress import bar as progress_bar
 from verify.records import ClaimResult, Counts, case_document
 from verify.validation import InputError
+
+logger = logging.getLogger(__name__)
 
 #: Runner profile → Hypothesis profile name (never the test suite's "ci"/"dev"/"thorough").
 HYPOTHESIS_PROFILES = {p: f"ptverify-{p}" for p in registry.PROFILES}
@@ -423,9 +426,10 @@ def _worker(claim_id: str, profile: str, examples: int | None, seed: int | None)
 
 
 def progress_line(i: int, n: int, r: dict) -> str:
+    """The progress message after the i-th of n claims finished with record ``r``."""
     cnt = r["counts"]
     return (
-        f"ptverify: [{i}/{n}] {r['id']:<18} {r['status']:<12} "
+        f"[{i}/{n}] {r['id']:<18} {r['status']:<12} "
         f"{cnt['examples']} examples ({cnt['discarded']} discarded, "
         f"{cnt['inconclusive']} inconclusive) {r['time_s']:.1f}s"
     )
@@ -444,7 +448,8 @@ def run_claims(
     """Run claims (in ``workers`` processes when > 1); return ``(results, interrupted)``.
 
     ``on_result(result, results_so_far)`` is called after every claim, so callers can
-    write partial results; on Ctrl-C the claims finished so far are returned.
+    write partial results; on Ctrl-C the claims finished so far are returned. With
+    ``progress``, each claim is logged (INFO) and a bar counts them on a terminal.
     """
     if profile not in registry.PROFILES:
         raise InputError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
@@ -455,33 +460,47 @@ def run_claims(
         registry.get(cid)  # unknown IDs are a usage error before anything runs
     order = {cid: i for i, cid in enumerate(ids)}
     done: list[dict] = []
+    bar = progress_bar(len(ids), "claims", "claim", enabled=progress)
 
     def finish(r: dict) -> None:
         done.append(r)
         done.sort(key=lambda x: order[x["id"]])
+        bar.update(1)
         if progress:
-            print(progress_line(len(done), len(ids), r), file=sys.stderr, flush=True)
+            logger.info(progress_line(len(done), len(ids), r))
         if on_result is not None:
             on_result(r, list(done))
 
     interrupted = False
-    if workers == 1 or len(ids) <= 1:
-        try:
+    try:
+        if workers == 1 or len(ids) <= 1:
             for cid in ids:
                 if progress:
-                    print(f"ptverify: running {cid} …", file=sys.stderr, flush=True)
+                    logger.info(f"running {cid} …")
                 finish(_worker(cid, profile, examples, seed))
-        except KeyboardInterrupt:
-            interrupted = True
-        return done, interrupted
+        else:
+            if progress:
+                logger.info(
+                    f"running {len(ids)} claims on {min(workers, len(ids))} workers "
+                    f"(profile {profile}) …"
+                )
+            interrupted = _run_pool(ids, (profile, examples, seed), workers, claims_from, finish)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    return done, interrupted
 
-    if progress:
-        print(
-            f"ptverify: running {len(ids)} claims on {min(workers, len(ids))} workers "
-            f"(profile {profile}) …",
-            file=sys.stderr,
-            flush=True,
-        )
+
+def _run_pool(
+    ids: list[str],
+    run: tuple[str, int | None, int | None],
+    workers: int,
+    claims_from: Sequence[str],
+    finish: Callable[[dict], None],
+) -> bool:
+    """Run ``ids`` in a pool of spawned processes, ``finish(record)`` as each ends
+    (``run = (profile, examples, seed)``); return whether Ctrl-C stopped it."""
     ctx = multiprocessing.get_context("spawn")  # no fork after torch/BLAS threads started
     pool = cf.ProcessPoolExecutor(
         max_workers=min(workers, len(ids)),
@@ -491,21 +510,20 @@ def run_claims(
     )
     try:
         # Slowest-first would need history; registry order keeps the schedule predictable.
-        futures = {pool.submit(_worker, cid, profile, examples, seed): cid for cid in ids}
+        futures = {pool.submit(_worker, cid, *run): cid for cid in ids}
         for fut in cf.as_completed(futures):
             cid = futures[fut]
             try:
                 r = fut.result()
             except Exception as exc:  # noqa: BLE001 - a dead worker is that claim's error
-                r = crash_result(cid, exc, profile).to_dict()
+                r = crash_result(cid, exc, run[0]).to_dict()
             finish(r)
     except KeyboardInterrupt:
-        interrupted = True
         # Workers still busy on a claim would keep the interpreter alive until they finish.
         procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             proc.terminate()
-        return done, interrupted
+        return True
     pool.shutdown(wait=True)
-    return done, interrupted
+    return False

@@ -18,8 +18,8 @@ else it takes the first shard's non-held status (never a pass by averaging).
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -30,8 +30,11 @@ import numpy as np
 from verify import engines, runner
 from verify.claims import registry
 from verify.claims.registry import Claim, ClaimStatus
+from verify.progress import bar as progress_bar
 from verify.records import ClaimResult, Counts
 from verify.validation import InputError
+
+logger = logging.getLogger(__name__)
 
 #: Statuses that decide the merged result, strongest first.
 DECIDING = ("error", "falsified", "found")
@@ -156,10 +159,12 @@ def run_claims_sharded(
     done: list[dict] = []
     t0 = time.perf_counter()
     interrupted = False
+    bar = progress_bar(len(jobs), "shards", "shard", enabled=progress)
     try:
         for i, result in engines.run_tasks(
             _run_shard, jobs, engine=engine, workers=workers, address=address
         ):
+            bar.update(1)
             cid = owner[i]
             if isinstance(result, BaseException):
                 result = runner.crash_result(
@@ -172,13 +177,15 @@ def run_claims_sharded(
                 done.append(merged)
                 done.sort(key=lambda r: order[r["id"]])
                 if progress:
-                    print(runner.progress_line(len(done), len(ids), merged), file=sys.stderr)
+                    logger.info(runner.progress_line(len(done), len(ids), merged))
                 if on_result is not None:
                     on_result(merged, list(done))
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        bar.close()
     if progress:
-        print(f"ptverify: {len(jobs)} shards in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        logger.info(f"{len(jobs)} shards in {time.perf_counter() - t0:.1f}s")
     return done, interrupted
 
 

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from verify.files import atomic_path
+from verify.progress import bar as progress_bar
 from verify.validation import InputError
 
 GENERATORS = ("reference", "strategies")
@@ -729,7 +730,7 @@ def run_sweep(
     computed: list[Cell] = []
     failed: list[tuple[Cell, str]] = []
     interrupted = False
-    bar = _progress(len(cells), len(skipped), progress)
+    bar = progress_bar(len(cells), "sweep", "cell", initial=len(skipped), enabled=progress)
     try:
         for index, result in engines.run_tasks(
             cell_fn or run_cell, tasks, engine=engine, workers=workers, address=address
@@ -740,28 +741,18 @@ def run_sweep(
             else:
                 write_table_atomic(rows_to_table(result.rows), cell_path(out, cell))
                 computed.append(cell)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(failed=len(failed), refresh=False)
+            bar.update(1)
+            bar.set_postfix(failed=len(failed), refresh=False)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     rows = []
     for c in cells:
         if cell_path(out, c).exists():
             rows.extend(read_rows(cell_path(out, c)))
     write_table_atomic(rows_to_table(rows), out / "results.parquet")
     return SweepOutcome(rows, computed, skipped, failed, interrupted, time.perf_counter() - t0)
-
-
-def _progress(total: int, done: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=done, unit="cell", desc="sweep", dynamic_ncols=True)
 
 
 # --------------------------------------------------------------------------- summaries

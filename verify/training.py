@@ -13,13 +13,13 @@ Every trainer adds a bias and standardises its inputs with training-set statisti
 are affine maps of ``G`` and ``1ᵀG = 1``, so the function class is exactly THEORY §4's
 (the bias folds into b). Labels are ±1. Training is seeded, mini-batched, early-stopped on
 validation loss (the best validation state is restored), deterministic on CPU, and runs on
-``device`` ("auto" picks CUDA when available). Progress goes to stderr when asked.
+``device`` ("auto" picks CUDA when available). Progress is logged (INFO) when asked.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -36,6 +36,8 @@ from .inference import (
     prompt_likelihood,
 )
 from .models import HMM, HMMParams, MemoryHMM
+
+logger = logging.getLogger(__name__)
 
 LOSSES = ("logistic", "hinge")
 DEVICES = ("auto", "cpu", "cuda")
@@ -172,11 +174,6 @@ def _accuracy(scores: torch.Tensor, y: torch.Tensor) -> float:
     return float(((scores > 0).to(y.dtype) * 2 - 1 == y).to(torch.float64).mean())
 
 
-def _progress(msg: str, on: bool) -> None:
-    if on:
-        print(msg, file=sys.stderr, flush=True)
-
-
 def _scores(module: torch.nn.Module, inputs: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     """``module(inputs)`` evaluated in chunks (bounded memory for large splits)."""
     return torch.cat([module(inputs[i : i + chunk]) for i in range(0, inputs.shape[0], chunk)])
@@ -223,8 +220,8 @@ def fit(
                     epoch,
                     {k: v.detach().clone() for k, v in module.state_dict().items()},
                 )
-            if epoch % 10 == 0:
-                _progress(f"  [{method}] epoch {epoch}: val loss {val_loss:.4f}", config.progress)
+            if config.progress and epoch % 10 == 0:
+                logger.info(f"[{method}] epoch {epoch}: val loss {val_loss:.4f}")
             if epoch - best[1] >= config.patience:
                 break
         module.load_state_dict(best[2])
