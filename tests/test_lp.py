@@ -230,3 +230,18 @@ def test_bad_input_names_the_argument(features, labels, match):
 def test_empty_solver_list_is_rejected():
     with pytest.raises(ValueError, match="solvers"):
         max_margin_head(F_SEP, Y_SEP, solvers=[])
+
+
+def test_a_margin_at_rounding_level_is_not_a_verified_head():
+    # rows (1, δ) and (-1, δ) with δ = 1e-16: the head (0, 1) has margin δ on these floats,
+    # far below the rounding bound tol_eval ≈ 4·d·eps·scale; features that differ from the
+    # exact ones by rounding cannot tell t* = δ from t* = 0, so the LP must not say
+    # "recoverable" (the exact dual λ = (½, ½) leaves residual 2δ: a certificate).
+    F = np.array([[1.0, 1e-16], [-1.0, 1e-16]])
+
+    def tiny_margin(Z):
+        return RawSolution("optimal", 1e-16, np.array([0.0, 1.0]), np.array([0.5, 0.5]))
+
+    r = max_margin_head(F, np.array([1, 1]), solvers=[tiny_margin])
+    assert r.verified_margin > 0 and r.verified_margin < r.tol_eval
+    assert r.status == NOT_RECOVERABLE
