@@ -375,7 +375,7 @@ def prompt_instances() -> Any:
         "LP on G(u,x)",
     ),
     routes=(
-        "labels P[M|S_0=s0,x] and G(u,x): float ↔ exact rationals (or log-space)",
+        "labels P[M|S_0=s0,x], G(u,x) and log p(x): float ↔ exact rationals (or log-space)",
         "prompted probe ↔ conditioned posterior W_s0 P[M|S_0=s0,x]",
         "witness head ↔ max-margin LP",
     ),
@@ -480,6 +480,7 @@ def vs_vanilla_instances(draw: Any) -> dict:
     routes=(
         "labels, G(x), pooled G_i(x), log p(x): float ↔ exact rationals (or log-space)",
         "LP dual certificate (vanilla) ↔ exact rational certificate",
+        "LP dual certificate ↔ labels and features on the exact (or log-space) route",
     ),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )

@@ -220,7 +220,7 @@ def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | No
     ),
     routes=(
         "c_prompt pruned search ↔ brute-force enumeration of U",
-        "labels and G(u,x): float ↔ exact rationals (or log-space)",
+        "labels, G(u,x) and log p(x): float ↔ exact rationals (or log-space)",
         "forward route through L prompt slots ↔ reversed chain v = R w_L",
         "witness head ↔ max-margin LP",
     ),
@@ -319,6 +319,7 @@ def weaker_instances(draw: Any) -> dict:
     routes=(
         "(a) c_prompt ↔ brute-force enumeration of U",
         "(b) LP dual certificate ↔ exact rational certificate",
+        "(b) LP dual certificate ↔ labels and features on the exact (or log-space) route",
     ),
     examples={"ci": 150, "dev": 500, "thorough": 2000},
 )
@@ -620,6 +621,7 @@ def multi_token_start_instances(draw: Any) -> dict:
     ),
     routes=(
         "LP dual certificate (one slot) ↔ exact rational certificate",
+        "LP dual certificate ↔ labels and features on the exact (or log-space) route",
         "LP dual certificate (one slot) ↔ LP primal head (two slots)",
     ),
     examples={"ci": 100, "dev": 400, "thorough": 2000},
