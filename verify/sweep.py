@@ -466,6 +466,73 @@ def _rank(lp: Any) -> tuple[int, float]:
     return (int(lp.recoverable), m if math.isfinite(m) else -math.inf)
 
 
+def _condition_row(hmm: Any, mu: np.ndarray) -> tuple[dict[str, Any], Any]:
+    """C-HEAD, C-HEAD(μ) and C-PROMPT(μ) columns of a row, and c_prompt's result."""
+    from verify.conditions import c_head, c_head_mu, c_prompt
+
+    ch, chm, cp = c_head(hmm), c_head_mu(hmm, mu), c_prompt(hmm, mu)
+    return {
+        "c_head": ch.holds,
+        "c_head_sigma_min": ch.quantities["sigma_min"],
+        "c_head_mu": chm.holds,
+        "c_head_mu_residual": chm.quantities["residual"],
+        "c_prompt": cp.holds,
+        "c_prompt_method": cp.method,
+        "c_prompt_sigma_min": cp.quantities["sigma_min"],
+        "c_prompt_support": int(cp.quantities["support_size"]),
+        "c_prompt_U": ",".join(str(h) for h in cp.witness.get("U", ())),
+        "c_prompt_v_max": cp.quantities["v_max"],
+    }, cp
+
+
+def _prompt_candidates(
+    hmm: Any, mu: np.ndarray, xs: np.ndarray, post: np.ndarray, cp: Any, prompts: str, row: dict
+) -> list[tuple[str, np.ndarray]]:
+    """The prompts to try, in order (see :func:`evaluate_instance`); records the
+    witness's own exactness and margin bound in ``row``."""
+    from verify.recovery import prompt_witness
+
+    candidates: list[tuple[str, np.ndarray]] = []
+    if cp.holds:
+        # C-PROMPT covers only the states with π > 0 (p_h(x) = 0 for every x elsewhere, so
+        # μ_h is irrelevant there); the witness is built for μ restricted to them.
+        alive = post.max(axis=0) > 0
+        w = prompt_witness(hmm, np.where(alive, mu, 0.0), cp.witness["U"])
+        y = np.sign(post @ mu)
+        row.update(
+            prompt_witness_exact=bool(np.all(np.sign(w.decision_values(hmm, xs)) == y)),
+            prompt_margin_bound=w.margin_bound(row["gamma"]),
+        )
+        candidates.append(("witness", w.prompt))
+    if prompts == "states":
+        k = hmm.n_states
+        # u = 1 gives v = R1 = 1, G(u, x) = G(x): a prompt can always do what the head does.
+        candidates.append(("neutral", np.ones((1, k))))
+        candidates += [(f"state {h}", np.eye(k)[h : h + 1]) for h in range(k)]
+    return candidates
+
+
+def _best_prompt(
+    hmm: Any, xs: np.ndarray, y: np.ndarray, candidates: list[tuple[str, np.ndarray]]
+) -> tuple[str, Any] | None:
+    """(source, LP) of the first recovering prompt, else the best by :func:`_rank`; None
+    when no candidate is usable."""
+    from verify.inference import prompted_mask_probe
+    from verify.recovery import RECOVERABLE, max_margin_head
+
+    best = None
+    for source, u in candidates:
+        try:
+            lp = max_margin_head(prompted_mask_probe(hmm, xs, u), y)
+        except ValueError:  # the prompt has probability 0 given some input: not usable
+            continue
+        if best is None or _rank(lp) > _rank(best[1]):
+            best = (source, lp)
+        if lp.status == RECOVERABLE:
+            break
+    return best
+
+
 def evaluate_instance(
     hmm: Any, mu: np.ndarray, xs: np.ndarray, prompts: str = "witness"
 ) -> dict[str, Any]:
@@ -477,34 +544,17 @@ def evaluate_instance(
     (prompt.robust's ε-support witnesses, which the paper's dense but concentrated
     transitions need). The best is recorded; a miss is not a proof that no prompt
     recovers."""
-    from verify.conditions import c_head, c_head_mu, c_prompt
-    from verify.inference import mask_probe, posterior_h0, prompted_mask_probe
-    from verify.recovery import NOT_RECOVERABLE, RECOVERABLE, max_margin_head, prompt_witness
+    from verify.inference import mask_probe, posterior_h0
+    from verify.recovery import NOT_RECOVERABLE, RECOVERABLE, max_margin_head
 
-    row: dict[str, Any] = {}
     post = posterior_h0(hmm, xs)
     score = post @ mu
     y = np.sign(score)
     gamma = float(np.abs(score).min())
-    row.update(
-        inputs=int(len(xs)),
-        positives=int((y > 0).sum()),
-        mu_support=int(np.count_nonzero(mu)),
-        gamma=gamma,
-    )
-    ch, chm, cp = c_head(hmm), c_head_mu(hmm, mu), c_prompt(hmm, mu)
-    row.update(
-        c_head=ch.holds,
-        c_head_sigma_min=ch.quantities["sigma_min"],
-        c_head_mu=chm.holds,
-        c_head_mu_residual=chm.quantities["residual"],
-        c_prompt=cp.holds,
-        c_prompt_method=cp.method,
-        c_prompt_sigma_min=cp.quantities["sigma_min"],
-        c_prompt_support=int(cp.quantities["support_size"]),
-        c_prompt_U=",".join(str(h) for h in cp.witness.get("U", ())),
-        c_prompt_v_max=cp.quantities["v_max"],
-    )
+    row: dict[str, Any] = {"inputs": int(len(xs)), "positives": int((y > 0).sum()),
+                           "mu_support": int(np.count_nonzero(mu)), "gamma": gamma}  # fmt: skip
+    conditions, cp = _condition_row(hmm, mu)
+    row.update(conditions)
     if gamma <= GAMMA_RTOL * float(np.abs(mu).max()):
         row.update(
             status="discarded",
@@ -518,32 +568,7 @@ def evaluate_instance(
         head_margin=head.verified_margin,
         head_certificate=head.certificate_residual,
     )
-    candidates: list[tuple[str, np.ndarray]] = []
-    if cp.holds:
-        # C-PROMPT covers only the states with π > 0 (p_h(x) = 0 for every x elsewhere, so
-        # μ_h is irrelevant there); the witness is built for μ restricted to them.
-        alive = post.max(axis=0) > 0
-        w = prompt_witness(hmm, np.where(alive, mu, 0.0), cp.witness["U"])
-        row.update(
-            prompt_witness_exact=bool(np.all(np.sign(w.decision_values(hmm, xs)) == y)),
-            prompt_margin_bound=w.margin_bound(gamma),
-        )
-        candidates.append(("witness", w.prompt))
-    if prompts == "states":
-        k = hmm.n_states
-        # u = 1 gives v = R1 = 1, G(u, x) = G(x): a prompt can always do what the head does.
-        candidates.append(("neutral", np.ones((1, k))))
-        candidates += [(f"state {h}", np.eye(k)[h : h + 1]) for h in range(k)]
-    best = None
-    for source, u in candidates:
-        try:
-            lp = max_margin_head(prompted_mask_probe(hmm, xs, u), y)
-        except ValueError:  # the prompt has probability 0 given some input: not usable
-            continue
-        if best is None or _rank(lp) > _rank(best[1]):
-            best = (source, lp)
-        if lp.status == RECOVERABLE:
-            break
+    best = _best_prompt(hmm, xs, y, _prompt_candidates(hmm, mu, xs, post, cp, prompts, row))
     if best is None:
         row.update(prompt_lp="no_witness")
     else:
