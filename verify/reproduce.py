@@ -461,6 +461,51 @@ def summarize(rows: list[dict]) -> dict:
     return {key: (float(np.mean(v)), float(np.std(v)), len(v)) for key, v in sorted(groups.items())}
 
 
+def _vanilla_shape(s: dict, bb: str, n: int, tol: float) -> list[tuple[str, bool, str]]:
+    """Backbone ``bb``'s vanilla checks: prompt ≥ head − tol at every k, and the gap
+    opens once k > n (see :func:`assess_shape`)."""
+    ks = sorted({k for (e, b, m, k) in s if e == "vanilla" and b == bb})
+    if not ks:
+        return []
+    gaps = {k: s[("vanilla", bb, "prompt", k)][0] - s[("vanilla", bb, "head", k)][0] for k in ks}
+    lo = [g for k, g in gaps.items() if k <= n]
+    hi = [g for k, g in gaps.items() if k > n]
+    nums = ", ".join(f"k={k}: {g:+.3f}" for k, g in gaps.items())
+    out = [(f"[{bb}] prompt ≥ head at every k (tolerance {tol})",
+            all(g >= -tol for g in gaps.values()), f"gap prompt−head: {nums}")]  # fmt: skip
+    if lo and hi:
+        out.append((f"[{bb}] the gap opens once k > n = {n} (by > {tol / 2})",
+                    bool(np.mean(hi) > np.mean(lo) + tol / 2),
+                    f"mean gap k≤n {np.mean(lo):+.3f}, k>n {np.mean(hi):+.3f}"))  # fmt: skip
+    return out
+
+
+def _memory_shape(s: dict, bb: str, n: int) -> list[tuple[str, bool, str]]:
+    """Backbone ``bb``'s memory checks: attention near 100%, vanilla + linear falls with k,
+    attention beats it for k > n (see :func:`assess_shape`)."""
+    mks = sorted({k for (e, b, m, k) in s if e == "memory" and b == bb})
+    if not mks:
+        return []
+    att = [s[("memory", bb, "attention", k)][0] for k in mks]
+    van = [s[("memory", bb, "vanilla_head", k)][0] for k in mks]
+
+    def listed(vals: list[float]) -> str:
+        return ", ".join(f"k={k}: {a:.3f}" for k, a in zip(mks, vals, strict=True))
+
+    out = [
+        (f"[{bb}] memory + attention near 100% (mean ≥ 0.9)", bool(np.mean(att) >= 0.9),
+         "attention: " + listed(att)),
+        (f"[{bb}] vanilla + linear falls as k grows", bool(len(mks) > 1 and van[-1] < van[0]),
+         "vanilla+linear: " + listed(van)),
+    ]  # fmt: skip
+    big = [(a, v) for k, a, v in zip(mks, att, van, strict=True) if k > n]
+    if big:
+        nums = ", ".join(f"{a:.3f} vs {v:.3f}" for a, v in big)
+        out.append((f"[{bb}] memory + attention > vanilla + linear for k > n",
+                    all(a > v for a, v in big), nums))  # fmt: skip
+    return out
+
+
 def assess_shape(
     rows: list[dict], n: int = N_TOKENS, tol: float = 0.02
 ) -> list[tuple[str, bool, str]]:
@@ -472,61 +517,7 @@ def assess_shape(
     s = summarize(rows)
     out = []
     for bb in ("oracle", "transformer"):
-        ks = sorted({k for (e, b, m, k) in s if e == "vanilla" and b == bb})
-        if ks:
-            gaps = {
-                k: s[("vanilla", bb, "prompt", k)][0] - s[("vanilla", bb, "head", k)][0] for k in ks
-            }
-            every = all(g >= -tol for g in gaps.values())
-            lo = [g for k, g in gaps.items() if k <= n]
-            hi = [g for k, g in gaps.items() if k > n]
-            opens = bool(lo and hi and np.mean(hi) > np.mean(lo) + tol / 2)
-            nums = ", ".join(f"k={k}: {g:+.3f}" for k, g in gaps.items())
-            out.append(
-                (
-                    f"[{bb}] prompt ≥ head at every k (tolerance {tol})",
-                    every,
-                    f"gap prompt−head: {nums}",
-                )
-            )
-            if lo and hi:
-                out.append(
-                    (
-                        f"[{bb}] the gap opens once k > n = {n} (by > {tol / 2})",
-                        opens,
-                        f"mean gap k≤n {np.mean(lo):+.3f}, k>n {np.mean(hi):+.3f}",
-                    )
-                )
-        mks = sorted({k for (e, b, m, k) in s if e == "memory" and b == bb})
-        if mks:
-            att = [s[("memory", bb, "attention", k)][0] for k in mks]
-            van = [s[("memory", bb, "vanilla_head", k)][0] for k in mks]
-            out.append(
-                (
-                    f"[{bb}] memory + attention near 100% (mean ≥ 0.9)",
-                    bool(np.mean(att) >= 0.9),
-                    "attention: "
-                    + ", ".join(f"k={k}: {a:.3f}" for k, a in zip(mks, att, strict=True)),
-                )
-            )
-            falls = len(mks) > 1 and van[-1] < van[0]
-            out.append(
-                (
-                    f"[{bb}] vanilla + linear falls as k grows",
-                    bool(falls),
-                    "vanilla+linear: "
-                    + ", ".join(f"k={k}: {a:.3f}" for k, a in zip(mks, van, strict=True)),
-                )
-            )
-            big = [(a, v) for k, a, v in zip(mks, att, van, strict=True) if k > n]
-            if big:
-                out.append(
-                    (
-                        f"[{bb}] memory + attention > vanilla + linear for k > n",
-                        all(a > v for a, v in big),
-                        ", ".join(f"{a:.3f} vs {v:.3f}" for a, v in big),
-                    )
-                )
+        out += _vanilla_shape(s, bb, n, tol) + _memory_shape(s, bb, n)
     return out
 
 
