@@ -58,13 +58,52 @@ def summary_csv(summary: list[dict]) -> str:
     return buf.getvalue()
 
 
+def _heatmap(plt: Any, recs: list[dict], q: str, title: str, key: tuple, path: Path) -> None:
+    """One (n × k) heatmap of quantity ``q``'s fraction over a slice's cells, labelled with
+    successes/trials (when ≤ 120 cells) and the k = n line; written as ``path`` + .png/.svg."""
+    import matplotlib
+    import numpy as np
+
+    ks = sorted({r["k"] for r in recs})
+    ns = sorted({r["n"] for r in recs})
+    frac = np.full((len(ns), len(ks)), np.nan)
+    label = [["" for _ in ks] for _ in ns]
+    for r in recs:
+        i, j = ns.index(r["n"]), ks.index(r["k"])
+        s = r[q]
+        frac[i, j] = s["fraction"]
+        label[i][j] = f"{s['fraction']:.2f}\n{s['successes']}/{s['trials']}" if s["trials"] else "–"
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(ks), 1.2 + 0.5 * len(ns)))
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
+    im = ax.imshow(
+        np.ma.masked_invalid(frac), origin="lower", cmap=cmap, vmin=0, vmax=1, aspect="auto"
+    )
+    ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+    ax.set_yticks(range(len(ns)), [str(n) for n in ns])
+    ax.set_xlabel("k (hidden states)")
+    ax.set_ylabel("n (tokens)")
+    ax.set_title(f"{title}\n{key[0]}, T={key[1]}, sparsity={key[2]}, nnz={key[3]}", fontsize=9)
+    if len(ks) * len(ns) <= 120:
+        for i, j in np.ndindex(frac.shape):
+            if label[i][j]:
+                color = "black" if (not math.isnan(frac[i, j]) and frac[i, j] > 0.6) else "white"
+                ax.text(j, i, label[i][j], ha="center", va="center", fontsize=6, color=color)
+    # k = n: column index of each n's k (interpolated on the k ticks)
+    xs = np.interp(ns, ks, range(len(ks)), left=np.nan, right=np.nan)
+    ax.plot(xs, range(len(ns)), "--", color="white", linewidth=1, label="k = n")
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="fraction of instances")
+    fig.tight_layout()
+    fig.savefig(path.parent / f"{path.name}.png", dpi=110)  # the stem may hold dots
+    fig.savefig(path.parent / f"{path.name}.svg")
+    plt.close(fig)
+
+
 def heatmaps(summary: list[dict], out: Path) -> list[dict]:
     """Write ``heatmaps/<quantity>__<slice>.png/.svg``; return one entry per figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     slices: dict[tuple, list[dict]] = {}
     for rec in summary:
@@ -72,57 +111,11 @@ def heatmaps(summary: list[dict], out: Path) -> list[dict]:
     figures = []
     (out / "heatmaps").mkdir(parents=True, exist_ok=True)
     for key, recs in sorted(slices.items()):
-        ks = sorted({r["k"] for r in recs})
-        ns = sorted({r["n"] for r in recs})
         for q, title in QUANTITIES:
-            frac = np.full((len(ns), len(ks)), np.nan)
-            label = [["" for _ in ks] for _ in ns]
-            for r in recs:
-                i, j = ns.index(r["n"]), ks.index(r["k"])
-                s = r[q]
-                frac[i, j] = s["fraction"]
-                label[i][j] = (
-                    f"{s['fraction']:.2f}\n{s['successes']}/{s['trials']}" if s["trials"] else "–"
-                )
-            fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(ks), 1.2 + 0.5 * len(ns)))
-            cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#dddddd")
-            im = ax.imshow(
-                np.ma.masked_invalid(frac), origin="lower", cmap=cmap, vmin=0, vmax=1, aspect="auto"
-            )
-            ax.set_xticks(range(len(ks)), [str(k) for k in ks])
-            ax.set_yticks(range(len(ns)), [str(n) for n in ns])
-            ax.set_xlabel("k (hidden states)")
-            ax.set_ylabel("n (tokens)")
-            ax.set_title(
-                f"{title}\n{key[0]}, T={key[1]}, sparsity={key[2]}, nnz={key[3]}", fontsize=9
-            )
-            small = len(ks) * len(ns) <= 120
-            for i in range(len(ns)):
-                for j in range(len(ks)):
-                    if small and label[i][j]:
-                        v = frac[i, j]
-                        color = "black" if (not math.isnan(v) and v > 0.6) else "white"
-                        ax.text(
-                            j, i, label[i][j], ha="center", va="center", fontsize=6, color=color
-                        )
-            # k = n: column index of each n's k (interpolated on the k ticks)
-            xs = np.interp(ns, ks, range(len(ks)), left=np.nan, right=np.nan)
-            ax.plot(xs, range(len(ns)), "--", color="white", linewidth=1, label="k = n")
-            fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="fraction of instances")
-            fig.tight_layout()
             stem = f"{q}__{_slice_name(key)}"
-            fig.savefig(out / "heatmaps" / f"{stem}.png", dpi=110)
-            fig.savefig(out / "heatmaps" / f"{stem}.svg")
-            plt.close(fig)
-            figures.append(
-                {
-                    "quantity": q,
-                    "title": title,
-                    "slice": key,
-                    "png": f"heatmaps/{stem}.png",
-                    "svg": f"heatmaps/{stem}.svg",
-                }
-            )
+            _heatmap(plt, recs, q, title, key, out / "heatmaps" / stem)
+            png, svg = f"heatmaps/{stem}.png", f"heatmaps/{stem}.svg"
+            figures.append({"quantity": q, "title": title, "slice": key, "png": png, "svg": svg})
     return figures
 
 
