@@ -230,6 +230,31 @@ def _parse_str_list(text: Any, flag: str) -> list[str]:
     return out
 
 
+def _sparsities(sparsity: Any, gens: list[str], flag: str) -> tuple[str, ...]:
+    """The distinct canonical sparsity values; each generator must have one that applies."""
+    out = tuple(
+        dict.fromkeys(_canonical_sparsity(s, flag) for s in _parse_str_list(sparsity, flag))
+    )
+    for g in gens:
+        if not any(_sparsity_applies(g, s) for s in out):
+            want = "a positive τ_trans" if g == "reference" else "|".join(STRATEGY_STYLES)
+            raise InputError(f"{flag}: no value applies to the {g} generator; add {want}")
+    return out
+
+
+def _count(value: Any, flag: str, lo: int) -> int:
+    """An integer ≥ lo given as an int or a decimal string (CLI and TOML values)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
+        raise InputError(f"{flag}: expected an integer ≥ {lo}, got {value!r}")
+    try:
+        as_int = int(value)
+    except ValueError:
+        raise InputError(f"{flag}: expected an integer ≥ {lo}, got {value!r}") from None
+    if as_int < lo:
+        raise InputError(f"{flag}: expected an integer ≥ {lo}, got {as_int}")
+    return as_int
+
+
 def make_config(
     *,
     generator: Any = "reference",
@@ -256,29 +281,9 @@ def make_config(
             raise InputError(
                 f"{names['generator']}: {g!r} is unknown; use {' or '.join(GENERATORS)}"
             )
-    sparsities: tuple[str, ...] = ()
-    if sparsity is not None:
-        sparsities = tuple(
-            dict.fromkeys(
-                _canonical_sparsity(s, names["sparsity"])
-                for s in _parse_str_list(sparsity, names["sparsity"])
-            )
-        )
-        for g in gens:
-            if not any(_sparsity_applies(g, s) for s in sparsities):
-                want = "a positive τ_trans" if g == "reference" else "|".join(STRATEGY_STYLES)
-                raise InputError(
-                    f"{names['sparsity']}: no value applies to the {g} generator; add {want}"
-                )
-    for name, value, lo in (("instances", instances, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
-            raise InputError(f"{names[name]}: expected an integer ≥ {lo}, got {value!r}")
-        try:
-            as_int = int(value)
-        except ValueError:
-            raise InputError(f"{names[name]}: expected an integer ≥ {lo}, got {value!r}") from None
-        if as_int < lo:
-            raise InputError(f"{names[name]}: expected an integer ≥ {lo}, got {as_int}")
+    sparsities = () if sparsity is None else _sparsities(sparsity, gens, names["sparsity"])
+    _count(instances, names["instances"], 1)
+    _count(seed, names["seed"], 0)
     if prompts not in PROMPT_MODES:
         raise InputError(
             f"{names['prompts']}: {prompts!r} is unknown; use {' or '.join(PROMPT_MODES)}"
