@@ -83,7 +83,7 @@ def _basics(inst: dict) -> tuple:
     statement="C-HEAD ⇒ b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) on 𝒮 (LP agrees)",
     strategy=head_exact_instances,
     oracles=("witness b* = pinv(W)ᵀμ", "identity to 1e-9", "max-margin LP"),
-    routes=(ROUTES[0], ROUTES[1].replace("labels and G(x)", "labels, G(x) and log p(x)"), ROUTES[2]),
+    routes=(ROUTES[0], ROUTES[1].replace("labels and", "labels, log p(x) and"), ROUTES[2]),
     examples={"ci": 300, "dev": 1500, "thorough": 10000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
