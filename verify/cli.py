@@ -19,7 +19,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from verify.progress import configure_logging
 from verify.validation import InputError
@@ -188,6 +190,31 @@ def _select(ids: list[str]) -> list[str]:
     return out
 
 
+def _output_paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    """(report dir, results JSON, JUnit XML) of ``run``, each checked writable before work."""
+    report_dir = writable_dir(args.report_dir, "--report-dir")
+    json_path = Path(args.json) if args.json else report_dir / "results.json"
+    junit_path = Path(args.junit) if args.junit else report_dir / "junit.xml"
+    writable_dir(json_path.parent, "--json")
+    writable_dir(junit_path.parent, "--junit")
+    return report_dir, json_path, junit_path
+
+
+def _claims_runner(args: argparse.Namespace) -> Callable[..., Any]:
+    """runner.run_claims, or the sharded runner for ``--shards K`` / ``--engine ray``."""
+    from verify import runner
+
+    if args.shards == 1 and args.engine == "local":
+        return runner.run_claims
+    from verify import shards
+
+    if args.shards < 1:
+        raise UsageError(f"--shards must be ≥ 1, got {args.shards}")
+    return functools.partial(
+        shards.run_claims_sharded, shards=args.shards, engine=args.engine, address=args.address
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from verify import reports, runner
 
@@ -195,56 +222,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--examples must be ≥ 1, got {args.examples}")
     if args.workers < 1:
         raise UsageError(f"--workers must be ≥ 1, got {args.workers}")
-    report_dir = writable_dir(args.report_dir, "--report-dir")
-    json_path = Path(args.json) if args.json else report_dir / "results.json"
-    junit_path = Path(args.junit) if args.junit else report_dir / "junit.xml"
-    writable_dir(json_path.parent, "--json")
-    writable_dir(junit_path.parent, "--junit")
+    report_dir, json_path, junit_path = _output_paths(args)
     modules = _load(args.claims_from)
     ids = _select(args.ids)
+    run_claims = _claims_runner(args)
     t0 = time.perf_counter()
 
     def document(done: list[dict], complete: bool, interrupted: bool) -> dict:
         code = runner.exit_code(done) if complete else EXIT_INTERRUPTED
         return reports.results_document(
-            done,
-            profile=args.profile,
-            seed=args.seed,
-            examples=args.examples,
-            workers=args.workers,
-            claims_from=modules,
-            complete=complete,
-            interrupted=interrupted,
-            wall_time_s=time.perf_counter() - t0,
-            exit_code=code,
+            done, profile=args.profile, seed=args.seed, examples=args.examples,
+            workers=args.workers, claims_from=modules, complete=complete,
+            interrupted=interrupted, wall_time_s=time.perf_counter() - t0, exit_code=code,
             report_dir=args.report_dir,
-        )
+        )  # fmt: skip
 
     def partial(_r: dict, done: list[dict]) -> None:
         doc = document(done, complete=False, interrupted=False)
         reports.write_cases(doc, report_dir)
         reports.atomic_write(json_path, reports.dumps(doc))
 
-    run_claims = runner.run_claims
-    if args.shards != 1 or args.engine != "local":
-        from verify import shards
-
-        if args.shards < 1:
-            raise UsageError(f"--shards must be ≥ 1, got {args.shards}")
-        run_claims = functools.partial(
-            shards.run_claims_sharded, shards=args.shards, engine=args.engine,
-            address=args.address,
-        )  # fmt: skip
     results, interrupted = run_claims(
-        ids,
-        profile=args.profile,
-        examples=args.examples,
-        seed=args.seed,
-        workers=args.workers,
-        claims_from=modules,
-        on_result=partial,
-        progress=not args.quiet,
-    )
+        ids, profile=args.profile, examples=args.examples, seed=args.seed,
+        workers=args.workers, claims_from=modules, on_result=partial, progress=not args.quiet,
+    )  # fmt: skip
     complete = not interrupted and len(results) == len(ids)
     doc = document(results, complete, interrupted)
     reports.write_all(doc, report_dir, json_path, junit_path)

@@ -465,12 +465,6 @@ COLUMNS: dict[str, str] = {
 _EMPTY = {"str": "", "int": 0, "float": math.nan, "bool": False}
 
 
-def _rank(lp: Any) -> tuple[int, float]:
-    """Order LP answers: recoverable first, then by verified margin."""
-    m = lp.verified_margin
-    return (int(lp.recoverable), m if math.isfinite(m) else -math.inf)
-
-
 def _condition_row(hmm: Any, mu: np.ndarray) -> tuple[dict[str, Any], Any]:
     """C-HEAD, C-HEAD(μ) and C-PROMPT(μ) columns of a row, and c_prompt's result."""
     from verify.conditions import c_head, c_head_mu, c_prompt
@@ -520,7 +514,7 @@ def _prompt_candidates(
 def _best_prompt(
     hmm: Any, xs: np.ndarray, y: np.ndarray, candidates: list[tuple[str, np.ndarray]]
 ) -> tuple[str, Any] | None:
-    """(source, LP) of the first recovering prompt, else the best by :func:`_rank`; None
+    """(source, LP) of the first recovering prompt, else the best by ``LPResult.rank``; None
     when no candidate is usable."""
     from verify.inference import prompted_mask_probe
     from verify.recovery import RECOVERABLE, max_margin_head
@@ -531,7 +525,7 @@ def _best_prompt(
             lp = max_margin_head(prompted_mask_probe(hmm, xs, u), y)
         except ValueError:  # the prompt has probability 0 given some input: not usable
             continue
-        if best is None or _rank(lp) > _rank(best[1]):
+        if best is None or lp.rank() > best[1].rank():
             best = (source, lp)
         if lp.status == RECOVERABLE:
             break

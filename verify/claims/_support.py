@@ -115,8 +115,41 @@ def rows(
     return out
 
 
-def rel_err(a: np.ndarray, b: np.ndarray, scale: float) -> float:
-    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) / max(1.0, scale) if len(a) else 0.0
+def _lp_subset(labels: np.ndarray, outputs: np.ndarray) -> np.ndarray | None:
+    """The inputs the LP cross-check runs on when there are more than LP_MAX_ROWS: the
+    LP_TIGHT smallest witness margins plus a seeded sample of the rest; None for all."""
+    if len(labels) <= LP_MAX_ROWS:
+        return None
+    tight = np.argsort(labels * outputs)[:LP_TIGHT]
+    rest = np.setdiff1d(np.arange(len(labels)), tight)
+    pick = np.random.default_rng(0).choice(rest, LP_MAX_ROWS - LP_TIGHT, replace=False)
+    return np.sort(np.concatenate([tight, pick]))
+
+
+def _lp_disagreement(res: Any, wmargin: float, what: str) -> tuple[str, str] | None:
+    """(outcome status, message) when the LP's answer does not agree with a witness whose
+    normalised margin is ``wmargin`` > 0 on every input; None when they agree."""
+    if res.status == "not_recoverable" and wmargin <= res.certificate_residual:
+        # "not_recoverable" proves only t* ≤ residual (≤ 1e-8·scale); a witness margin at or
+        # below that bound is consistent with it: the instance is below the LP's resolution.
+        return "inconclusive", (
+            f"{what} margin {wmargin:.3e} is below the LP's resolution "
+            f"(certified t* ≤ {res.certificate_residual:.3e})"
+        )
+    if res.status == "not_recoverable":
+        return "fail", (
+            f"oracles disagree: the {what} recovers every label, the LP certifies no head does"
+        )
+    if res.status != "recoverable":
+        return "inconclusive", f"LP: {res.reason}"
+    if res.certificate is not None and res.certificate_residual < wmargin - 1e-7 * max(
+        1.0, res.scale
+    ):
+        return "fail", (
+            f"oracles disagree: the LP's certified bound t* ≤ {res.certificate_residual:.3e} "
+            f"is below the {what}'s margin {wmargin:.3e}"
+        )
+    return None
 
 
 def witness_vs_lp(
@@ -142,6 +175,7 @@ def witness_vs_lp(
     """
     from .registry import Outcome
 
+    extra = outcome or {}
     outputs = features @ head
     hnorm = float(np.abs(head).max()) if head.size else 0.0
     wmargin = float((labels * outputs).min()) / hnorm if hnorm > 0 else 0.0
@@ -149,69 +183,29 @@ def witness_vs_lp(
     detail = {**detail, "head": [float(v) for v in head]}
     wrong = np.flatnonzero(np.sign(outputs) != labels)
     if wrong.size:
+        shown = rows(xs, wrong, labels=labels, posteriors=posteriors, features=features,
+                     outputs=outputs)  # fmt: skip
         return Outcome.failed(
             f"{what} misclassifies {wrong.size} of {len(xs)} inputs",
-            quantities=quantities,
-            detail={
-                **detail,
-                "inputs": rows(
-                    xs, wrong, labels=labels, posteriors=posteriors, features=features,
-                    outputs=outputs,
-                ),
-            },
-            **(outcome or {}),
+            quantities=quantities, detail={**detail, "inputs": shown}, **extra,
         )  # fmt: skip
-    if len(xs) > LP_MAX_ROWS:
-        # every input was checked above; the LP runs on a subset (see LP_MAX_ROWS)
-        tight = np.argsort(labels * outputs)[:LP_TIGHT]
-        rest = np.setdiff1d(np.arange(len(xs)), tight)
-        pick = np.random.default_rng(0).choice(rest, LP_MAX_ROWS - LP_TIGHT, replace=False)
-        keep = np.sort(np.concatenate([tight, pick]))
+    keep = _lp_subset(labels, outputs)  # every input was checked above
+    if keep is not None:
         quantities["lp_rows"] = float(keep.size)
         xs, labels, features = xs[keep], labels[keep], features[keep]
         posteriors, outputs = posteriors[keep], outputs[keep]
     res = lp(features, labels)
     detail["certificate"] = lp_summary(res)
     quantities["lp_margin"] = float(res.verified_margin)
-    if res.status == "not_recoverable" and wmargin <= res.certificate_residual:
-        # "not_recoverable" proves only t* ≤ residual (≤ 1e-8·scale); a witness margin at or
-        # below that bound is consistent with it: the instance is below the LP's resolution.
-        return Outcome.inconclusive(
-            f"{what} margin {wmargin:.3e} is below the LP's resolution "
-            f"(certified t* ≤ {res.certificate_residual:.3e})",
-            quantities=quantities,
-            detail=detail,
-            **(outcome or {}),
-        )
-    if res.status == "not_recoverable":
-        supp = res.support()
-        return Outcome.failed(
-            f"oracles disagree: the {what} recovers every label, the LP certifies no head does",
-            quantities=quantities,
-            detail={
-                **detail,
-                "inputs": rows(
-                    xs, supp, labels=labels, posteriors=posteriors, features=features,
-                    outputs=outputs, weights=res.certificate,
-                ),
-            },
-            **(outcome or {}),
-        )  # fmt: skip
-    if res.status != "recoverable":
-        return Outcome.inconclusive(
-            f"LP: {res.reason}", quantities=quantities, detail=detail, **(outcome or {})
-        )
-    if res.certificate is not None and res.certificate_residual < wmargin - 1e-7 * max(
-        1.0, res.scale
-    ):
-        return Outcome.failed(
-            f"oracles disagree: the LP's certified bound t* ≤ {res.certificate_residual:.3e} "
-            f"is below the {what}'s margin {wmargin:.3e}",
-            quantities=quantities,
-            detail=detail,
-            **(outcome or {}),
-        )
-    return Outcome.passed(quantities=quantities, detail=detail, **(outcome or {}))
+    verdict = _lp_disagreement(res, wmargin, what)
+    if verdict is None:
+        return Outcome.passed(quantities=quantities, detail=detail, **extra)
+    status, message = verdict
+    if status == "fail" and res.status == "not_recoverable":  # show the certificate's inputs
+        detail = {**detail, "inputs": rows(xs, res.support(), labels=labels,
+                                           posteriors=posteriors, features=features,
+                                           outputs=outputs, weights=res.certificate)}  # fmt: skip
+    return Outcome(status, message, quantities=quantities, detail=detail, **extra)
 
 
 # --------------------------------------------------------------------------- second route

@@ -361,6 +361,18 @@ def prompt_instances() -> Any:
     )
 
 
+def conditioned_posterior(mem: MemoryHMM, xs: np.ndarray, cell: int, s0: int) -> Any:
+    """``P[M_cell | S_0 = s0, x]`` (B, m) by its own route: the product HMM's prior
+    restricted to the states (·, s0), then the float posterior of H_0 marginalised to the
+    cell; None when S_0 = s0 has probability 0 under the start law."""
+    prod = product_hmm(mem)
+    start = prod.start * (np.arange(prod.n_states) % mem.n_ordinary == s0)
+    if start.sum() <= 0:
+        return None
+    cond_hmm = HMM(start / start.sum(), prod.transition, prod.emission)
+    return np.asarray(posterior_h0(cond_hmm, xs)) @ mem.cell_marginalizer(cell)
+
+
 @claim(
     "memory.prompt",
     theorem="Theorem 4.6",
@@ -393,16 +405,11 @@ def memory_prompt(inst: dict) -> Outcome:
     pi_s = conditions.state_stationary(mem)
     q["pi_s0"] = float(pi_s[s0])
     w = witnesses.memory_prompt_witness(mem, mu, s0, U, cell)
-    prod = product_hmm(mem)
-    # own route: condition H_0 on S_0 = s0 directly (prior restricted to states (·, s0))
-    s = mem.n_ordinary
-    start = prod.start * (np.arange(prod.n_states) % s == s0)
-    if start.sum() <= 0:
+    qx = conditioned_posterior(mem, xs, cell, s0)
+    if qx is None:
         return Outcome.discard(
             "S_0 = s0 has probability 0 under the start law", quantities=q, **cov
         )
-    cond_hmm = HMM(start / start.sum(), prod.transition, prod.emission)
-    qx = np.asarray(posterior_h0(cond_hmm, xs)) @ mem.cell_marginalizer(cell)
     G = w.features(mem, xs)
     err_g = float(np.abs(G - qx @ mem.W_state(s0).T).max())
     err_b = float(np.abs(G @ w.b - qx @ mu).max()) / max(1.0, float(np.abs(mu).max()))

@@ -205,6 +205,22 @@ def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | No
     return None
 
 
+def _premise(hmm: HMM, mu: np.ndarray, c: Any, inst: dict, q: dict, cov: dict) -> Outcome | None:
+    """prompt.exact's premise: c_prompt agrees with brute force, a searched instance
+    violates C-HEAD, C-PROMPT(μ) holds and γ > 0; None when the instance goes on."""
+    bad = check_c_prompt(hmm, mu, c, inst)
+    if bad is not None:
+        return Outcome.failed(bad.message, quantities={**q, **bad.quantities}, **cov)
+    if len(inst["U"]) == 0 and (bad := built_to_violate_c_head(hmm, q, cov)) is not None:
+        return bad  # a searched instance (strategies.hmms(violating="C-HEAD"))
+    if not c.holds:
+        return Outcome.discard("C-PROMPT(μ) does not hold (c_prompt and brute force agree)",
+                               quantities=q, **cov)  # fmt: skip
+    if q["gamma"] <= GAMMA_TOL:
+        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+    return None
+
+
 @claim(
     "prompt.exact",
     theorem="Theorem 3.6",
@@ -236,16 +252,8 @@ def prompt_exact(inst: dict) -> Outcome:
     c = conditions.c_prompt(hmm, mu)
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
     cov: dict = {"sizes": hmm_sizes(hmm, xs, L=len(prefix) + 1)}
-    bad = check_c_prompt(hmm, mu, c, inst)
-    if bad is not None:
-        return Outcome.failed(bad.message, quantities={**q, **bad.quantities}, **cov)
-    if len(inst["U"]) == 0 and (bad := built_to_violate_c_head(hmm, q, cov)) is not None:
-        return bad  # a searched instance (strategies.hmms(violating="C-HEAD"))
-    if not c.holds:
-        return Outcome.discard("C-PROMPT(μ) does not hold (c_prompt and brute force agree)",
-                               quantities=q, **cov)  # fmt: skip
-    if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+    if (bad := _premise(hmm, mu, c, inst, q, cov)) is not None:
+        return bad
     U, S = tuple(c.witness["U"]), tuple(c.witness["S"])
     prompt = np.vstack([prefix, _one_hot(hmm.n_states, U)[None, :]])
     _, v = prompt_v(hmm, prompt)  # reversed-chain route, from the definition

@@ -125,6 +125,12 @@ class LPResult:
     def recoverable(self) -> bool:
         return self.status == LPStatus.RECOVERABLE
 
+    def rank(self) -> tuple[int, float]:
+        """Sort key of LP answers (larger is better): recoverable first, then by verified
+        margin (NaN last)."""
+        m = self.verified_margin
+        return (int(self.recoverable), m if np.isfinite(m) else -np.inf)
+
     def support(self) -> np.ndarray:
         """Indices of the inputs with λ > 0 (the counterexample), sorted by weight."""
         if self.certificate is None:

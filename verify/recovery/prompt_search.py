@@ -60,12 +60,6 @@ def _lp_for(hmm: HMM, xs: np.ndarray, y: np.ndarray, prompt: np.ndarray, solvers
     return max_margin_head(prompted_mask_probe(hmm, xs, prompt), y, solvers=solvers)
 
 
-def _rank(lp: LPResult) -> tuple[int, float]:
-    """Order LP answers: recoverable first, then by verified margin."""
-    m = lp.verified_margin
-    return (int(lp.status == RECOVERABLE), m if np.isfinite(m) else -np.inf)
-
-
 def _gradient_prompt(
     hmm: HMM, xs: np.ndarray, y: np.ndarray, L: int, steps: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -143,7 +137,7 @@ def find_prompt(
         prompt = np.eye(k)[h : h + 1]
         lp = _lp_for(hmm, xs, y, prompt, solvers)
         tried += 1
-        if _rank(lp) > _rank(best):
+        if lp.rank() > best.rank():
             best, best_prompt = lp, prompt
     for L in range(1, max_tokens + 1):
         for _ in range(restarts):
@@ -152,7 +146,7 @@ def find_prompt(
             prompt = _gradient_prompt(hmm, xs, y, L, steps, rng)
             lp = _lp_for(hmm, xs, y, prompt, solvers)
             tried += 1
-            if _rank(lp) > _rank(best):
+            if lp.rank() > best.rank():
                 best, best_prompt = lp, prompt
     note = (
         "search found an LP-verified prompt"
