@@ -32,7 +32,7 @@ from verify.claims import registry
 from verify.claims.registry import Claim, ClaimStatus
 from verify.progress import bar as progress_bar
 from verify.records import ClaimResult, Counts
-from verify.validation import InputError
+from verify.validation import InputError, as_int
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +143,7 @@ def run_claims_sharded(
     last shard finishes. Returns ``(results in claim order, interrupted)``."""
     if profile not in registry.PROFILES:
         raise InputError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
-    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-        raise InputError(f"--shards must be an integer ≥ 1, got {shards!r}")
+    shards = as_int(shards, "--shards", 1)
     ids = list(claim_ids)
     jobs, owner, seeds = [], [], {}
     for cid in ids:

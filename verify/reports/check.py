@@ -26,7 +26,7 @@ from verify.inference import (
 from verify.models import HMM, MemoryHMM, loads_json, model_from_dict
 from verify.recovery import LPResult, max_margin_head
 from verify.recovery import witnesses as Wt
-from verify.validation import InputError
+from verify.validation import InputError, as_int
 
 N_SAMPLED = 2_000
 DEFAULT_T = 3
@@ -60,13 +60,11 @@ def read_check_input(
         mu = data["mu"]
     if T is None:
         T = data.get("T", DEFAULT_T)
-    if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= 64:
-        raise InputError(f"{name}: T must be an int in 1..64, got {T!r}")
+    T = as_int(T, f"{name}: T", 1, 64)
     if "cell" in data:
         cell = data["cell"]
     if isinstance(model, MemoryHMM):
-        if isinstance(cell, bool) or not isinstance(cell, int) or not 0 <= cell < model.n_cells:
-            raise InputError(f"{name}: cell must be an int in 0..{model.n_cells - 1}, got {cell!r}")
+        cell = as_int(cell, f"{name}: cell", 0, model.n_cells - 1)
     mu_arr = None
     if mu is not None:
         try:
