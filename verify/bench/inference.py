@@ -8,6 +8,7 @@ difference, and the achieved GFLOP/s beside float64 matrix multiplies measured i
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import threadpoolctl
@@ -44,6 +45,29 @@ def _hmmlearn_model(h: HMM):
     return model
 
 
+def _reference_answers(
+    h: Any, xs: np.ndarray, h1: np.ndarray, gam: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """hmmlearn's answers as P[H_0 | x] (B, k) — from P[H_1 | x] by one reversed step — and
+    the leave-one-out conditionals (B, T, n) — P(H_i | x_{-i}) ∝ γ_i / E[:, x_i] (E > 0)."""
+    prior1 = h.start @ h.transition
+    p0_ref = h.start * ((h1 / prior1) @ h.transition.T)
+    p0_ref /= p0_ref.sum(axis=1, keepdims=True)
+    q = gam / h.emission.T[xs]
+    return p0_ref, q @ h.emission / q.sum(axis=-1, keepdims=True)
+
+
+def _matmul_times(B: int, k: int) -> tuple[float, float, float]:
+    """Best times of a (B, k)@(k, k) product on one BLAS thread (the recursions' setting)
+    and on all, and of a 1024³ product on all."""
+    a = np.random.default_rng(0).random((B, k))
+    m = np.random.default_rng(1).random((k, k))
+    big = np.random.default_rng(2).random((1024, 1024))
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):  # as inside the recursions
+        t_small_1 = _best(lambda: a @ m, repeat=50)
+    return t_small_1, _best(lambda: a @ m, repeat=50), _best(lambda: big @ big, repeat=5)
+
+
 def run(
     quick: bool = False, k: int = 30, n: int = 10, T: int = 128, B: int = 1000, rounds: int = 3
 ) -> None:
@@ -63,13 +87,7 @@ def run(
             h1[i] = gam[i, 0]
         return h1, gam
 
-    h1, gam = baseline()  # also the reference answers
-    prior1 = h.start @ h.transition
-    p0_ref = h.start * ((h1 / prior1) @ h.transition.T)
-    p0_ref /= p0_ref.sum(axis=1, keepdims=True)
-    # LOO from smoothed posteriors: P(H_i | x_{-i}) ∝ γ_i / E[:, x_i] (E > 0 here)
-    q = gam / h.emission.T[xs]
-    loo_ref = q @ h.emission / q.sum(axis=-1, keepdims=True)
+    p0_ref, loo_ref = _reference_answers(h, xs, *baseline())
 
     cases = (
         ("posterior_h0", posterior_h0, p0_ref, 2.0 * B * T * k * k),
@@ -90,13 +108,7 @@ def run(
         err = float(np.abs(fn(h, xs) - ref).max())
         results[name] = (best[name], flops, err)
 
-    a = np.random.default_rng(0).random((B, k))
-    m = np.random.default_rng(1).random((k, k))
-    big = np.random.default_rng(2).random((1024, 1024))
-    with threadpoolctl.threadpool_limits(1, user_api="blas"):  # as inside the recursions
-        t_small_1 = _best(lambda: a @ m, repeat=50)
-    t_small = _best(lambda: a @ m, repeat=50)
-    t_big = _best(lambda: big @ big, repeat=5)
+    t_small_1, t_small, t_big = _matmul_times(B, k)
     small = 2.0 * B * k * k
 
     print(f"  hmmlearn predict_proba loop : {t_base * 1e3:9.1f} ms for {B} sequences")
