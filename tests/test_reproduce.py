@@ -198,6 +198,10 @@ def test_bad_arguments():
         reproduce("smoke", device="tpu", out_dir="unused")
     with pytest.raises(ValueError, match="max_len"):
         reproduce(replace(TINY, length=40), device="cpu", out_dir="unused")
+    for bad, field in (({"ks": [8, 0]}, "ks"), ({"ks": []}, "ks"), ({"seeds": 0}, "seeds"),
+                       ({"seeds": 1.5}, "seeds"), ({"threads": True}, "threads")):  # fmt: skip
+        with pytest.raises(ValueError, match=field):
+            reproduce("smoke", device="cpu", out_dir="unused", **bad)
     assert set(PRESETS) == {"smoke", "small", "paper"}
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from verify.files import atomic_path, atomic_write
-from verify.validation import InputError
+from verify.validation import InputError, as_int
 
 from .inference import loo_conditionals, mask_probe, posterior_h0
 from .models import HMM, MemoryHMM
@@ -110,8 +110,8 @@ class MLMConfig:
             "eval_size",
             "eval_len",
         ):
-            self._check_int(name, 1, "a positive int")
-        self._check_int("eval_every", 0, "an int ≥ 0 (0: at the end)")
+            as_int(getattr(self, name), f"MLMConfig.{name}", 1)
+        as_int(self.eval_every, "MLMConfig.eval_every", 0, note=" (0: at the end)")
         if self.d_model % self.n_heads:
             raise InputError(
                 f"MLMConfig.d_model = {self.d_model} must be divisible by n_heads = {self.n_heads}"
@@ -137,11 +137,6 @@ class MLMConfig:
             raise InputError(f"MLMConfig.warmup = {self.warmup!r} must be in [0, 1)")
         if not (self.weight_decay >= 0):
             raise InputError(f"MLMConfig.weight_decay = {self.weight_decay!r} must be ≥ 0")
-
-    def _check_int(self, name: str, low: int, what: str) -> None:
-        v = getattr(self, name)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise InputError(f"MLMConfig.{name} = {v!r} must be {what}")
 
 
 class MaskedLM(torch.nn.Module):
@@ -594,8 +589,7 @@ def train_prompt_mlm(
 ) -> TrainResult:
     """Prompt tuning with the pretrained MLM: ``n_prompt`` input vectors + probe, backbone
     frozen (THEORY §8: 20 vectors in the paper)."""
-    if isinstance(n_prompt, bool) or not isinstance(n_prompt, (int, np.integer)) or n_prompt < 1:
-        raise InputError(f"n_prompt = {n_prompt!r} must be a positive int")
+    as_int(n_prompt, "n_prompt", 1)
     config = TrainConfig(device=str(_device_of(net).type)) if config is None else config
     dev = _device_of(net)
     for p in net.parameters():

@@ -27,7 +27,7 @@ import torch
 
 from verify.files import atomic_path, atomic_write
 from verify.reports.pages import write_page
-from verify.validation import InputError
+from verify.validation import InputError, as_int
 
 from .inference import loo_conditionals, mask_probe, memory_posterior, posterior_h0
 from .mlm import (
@@ -669,14 +669,11 @@ def _parse_subset(
         raise InputError(f"experiments = {experiments!r}: use a subset of {EXPERIMENTS}")
     if ks is not None:
         ks = tuple(ks)
-        if not ks or any(
-            isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks
-        ):
-            raise InputError(f"ks = {ks!r} must be positive ints (hidden-state counts, e.g. 8,20)")
-    if seeds is not None and (
-        isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1
-    ):
-        raise InputError(f"seeds = {seeds!r} must be a positive int (the first N seeds)")
+        if not ks:
+            raise InputError("ks = (): give at least one hidden-state count, e.g. 8,20")
+        ks = tuple(as_int(k, "ks", 1, note=" (hidden-state counts, e.g. 8,20)") for k in ks)
+    if seeds is not None:
+        seeds = as_int(seeds, "seeds", 1, note=" (the first N seeds)")
     return experiments, ks, seeds
 
 
@@ -708,10 +705,8 @@ def reproduce(
     cluster has GPUs), then the panels run here and resume their finished checkpoints.
     Results are identical to a serial run: each MLM is seeded by its own (kind, k, seed)."""
     experiments, ks, seeds = _parse_subset(experiments, ks, seeds)
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
-    ):
-        raise InputError(f"threads = {threads!r} must be a positive int")
+    if threads is not None:
+        threads = as_int(threads, "threads", 1)
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))
