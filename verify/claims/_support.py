@@ -287,7 +287,13 @@ def second_route(
                 else ls.posterior_h0(model, xs))  # fmt: skip
         feats = {
             None: lambda: None,
-            "mask": lambda: np.asarray(ls.mask_probe(model, xs)),
+            # G = W p on this route's own posterior (no second backward pass); a memory
+            # model's post is marginalised to a cell, so its probe is computed afresh
+            "mask": lambda: (
+                np.asarray(ls.mask_probe(model, xs))
+                if is_mem
+                else np.asarray(post) @ np.asarray(model.emission)
+            ),
             "prompted": lambda: np.asarray(ls.prompted_mask_probe(model, xs, prompt)),
             "pooled": lambda: np.asarray(ls.loo_conditionals(model, xs)).mean(axis=1),
         }[kind]()
@@ -489,15 +495,17 @@ def certificate_detail(
     *,
     task: dict | None = None,
     posteriors: np.ndarray | None = None,
+    outputs: np.ndarray | None = None,
     prompt: np.ndarray | None = None,
 ) -> dict:
-    """A witness page's certificate: the support's rows (λ, label, features), the LP
-    summary and the exact rational certificate (:func:`exact_certificate`)."""
+    """A witness page's certificate: the support's rows (λ, label, features, and a
+    witness's ``outputs`` (B,) when given), the LP summary and the exact rational
+    certificate (:func:`exact_certificate`)."""
     supp = res.support()
     kind = {} if prompt is None else {"features": "prompted", "prompt": prompt}
     return {
         "inputs": rows(xs, supp, labels=labels, posteriors=posteriors, features=features,
-                       weights=res.certificate),
+                       outputs=outputs, weights=res.certificate),
         "certificate": lp_summary(res),
         "exact_certificate": exact_certificate(model, xs, labels, res, task=task, **kind),
     }  # fmt: skip

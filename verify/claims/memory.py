@@ -156,26 +156,25 @@ def pool_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     half on a distinct home token, half softmax(τ = 1) over n = 16 tokens), so the other
     cell's constraint
     ``W̄⁽¹⁾ᵀb = 0`` enters the head. Returns (mem, μ, m)."""
-    ref = reference
     tau = POOL_PROTOCOL["tau_trans"]
     if seed % 2 == 0:
         m = (2, 3, 5)[(seed // 2) % 3]
-        mem = ref.reference_memory_hmm(seed, m, tau_trans=tau)
-        return mem, ref.task_mu(ref.reference_memory_task(seed, m)), m
+        mem = reference.reference_memory_hmm(seed, m, tau_trans=tau)
+        return mem, reference.task_mu(reference.reference_memory_task(seed, m)), m
     m = (2, 3)[(seed // 2) % 2]
     s = POOL_PROTOCOL["n_ordinary_multi"]
     rng = np.random.default_rng(seed)
-    A = ref.permutation_mixture(s, tau, rng)  # doubly stochastic: uniform is stationary
+    A = reference.permutation_mixture(s, tau, rng)  # doubly stochastic: uniform is stationary
     # every (value, state) pair gets its own home token (half its mass) plus a random
     # softmax row: near-one-hot rows of the paper's τ_emit collide on tokens, leaving the
     # stacked pooled system so ill-conditioned (‖b‖∞ ≈ 500 measured) that accuracy is
     # 0.72 at T = 1024; with home tokens ‖b‖∞ ≤ 16 and accuracy 1.0 at T = 256 (seeds 1–39)
     n = POOL_PROTOCOL["n_tokens_multi"]
     homes = np.eye(n)[rng.permutation(n)[: m * s]]
-    emission = 0.5 * homes + 0.5 * ref.softmax_rows(m * s, n, 1.0, rng)
+    emission = 0.5 * homes + 0.5 * reference.softmax_rows(m * s, n, 1.0, rng)
     pointer = rng.permutation(np.array([0, 0, 1, 1], dtype=np.int64))
     mem = MemoryHMM(np.full((2, m), 1.0 / m), np.full(s, 1.0 / s), A, pointer, emission)
-    return mem, ref.task_mu(ref.reference_memory_task(seed, m)), m
+    return mem, reference.task_mu(reference.reference_memory_task(seed, m)), m
 
 
 @claim(
@@ -274,14 +273,13 @@ def prompt_limit_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     """The reference memory model for ``seed`` (m cycling 2, 3, 5; τ_trans = 0.3) with
     one change that gives C-MEM-PROMPT: state 1's row becomes δ_0 (a funnel onto s0 = 0,
     which is not absorbing); state_start is the new chain's stationary law."""
-    ref = reference
     m = (2, 3, 5)[seed % 3]
-    base = ref.reference_memory_hmm(seed, m, tau_trans=PROMPT_LIMIT_PROTOCOL["tau_trans"])
+    base = reference.reference_memory_hmm(seed, m, tau_trans=PROMPT_LIMIT_PROTOCOL["tau_trans"])
     A = base.state_transition.copy()
     A[1] = np.eye(base.n_ordinary)[0]
     stat = stationary_distribution(A)
     mem = MemoryHMM(base.memory_prior, stat, A, base.pointer, base.emission)
-    return mem, ref.task_mu(ref.reference_memory_task(seed, m)), m
+    return mem, reference.task_mu(reference.reference_memory_task(seed, m)), m
 
 
 @claim(

@@ -375,7 +375,8 @@ def prompt_weaker(inst: dict) -> Outcome:
             "task": {"mu": mu.tolist(), "T": int(xs.shape[1])},
             "prompt": {"U": list(c.witness["U"]), "S": list(c.witness["S"]),
                        "v": ph.v.tolist(), "b": ph.b.tolist()},
-            **certificate_detail(res, hmm, xs, y, G, task={"mu": mu}, posteriors=post),
+            **certificate_detail(res, hmm, xs, y, G, task={"mu": mu}, posteriors=post,
+                                 outputs=Gu @ ph.b),
         },
         **cov,
     )  # fmt: skip
