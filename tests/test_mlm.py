@@ -21,6 +21,7 @@ from verify.mlm import (
     position_distributions,
     pretrain_mlm,
     train_prompt_mlm,
+    window_shape,
 )
 from verify.models import HMM
 from verify.reference import reference_hmm, reference_memory_hmm, reference_task, task_mu
@@ -61,9 +62,10 @@ def test_tv_to_oracle_decreases_with_training():
     assert res.tokens == sum(c["tokens"] for c in res.curve[-1:]) and res.tokens >= 250 * 16 * 8
 
 
-def test_checkpoint_resume_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("ema", [0.0, 0.8])
+def test_checkpoint_resume_equals_uninterrupted(tmp_path, ema):
     hmm = reference_hmm(1, 3)
-    cfg = MLMConfig(steps=12, checkpoint_every=5, eval_every=4, **TINY)
+    cfg = MLMConfig(steps=12, checkpoint_every=5, eval_every=4, ema=ema, **TINY)
     full, whole = pretrain_mlm(hmm, cfg, device="cpu")
     _, first = pretrain_mlm(hmm, cfg, device="cpu", checkpoint_dir=tmp_path, stop_after=7)
     assert first.steps == 7
@@ -71,7 +73,7 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
     assert meta["step"] == 7 and len(meta["losses"]) == 7
     assert [c["step"] for c in meta["curve"]] == [0, 4]
     state = torch.load(tmp_path / CHECKPOINT, weights_only=True)  # no pickle of objects
-    assert set(state) == {"model", "optimizer", "scheduler"}
+    assert set(state) == {"model", "optimizer", "scheduler"} | ({"ema"} if ema else set())
     resumed, second = pretrain_mlm(hmm, cfg, device="cpu", checkpoint_dir=tmp_path)
     assert second.resumed_from == 7 and second.steps == 12
     # the TV curve continues across the interruption and equals the uninterrupted one
@@ -83,6 +85,10 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
         full.state_dict().items(), resumed.state_dict().items(), strict=True
     ):
         assert torch.equal(a, b), name
+    if ema:  # what is returned and measured is the weight average, not the last iterate
+        last, _ = pretrain_mlm(hmm, MLMConfig(**{**cfg.__dict__, "ema": 0.0}), "cpu")
+        assert not torch.equal(last.decoder.weight, full.decoder.weight)
+        return
     # a different config (also a different schedule length) does not pick up the checkpoint
     other, third = pretrain_mlm(hmm, MLMConfig(steps=3, **{**TINY, "lr": 1e-3}), "cpu", tmp_path)
     assert third.resumed_from == 0
@@ -138,6 +144,20 @@ def test_bad_config_and_inputs():
     xs, _ = hmm.sample(2, 40, 0)
     with pytest.raises(ValueError, match="max_len"):
         mask_distribution(net, xs)
+
+
+def test_window_shapes_are_log_uniform_with_constant_tokens_per_step():
+    cfg = MLMConfig(batch_size=24, seq_len=80, min_len=6, max_len=80)
+    shapes = [window_shape(cfg, u) for u in np.linspace(0, 1, 2001, endpoint=False)]
+    lengths = np.array([L for L, _ in shapes])
+    assert lengths.min() == 6 and lengths.max() == 80
+    assert np.all(np.diff(lengths) >= 0)
+    for L, B in shapes:  # about batch_size · seq_len tokens in every step
+        assert 24 * 80 - L < B * L <= 24 * 80
+    # log-uniform: as many steps below the geometric mean √(6·81) ≈ 22 as above it
+    assert abs(np.mean(lengths < 22) - 0.5) < 0.02
+    one = MLMConfig(batch_size=3, seq_len=8, min_len=8, max_len=8, eval_len=4)
+    assert window_shape(one, 0.99) == (8, 3)
 
 
 def test_fresh_windows_are_deterministic_per_step_and_follow_the_hmm():

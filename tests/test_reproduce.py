@@ -126,6 +126,25 @@ def test_missed_tv_target_is_loud_and_resume_reuses_checkpoints(tmp_path, caplog
     assert meta2["losses"] == meta["losses"] and meta2["curve"] == meta["curve"]
 
 
+def test_parallel_panels_equal_the_serial_run(tmp_path):
+    """--engine local: MLMs, then panels, as tasks of two spawned workers; the rows (but
+    wall times), robust checks and one pretraining record per MLM equal a serial run's."""
+    kw = dict(device="cpu", progress=False, seeds=1)
+    reproduce(TINY, out_dir=tmp_path / "serial", **kw)
+    reproduce(TINY, out_dir=tmp_path / "par", engine="local", workers=2, threads=1, **kw)
+
+    def read(name):
+        rows = list(csv.DictReader((tmp_path / name / "results.csv").open()))
+        rec = json.loads((tmp_path / name / "pretraining.json").read_text())
+        for r in rows:
+            r.pop("wall_time_s")
+        for r in rec["pretraining"]:
+            r.pop("curve")  # its time_s are wall times
+        return rows, rec
+
+    assert read("serial") == read("par")
+
+
 def test_subsets_select_the_right_panels(monkeypatch, tmp_path):
     small = PRESETS["small"]
     all_jobs = _Runner(small, "cpu", tmp_path, False).jobs()

@@ -65,10 +65,15 @@ class MLMConfig:
     mask_rate: fraction of positions masked besides position 0, which is always masked
     (it is where the mask probe asks); probe_share: fraction of windows in which position 0
     is the only mask, exactly the mask probe's input (the others teach every position,
-    which the memory MLM's per-position outputs need); steps, batch_size: windows are
+    which the memory MLM's per-position outputs need); mask_first: always mask position 0
+    (False for an MLM asked only for per-position outputs, whose inputs show a token at
+    position 0; then probe_share must be 0); steps, batch_size: windows are
     sampled afresh from the HMM at every step (no fixed corpus); lr, warmup, weight_decay:
     AdamW with linear warm-up over the first ``warmup`` fraction of steps, then cosine
-    decay to lr/10;
+    decay to lr/10; ema: decay of an exponential moving average of the weights, updated
+    after every step, which is what the TV curve measures and what is returned (0: off;
+    the averaged weights have far less SGD noise than the last iterate, which matters
+    because the mask probe's targets are sampled tokens of ~1 nat entropy);
     seed: init, windows and masks; checkpoint_every: steps between checkpoints;
     eval_every, eval_size, eval_len: the TV-to-oracle curve is measured every
     ``eval_every`` steps on ``eval_size`` held-out inputs of ``eval_len`` tokens
@@ -84,11 +89,13 @@ class MLMConfig:
     min_len: int = 40
     mask_rate: float = 0.15
     probe_share: float = 0.5
+    mask_first: bool = True
     steps: int = 1000
     batch_size: int = 64
     lr: float = 2e-3
     warmup: float = 0.05
     weight_decay: float = 0.01
+    ema: float = 0.0
     seed: int = 0
     checkpoint_every: int = 200
     eval_every: int = 0
@@ -131,12 +138,19 @@ class MLMConfig:
             raise InputError(f"MLMConfig.mask_rate = {self.mask_rate!r} must be in (0, 1)")
         if not (0.0 <= self.probe_share < 1.0):
             raise InputError(f"MLMConfig.probe_share = {self.probe_share!r} must be in [0, 1)")
+        if not self.mask_first and self.probe_share:
+            raise InputError(
+                f"MLMConfig.probe_share = {self.probe_share!r} needs mask_first = True "
+                "(a probe-only window masks position 0); set probe_share = 0"
+            )
         if not (self.lr > 0):
             raise InputError(f"MLMConfig.lr = {self.lr!r} must be > 0")
         if not (0.0 <= self.warmup < 1.0):
             raise InputError(f"MLMConfig.warmup = {self.warmup!r} must be in [0, 1)")
         if not (self.weight_decay >= 0):
             raise InputError(f"MLMConfig.weight_decay = {self.weight_decay!r} must be ≥ 0")
+        if not (0.0 <= self.ema < 1.0):
+            raise InputError(f"MLMConfig.ema = {self.ema!r} must be in [0, 1) (0: off)")
 
 
 class MaskedLM(torch.nn.Module):
@@ -215,12 +229,24 @@ def _fingerprint(model: HMM | MemoryHMM, config: MLMConfig) -> str:
     return h.hexdigest()[:16]
 
 
+def window_shape(config: MLMConfig, u: float) -> tuple[int, int]:
+    """(L, B) of one step's windows from ``u ~ U[0, 1)``: L log-uniform on
+    [min_len, seq_len] (``L = ⌊min_len · (seq_len + 1)/min_len)^u⌋``) and
+    ``B = ⌊batch_size · seq_len / L⌋`` windows, so every step holds about
+    ``batch_size · seq_len`` tokens and a short step holds more windows: each window gives
+    one mask-probe example (position 0), and the probe of these HMMs depends on a few
+    following tokens only, so short windows buy most probe examples per token."""
+    lo, hi = config.min_len, config.seq_len
+    L = min(hi, int(lo * ((hi + 1) / lo) ** u))
+    return L, max(1, config.batch_size * hi // L)
+
+
 class WindowSampler:
     """Fresh pretraining windows drawn on ``device`` straight from the HMM's CDFs.
 
     ``batch(step)`` → ``(tokens, inputs, mask)``, each (B, L): L drawn from
     [min_len, seq_len], ``H_0 ~ start``, ``H_{t+1} ~ A[H_t]``, ``X_t ~ E[H_t]`` by inverse
-    CDF; position 0 masked, and in a ``1 − probe_share`` share of the windows a
+    CDF; position 0 masked (if ``mask_first``), and in a ``1 − probe_share`` share of the windows a
     ``mask_rate`` fraction of the rest too. Everything comes from
     a ``torch.Generator`` seeded by ``(seed, step)``, so batch t is the same however the run
     was interrupted (bit-identical on one device; CPU and CUDA streams differ).
@@ -247,8 +273,7 @@ class WindowSampler:
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c, dev = self.config, self.device
         g = self.gen.manual_seed(self._seed(step))
-        L = int(torch.randint(c.min_len, c.seq_len + 1, (1,), generator=g, device=dev).item())
-        B = c.batch_size
+        L, B = window_shape(c, float(torch.rand((), generator=g, device=dev, dtype=torch.float64)))
         u = torch.rand((2, L, B), generator=g, device=dev, dtype=torch.float64)
         n_t, n_h = self.emit.shape[1] - 1, self.k - 1
         h = torch.searchsorted(self.start, u[0, 0]).clamp_(max=n_h)
@@ -261,9 +286,19 @@ class WindowSampler:
         mask = torch.rand((B, L), generator=g, device=dev) < c.mask_rate
         solo = torch.rand((B, 1), generator=g, device=dev) < c.probe_share
         mask &= ~solo
-        mask[:, 0] = True
+        mask[:, 0] |= c.mask_first
         inputs = tokens.masked_fill(mask, self.mask_id)
         return tokens, inputs, mask
+
+
+def _weight_average(net: MaskedLM, config: MLMConfig) -> Any:
+    """``torch.optim.swa_utils.AveragedModel`` keeping ``w̄ ← ema·w̄ + (1 − ema)·w`` of
+    ``net`` (None when ``config.ema == 0``)."""
+    if not config.ema:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(config.ema))
 
 
 def _new_model(n_tokens: int, config: MLMConfig) -> MaskedLM:
@@ -328,9 +363,10 @@ class _Checkpoint:
             self.folder = Path(folder)
             self.folder.mkdir(parents=True, exist_ok=True)
 
-    def load(self, net: MaskedLM, opt: Any, sched: Any, dev: torch.device) -> _Done:
-        """Restore the saved state into ``net``, ``opt``, ``sched`` when the saved
-        fingerprint matches; return what it had done (nothing when there is no match)."""
+    def load(self, net: MaskedLM, opt: Any, sched: Any, avg: Any, dev: torch.device) -> _Done:
+        """Restore the saved state into ``net``, ``opt``, ``sched`` (and the weight average
+        ``avg`` unless None) when the saved fingerprint matches; return what it had done
+        (nothing when there is no match)."""
         if self.folder is None:
             return _Done()
         ckpt, meta_path = self.folder / CHECKPOINT, self.folder / METADATA
@@ -343,6 +379,8 @@ class _Checkpoint:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        if avg is not None:
+            avg.load_state_dict(state["ema"])
         return _Done(
             step=int(meta["step"]),
             losses=list(meta["losses"]),
@@ -351,7 +389,7 @@ class _Checkpoint:
             loop_time_s=float(meta.get("loop_time_s", 0.0)),
         )
 
-    def save(self, step: int, net: MaskedLM, opt: Any, sched: Any, done: _Done) -> None:
+    def save(self, step: int, net: MaskedLM, opt: Any, sched: Any, avg: Any, done: _Done) -> None:
         if self.folder is None:
             return
         state = {
@@ -359,6 +397,8 @@ class _Checkpoint:
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
         }
+        if avg is not None:
+            state["ema"] = avg.state_dict()
         meta = {
             "fingerprint": self.fingerprint,
             "step": step,
@@ -440,14 +480,16 @@ def pretrain_mlm(
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, config))
     ckpt = _Checkpoint(checkpoint_dir, _fingerprint(model, config), config, model.n_tokens)
-    done = ckpt.load(net, opt, sched, dev)
+    avg = _weight_average(net, config)
+    done = ckpt.load(net, opt, sched, avg, dev)
+    trained = net if avg is None else avg.module  # what is evaluated and returned
     step0, tokens0, time0 = done.step, done.tokens, done.loop_time_s
     sampler = WindowSampler(model, config, dev)
     probe = OracleProbe(model, config)
     end = config.steps if stop_after is None else min(config.steps, int(stop_after))
     forward = torch.compile(net) if compile else net
     if step0 == 0 and config.eval_every:
-        _evaluate(net, probe, 0, done, progress)
+        _evaluate(trained, probe, 0, done, progress)
     net.train()
     bar = progress_bar(config.steps, "mlm", "step", initial=step0, enabled=progress, leave=False)
     with deterministic(), bar:
@@ -455,19 +497,22 @@ def pretrain_mlm(
             t_step = time.perf_counter()
             batch = sampler.batch(step)
             done.losses.append(_train_step(forward, net, opt, sched, batch, amp))
+            if avg is not None:
+                avg.update_parameters(net)
             done.tokens += int(batch[0].numel())
             done.loop_time_s += time.perf_counter() - t_step
             bar.update(1)
             if config.eval_every and (step + 1) % config.eval_every == 0:
-                _evaluate(net, probe, step + 1, done, progress)
+                _evaluate(trained, probe, step + 1, done, progress)
             if (step + 1) % config.checkpoint_every == 0:
-                ckpt.save(step + 1, net, opt, sched, done)
+                ckpt.save(step + 1, net, opt, sched, avg, done)
     if end == config.steps:
-        _evaluate(net, probe, end, done, progress)
-    ckpt.save(end, net, opt, sched, done)
+        _evaluate(trained, probe, end, done, progress)
+    ckpt.save(end, net, opt, sched, avg, done)
     net.eval()
+    trained.eval()
     tail = done.losses[-max(1, len(done.losses) // 10) :] if done.losses else [float("nan")]
-    return net, PretrainResult(
+    return trained, PretrainResult(
         steps=end,
         final_loss=float(np.mean(tail)),
         wall_time_s=time.perf_counter() - t0,
@@ -617,4 +662,5 @@ __all__ = [
     "position_distributions",
     "pretrain_mlm",
     "train_prompt_mlm",
+    "window_shape",
 ]

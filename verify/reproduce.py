@@ -17,6 +17,7 @@ import base64
 import csv
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -94,7 +95,10 @@ class Preset:
     to the oracle a vanilla MLM must reach for k ≤ k_max (the last entry covers every larger
     k); ``memory_tv_target``: the same for the memory MLM's per-position outputs against
     ``G_i(x)``. A pretraining that misses its target is reported on stderr and on the page.
-    ``mlm.steps`` was calibrated from measured tokens/s (see the comment at each preset)."""
+    ``mlm``: the vanilla MLM, whose job is the mask probe (short windows, mostly probe-only
+    masks); ``memory_mlm``: the memory MLM, whose job is every position's conditional
+    (long windows so the memory value can be inferred, interior masks; None: ``mlm``).
+    The schedules were calibrated from measured tokens/s (see the comment at each preset)."""
 
     name: str
     length: int  # downstream input length T
@@ -113,6 +117,7 @@ class Preset:
     mlm: MLMConfig
     train: TrainConfig
     prompt_lr: float = 0.1
+    memory_mlm: MLMConfig | None = None
     tv_targets: tuple[tuple[int, float], ...] = ((12, 0.02), (30, 0.05))
     memory_tv_target: float = 0.05
 
@@ -125,9 +130,10 @@ class Preset:
 
 
 def _mlm(window: int, **kw: Any) -> MLMConfig:
-    """A preset's MLM: pretraining windows of ``[window/2, window]`` tokens, as many
-    positions (``max_len = window``), the default mask rate; ``kw`` sets the rest."""
-    return MLMConfig(max_len=window, seq_len=window, min_len=window // 2, **kw)
+    """A preset's MLM: pretraining windows of up to ``window`` tokens (by default at least
+    ``window/2``), as many positions (``max_len = window``); ``kw`` sets the rest."""
+    kw.setdefault("min_len", window // 2)
+    return MLMConfig(max_len=window, seq_len=window, **kw)
 
 
 # One field group per line, so the presets read side by side: downstream data; vanilla
@@ -155,12 +161,18 @@ PRESETS: dict[str, Preset] = {
         transformer_ks=(4, 8, 12, 20, 30), transformer_seeds=2,
         memory_ms=(2, 3, 5, 7), memory_oracle_seeds=3, memory_transformer_seeds=2,
         oracle_prompt_len=2, mlm_prompt_len=8,
-        # 2000 steps × 32 windows × 40–80 tokens ≈ 3.8M tokens: 440–500 s per MLM measured
-        # with 1 thread on a 2-core CPU shared with ~4 other jobs (~8–20k tokens/s)
+        # ~60k tokens/s per MLM with 1 thread, two MLMs at once on an idle 2-core CPU.
+        # vanilla: 3500 steps × ~1900 tokens (24·80/L windows of L ∈ [6, 80]) ≈ 6.7M tokens,
+        # ~110 s; memory: 2500 steps of [40, 80]-token windows ≈ 4.8M tokens, ~80 s.
         mlm=_mlm(
-            80, d_model=64, n_layers=2, n_heads=4, d_ff=128,
-            steps=2000, batch_size=32, lr=3e-3, checkpoint_every=250,
-            eval_every=150, eval_size=256, eval_len=64,
+            80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=6, probe_share=0.85,
+            steps=3500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
+            eval_every=250, eval_size=256, eval_len=64,
+        ),
+        memory_mlm=_mlm(
+            80, d_model=64, n_layers=2, n_heads=4, d_ff=128, probe_share=0.0, mask_first=False,
+            steps=2500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
+            eval_every=250, eval_size=128, eval_len=64,
         ),
         train=TrainConfig(lr=0.05, batch_size=200, max_epochs=40, patience=10),
     ),
@@ -220,8 +232,10 @@ def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust
     }
 
 
-def _mlm_config(preset: Preset, seed: int) -> MLMConfig:
-    return replace(preset.mlm, seed=seed, eval_len=preset.length)
+def _mlm_config(preset: Preset, kind: str, seed: int) -> MLMConfig:
+    """The MLMConfig of the run's ``kind`` ("vanilla" or "memory") MLM with this seed."""
+    base = preset.memory_mlm if kind == "memory" and preset.memory_mlm else preset.mlm
+    return replace(base, seed=seed, eval_len=preset.length)
 
 
 def _checkpoint(out_dir: Path, kind: str, k: int, seed: int) -> Path:
@@ -235,15 +249,34 @@ def _pretraining_model(kind: str, k: int, seed: int) -> HMM | MemoryHMM:
     return reference_hmm(seed, k, N_TOKENS)
 
 
+def _task_threads(threads: int | None) -> None:
+    """Torch CPU threads of an engine task (spawned workers start with torch's default)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
 def pretrain_task(job: tuple) -> tuple[str, int, int, float]:
     """One MLM pretraining of a run, to its checkpoint (a task for ``verify.engines``):
-    ``job = (preset, kind, k, seed, device, out_dir)``; returns ``(kind, k, seed, TV)``."""
-    preset, kind, k, seed, device, out_dir = job
+    ``job = (preset, kind, k, seed, device, out_dir, threads)``; returns ``(kind, k, seed,
+    TV)``."""
+    preset, kind, k, seed, device, out_dir, threads = job
+    _task_threads(threads)
     model = _pretraining_model(kind, k, seed)
     _, res = pretrain_mlm(
-        model, _mlm_config(preset, seed), device, _checkpoint(Path(out_dir), kind, k, seed)
+        model, _mlm_config(preset, kind, seed), device, _checkpoint(Path(out_dir), kind, k, seed)
     )
     return kind, k, seed, res.final_tv
+
+
+def panel_task(job: tuple) -> dict:
+    """One panel of a run (a task for ``verify.engines``), its MLMs resumed from their
+    checkpoints: ``job = (preset, device, out_dir, threads, (experiment, size, seed,
+    transformer))``; returns ``{"rows", "robust", "pretraining"}`` of that panel."""
+    preset, device, out_dir, threads, panel = job
+    _task_threads(threads)
+    runner = _Runner(preset, device, Path(out_dir), progress=False)
+    runner.panel(*panel)
+    return {"rows": runner.rows, "robust": runner.robust, "pretraining": runner.pretraining}
 
 
 class _Runner:
@@ -276,7 +309,7 @@ class _Runner:
             _log(f"pretraining MLM on {kind} k={k} seed={seed}", self.progress)
             ckpt = _checkpoint(self.out, kind, k, seed)
             net, res = pretrain_mlm(
-                model, _mlm_config(self.p, seed), self.device, ckpt, self.progress
+                model, _mlm_config(self.p, kind, seed), self.device, ckpt, self.progress
             )
             target = self.p.memory_tv_target if kind == "memory" else self.p.tv_target(k)
             rec = {
@@ -416,13 +449,16 @@ class _Runner:
                     out.append(spec)
         return out
 
-    def pretrain_all(self, engine: str, workers: int, address: str | None) -> None:
+    def pretrain_all(
+        self, engine: str, workers: int, address: str | None, threads: int | None = None
+    ) -> None:
         """Pretrain every MLM of the run as one engine task each (Ray: ``num_gpus=1`` per
-        task when the cluster has GPUs), so :meth:`run` then resumes finished checkpoints."""
+        task when the cluster has GPUs), so the panels then resume finished checkpoints."""
         from .engines import run_tasks
 
         specs = self.mlm_jobs()
-        tasks = [(self.p, kind, k, s, self.device, str(self.out)) for kind, k, s in specs]
+        out = str(self.out)
+        tasks = [(self.p, kind, k, s, self.device, out, threads) for kind, k, s in specs]
         _log(f"pretraining {len(tasks)} MLMs on engine {engine}", self.progress)
         for i, result in run_tasks(
             pretrain_task, tasks, engine=engine, workers=workers, address=address, num_gpus=1
@@ -435,17 +471,60 @@ class _Runner:
                 ) from result
             _log(f"pretrained {kind} k={k} seed={seed}: TV {result[3]:.4f}", self.progress)
 
+    def panel(self, exp: str, size: int, seed: int, transformer: bool) -> None:
+        """Run one panel: ``vanilla`` (size = k) or ``memory`` (size = m)."""
+        (self.vanilla if exp == "vanilla" else self.memory)(size, seed, transformer)
+
     def run(self) -> None:
+        """Every selected panel, one after the other, in this process."""
         jobs = self.jobs()
         t0 = time.perf_counter()
         with progress_bar(len(jobs), "reproduce", "panel", enabled=self.progress) as bar:
-            for i, (exp, size, seed, tr) in enumerate(jobs, 1):
-                name = f"{exp} {'k' if exp == 'vanilla' else 'm'}={size} seed={seed} " + (
-                    "transformer" if tr else "oracle"
-                )
-                _log(f"({i}/{len(jobs)}) {name}  [{time.perf_counter() - t0:.0f}s]", self.progress)
-                (self.vanilla if exp == "vanilla" else self.memory)(size, seed, tr)
+            for i, job in enumerate(jobs, 1):
+                _log(f"({i}/{len(jobs)}) {_panel_name(job)}  [{time.perf_counter() - t0:.0f}s]",
+                     self.progress)  # fmt: skip
+                self.panel(*job)
                 bar.update(1)
+
+    def run_parallel(
+        self, engine: str, workers: int, address: str | None, threads: int | None
+    ) -> None:
+        """Every selected panel as an engine task (transformer panels first: they take
+        longest), after :meth:`pretrain_all`; rows are kept in :meth:`jobs` order and each
+        MLM's pretraining record once, so the output equals a serial run's."""
+        from .engines import run_tasks
+
+        jobs = self.jobs()
+        order = sorted(range(len(jobs)), key=lambda i: not jobs[i][3])
+        tasks = [(self.p, self.device, str(self.out), threads, jobs[i]) for i in order]
+        done: dict[int, dict] = {}
+        t0 = time.perf_counter()
+        stream = run_tasks(panel_task, tasks, engine=engine, workers=workers, address=address)
+        for j, result in stream:
+            job = jobs[order[j]]
+            if isinstance(result, BaseException):
+                raise RuntimeError(
+                    f"panel {_panel_name(job)} failed on engine {engine}: "
+                    f"{type(result).__name__}: {result}"
+                ) from result
+            done[order[j]] = result
+            _log(f"({len(done)}/{len(jobs)}) {_panel_name(job)} done "
+                 f"[{time.perf_counter() - t0:.0f}s]", self.progress)  # fmt: skip
+        seen = set()
+        for i in range(len(jobs)):
+            self.rows += done[i]["rows"]
+            self.robust += done[i]["robust"]
+            for rec in done[i]["pretraining"]:
+                if (key := (rec["mlm"], rec["k"], rec["seed"])) not in seen:
+                    seen.add(key)
+                    self.pretraining.append(rec)
+
+
+def _panel_name(job: tuple) -> str:
+    exp, size, seed, tr = job
+    return f"{exp} {'k' if exp == 'vanilla' else 'm'}={size} seed={seed} " + (
+        "transformer" if tr else "oracle"
+    )
 
 
 # ------------------------------------------------------------------------- summaries
@@ -655,6 +734,7 @@ def _html(
         tv_ks=sorted({k for _, k in tv}),
         robust=robust,
         mlm_config=repr(asdict(preset.mlm)),
+        memory_mlm_config=None if preset.memory_mlm is None else repr(asdict(preset.memory_mlm)),
     )
 
 
@@ -697,23 +777,29 @@ def reproduce(
 
     A subset reruns one panel in minutes: ``experiments`` ("vanilla", "memory" or both),
     ``ks`` (only these hidden-state counts; memory k = m·4), ``seeds`` (the first N seeds
-    of every panel). ``threads``: torch CPU threads for the run (default: torch's); on a
+    of every panel). ``threads``: torch CPU threads for the run and for each engine task
+    (default: torch's here, ``cpu_count // workers`` per task of a local engine); on a
     loaded machine 1 is several times faster than 2 (idle threads spin at every barrier).
 
     ``engine`` ("local" process pool of ``workers``, or "ray", joining ``address`` if
     given): the MLM pretrainings run first as parallel tasks (on Ray, one GPU each when the
-    cluster has GPUs), then the panels run here and resume their finished checkpoints.
-    Results are identical to a serial run: each MLM is seeded by its own (kind, k, seed)."""
+    cluster has GPUs), then the panels run as parallel tasks too and resume the finished
+    checkpoints. Results are identical to a serial run: each MLM is seeded by its own
+    (kind, k, seed) and each panel by its seed."""
     experiments, ks, seeds = _parse_subset(experiments, ks, seeds)
     if threads is not None:
         threads = as_int(threads, "threads", 1)
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))
+    task_threads = threads
+    if task_threads is None and engine == "local":
+        task_threads = max(1, (os.cpu_count() or 1) // as_int(workers, "workers", 1))
     try:
         return _reproduce(
-            preset, device, out_dir, progress, experiments, ks, seeds, (engine, workers, address)
-        )
+            preset, device, out_dir, progress, experiments, ks, seeds,
+            (engine, workers, address, task_threads),
+        )  # fmt: skip
     finally:
         torch.set_num_threads(before)
 
@@ -735,6 +821,11 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) 
                 f"preset {preset.name}: mlm.max_len = {preset.mlm.max_len} must be ≥ "
                 f"mlm_prompt_len + 1 + length = {need}"
             )
+        if preset.memory_mlm and preset.memory_mlm.max_len < preset.length:
+            raise InputError(
+                f"preset {preset.name}: memory_mlm.max_len = {preset.memory_mlm.max_len} "
+                f"must be ≥ length = {preset.length}"
+            )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -745,10 +836,12 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) 
             f"of preset {preset.name} (vanilla k: {preset.oracle_ks}; memory k: "
             f"{tuple(m * N_ORDINARY for m in preset.memory_ms)})"
         )
-    engine, workers, address = dist
+    engine, workers, address, threads = dist
     if engine is not None:
-        runner.pretrain_all(engine, workers, address)
-    runner.run()
+        runner.pretrain_all(engine, workers, address, threads)
+        runner.run_parallel(engine, workers, address, threads)
+    else:
+        runner.run()
     _write_csv(runner.rows, out_dir / "results.csv")
     _write_json(
         {"pretraining": runner.pretraining, "robust": runner.robust},

@@ -78,8 +78,8 @@ def run(quick: bool = False) -> None:
                     torch.set_num_threads(threads0)
                 print(
                     f"  [{dev}] MLM pretraining, {name} size (d={cfg.d_model}, "
-                    f"{cfg.n_layers} layers, batch {cfg.batch_size}×{cfg.min_len}–"
-                    f"{cfg.seq_len}), {label}: {rate:,.0f} tokens/s",
+                    f"{cfg.n_layers} layers, ~{cfg.batch_size * cfg.seq_len} tokens/step in "
+                    f"{cfg.min_len}–{cfg.seq_len}-token windows), {label}: {rate:,.0f} tokens/s",
                     flush=True,
                 )
         n_train, epochs = (200, 3) if quick else (1000, 5)
