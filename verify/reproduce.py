@@ -182,13 +182,20 @@ PRESETS: dict[str, Preset] = {
         transformer_ks=(4, 8, 10, 12, 15, 25, 30), transformer_seeds=20,
         memory_ms=(2, 3, 5, 7), memory_oracle_seeds=5, memory_transformer_seeds=5,
         oracle_prompt_len=2, mlm_prompt_len=20,
-        # not yet measured on a GPU: 2500 steps × 256 windows × 80–160 tokens ≈ 77M tokens,
-        # ~30 s per MLM if the bf16 encoder sustains ~3M tokens/s on one large GPU; 170
-        # MLMs (20 seeds) then fit in about an hour. scripts/device-check.sh measures it.
+        # not yet measured on a GPU: 2500 steps × ~41k tokens (256·160/L windows of
+        # L ∈ [8, 160]) ≈ 100M tokens, ~35 s per MLM if the bf16 encoder sustains ~3M
+        # tokens/s on one large GPU; 165 MLMs (20 seeds) then take ~1.6 h on one GPU, an
+        # hour on two. scripts/device-check.sh measures it. The recipe is small's (short
+        # windows + EMA for the vanilla MLM, long windows for the memory MLM) scaled up.
         mlm=_mlm(
-            160, d_model=128, n_layers=4, n_heads=4, d_ff=512,
-            steps=2500, batch_size=256, lr=1e-3, checkpoint_every=1000,
+            160, d_model=128, n_layers=4, n_heads=4, d_ff=512, min_len=8, probe_share=0.85,
+            steps=2500, batch_size=256, lr=1e-3, ema=0.999, checkpoint_every=1000,
             eval_every=500, eval_size=512, eval_len=128,
+        ),
+        memory_mlm=_mlm(
+            160, d_model=128, n_layers=4, n_heads=4, d_ff=512, probe_share=0.0,
+            mask_first=False, steps=2500, batch_size=256, lr=1e-3, ema=0.999,
+            checkpoint_every=1000, eval_every=500, eval_size=256, eval_len=128,
         ),
         train=TrainConfig(lr=0.05, batch_size=250, max_epochs=200, patience=20),
         tv_targets=((30, 0.01),), memory_tv_target=0.01,

@@ -56,6 +56,8 @@ UNIT_TESTS = {
     "verify/recovery/lp.py": ["tests/test_lp.py"],
     "verify/recovery/": ["tests/test_recovery.py"],
     "verify/reference.py": ["tests/test_reference.py"],
+    "verify/mlm.py": ["tests/test_mlm.py"],
+    "verify/reproduce.py": ["tests/test_reproduce.py"],
     "strategies/": ["tests/test_strategies.py"],
 }
 #: Claim statuses that count as the gate noticing a bug (with ``exit 1``).
