@@ -129,6 +129,10 @@ def test_bad_config_and_inputs():
         MLMConfig(steps=0)
     with pytest.raises(ValueError, match="seq_len"):
         MLMConfig(seq_len=500, max_len=100)
+    with pytest.raises(ValueError, match="mask_first"):
+        MLMConfig(mask_first=False, probe_share=0.5)
+    with pytest.raises(ValueError, match="ema"):
+        MLMConfig(ema=1.0)
     with pytest.raises(ValueError, match="min_len"):
         MLMConfig(min_len=90, seq_len=80, max_len=80)
     with pytest.raises(ValueError, match="eval_len"):

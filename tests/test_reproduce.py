@@ -12,7 +12,16 @@ import torch
 
 from verify.cli import main
 from verify.mlm import MLMConfig
-from verify.reproduce import COLUMNS, PRESETS, Preset, _Runner, assess_shape, reproduce
+from verify.reproduce import (
+    COLUMNS,
+    PRESETS,
+    Preset,
+    _Runner,
+    assess_shape,
+    backbone_gaps,
+    reproduce,
+    why_missed,
+)
 from verify.training import TrainConfig
 
 TINY = Preset(
@@ -201,6 +210,33 @@ def _rows(gaps_lo, gaps_hi, att, van):
             dict(experiment="memory", backbone="oracle", method="vanilla_head", k=k, accuracy=v)
         )
     return rows
+
+
+def test_backbone_gaps_compare_on_the_seeds_both_backbones_ran():
+    rows = [
+        dict(experiment="vanilla", method="head", k=4, seed=s, backbone=b, accuracy=a)
+        for s, b, a in [
+            (0, "oracle", 1.0),
+            (0, "transformer", 0.9),
+            (1, "oracle", 0.8),
+            (1, "transformer", 0.8),
+            (2, "oracle", 0.5),
+        ]  # fmt: skip
+    ]
+    rows.append(dict(experiment="memory", method="pooled", k=8, seed=0, backbone="oracle",
+                     accuracy=0.9))  # fmt: skip
+    (g,) = backbone_gaps(rows)  # the oracle-only seed 2 and oracle-only method are left out
+    assert (g["experiment"], g["method"], g["k"], g["seeds"]) == ("vanilla", "head", 4, 2)
+    assert g["oracle"] == pytest.approx(0.9) and g["gap"] == pytest.approx(-0.05)
+
+
+def test_why_missed_tells_stuck_under_trained_and_plateaued_apart():
+    def curve(*tvs):
+        return [{"step": 100 * i, "tv": tv} for i, tv in enumerate(tvs)]
+
+    assert "unigram" in why_missed(curve(0.5, 0.5), final_loss=2.2)
+    assert "still improving" in why_missed(curve(0.5, 0.3, 0.2, 0.15, 0.12), 1.0)
+    assert "plateaued" in why_missed(curve(0.5, 0.3, 0.2, 0.11, 0.105), 1.0)
 
 
 def test_assess_shape_says_when_the_shape_fails():

@@ -98,6 +98,8 @@ class Preset:
     ``mlm``: the vanilla MLM, whose job is the mask probe (short windows, mostly probe-only
     masks); ``memory_mlm``: the memory MLM, whose job is every position's conditional
     (long windows so the memory value can be inferred, interior masks; None: ``mlm``).
+    ``mlm_steps``: ``((k_max, steps), …)`` ascending, the vanilla MLM's steps for k ≤ k_max
+    (the last entry covers every larger k; empty: ``mlm.steps``), since larger k needs more.
     The schedules were calibrated from measured tokens/s (see the comment at each preset)."""
 
     name: str
@@ -118,15 +120,29 @@ class Preset:
     train: TrainConfig
     prompt_lr: float = 0.1
     memory_mlm: MLMConfig | None = None
+    mlm_steps: tuple[tuple[int, int], ...] = ()
     tv_targets: tuple[tuple[int, float], ...] = ((12, 0.02), (30, 0.05))
     memory_tv_target: float = 0.05
 
     def tv_target(self, k: int) -> float:
         """The TV target for a vanilla MLM with k hidden states."""
-        for k_max, tv in self.tv_targets:
-            if k <= k_max:
-                return tv
-        return self.tv_targets[-1][1]
+        return _by_k(self.tv_targets, k)
+
+    def mlm_config(self, kind: str, k: int, seed: int) -> MLMConfig:
+        """The MLMConfig of the run's ``kind`` ("vanilla" or "memory") MLM with k hidden
+        states and this seed."""
+        if kind == "memory" and self.memory_mlm is not None:
+            return replace(self.memory_mlm, seed=seed, eval_len=self.length)
+        steps = _by_k(self.mlm_steps, k) if self.mlm_steps else self.mlm.steps
+        return replace(self.mlm, seed=seed, eval_len=self.length, steps=steps)
+
+
+def _by_k(table: tuple[tuple[int, Any], ...], k: int) -> Any:
+    """The value of the first ``(k_max, value)`` entry with k ≤ k_max (else the last)."""
+    for k_max, value in table:
+        if k <= k_max:
+            return value
+    return table[-1][1]
 
 
 def _mlm(window: int, **kw: Any) -> MLMConfig:
@@ -145,15 +161,19 @@ PRESETS: dict[str, Preset] = {
         oracle_ks=(4, 8, 12, 20, 30), oracle_seeds=3, transformer_ks=(8, 20), transformer_seeds=1,
         memory_ms=(2, 5), memory_oracle_seeds=2, memory_transformer_seeds=1,
         oracle_prompt_len=2, mlm_prompt_len=4,
-        # measured (seed 0, 500 steps, ~40 s each with 1 thread on a shared CPU): TV 0.007
-        # at k = 8, 0.16 at k = 20 (k > n needs more than CI can spend), memory 0.026 / 0.036
+        # small's recipe at CI size: 500 steps × ~770 tokens (24·32/L windows)
         mlm=_mlm(
-            32, d_model=32, n_layers=2, n_heads=2, d_ff=64,
-            steps=500, batch_size=32, lr=3e-3, checkpoint_every=100,
+            32, d_model=32, n_layers=2, n_heads=2, d_ff=64, min_len=6, probe_share=0.85,
+            steps=500, batch_size=24, lr=3e-3, ema=0.99, checkpoint_every=100,
             eval_every=50, eval_size=128, eval_len=24,
         ),
+        memory_mlm=_mlm(
+            32, d_model=32, n_layers=2, n_heads=2, d_ff=64, probe_share=0.0, mask_first=False,
+            steps=500, batch_size=24, lr=3e-3, ema=0.99, checkpoint_every=100,
+            eval_every=50, eval_size=64, eval_len=24,
+        ),
         train=TrainConfig(lr=0.05, batch_size=100, max_epochs=40, patience=8),
-        tv_targets=((12, 0.05), (30, 0.3)), memory_tv_target=0.1,
+        tv_targets=((12, 0.05), (30, 0.15)), memory_tv_target=0.06,
     ),
     "small": Preset(
         name="small", length=64, n_train=1500, n_val=300, n_test=600,
@@ -163,7 +183,8 @@ PRESETS: dict[str, Preset] = {
         oracle_prompt_len=2, mlm_prompt_len=8,
         # ~60k tokens/s per MLM with 1 thread, two MLMs at once on an idle 2-core CPU.
         # vanilla: 3500 steps × ~1900 tokens (24·80/L windows of L ∈ [6, 80]) ≈ 6.7M tokens,
-        # ~110 s; memory: 2500 steps of [40, 80]-token windows ≈ 4.8M tokens, ~80 s.
+        # ~110 s (6000 steps, ~190 s, for k > 12); memory: 2500 steps of [40, 80]-token
+        # windows ≈ 4.8M tokens, ~80 s. 20 MLMs + 65 panels: ~25 min with 2 workers.
         mlm=_mlm(
             80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=6, probe_share=0.85,
             steps=3500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
@@ -175,6 +196,7 @@ PRESETS: dict[str, Preset] = {
             eval_every=250, eval_size=128, eval_len=64,
         ),
         train=TrainConfig(lr=0.05, batch_size=200, max_epochs=40, patience=10),
+        mlm_steps=((12, 3500), (30, 6000)),
     ),
     "paper": Preset(
         name="paper", length=128, n_train=5000, n_val=500, n_test=1000,
@@ -239,12 +261,6 @@ def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust
     }
 
 
-def _mlm_config(preset: Preset, kind: str, seed: int) -> MLMConfig:
-    """The MLMConfig of the run's ``kind`` ("vanilla" or "memory") MLM with this seed."""
-    base = preset.memory_mlm if kind == "memory" and preset.memory_mlm else preset.mlm
-    return replace(base, seed=seed, eval_len=preset.length)
-
-
 def _checkpoint(out_dir: Path, kind: str, k: int, seed: int) -> Path:
     return out_dir / "checkpoints" / f"{kind}_k{k}_s{seed}"
 
@@ -254,6 +270,22 @@ def _pretraining_model(kind: str, k: int, seed: int) -> HMM | MemoryHMM:
     if kind == "memory":
         return reference_memory_hmm(seed, k // N_ORDINARY, N_ORDINARY, N_TOKENS)
     return reference_hmm(seed, k, N_TOKENS)
+
+
+def why_missed(curve: list[dict], final_loss: float, n_tokens: int = N_TOKENS) -> str:
+    """Why a pretraining missed its TV target, from its TV curve and final loss: stuck at
+    the unigram (loss > 0.9 log n), still improving (TV fell by more than 10% over the last
+    quarter of the steps: more steps would help), or plateaued (more steps alone will not)."""
+    if final_loss > 0.9 * np.log(n_tokens):
+        return "loss near log n: it predicts the unigram (optimisation failed)"
+    if len(curve) < 2:
+        return "no TV curve to tell (eval_every = 0)"
+    last = curve[-1]
+    ref = min(curve, key=lambda c: abs(c["step"] - 0.75 * last["step"]))
+    trend = f"TV {ref['tv']:.3f} → {last['tv']:.3f} over steps {ref['step']}–{last['step']}"
+    if last["tv"] < 0.9 * ref["tv"]:
+        return f"still improving ({trend}): under-trained, more steps would help"
+    return f"plateaued ({trend}): more steps alone will not reach the target"
 
 
 def _task_threads(threads: int | None) -> None:
@@ -270,7 +302,7 @@ def pretrain_task(job: tuple) -> tuple[str, int, int, float]:
     _task_threads(threads)
     model = _pretraining_model(kind, k, seed)
     _, res = pretrain_mlm(
-        model, _mlm_config(preset, kind, seed), device, _checkpoint(Path(out_dir), kind, k, seed)
+        model, preset.mlm_config(kind, k, seed), device, _checkpoint(Path(out_dir), kind, k, seed)
     )
     return kind, k, seed, res.final_tv
 
@@ -316,7 +348,7 @@ class _Runner:
             _log(f"pretraining MLM on {kind} k={k} seed={seed}", self.progress)
             ckpt = _checkpoint(self.out, kind, k, seed)
             net, res = pretrain_mlm(
-                model, _mlm_config(self.p, kind, seed), self.device, ckpt, self.progress
+                model, self.p.mlm_config(kind, k, seed), self.device, ckpt, self.progress
             )
             target = self.p.memory_tv_target if kind == "memory" else self.p.tv_target(k)
             rec = {
@@ -330,16 +362,14 @@ class _Runner:
                 "steps": res.steps,
                 "curve": res.curve,
             }
-            self.pretraining.append(rec)
             if not rec["met"]:
-                stuck = res.final_loss > 0.9 * np.log(N_TOKENS)
+                rec["why"] = why_missed(res.curve, res.final_loss)
                 logger.warning(
                     f"[reproduce] WARNING: pretraining MISSED its target: {kind} MLM k={k} "
                     f"seed={seed}: TV {res.final_tv:.4f} > {target} after {res.steps} steps "
-                    f"(final loss {res.final_loss:.3f}"
-                    + ("; near log n: it predicts the unigram" if stuck else "")
-                    + ")"
+                    f"(final loss {res.final_loss:.3f}): {rec['why']}"
                 )
+            self.pretraining.append(rec)
             self.mlms[key] = net
         return self.mlms[key]
 
@@ -607,6 +637,26 @@ def assess_shape(
     return out
 
 
+def backbone_gaps(rows: list[dict]) -> list[dict]:
+    """Transformer − oracle test accuracy per (experiment, method, k), on the seeds both
+    backbones ran (the transformer's): ``{"experiment", "method", "k", "oracle",
+    "transformer", "gap", "seeds"}`` with the means over those seeds."""
+    acc: dict = {}
+    for r in rows:
+        key = (r["experiment"], r["method"], int(r["k"]), int(r["seed"]))
+        acc.setdefault(key, {})[r["backbone"]] = float(r["accuracy"])
+    groups: dict = {}
+    for (exp, method, k, _), by in acc.items():
+        if {"oracle", "transformer"} <= set(by):
+            groups.setdefault((exp, method, k), []).append((by["oracle"], by["transformer"]))
+    out = []
+    for (exp, method, k), pairs in sorted(groups.items()):
+        o, t = (float(np.mean(v)) for v in zip(*pairs, strict=True))
+        out.append({"experiment": exp, "method": method, "k": k, "oracle": o,
+                    "transformer": t, "gap": t - o, "seeds": len(pairs)})  # fmt: skip
+    return out
+
+
 def tv_table(pretraining: list[dict]) -> dict[tuple[str, int], float]:
     """Mean TV to the oracle over seeds per (MLM kind, k) from the pretraining records."""
     groups: dict = {}
@@ -735,6 +785,7 @@ def _html(
         figure=base64.b64encode(png.read_bytes()).decode(),
         curve=None if curve_png is None else base64.b64encode(curve_png.read_bytes()).decode(),
         accuracy=summarize(rows),
+        gaps=backbone_gaps(rows),
         pretraining=sorted(pretraining, key=lambda r: (r["mlm"], r["k"], r["seed"])),
         experiments=EXPERIMENTS,
         tv=tv,
@@ -884,6 +935,8 @@ __all__ = [
     "PRESETS",
     "Preset",
     "assess_shape",
+    "backbone_gaps",
+    "why_missed",
     "reproduce",
     "summarize",
     "tv_table",
