@@ -146,32 +146,55 @@ def _by_k(table: tuple[tuple[int, Any], ...], k: int) -> Any:
 
 
 def _mlm(window: int, **kw: Any) -> MLMConfig:
-    """A preset's MLM: pretraining windows of up to ``window`` tokens (by default at least
-    ``window/2``), as many positions (``max_len = window``); ``kw`` sets the rest."""
-    kw.setdefault("min_len", window // 2)
+    """A preset's vanilla MLM: pretraining windows of up to ``window`` tokens, as many
+    positions (``max_len = window``); ``kw`` sets the rest."""
     return MLMConfig(max_len=window, seq_len=window, **kw)
+
+
+def _memory_mlm(mlm: MLMConfig, **kw: Any) -> MLMConfig:
+    """A preset's memory MLM: the vanilla MLM's encoder and optimiser on long windows
+    (``[seq_len/2, seq_len]``, so the memory value can be inferred) with interior masks
+    only (every position's conditional is asked, none is a probe); ``kw`` sets the rest."""
+    return replace(mlm, min_len=mlm.seq_len // 2, probe_share=0.0, mask_first=False, **kw)
+
+
+# small's recipe (short windows + EMA for the vanilla MLM) at CI size: 500 steps × ~770
+# tokens (24·32/L windows)
+_SMOKE_MLM = _mlm(
+    32, d_model=32, n_layers=2, n_heads=2, d_ff=64, min_len=6, probe_share=0.85,
+    steps=500, batch_size=24, lr=3e-3, ema=0.99, checkpoint_every=100,
+    eval_every=50, eval_size=128, eval_len=24,
+)  # fmt: skip
+# ~60k tokens/s per MLM with 1 thread, two MLMs at once on an idle 2-core CPU.
+# vanilla: 3500 steps × ~1900 tokens (24·80/L windows of L ∈ [6, 80]) ≈ 6.7M tokens,
+# ~110 s (6000 steps, ~190 s, for k > 12); memory: 2500 steps of [40, 80]-token
+# windows ≈ 4.8M tokens, ~80 s. 20 MLMs + 65 panels: ~25 min with 2 workers.
+_SMALL_MLM = _mlm(
+    80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=6, probe_share=0.85,
+    steps=3500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
+    eval_every=250, eval_size=256, eval_len=64,
+)  # fmt: skip
+# not yet measured on a GPU: 2500 steps × ~41k tokens (256·160/L windows of
+# L ∈ [8, 160]) ≈ 100M tokens, ~35 s per MLM if the bf16 encoder sustains ~3M
+# tokens/s on one large GPU; 165 MLMs (20 seeds) then take ~1.6 h on one GPU, an
+# hour on two. scripts/device-check.sh measures it. The recipe is small's scaled up.
+_PAPER_MLM = _mlm(
+    160, d_model=128, n_layers=4, n_heads=4, d_ff=512, min_len=8, probe_share=0.85,
+    steps=2500, batch_size=256, lr=1e-3, ema=0.999, checkpoint_every=1000,
+    eval_every=500, eval_size=512, eval_len=128,
+)  # fmt: skip
 
 
 # One field group per line, so the presets read side by side: downstream data; vanilla
 # panels (ks, seeds per k; oracle then transformer); memory panels; prompt lengths; the
-# MLM (window, encoder size, schedule, evaluation); head training; TV targets.
+# MLMs (above); head training; TV targets.
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke", length=24, n_train=400, n_val=150, n_test=300,
         oracle_ks=(4, 8, 12, 20, 30), oracle_seeds=3, transformer_ks=(8, 20), transformer_seeds=1,
         memory_ms=(2, 5), memory_oracle_seeds=2, memory_transformer_seeds=1,
         oracle_prompt_len=2, mlm_prompt_len=4,
-        # small's recipe at CI size: 500 steps × ~770 tokens (24·32/L windows)
-        mlm=_mlm(
-            32, d_model=32, n_layers=2, n_heads=2, d_ff=64, min_len=6, probe_share=0.85,
-            steps=500, batch_size=24, lr=3e-3, ema=0.99, checkpoint_every=100,
-            eval_every=50, eval_size=128, eval_len=24,
-        ),
-        memory_mlm=_mlm(
-            32, d_model=32, n_layers=2, n_heads=2, d_ff=64, probe_share=0.0, mask_first=False,
-            steps=500, batch_size=24, lr=3e-3, ema=0.99, checkpoint_every=100,
-            eval_every=50, eval_size=64, eval_len=24,
-        ),
+        mlm=_SMOKE_MLM, memory_mlm=_memory_mlm(_SMOKE_MLM, eval_size=64),
         train=TrainConfig(lr=0.05, batch_size=100, max_epochs=40, patience=8),
         tv_targets=((12, 0.05), (30, 0.15)), memory_tv_target=0.06,
     ),
@@ -181,20 +204,7 @@ PRESETS: dict[str, Preset] = {
         transformer_ks=(4, 8, 12, 20, 30), transformer_seeds=2,
         memory_ms=(2, 3, 5, 7), memory_oracle_seeds=3, memory_transformer_seeds=2,
         oracle_prompt_len=2, mlm_prompt_len=8,
-        # ~60k tokens/s per MLM with 1 thread, two MLMs at once on an idle 2-core CPU.
-        # vanilla: 3500 steps × ~1900 tokens (24·80/L windows of L ∈ [6, 80]) ≈ 6.7M tokens,
-        # ~110 s (6000 steps, ~190 s, for k > 12); memory: 2500 steps of [40, 80]-token
-        # windows ≈ 4.8M tokens, ~80 s. 20 MLMs + 65 panels: ~25 min with 2 workers.
-        mlm=_mlm(
-            80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=6, probe_share=0.85,
-            steps=3500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
-            eval_every=250, eval_size=256, eval_len=64,
-        ),
-        memory_mlm=_mlm(
-            80, d_model=64, n_layers=2, n_heads=4, d_ff=128, probe_share=0.0, mask_first=False,
-            steps=2500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
-            eval_every=250, eval_size=128, eval_len=64,
-        ),
+        mlm=_SMALL_MLM, memory_mlm=_memory_mlm(_SMALL_MLM, steps=2500, eval_size=128),
         train=TrainConfig(lr=0.05, batch_size=200, max_epochs=40, patience=10),
         mlm_steps=((12, 3500), (30, 6000)),
     ),
@@ -204,21 +214,7 @@ PRESETS: dict[str, Preset] = {
         transformer_ks=(4, 8, 10, 12, 15, 25, 30), transformer_seeds=20,
         memory_ms=(2, 3, 5, 7), memory_oracle_seeds=5, memory_transformer_seeds=5,
         oracle_prompt_len=2, mlm_prompt_len=20,
-        # not yet measured on a GPU: 2500 steps × ~41k tokens (256·160/L windows of
-        # L ∈ [8, 160]) ≈ 100M tokens, ~35 s per MLM if the bf16 encoder sustains ~3M
-        # tokens/s on one large GPU; 165 MLMs (20 seeds) then take ~1.6 h on one GPU, an
-        # hour on two. scripts/device-check.sh measures it. The recipe is small's (short
-        # windows + EMA for the vanilla MLM, long windows for the memory MLM) scaled up.
-        mlm=_mlm(
-            160, d_model=128, n_layers=4, n_heads=4, d_ff=512, min_len=8, probe_share=0.85,
-            steps=2500, batch_size=256, lr=1e-3, ema=0.999, checkpoint_every=1000,
-            eval_every=500, eval_size=512, eval_len=128,
-        ),
-        memory_mlm=_mlm(
-            160, d_model=128, n_layers=4, n_heads=4, d_ff=512, probe_share=0.0,
-            mask_first=False, steps=2500, batch_size=256, lr=1e-3, ema=0.999,
-            checkpoint_every=1000, eval_every=500, eval_size=256, eval_len=128,
-        ),
+        mlm=_PAPER_MLM, memory_mlm=_memory_mlm(_PAPER_MLM, eval_size=256),
         train=TrainConfig(lr=0.05, batch_size=250, max_epochs=200, patience=20),
         tv_targets=((30, 0.01),), memory_tv_target=0.01,
     ),
