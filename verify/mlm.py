@@ -60,15 +60,18 @@ class MLMConfig:
 
     d_model, n_layers, n_heads, d_ff: encoder size; max_len: positions (≥ the longest
     window used downstream, prompt + [MASK] + input); seq_len: longest pretraining window,
-    min_len: shortest (step t's windows all have one length drawn from [min_len, seq_len],
-    so every position up to seq_len is trained and inputs may sit behind a prompt);
+    min_len: shortest (step t's windows all have one length, log-uniform on
+    [min_len, seq_len]: every position up to seq_len is trained and inputs may sit behind a
+    prompt, while most steps are short; see :func:`window_shape`);
     mask_rate: fraction of positions masked besides position 0, which is always masked
-    (it is where the mask probe asks); probe_share: fraction of windows in which position 0
-    is the only mask, exactly the mask probe's input (the others teach every position,
-    which the memory MLM's per-position outputs need); mask_first: always mask position 0
-    (False for an MLM asked only for per-position outputs, whose inputs show a token at
-    position 0; then probe_share must be 0); steps, batch_size: windows are
-    sampled afresh from the HMM at every step (no fixed corpus); lr, warmup, weight_decay:
+    when ``mask_first`` (it is where the mask probe asks); probe_share: fraction of windows
+    in which position 0 is the only mask, exactly the mask probe's input (the others teach
+    every position, which the memory MLM's per-position outputs need); mask_first: always
+    mask position 0 (False for an MLM asked only for per-position outputs, whose inputs
+    show a token at position 0; then probe_share must be 0); steps, batch_size: windows are
+    sampled afresh from the HMM at every step (no fixed corpus), ``batch_size`` of them in a
+    step of ``seq_len``-token windows and ``batch_size·seq_len // L`` in one of L tokens;
+    lr, warmup, weight_decay:
     AdamW with linear warm-up over the first ``warmup`` fraction of steps, then cosine
     decay to lr/10; ema: decay of an exponential moving average of the weights, updated
     after every step, which is what the TV curve measures and what is returned (0: off;
@@ -244,11 +247,11 @@ def window_shape(config: MLMConfig, u: float) -> tuple[int, int]:
 class WindowSampler:
     """Fresh pretraining windows drawn on ``device`` straight from the HMM's CDFs.
 
-    ``batch(step)`` → ``(tokens, inputs, mask)``, each (B, L): L drawn from
-    [min_len, seq_len], ``H_0 ~ start``, ``H_{t+1} ~ A[H_t]``, ``X_t ~ E[H_t]`` by inverse
-    CDF; position 0 masked (if ``mask_first``), and in a ``1 − probe_share`` share of the windows a
-    ``mask_rate`` fraction of the rest too. Everything comes from
-    a ``torch.Generator`` seeded by ``(seed, step)``, so batch t is the same however the run
+    ``batch(step)`` → ``(tokens, inputs, mask)``, each (B, L) with (L, B) from
+    :func:`window_shape`: ``H_0 ~ start``, ``H_{t+1} ~ A[H_t]``, ``X_t ~ E[H_t]`` by inverse
+    CDF; position 0 masked (if ``mask_first``), and in a ``1 − probe_share`` share of the
+    windows a ``mask_rate`` fraction of the rest too. Everything comes from a
+    ``torch.Generator`` seeded by ``(seed, step)``, so batch t is the same however the run
     was interrupted (bit-identical on one device; CPU and CUDA streams differ).
     """
 
