@@ -3,6 +3,7 @@ head.robust), checkpoints resume exactly, downstream features are distributions.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -24,6 +25,7 @@ from verify.mlm import (
     window_shape,
 )
 from verify.models import HMM
+from verify.recovery import robust_head_witnesses
 from verify.reference import reference_hmm, reference_memory_hmm, reference_task, task_mu
 from verify.training import Split, Splits, TrainConfig
 
@@ -212,7 +214,7 @@ def test_memory_mlm_curve_measures_loo_conditionals():
     assert res.final_tv == res.curve[-1]["tv"]
 
 
-def test_head_robust_is_pointwise_and_flags_a_violation():
+def test_head_robust_is_pointwise_and_flags_a_violation(monkeypatch):
     hmm = reference_hmm(0, 4)
     mu = task_mu(reference_task(0, 4))
     xs, _ = hmm.sample(300, 16, np.random.default_rng(1))
@@ -220,6 +222,7 @@ def test_head_robust_is_pointwise_and_flags_a_violation():
     exact = head_robust_check(hmm, mu, G, xs)
     assert exact["violations"] == 0 and exact["total"] == 300
     assert exact["fraction"] > 0.99 and exact["tv"] < 1e-12  # ε = 0: every x with μᵀp ≠ 0
+    assert exact["b_inf_pinv"] == pytest.approx(np.abs(np.linalg.pinv(hmm.W).T @ mu).max())
     # a noisy Ĝ: fewer inputs qualify, each by its own ε(x); still no violation (Hölder)
     noise = np.random.default_rng(2).dirichlet(np.ones(10), size=300)
     noisy = head_robust_check(hmm, mu, 0.9 * G + 0.1 * noise, xs)
@@ -229,14 +232,35 @@ def test_head_robust_is_pointwise_and_flags_a_violation():
     G_bad[0] = np.roll(G[0], 1)
     one = head_robust_check(hmm, mu, G_bad, xs)
     assert one["covered"] >= exact["covered"] - 1
-    # planted: with k > n, W has no left inverse, b*ᵀG ≠ μᵀp, and the check catches the
-    # misclassified inputs that its premise (C-HEAD) would have excluded
+    # k > n: W has no left inverse and b*ᵀG ≠ μᵀp; the mismatch term keeps every head's
+    # promise (0 violations) ...
     wide = reference_hmm(0, 12, 3)
     wmu = task_mu(reference_task(0, 12))
     wx, _ = wide.sample(400, 16, np.random.default_rng(3))
-    planted = head_robust_check(wide, wmu, mask_probe(wide, wx), wx)
-    assert planted["violations"] > 0
-    assert exact["b_inf"] == pytest.approx(np.abs(np.linalg.pinv(hmm.W).T @ mu).max())
+    wG = mask_probe(wide, wx)
+    assert head_robust_check(wide, wmu, wG, wx)["violations"] == 0
+    # ... and a head that hides its mismatch (claims Wᵀb = μ) is caught on those inputs
+    import verify.mlm as mlm_module
+
+    def lying(hmm_, mu_):
+        return [dataclasses.replace(w, mismatch=0 * w.mismatch)
+                for w in robust_head_witnesses(hmm_, mu_)]  # fmt: skip
+
+    monkeypatch.setattr(mlm_module, "robust_head_witnesses", lying)
+    assert head_robust_check(wide, wmu, wG, wx)["violations"] > 0
+
+
+def test_head_robust_qualifies_inputs_when_w_is_nearly_rank_deficient():
+    """The reference generator's τ = 0.01 emissions are near one-hot, so two of k = 8
+    states often share a token and σ_min(W) ~ 1e-8 (seed 0): b* then has ‖b*‖_∞ ~ 5e7 and
+    qualifies nothing at TV 0.02, while a truncated head qualifies most inputs."""
+    hmm = reference_hmm(0, 8)
+    mu = task_mu(reference_task(0, 8))
+    xs, _ = hmm.sample(400, 32, np.random.default_rng(1))
+    noise = np.random.default_rng(2).dirichlet(np.ones(10), size=400)
+    chk = head_robust_check(hmm, mu, 0.98 * mask_probe(hmm, xs) + 0.02 * noise, xs)
+    assert chk["b_inf_pinv"] > 1e6 and chk["fraction_pinv"] == 0.0
+    assert chk["fraction"] > 0.5 and chk["b_inf"] < 10 and chk["violations"] == 0
 
 
 def test_the_cuda_path_runs_on_cpu_with_autocast():

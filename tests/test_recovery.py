@@ -25,6 +25,7 @@ from verify.recovery import (
     pooled_features,
     pooled_witness,
     prompt_witness,
+    robust_head_witnesses,
     robust_prompt_witness,
     rowspace_head_witness,
 )
@@ -77,9 +78,39 @@ def test_rowspace_head_needs_mu_in_the_row_space():
     assert outside.method == "lstsq" and head_witness(hmm, TWIN_MU).method == "pinv"
 
 
-def test_head_robust_threshold_is_epsilon_times_sup_norm():
-    w = head_witness(twin_hmm(), [0.5, 0.5, -1.0])
-    assert w.robust_threshold(0.1) == pytest.approx(0.1 * np.abs(w.b).max())
+def test_head_robust_threshold_pays_for_the_mismatch():
+    """robust_threshold(ε, p) = ε‖b‖_∞ + |(Wᵀb − μ)ᵀp(x)|: just ε‖b‖_∞ for b* when μ is in
+    range(Wᵀ) (THEORY's form); for a head that does not solve Wᵀb = μ the second term
+    keeps the promise, so no input it qualifies is flipped by the worst ℓ1 perturbation."""
+    hmm = twin_hmm()
+    post = posterior_h0(hmm, TWIN_XS)
+    w = head_witness(hmm, [0.5, 0.5, -1.0])
+    assert w.robust_threshold(0.1, post) == pytest.approx(0.1 * np.abs(w.b).max(), abs=1e-12)
+    off = rowspace_head_witness(hmm, TWIN_MU)  # μ outside range(Wᵀ): twins 0, 1 differ
+    G, margin = mask_probe(hmm, TWIN_XS), post @ TWIN_MU
+    y = np.sign(margin)
+    assert np.any(np.sign(G @ off.b) != y)  # b misclassifies some inputs even with Ĝ = G
+    j = int(np.argmax(np.abs(off.b)))
+    for eps in (0.0, 0.01, 0.1):
+        covered = np.abs(margin) > off.robust_threshold(eps, post)
+        worst = (G - eps * y[:, None] * np.sign(off.b[j]) * np.eye(2)[j]) @ off.b
+        assert np.all(np.sign(worst[covered]) == y[covered])
+
+
+def test_robust_heads_trade_the_mismatch_for_a_small_sup_norm():
+    """robust_head_witnesses: b* first, then truncations of distinct rank; on a nearly
+    rank-deficient W (two emission columns 1e-7 apart) b* is huge and a truncated head
+    small, with a mismatch no larger than μ's component on the dropped direction."""
+    E = np.array([[0.8, 0.2, 0.0], [0.8 + 1e-7, 0.2 - 1e-7, 0.0], [0.0, 0.1, 0.9]])
+    A = np.full((3, 3), 1 / 3)
+    hmm = HMM(np.full(3, 1 / 3), A, E)
+    mu = np.array([1.0, -1.0, 0.3])
+    heads = robust_head_witnesses(hmm, mu)
+    assert heads[0].method == "pinv" and np.abs(heads[0].b).max() > 1e5
+    small = min(heads, key=lambda h: np.abs(h.b).max())
+    assert np.abs(small.b).max() < 10 and small.method.startswith("σ ≥")
+    assert np.linalg.norm(small.mismatch) <= np.linalg.norm(mu) + 1e-9
+    assert len({h.method for h in heads}) == len(heads)
 
 
 # --------------------------------------------------------------------------- prompt

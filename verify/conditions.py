@@ -107,14 +107,15 @@ class RangeSolve(NamedTuple):
     sigma_min: float
 
 
-def solve_range(matrix: np.ndarray, mu: np.ndarray) -> RangeSolve:
-    """Solve ``matrixᵀ b = mu`` for matrix (n, d), mu (d,), by an SVD truncated at SIGMA_TOL.
+def solve_range(matrix: np.ndarray, mu: np.ndarray, cut: float = SIGMA_TOL) -> RangeSolve:
+    """Solve ``matrixᵀ b = mu`` for matrix (n, d), mu (d,), by an SVD truncated at ``cut``.
 
-    Singular directions below SIGMA_TOL are dropped, so a nearly rank-deficient matrix is
-    treated as rank-deficient (consistent with :func:`c_head`) rather than given a huge b.
+    Singular directions below ``cut`` (default SIGMA_TOL) are dropped, so a nearly
+    rank-deficient matrix is treated as rank-deficient (consistent with :func:`c_head`)
+    rather than given a huge b; a larger cut trades residual for a smaller b.
     """
     u, s, vt = np.linalg.svd(matrix, full_matrices=False)
-    keep = s >= SIGMA_TOL
+    keep = s >= cut
     # matrixᵀ = V Σ Uᵀ; b = U Σ⁻¹ Vᵀ μ on the kept directions.
     b = u[:, keep] @ ((vt[keep] @ mu) / s[keep])
     norm = float(np.linalg.norm(mu))

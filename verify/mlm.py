@@ -38,6 +38,7 @@ from verify.validation import InputError, as_int
 from .inference import loo_conditionals, mask_probe, posterior_h0
 from .models import HMM, MemoryHMM
 from .progress import bar as progress_bar
+from .recovery.witnesses import robust_head_witnesses
 from .training import (
     LinearHead,
     Splits,
@@ -557,28 +558,36 @@ def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: Any) -> float:
 
 
 def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: Any) -> dict:
-    """Claim ``head.robust`` against a trained MLM, pointwise: with ``b* = pinv(W).T μ`` and
-    ``ε(x) = ‖Ĝ(x) − G(x)‖₁``, every x with ``|μᵀp(x)| > ε(x)‖b*‖_∞`` must have
-    ``sign b*ᵀĜ(x) = sign μᵀp(x)`` (Hölder: ``|b*ᵀ(Ĝ − G)| ≤ ε(x)‖b*‖_∞`` and
-    ``b*ᵀG = μᵀp`` when W has full column rank, so a violation falsifies the claim).
-    g_hat (B, n), xs (B, T). Returns ``{"covered", "total", "fraction", "violations",
-    "b_inf", "tv"}`` (covered: inputs where the condition applies; b_inf: ‖b*‖_∞, huge when
-    W is near rank-deficient, and then almost nothing qualifies; tv: mean ½ε). Meaningful
-    under C-HEAD (k ≤ n, full rank W)."""
-    mu = np.asarray(mu, dtype=np.float64)
-    b = np.linalg.pinv(hmm.W).T @ mu
+    """Claim ``head.robust`` against a trained MLM, pointwise: with ``ε(x) = ‖Ĝ(x) −
+    G(x)‖₁`` for that input, every x with ``|μᵀp(x)| > ε(x)‖b‖_∞ + |(Wᵀb − μ)ᵀp(x)|`` must
+    have ``sign bᵀĜ(x) = sign μᵀp(x)`` (``HeadWitness.robust_threshold``; for ``b* =
+    pinv(W).T μ`` under C-HEAD the second term vanishes: THEORY's form). Checked for every
+    head of ``robust_head_witnesses`` (b* and SVD truncations, which qualify far more
+    inputs when W is near rank-deficient and ‖b*‖_∞ is huge); a violation by any of them
+    falsifies the claim. g_hat (B, n), xs (B, T). Returns ``{"covered", "total",
+    "fraction", "violations", "b_inf", "head", "fraction_pinv", "b_inf_pinv", "tv"}``:
+    covered, fraction, b_inf and head (its method) of the head qualifying the most inputs;
+    violations: inputs misclassified by some head that qualifies them; tv: mean ½ε."""
     p = posterior_h0(hmm, xs)
-    g = p @ hmm.emission
-    eps = np.abs(g_hat - g).sum(-1)
-    margin = p @ mu
-    covered = np.abs(margin) > eps * np.abs(b).max()
-    wrong = np.sign(g_hat @ b) != np.sign(margin)
+    eps = np.abs(g_hat - p @ hmm.emission).sum(-1)
+    margin = p @ np.asarray(mu, dtype=np.float64)
+    violated = np.zeros(len(margin), dtype=bool)
+    checks = []
+    for w in robust_head_witnesses(hmm, mu):
+        covered = np.abs(margin) > w.robust_threshold(eps, p)
+        violated |= covered & (np.sign(g_hat @ w.b) != np.sign(margin))
+        checks.append((int(covered.sum()), float(np.abs(w.b).max()), w.method))
+    best = max(checks, key=lambda c: c[0])  # first (b*) on ties
+    total = len(margin)
     return {
-        "covered": int(covered.sum()),
-        "total": int(covered.size),
-        "fraction": float(covered.mean()) if covered.size else 0.0,
-        "violations": int((covered & wrong).sum()),
-        "b_inf": float(np.abs(b).max()),
+        "covered": best[0],
+        "total": total,
+        "fraction": best[0] / total if total else 0.0,
+        "violations": int(violated.sum()),
+        "b_inf": best[1],
+        "head": best[2],
+        "fraction_pinv": checks[0][0] / total if total else 0.0,
+        "b_inf_pinv": checks[0][1],
         "tv": float(0.5 * eps.mean()),
     }
 

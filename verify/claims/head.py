@@ -273,7 +273,7 @@ def head_robust(inst: dict) -> Outcome:
     for _ in range(8):
         d = rng.standard_normal(G.shape)
         perturbs.append(eps * d / np.abs(d).sum(axis=1, keepdims=True))
-    premise = np.abs(score) > w.robust_threshold(eps) * (1 + 1e-12)
+    premise = np.abs(score) > w.robust_threshold(eps, post) * (1 + 1e-12)
     q["premise_fraction"] = float(premise.mean())
     # exercised: some input meets the premise, and the perturbation can reach it (ε > 0)
     cov["exercised"] = bool(premise.any()) and eps > 0

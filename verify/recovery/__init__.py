@@ -23,6 +23,7 @@ from .witnesses import (
     pooled_features,
     pooled_witness,
     prompt_witness,
+    robust_head_witnesses,
     robust_prompt_witness,
     rowspace_head_witness,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "pooled_features",
     "pooled_witness",
     "prompt_witness",
+    "robust_head_witnesses",
     "robust_prompt_witness",
     "rowspace_head_witness",
 ]

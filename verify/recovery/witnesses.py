@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 
 from verify.conditions import (
-    labels as task_labels,
-)
-from verify.conditions import (
+    SIGMA_TOL,
     pooled_system,
     prompt_head,
     solve_range,
     state_stationary,
+)
+from verify.conditions import (
+    labels as task_labels,
 )
 from verify.inference import (
     loo_conditionals,
@@ -68,19 +69,29 @@ def pooled_features(model: HMM | MemoryHMM, xs: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- vanilla HMM
 
 
+#: σ cut-offs of the truncated heads that head.robust also tries against a trained MLM
+#: (singular values of W lie in [0, √k]; see :func:`robust_head_witnesses`).
+ROBUST_CUTS = (1e-6, 1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3)
+
+
 @dataclass(frozen=True, eq=False)
 class HeadWitness:
-    """Linear head on the mask probe (head.exact / head.rowspace).
+    """Linear head on the mask probe (head.exact / head.rowspace / head.robust).
 
-    b (n,): the head; mu (k,); residual: ``‖Wᵀb − μ‖₂ / ‖μ‖₂`` (0 when C-HEAD(μ) holds);
-    method: "pinv" (``b* = pinv(W).T μ``) or "lstsq" (truncated least squares).
-    ``robust_threshold(eps) = eps · ‖b‖_∞`` is head.robust's sufficient margin.
+    b (n,): the head; mu (k,); mismatch (k,): ``Wᵀb − μ`` (0 when C-HEAD(μ) holds and b
+    solves it); residual: ``‖Wᵀb − μ‖₂ / ‖μ‖₂``; method: "pinv" (``b* = pinv(W).T μ``) or
+    "lstsq" (least squares truncated at σ ≥ cut, see ``conditions.solve_range``).
+    :meth:`robust_threshold` is head.robust's sufficient margin.
     """
 
     b: np.ndarray
     mu: np.ndarray
-    residual: float
+    mismatch: np.ndarray
     method: str
+
+    @property
+    def residual(self) -> float:
+        return _relative(self.mismatch, self.mu)
 
     def decision_values(self, model: HMM, xs: Any) -> np.ndarray:
         """``bᵀ G(x)`` (B,)."""
@@ -93,9 +104,16 @@ class HeadWitness:
     def labels(self, model: HMM, xs: Any) -> np.ndarray:
         return task_labels(_hmm(model), self.mu, xs)
 
-    def robust_threshold(self, eps: float) -> float:
-        """head.robust: ``sign bᵀĜ = y`` wherever ``|μᵀp(x)| > ε ‖b‖_∞`` and ‖Ĝ − G‖₁ ≤ ε."""
-        return float(eps) * float(np.abs(self.b).max())
+    def robust_threshold(self, eps: Any, post: Any) -> np.ndarray:
+        """head.robust: ``sign bᵀĜ(x) = y(x)`` wherever ``‖Ĝ(x) − G(x)‖₁ ≤ ε(x)`` and
+        ``|μᵀp(x)| > ε(x)‖b‖_∞ + |(Wᵀb − μ)ᵀp(x)|``, since ``bᵀĜ = μᵀp + (Wᵀb − μ)ᵀp +
+        bᵀ(Ĝ − G)`` and Hölder bounds the last term. eps: scalar or (B,); post: p(x)
+        (B, k); returns (B,). The second term is rounding for b* under C-HEAD (THEORY's
+        form) and what a truncated head pays for its smaller ‖b‖_∞."""
+        post = np.asarray(post, dtype=np.float64)
+        return np.asarray(eps, dtype=np.float64) * float(np.abs(self.b).max()) + np.abs(
+            post @ self.mismatch
+        )
 
 
 def head_witness(hmm: HMM, mu: Any) -> HeadWitness:
@@ -103,16 +121,34 @@ def head_witness(hmm: HMM, mu: Any) -> HeadWitness:
     hmm = _hmm(hmm)
     mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
     b = np.linalg.pinv(hmm.W).T @ mu
-    return HeadWitness(b, mu, _relative(hmm.W.T @ b - mu, mu), "pinv")
+    return HeadWitness(b, mu, hmm.W.T @ b - mu, "pinv")
 
 
-def rowspace_head_witness(hmm: HMM, mu: Any) -> HeadWitness:
+def rowspace_head_witness(hmm: HMM, mu: Any, cut: float = SIGMA_TOL) -> HeadWitness:
     """head.rowspace: a least-squares solution of ``Wᵀ b = μ`` with its residual
-    (0 ⇔ C-HEAD(μ), μ ∈ range(Wᵀ))."""
+    (0 ⇔ C-HEAD(μ), μ ∈ range(Wᵀ)), from W's singular directions with σ ≥ ``cut``."""
     hmm = _hmm(hmm)
     mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
-    sol = solve_range(hmm.W, mu)
-    return HeadWitness(sol.b, mu, sol.residual, "lstsq")
+    b = solve_range(hmm.W, mu, cut).b
+    return HeadWitness(b, mu, hmm.W.T @ b - mu, "lstsq" if cut == SIGMA_TOL else f"σ ≥ {cut:g}")
+
+
+def robust_head_witnesses(hmm: HMM, mu: Any) -> list[HeadWitness]:
+    """The heads head.robust checks against a trained MLM: ``b*`` and the least-squares
+    heads truncated at each σ in :data:`ROBUST_CUTS` that keeps a different rank. When W is
+    nearly rank-deficient ``‖b*‖_∞`` is huge and b* qualifies almost no input; a truncated
+    head has a small ‖b‖_∞ and pays ``|(Wᵀb − μ)ᵀp(x)|`` instead (each head's bound holds
+    on its own, so a violation by any of them falsifies the claim)."""
+    hmm = _hmm(hmm)
+    out = [head_witness(hmm, mu)]
+    s = np.linalg.svd(hmm.W, compute_uv=False)
+    ranks = {int((s >= SIGMA_TOL).sum())}
+    for cut in ROBUST_CUTS:
+        rank = int((s >= cut).sum())
+        if rank and rank not in ranks:
+            ranks.add(rank)
+            out.append(rowspace_head_witness(hmm, mu, cut))
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -315,6 +351,7 @@ def memory_prompt_witness(
 
 
 __all__ = [
+    "ROBUST_CUTS",
     "HeadWitness",
     "MemoryHeadWitness",
     "PromptWitness",
@@ -325,5 +362,6 @@ __all__ = [
     "pooled_witness",
     "prompt_witness",
     "robust_prompt_witness",
+    "robust_head_witnesses",
     "rowspace_head_witness",
 ]
