@@ -88,6 +88,27 @@ def test_prompt_beats_head_on_twin_column_instance():
     assert u[0, 2] > 0.5 and u[0, 3] > 0.5 and u[0, 1] < 0.5
 
 
+def test_prompt_tuning_starts_the_joint_run_from_the_fitted_probe(monkeypatch):
+    """fit_prompt (LP-FT): the head is fitted on the initial prompt's features first, and
+    the joint run starts from that head, not from zero."""
+    import verify.training as training
+
+    hmm, mu = _twin_instance()
+    sp = _hmm_splits(hmm, mu, length=4)
+    seen = []
+    real_fit = training.fit
+
+    def spy(module, *args, **kw):
+        if isinstance(module, PromptHead):  # the joint run: record the head it starts from
+            seen.append(module.head.b.detach().clone())
+        return real_fit(module, *args, **kw)
+
+    monkeypatch.setattr(training, "fit", spy)
+    res = train_prompt(hmm, sp, TrainConfig(lr=0.1, **CPU), n_prompt=1)
+    assert len(seen) == 1 and torch.linalg.vector_norm(seen[0]) > 0.1
+    assert res.test_accuracy >= 0.98
+
+
 def test_prompt_features_equal_prompted_mask_probe():
     # PromptHead's factorised G(u, x) = W diag(v) p / (vᵀp) is the §2 prompted mask probe.
     hmm = reference_hmm(1, 5)

@@ -45,7 +45,7 @@ from .training import (
     TrainConfig,
     TrainResult,
     deterministic,
-    fit,
+    fit_prompt,
     resolve_device,
 )
 
@@ -655,7 +655,7 @@ def train_prompt_mlm(
     ys = tuple(torch.as_tensor(np.asarray(s.y), dtype=torch.float64, device=dev) for s in splits)
     gen = torch.Generator(device="cpu").manual_seed(int(config.seed))
     module = MLMPromptHead(net, n_prompt, xs[0], gen)
-    res = fit(module, xs, ys, config, "prompt", head_params=("head",))
+    res = fit_prompt(module, xs, ys, config)
     for p in net.parameters():
         p.requires_grad_(True)
     return res
