@@ -54,9 +54,10 @@ UNIT_TESTS = {
     "verify/inference.py": ["tests/test_inference.py"],
     "verify/conditions.py": ["tests/test_conditions.py"],
     "verify/recovery/lp.py": ["tests/test_lp.py"],
-    "verify/recovery/": ["tests/test_recovery.py"],
+    "verify/recovery/": ["tests/test_recovery.py", "tests/test_mlm.py"],
     "verify/reference.py": ["tests/test_reference.py"],
     "verify/mlm.py": ["tests/test_mlm.py"],
+    "verify/training.py": ["tests/test_training.py"],
     "verify/reproduce.py": ["tests/test_reproduce.py"],
     "strategies/": ["tests/test_strategies.py"],
 }
