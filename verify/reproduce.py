@@ -358,13 +358,8 @@ class _Runner:
                 "steps": res.steps,
                 "curve": res.curve,
             }
-            if not rec["met"]:
+            if not rec["met"]:  # reported once per MLM by _reproduce, after every panel
                 rec["why"] = why_missed(res.curve, res.final_loss)
-                logger.warning(
-                    f"[reproduce] WARNING: pretraining MISSED its target: {kind} MLM k={k} "
-                    f"seed={seed}: TV {res.final_tv:.4f} > {target} after {res.steps} steps "
-                    f"(final loss {res.final_loss:.3f}): {rec['why']}"
-                )
             self.pretraining.append(rec)
             self.mlms[key] = net
         return self.mlms[key]
@@ -915,6 +910,12 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) 
         curve_png,
     )
     missed = [r for r in runner.pretraining if not r["met"]]
+    for r in missed:
+        logger.warning(
+            f"[reproduce] WARNING: pretraining MISSED its target: {r['mlm']} MLM k={r['k']} "
+            f"seed={r['seed']}: TV {r['tv']:.4f} > {r['target']} after {r['steps']} steps "
+            f"(final loss {r['final_loss']:.3f}): {r['why']}"
+        )
     if missed:
         logger.warning(
             f"[reproduce] WARNING: {len(missed)} of {len(runner.pretraining)} MLMs missed "
