@@ -14,6 +14,7 @@ from verify.inference import mask_probe, posterior_h0
 from verify.mlm import (
     CHECKPOINT,
     METADATA,
+    MaskedLM,
     MLMConfig,
     WindowSampler,
     head_robust_check,
@@ -28,6 +29,7 @@ from verify.models import HMM
 from verify.recovery import robust_head_witnesses
 from verify.reference import reference_hmm, reference_memory_hmm, reference_task, task_mu
 from verify.training import Split, Splits, TrainConfig
+from verify.validation import InputError
 
 TINY = dict(
     d_model=16,
@@ -120,6 +122,26 @@ def test_downstream_features_are_distributions_and_prompt_tuning_is_deterministi
     np.testing.assert_array_equal(a.params["prompt"], b.params["prompt"])
     assert a.test_accuracy == b.test_accuracy
     assert all(p.requires_grad for p in net.parameters())  # backbone restored
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_forward_at_one_position_equals_the_full_forward(n_layers):
+    """forward_at (last layer for one query) is forward_embeds(...)[:, pos] to float32
+    rounding, gradients included (prompt tuning backpropagates through it)."""
+    torch.manual_seed(0)
+    net = MaskedLM(10, MLMConfig(**{**TINY, "n_layers": n_layers}))
+    x = torch.randint(0, 11, (6, 20))
+    for pos in (0, 7, 19):
+        emb = net.embed(x).detach().requires_grad_(True)
+        full = net.forward_embeds(emb)[:, pos]
+        (g_full,) = torch.autograd.grad(full.square().sum(), emb)
+        emb2 = emb.detach().requires_grad_(True)
+        one = net.forward_at(emb2, pos)
+        (g_one,) = torch.autograd.grad(one.square().sum(), emb2)
+        torch.testing.assert_close(one, full, rtol=0, atol=1e-5)
+        torch.testing.assert_close(g_one, g_full, rtol=0, atol=1e-5)
+    with pytest.raises(InputError, match="max_len"):
+        net.forward_at(net.embed(torch.zeros((1, 30), dtype=torch.long)), 0)
 
 
 def test_bad_config_and_inputs():
