@@ -46,6 +46,7 @@ from .training import (
     TrainResult,
     deterministic,
     fit_prompt,
+    in_batches,
     resolve_device,
 )
 
@@ -188,15 +189,19 @@ class MaskedLM(torch.nn.Module):
         self.norm = torch.nn.LayerNorm(d)
         self.decoder = torch.nn.Linear(d, n_tokens)
 
-    def forward_embeds(self, emb: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, n) from input embeddings (B, T, d) (prompts enter here)."""
+    def _with_positions(self, emb: torch.Tensor) -> torch.Tensor:
+        """``emb + pos`` (B, T, d); InputError when T exceeds max_len."""
         T = emb.shape[1]
         if T > self.config.max_len:
             raise InputError(
                 f"window of {T} positions exceeds max_len = {self.config.max_len}; "
                 f"raise MLMConfig.max_len or shorten the input"
             )
-        return self.decoder(self.norm(self.encoder(emb + self.pos[:T])))
+        return emb + self.pos[:T]
+
+    def forward_embeds(self, emb: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, n) from input embeddings (B, T, d) (prompts enter here)."""
+        return self.decoder(self.norm(self.encoder(self._with_positions(emb))))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.forward_embeds(self.embed(tokens))
@@ -208,13 +213,7 @@ class MaskedLM(torch.nn.Module):
         ~1/n_layers of the work where one output is all that is read (the mask probe, prompt
         tuning). The last layer is the pre-norm block ``h + SA(norm1 h)``, ``+ FF(norm2 ·)``
         of ``torch.nn.TransformerEncoderLayer(norm_first=True)``, written out."""
-        T = emb.shape[1]
-        if T > self.config.max_len:
-            raise InputError(
-                f"window of {T} positions exceeds max_len = {self.config.max_len}; "
-                f"raise MLMConfig.max_len or shorten the input"
-            )
-        h = emb + self.pos[:T]
+        h = self._with_positions(emb)
         *body, last = self.encoder.layers
         for layer in body:
             h = layer(h)
@@ -648,9 +647,7 @@ class MLMPromptHead(torch.nn.Module):
         ids = torch.randint(0, net.n_tokens, (n_prompt,), generator=gen).to(_device_of(net))
         self.prompt = torch.nn.Parameter(net.embed.weight[ids].detach().clone())
         with torch.no_grad():
-            feats0 = torch.cat(
-                [self.features(train_xs[i : i + 512]) for i in range(0, len(train_xs), 512)]
-            )
+            feats0 = in_batches(self.features, train_xs)
         self.head = LinearHead(feats0)
 
     def features(self, xs: torch.Tensor) -> torch.Tensor:

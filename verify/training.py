@@ -387,6 +387,11 @@ def train_prompt(
     return res
 
 
+def in_batches(fn: Any, x: torch.Tensor, size: int = 512) -> torch.Tensor:
+    """``fn(x)`` computed on row chunks of ``size`` and concatenated along axis 0."""
+    return torch.cat([fn(x[i : i + size]) for i in range(0, len(x), size)])
+
+
 def fit_prompt(
     module: torch.nn.Module,
     inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
@@ -402,10 +407,7 @@ def fit_prompt(
     and 0.99 after 120; with the warm start it is 0.99 after 40. Returns the joint run's
     result, its wall time including the probe's."""
     with torch.no_grad():
-        feats = tuple(
-            torch.cat([module.features(x[i : i + 512]) for i in range(0, len(x), 512)])
-            for x in inputs
-        )
+        feats = tuple(in_batches(module.features, x) for x in inputs)
     probe = fit(module.head, feats, labels, config, "prompt")
     res = fit(module, inputs, labels, config, "prompt", head_params=("head",))
     return replace(res, wall_time_s=res.wall_time_s + probe.wall_time_s)
@@ -468,6 +470,7 @@ __all__ = [
     "deterministic",
     "fit",
     "fit_prompt",
+    "in_batches",
     "labels_from_weights",
     "resolve_device",
     "train_attention",

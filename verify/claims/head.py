@@ -263,8 +263,10 @@ def head_robust(inst: dict) -> Outcome:
     y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
     if bad is not None:
         return bad
-    w = witnesses.head_witness(hmm, mu)
-    b = w.b
+    # b* (THEORY's form) first, then the SVD-truncated heads the check against a trained
+    # MLM also uses, whose threshold carries the mismatch |(Wᵀb − μ)ᵀp(x)|
+    heads = witnesses.robust_head_witnesses(hmm, mu)
+    b = heads[0].b
     bnorm = float(np.abs(b).max())
     eps = float(inst["eps_factor"]) * gamma / bnorm
     q.update(epsilon=eps, b_norm_inf=bnorm)
@@ -273,11 +275,8 @@ def head_robust(inst: dict) -> Outcome:
     for _ in range(8):
         d = rng.standard_normal(G.shape)
         randoms.append(eps * d / np.abs(d).sum(axis=1, keepdims=True))
-    # b* (THEORY's form), then the SVD-truncated heads the check against a trained MLM also
-    # uses, whose threshold carries the mismatch |(Wᵀb − μ)ᵀp(x)|: each head's premise must
-    # survive its own Hölder worst case (all of ε on its largest |b_j|, against the label)
-    # and the random perturbations
-    heads = witnesses.robust_head_witnesses(hmm, mu)
+    # each head's premise must survive its own Hölder worst case (all of ε on its largest
+    # |b_j|, against the label) and the random perturbations
     q["heads"], q["truncated_premise_inputs"] = len(heads), 0
     for h in heads:
         j = int(np.argmax(np.abs(h.b)))
