@@ -37,8 +37,10 @@ def ray(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
+    """ruff, and the layer contracts of pyproject.toml (import-linter)."""
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session

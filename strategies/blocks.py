@@ -1,5 +1,6 @@
 """Building blocks: probability vectors and stochastic matrices from small integer weights,
-the rank repair that gives satisfying instances a σ_min floor, and input sets.
+the rank repair that gives satisfying instances a σ_min floor, and input sets (strategies over
+:func:`verify.core.task.input_set`, re-exported here with ``MAX_EXHAUSTIVE``).
 
 Shrinking: every probability is ``w / Σw`` for integer weights ``w ∈ [lo, max_weight]``;
 an all-zero weight row becomes uniform. So a shrunk example reads ``[1/2, 1/2]`` or
@@ -13,10 +14,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.conditions import sigma_min
-from verify.inference import log_likelihood
-from verify.models import HMM, MemoryHMM
-from verify.validation import InputError, as_int
+from verify.core.conditions import sigma_min
+from verify.core.models import HMM, MemoryHMM
+from verify.core.task import MAX_EXHAUSTIVE, exhaustive_inputs, input_set
+from verify.core.validation import InputError
 
 #: Largest integer weight; probabilities are ratios of such weights (1/2, 1/3, 2/7, …).
 MAX_WEIGHT = 4
@@ -26,8 +27,6 @@ SIGMA_FLOOR = 0.05
 #: Mixing weights tried, in order, by :func:`rank_repair`. The last is 1 (the pure "home
 #: token" matrix, σ_min = 1), so the repair always succeeds for a floor ≤ 1.
 REPAIR_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-#: Exhaustive input sets up to this many sequences (THEORY §3).
-MAX_EXHAUSTIVE = 50_000
 
 
 def draw_int(draw: Any, spec: Any, name: str) -> int:
@@ -125,36 +124,6 @@ def tiers(small: st.SearchStrategy, large: st.SearchStrategy, every: int = 4) ->
     if every < 2:
         raise InputError(f"every must be ≥ 2 (one large tier in `every` draws), got {every}")
     return st.integers(0, every - 1).flatmap(lambda i: large if i == every - 1 else small)
-
-
-def exhaustive_inputs(n_tokens: int, T: int) -> np.ndarray:
-    """All of ``[n]^T`` as (n**T, T) int64, lexicographic."""
-    if T == 0:
-        return np.zeros((1, 0), dtype=np.int64)
-    return np.indices((n_tokens,) * T).reshape(T, -1).T.astype(np.int64)
-
-
-def input_set(
-    model: HMM | MemoryHMM,
-    T: int,
-    seed: Any = 0,
-    *,
-    max_exhaustive: int = MAX_EXHAUSTIVE,
-    n_samples: int = 512,
-) -> np.ndarray:
-    """The input set 𝒮 (B, T) of THEORY §3 with every zero-probability sequence dropped.
-
-    Exhaustive ``[n]^T`` when ``n**T ≤ max_exhaustive``; else ``n_samples`` sequences drawn
-    from the model with ``np.random.default_rng(seed)``, duplicates removed (sorted).
-    """
-    T = as_int(T, "T", 0, note=" (input length)")
-    n = model.n_tokens
-    if n**T <= max_exhaustive:
-        xs = exhaustive_inputs(n, T)
-        return xs[np.isfinite(log_likelihood(model, xs))]
-    xs, _ = model.sample(n_samples, T, np.random.default_rng(seed))
-    xs = np.unique(xs, axis=0)
-    return xs[np.isfinite(log_likelihood(model, xs))]
 
 
 def input_sets(

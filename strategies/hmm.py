@@ -17,9 +17,9 @@ from strategies.blocks import (
     repaired_rows,
     weight_arrays,
 )
-from verify.inference import posterior_h0
-from verify.models import HMM, stationary_distribution
-from verify.validation import InputError
+from verify.core.inference import posterior_h0
+from verify.core.models import HMM, stationary_distribution
+from verify.core.validation import InputError
 
 #: Transition styles of :func:`hmms` (THEORY §8's permutation mixture included).
 TRANSITION_STYLES = ("dense", "sparse", "permutation", "iid", "mixed")

@@ -17,9 +17,9 @@ from strategies.blocks import (
     rank_repair,
     weight_arrays,
 )
-from verify.conditions import pooled_system, sigma_min
-from verify.models import MemoryHMM, stationary_distribution
-from verify.validation import InputError
+from verify.core.conditions import pooled_system, sigma_min
+from verify.core.models import MemoryHMM, stationary_distribution
+from verify.core.validation import InputError
 
 POOL, PROMPT = "C-MEM-POOL", "C-MEM-PROMPT"
 #: State-chain styles of :func:`memory_hmms`.

@@ -1,5 +1,5 @@
 """Strategies over the paper's generator (THEORY §8): seeds drawn, models built by
-:mod:`verify.reference`."""
+:mod:`verify.core.generator`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from strategies.blocks import draw_int
-from verify.models import HMM, MemoryHMM
-from verify.reference import (
+from verify.core.generator import (
     PAPER_N_ORDINARY,
     PAPER_N_TOKENS,
     PAPER_TAU,
@@ -20,6 +19,7 @@ from verify.reference import (
     reference_task,
     task_mu,
 )
+from verify.core.models import HMM, MemoryHMM
 
 #: The paper's memory sizes m (THEORY §8).
 PAPER_MEMORY_VALUES = st.sampled_from((2, 3, 5, 7))

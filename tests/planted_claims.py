@@ -17,8 +17,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from verify.claims import Outcome, claim
-from verify.inference import log_likelihood, mask_probe, posterior_h0
-from verify.models import HMM
+from verify.core.inference import log_likelihood, mask_probe, posterior_h0
+from verify.core.models import HMM
 
 _MAX_K = 4
 _MAX_N = 5

@@ -8,9 +8,9 @@ import numpy as np
 
 from verify.claims import _support
 from verify.claims.prompt import brute_force_supports, prompt_v
-from verify.conditions import c_head, c_prompt
-from verify.inference import mask_probe, posterior_h0, prompted_mask_probe
-from verify.models import HMM
+from verify.core.conditions import c_head, c_prompt
+from verify.core.inference import mask_probe, posterior_h0, prompted_mask_probe
+from verify.core.models import HMM
 
 HMM3 = HMM(
     np.array([1, 1, 1]) / 3,
@@ -66,7 +66,7 @@ def test_an_l_slot_prompt_equals_the_one_slot_prompt_of_w_l():
 
 
 def test_pooled_features_and_log_likelihood_are_compared_on_both_second_routes():
-    from verify.inference import log_likelihood
+    from verify.core.inference import log_likelihood
     from verify.recovery.witnesses import pooled_features
 
     rng = np.random.default_rng(1)

@@ -11,7 +11,7 @@ import numpy as np
 
 from verify.claims import BUILTIN_ORDER
 from verify.cli import main
-from verify.models import HMM
+from verify.core.models import HMM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,11 +106,11 @@ def test_reproduce_and_bench_dispatch_to_their_modules(monkeypatch, tmp_path, ca
     import types
 
     calls = []
-    fake = types.ModuleType("verify.reproduce")
+    fake = types.ModuleType("verify.experiments.reproduce")
     fake.reproduce = lambda preset, device, out, progress=True: (
         calls.append((preset, device, out, progress)) or (out / "index.html")
     )
-    monkeypatch.setitem(sys.modules, "verify.reproduce", fake)
+    monkeypatch.setitem(sys.modules, "verify.experiments.reproduce", fake)
     out = tmp_path / "r"
     assert main(["reproduce", "--preset", "small", "--device", "cpu", "--out", str(out)]) == 0
     assert calls == [("small", "cpu", out, True)]
@@ -129,7 +129,7 @@ def test_reproduce_and_bench_dispatch_to_their_modules(monkeypatch, tmp_path, ca
 def test_internal_error_exits_1_with_the_traceback_saved(tmp_path, monkeypatch, capsys):
     """A ValueError raised while computing is a bug in ptverify (exit 1, traceback kept),
     not bad input (exit 2), even though the same type signals bad input when reading."""
-    import verify.reports.check as check
+    import verify.recovery.analysis as check
 
     path = tmp_path / "m.json"
     path.write_text(HMM([0.5, 0.5], [[0.9, 0.1], [0.1, 0.9]], [[0.7, 0.3], [0.2, 0.8]]).to_json())

@@ -11,16 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import strategies as S
-from verify import conditions as C
-from verify.inference import (
+from verify.core import conditions as C
+from verify.core.generator import reference_hmm
+from verify.core.inference import (
     mask_probe,
     memory_posterior,
     posterior_h0,
     prompt_likelihood,
     prompted_mask_probe,
 )
-from verify.models import HMM, MemoryHMM
-from verify.reference import reference_hmm
+from verify.core.models import HMM, MemoryHMM
 
 # --------------------------------------------------------------------------- helpers
 

@@ -1,5 +1,5 @@
-"""The exact route (verify.exact) against independent routes: its own path enumeration,
-tests/bruteforce.py, and the float inference/conditions to 1e-12; exact identities with
+"""The exact route (verify.crosscheck) against independent routes: its own path enumeration,
+verify/crosscheck/bruteforce.py, and the float inference/conditions to 1e-12; exact identities with
 zero error; size refusals and bad inputs."""
 
 import itertools
@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import strategies as S
-import verify.conditions as cond
-import verify.exact as ex
-import verify.inference as inference
-from tests import bruteforce
-from verify.models import HMM, MemoryHMM
+import verify.core.conditions as cond
+import verify.core.inference as inference
+import verify.crosscheck as ex
+from verify.core.models import HMM, MemoryHMM
+from verify.crosscheck import bruteforce
 
 AGREE = 1e-12  # exact values rounded once vs a float64 recursion on tiny models
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -274,7 +274,7 @@ def test_rational_model_recognises_small_fractions_and_refuses_others():
 def test_stationary_start_becomes_the_exact_stationary_law():
     A = np.array([[1, 2, 4], [3, 1, 0], [2, 2, 3]], float)
     A /= A.sum(1, keepdims=True)
-    from verify.models import stationary_distribution
+    from verify.core.models import stationary_distribution
 
     pi = stationary_distribution(A)
     r = ex.rational_model(HMM(pi, A, np.eye(3)))
@@ -351,7 +351,7 @@ def test_memory_with_two_cells_fits():
 def test_logspace_route_matches_inference_at_T_10000():
     """The second float route (no scaling, no shared code) agrees with the scaled recursion
     to 1e-10 on sequences of length 10⁴, including a transient state and a sparse row."""
-    from verify.models import stationary_distribution
+    from verify.core.models import stationary_distribution
 
     rng = np.random.default_rng(7)
     A = rng.random((4, 4))

@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-import verify.inference as inference
-from tests import bruteforce
+import verify.core.inference as inference
 from verify import (
     HMM,
     HMMParams,
@@ -26,7 +25,8 @@ from verify import (
     reversed_transition,
     smoothed_posteriors,
 )
-from verify.models import stationary_distribution
+from verify.core.models import stationary_distribution
+from verify.crosscheck import bruteforce
 
 EXACT = 1e-12  # agreement of two exact float64 routes on tiny models
 

@@ -10,26 +10,25 @@ import numpy as np
 import pytest
 import torch
 
-from verify.inference import mask_probe, posterior_h0
-from verify.mlm import (
+from verify.claims import head_robust_check
+from verify.core.generator import reference_hmm, reference_memory_hmm, reference_task, task_mu
+from verify.core.inference import mask_probe, posterior_h0
+from verify.core.models import HMM
+from verify.core.validation import InputError
+from verify.experiments.mlm import (
     CHECKPOINT,
     METADATA,
     MaskedLM,
     MLMConfig,
     WindowSampler,
-    head_robust_check,
     mask_distribution,
     mask_probe_tv,
     position_distributions,
     pretrain_mlm,
-    train_prompt_mlm,
     window_shape,
 )
-from verify.models import HMM
 from verify.recovery import robust_head_witnesses
-from verify.reference import reference_hmm, reference_memory_hmm, reference_task, task_mu
-from verify.training import Split, Splits, TrainConfig
-from verify.validation import InputError
+from verify.recovery.training import Split, Splits, TrainConfig, train_prompt_mlm
 
 TINY = dict(
     d_model=16,
@@ -262,13 +261,13 @@ def test_head_robust_is_pointwise_and_flags_a_violation(monkeypatch):
     wG = mask_probe(wide, wx)
     assert head_robust_check(wide, wmu, wG, wx)["violations"] == 0
     # ... and a head that hides its mismatch (claims Wᵀb = μ) is caught on those inputs
-    import verify.mlm as mlm_module
+    import verify.claims._head_robust as check_module
 
     def lying(hmm_, mu_):
         return [dataclasses.replace(w, mismatch=0 * w.mismatch)
                 for w in robust_head_witnesses(hmm_, mu_)]  # fmt: skip
 
-    monkeypatch.setattr(mlm_module, "robust_head_witnesses", lying)
+    monkeypatch.setattr(check_module, "robust_head_witnesses", lying)
     assert head_robust_check(wide, wmu, wG, wx)["violations"] > 0
 
 

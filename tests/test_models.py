@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from verify.models import (
+from verify.core.models import (
     HMM,
     MAX_STATES,
     MemoryHMM,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from verify import sweep
+from verify.experiments import sweep
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
 pytestmark = pytest.mark.ray
@@ -104,7 +104,7 @@ def test_reproduce_pretrains_its_mlms_as_ray_tasks(cluster, tmp_path):
     import torch
 
     from tests.test_reproduce import TINY
-    from verify.reproduce import reproduce
+    from verify.experiments.reproduce import reproduce
 
     torch.set_num_threads(1)
 

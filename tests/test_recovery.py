@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 
 from strategies import memory_instances, prompt_instances, task_instances
-from verify.conditions import c_mem_prompt
-from verify.inference import mask_probe, posterior_h0, prompted_mask_probe
-from verify.models import HMM, MemoryHMM, stationary_distribution
+from verify.core.conditions import c_mem_prompt
+from verify.core.inference import mask_probe, posterior_h0, prompted_mask_probe
+from verify.core.models import HMM, MemoryHMM, stationary_distribution
 from verify.recovery import (
     NOT_RECOVERABLE,
     RECOVERABLE,

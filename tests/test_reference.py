@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from verify.reference import (
+from verify.core.generator import (
     reference_hmm,
     reference_memory_hmm,
     reference_memory_task,

@@ -21,7 +21,7 @@ from verify.claims import (
     register,
     to_jsonable,
 )
-from verify.models import HMM, MemoryHMM
+from verify.core.models import HMM, MemoryHMM
 
 THEORY_IDS = {
     "head.exact": "universal",

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from verify.cli import main
-from verify.mlm import MLMConfig
-from verify.reproduce import (
+from verify.experiments.mlm import MLMConfig
+from verify.experiments.reproduce import (
     COLUMNS,
     PRESETS,
     Preset,
@@ -22,7 +22,7 @@ from verify.reproduce import (
     reproduce,
     why_missed,
 )
-from verify.training import TrainConfig
+from verify.recovery.training import TrainConfig
 
 TINY = Preset(
     name="<tiny & test>",
@@ -186,9 +186,9 @@ def test_subsets_select_the_right_panels(monkeypatch, tmp_path):
     import types
 
     calls = []
-    fake = types.ModuleType("verify.reproduce")
+    fake = types.ModuleType("verify.experiments.reproduce")
     fake.reproduce = lambda *a, **kw: calls.append((a, kw)) or tmp_path / "index.html"
-    monkeypatch.setitem(sys.modules, "verify.reproduce", fake)
+    monkeypatch.setitem(sys.modules, "verify.experiments.reproduce", fake)
     argv = ["reproduce", "--preset", "small", "--device", "cpu", "--out", str(tmp_path)]
     assert main(argv + ["--experiment", "memory", "--k", "8,20", "--seeds", "1"]) == 0
     assert calls[-1][1] == {"progress": True, "experiments": ("memory",), "ks": (8, 20), "seeds": 1}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import strategies as st
 
 from verify.claims import Outcome, claim
-from verify.runner import exit_code, run_claim, run_claims
+from verify.harness.runner import exit_code, run_claim, run_claims
 
 INTS = lambda: st.fixed_dictionaries({"a": st.integers(0, 1000)})  # noqa: E731
 
@@ -182,7 +182,7 @@ def test_run_claims_reports_each_result_as_it_lands():
 
 
 def test_keyboard_interrupt_keeps_partial_results(monkeypatch):
-    import verify.runner as runner
+    import verify.harness.runner as runner
 
     real = runner.run_claim
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from verify import runner, shards
 from verify.claims import load_builtin, load_claims_module
-from verify.records import ClaimResult, Counts
+from verify.harness import runner, shards
+from verify.harness.records import ClaimResult, Counts
 
 PLANTED = str(Path(__file__).with_name("planted_claims.py"))
 

@@ -1,4 +1,4 @@
-"""Every strategy's guarantee, checked by verify.conditions over ≥ 200 examples; violations
+"""Every strategy's guarantee, checked by verify.core.conditions over ≥ 200 examples; violations
 really violate; shrinking lands on readable models."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 import strategies as S
-from verify import conditions as C
-from verify.inference import log_likelihood, posterior_h0
-from verify.models import HMM
-from verify.reference import reference_hmm
+from verify.core import conditions as C
+from verify.core.generator import reference_hmm
+from verify.core.inference import log_likelihood, posterior_h0
+from verify.core.models import HMM
 
 #: The issue asks for ≥ 200 examples per guarantee.
 N = 200

@@ -12,9 +12,10 @@ import pytest
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from verify import engines, sweep
 from verify.cli import main
-from verify.reports.sweep import write_sweep_report
+from verify.experiments import sweep
+from verify.experiments.sweep.report import write_sweep_report
+from verify.harness import engines
 
 DECISIONS = ("status", "c_head", "c_head_mu", "c_prompt", "head_lp", "prompt_lp", "prompt_source")
 
@@ -139,7 +140,7 @@ def test_instances_are_seeded_by_cell_coordinates_not_by_grid_or_order():
 
 
 def test_reference_instance_matches_the_paper_generator_seeded_by_coordinates():
-    from verify.reference import reference_hmm, reference_task, task_mu
+    from verify.core.generator import reference_hmm, reference_task, task_mu
 
     cell = sweep.Cell("reference", 4, 3, 2, "0.1", 6)
     (hmm, mu, xs), *_ = sweep.reference_instances(cell, 1, 11)
@@ -169,7 +170,7 @@ def test_strategy_cells_are_deterministic_and_cross_checked():
 
 
 def test_ill_posed_instances_are_discarded_not_counted():
-    from verify.models import HMM
+    from verify.core.models import HMM
 
     hmm = HMM([0.5, 0.5], [[0.5, 0.5], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5]])
     row = sweep.evaluate_instance(hmm, np.array([1.0, -1.0]), np.array([[0], [1]]))

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-import verify.training as training
+import verify.recovery.training as training
 from verify.claims import get, load_builtin
 from verify.claims import trained as trained_claims
 from verify.cli import main
-from verify.runner import exit_code, run_claim
+from verify.harness.runner import exit_code, run_claim
 
 IDS = ("prompt.trained", "memory.attention")
 

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from verify.inference import memory_posterior, posterior_h0, prompted_mask_probe
-from verify.models import HMM, stationary_distribution
-from verify.reference import (
+from verify.core.generator import (
     reference_hmm,
     reference_memory_hmm,
     reference_memory_task,
     reference_task,
     task_mu,
 )
-from verify.training import (
+from verify.core.inference import memory_posterior, posterior_h0, prompted_mask_probe
+from verify.core.models import HMM, stationary_distribution
+from verify.recovery.training import (
     PromptHead,
     Split,
     Splits,
@@ -91,7 +91,7 @@ def test_prompt_beats_head_on_twin_column_instance():
 def test_prompt_tuning_starts_the_joint_run_from_the_fitted_probe(monkeypatch):
     """fit_prompt (LP-FT): the head is fitted on the initial prompt's features first, and
     the joint run starts from that head, not from zero."""
-    import verify.training as training
+    import verify.recovery.training as training
 
     hmm, mu = _twin_instance()
     sp = _hmm_splits(hmm, mu, length=4)
@@ -114,7 +114,7 @@ def test_prompt_features_equal_prompted_mask_probe():
     hmm = reference_hmm(1, 5)
     xs, _ = hmm.sample(20, 7, 0)
     params = [torch.tensor(np.array(a)) for a in hmm.params]
-    from verify.models import HMMParams
+    from verify.core.models import HMMParams
 
     P = HMMParams(*params)
     post = posterior_h0(P, xs)

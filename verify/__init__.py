@@ -1,10 +1,12 @@
 """ptverify: property-based verification of the recovery theorems of Wei, Xie & Ma (2021).
 
-Layers, imported downward only: models → inference → conditions → recovery → claims →
-runner → reports/CLI. Claim IDs and notation follow ``shared/THEORY.md``.
+Layers, imported downward only (import-linter contracts in pyproject.toml):
+``cli`` > ``bench`` > ``experiments`` > ``reports`` > ``harness`` > ``claims`` >
+``strategies`` > ``recovery`` | ``crosscheck`` > ``core``. Claim IDs and notation follow
+``shared/THEORY.md``.
 """
 
-from .inference import (
+from verify.core.inference import (
     log_likelihood,
     loo_conditionals,
     mask_probe,
@@ -15,7 +17,7 @@ from .inference import (
     reversed_transition,
     smoothed_posteriors,
 )
-from .models import HMM, HMMParams, MemoryHMM
+from verify.core.models import HMM, HMMParams, MemoryHMM
 
 __version__ = "0.1.0"
 

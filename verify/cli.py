@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from verify.progress import configure_logging
-from verify.validation import InputError
+from verify.core.validation import InputError
+from verify.harness.progress import configure_logging
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -202,11 +202,11 @@ def _output_paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
 
 def _claims_runner(args: argparse.Namespace) -> Callable[..., Any]:
     """runner.run_claims, or the sharded runner for ``--shards K`` / ``--engine ray``."""
-    from verify import runner
+    from verify.harness import runner
 
     if args.shards == 1 and args.engine == "local":
         return runner.run_claims
-    from verify import shards
+    from verify.harness import shards
 
     if args.shards < 1:
         raise UsageError(f"--shards must be ≥ 1, got {args.shards}")
@@ -216,7 +216,8 @@ def _claims_runner(args: argparse.Namespace) -> Callable[..., Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from verify import reports, runner
+    from verify import reports
+    from verify.harness import runner
 
     if args.examples is not None and args.examples < 1:
         raise UsageError(f"--examples must be ≥ 1, got {args.examples}")
@@ -324,7 +325,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     try:
-        mod = importlib.import_module("verify.reproduce")
+        mod = importlib.import_module("verify.experiments.reproduce")
     except ModuleNotFoundError as exc:
         raise UsageError(f"reproduce is not available in this install ({exc})") from None
     subset: dict = {}
@@ -367,8 +368,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from verify import sweep
-    from verify.reports.sweep import write_sweep_report
+    from verify.experiments import sweep
+    from verify.experiments.sweep.report import write_sweep_report
 
     axes = ("generator", "k", "n", "T", "sparsity", "nnz", "instances", "seed", "prompts")
     given = {a: getattr(args, a) for a in axes}
@@ -396,7 +397,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from verify.reports.check import check_model, read_check_input
+    from verify.recovery.analysis import check_model, read_check_input
 
     path = Path(args.model)
     try:

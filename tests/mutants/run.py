@@ -49,16 +49,17 @@ ROOT = HERE.parent.parent
 PATCH_RE = re.compile(r"^(\d\d)-[a-z0-9][a-z0-9-]*\.patch$")
 #: Unit-test files run by ``--unit`` for a patch touching each source path (prefix match).
 UNIT_TESTS = {
-    "verify/models.py": ["tests/test_models.py"],
-    "verify/validation.py": ["tests/test_models.py"],
-    "verify/inference.py": ["tests/test_inference.py"],
-    "verify/conditions.py": ["tests/test_conditions.py"],
+    "verify/core/models.py": ["tests/test_models.py"],
+    "verify/core/validation.py": ["tests/test_models.py"],
+    "verify/core/inference.py": ["tests/test_inference.py"],
+    "verify/core/conditions.py": ["tests/test_conditions.py"],
     "verify/recovery/lp.py": ["tests/test_lp.py"],
     "verify/recovery/": ["tests/test_recovery.py", "tests/test_mlm.py"],
-    "verify/reference.py": ["tests/test_reference.py"],
-    "verify/mlm.py": ["tests/test_mlm.py"],
-    "verify/training.py": ["tests/test_training.py"],
-    "verify/reproduce.py": ["tests/test_reproduce.py"],
+    "verify/core/generator.py": ["tests/test_reference.py"],
+    "verify/experiments/mlm.py": ["tests/test_mlm.py"],
+    "verify/recovery/training.py": ["tests/test_training.py"],
+    "verify/experiments/reproduce/": ["tests/test_reproduce.py"],
+    "verify/crosscheck/": ["tests/test_exact.py"],
     "strategies/": ["tests/test_strategies.py"],
 }
 #: Claim statuses that count as the gate noticing a bug (with ``exit 1``).

@@ -1,5 +1,5 @@
-"""The exact route (``verify.exact``) on claim-sized instances: per-instance cost of each
-oracle output, as a ratio to the float route (``verify.inference``) on the same inputs,
+"""The exact route (``verify.crosscheck``) on claim-sized instances: per-instance cost of each
+oracle output, as a ratio to the float route (``verify.core.inference``) on the same inputs,
 and of the log-space route at T = 10⁴. Exhaustive input sets ``[n]^T``; models with
 integer weights ≤ 4 (as the strategies build them).
 
@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from .. import exact, inference
-from ..models import HMM, MemoryHMM
+from verify import crosscheck as exact
+from verify.core import inference
+from verify.core.models import HMM, MemoryHMM
 
 #: (k, n, T) of vanilla HMMs: typical claims (k ≤ 4, T ≤ 3) up to the largest exhaustive
 #: sets a claim may use (k = 8, a few thousand inputs).

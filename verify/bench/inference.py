@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import threadpoolctl
 
-from ..inference import loo_conditionals, posterior_h0
-from ..models import HMM
-from ..reference import reference_hmm
+from verify.core.generator import reference_hmm
+from verify.core.inference import loo_conditionals, posterior_h0
+from verify.core.models import HMM
 
 #: Speed-up targets against the hmmlearn loop (reported, not asserted: speed is never a unit test).
 TARGETS = {"posterior_h0": 250.0, "loo_conditionals": 80.0}

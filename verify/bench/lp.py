@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from ..inference import mask_probe, posterior_h0
-from ..recovery import DEFAULT_SOLVERS, max_margin_head
-from ..reference import reference_hmm, reference_task, task_mu
+from verify.core.generator import reference_hmm, reference_task, task_mu
+from verify.core.inference import mask_probe, posterior_h0
+from verify.recovery import DEFAULT_SOLVERS, max_margin_head
 
 #: (inputs B, tokens n = features d); hidden states k = 30 throughout; input length T.
 SIZES = ((20_000, 10), (50_000, 30))

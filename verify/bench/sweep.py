@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..engines import run_tasks
-from ..sweep import CellTask, make_config, rows_to_table, run_cell
+from verify.experiments.sweep import CellTask, make_config, rows_to_table, run_cell
+from verify.harness.engines import run_tasks
 
 #: The workload: reference generator, T = 2, the states prompt search.
 GRID = {"k": "4,8,12,16", "n": "4,8", "T": "2", "prompts": "states"}

@@ -18,11 +18,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from ..inference import posterior_h0
-from ..mlm import MLMConfig, pretrain_mlm, train_prompt_mlm
-from ..reference import reference_hmm, reference_task, task_mu
-from ..reproduce import PRESETS
-from ..training import Split, Splits, TrainConfig, train_prompt
+from verify.core.generator import reference_hmm, reference_task, task_mu
+from verify.core.inference import posterior_h0
+from verify.experiments.mlm import MLMConfig, pretrain_mlm
+from verify.experiments.reproduce import PRESETS
+from verify.recovery.training import Split, Splits, TrainConfig, train_prompt, train_prompt_mlm
 
 #: The ``small`` and ``paper`` presets' encoders and pretraining windows.
 SIZES = {"small": PRESETS["small"].mlm, "paper": PRESETS["paper"].mlm}

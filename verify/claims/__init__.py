@@ -5,6 +5,7 @@ The registration API (:func:`claim`, :class:`Outcome`) is the same for built-in 
 ``ptverify run --claims-from MODULE``.
 """
 
+from ._head_robust import head_robust_check
 from .registry import (
     BUILTIN_ORDER,
     KINDS,
@@ -31,6 +32,7 @@ __all__ = [
     "claim",
     "from_jsonable",
     "get",
+    "head_robust_check",
     "load_builtin",
     "load_claims_module",
     "register",

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from verify import exact as ex
-from verify.exact import logspace as ls
+from verify import crosscheck as ex
+from verify.crosscheck import logspace as ls
 from verify.recovery import max_margin_head
 
 #: Identities of THEORY §5 (e.g. ``b*ᵀG(x) = μᵀp(x)``) hold to this tolerance, relative to
@@ -210,8 +210,8 @@ def witness_vs_lp(
 
 # --------------------------------------------------------------------------- second route
 
-#: The exact rational route (verify.exact) decides an instance when its work
-#: B · (L + 1 + T) · k² is at most EXACT_WORK (verify.exact's own limit is 4e7; this one
+#: The exact rational route (verify.crosscheck) decides an instance when its work
+#: B · (L + 1 + T) · k² is at most EXACT_WORK (verify.crosscheck's own limit is 4e7; this one
 #: bounds the ci run's time); larger or non-rational instances use the log-space route.
 EXACT_WORK = 1_000_000
 #: Float features must match the second route's to this (THEORY: "to 1e-10"); both are
@@ -254,7 +254,7 @@ def second_route(
     """Labels y(x) = sign(μᵀp(x)) (memory: ``μᵀP[M_cell | x]``, or ``| S_0 = s0, x]``) and
     the features — kind ``"mask"``: G(x); ``"prompted"``: G(u, x) with ``prompt`` (L, k);
     ``"pooled"``: (1/T) Σ_i G_i(x); a memory model runs on its product HMM — plus log p(x)
-    when ``loglik``, from a route sharing no code with verify.inference: exact rationals
+    when ``loglik``, from a route sharing no code with verify.core.inference: exact rationals
     when the instance is rational and small enough, else plain log-space float. Returns a
     reason string when neither route can decide (the caller makes the instance
     inconclusive, never a pass)."""
@@ -362,14 +362,14 @@ def decide_routes(
     msg = compare_routes(route, scores, features, loglik=loglik)
     if msg is not None:
         return None, Outcome.failed(
-            msg, quantities=quantities, detail={"routes": ["float (verify.inference)", route.name]},
-            **cov,
+            msg, quantities=quantities,
+            detail={"routes": ["float (verify.core.inference)", route.name]}, **cov,
         )  # fmt: skip
     return route.labels.astype(np.float64), None
 
 
 def exact_c_head(hmm: Any) -> bool | None:
-    """C-HEAD decided by exact rational rank (verify.exact), or None when the model is not
+    """C-HEAD decided by exact rational rank (verify.crosscheck), or None when the model is not
     rational."""
     try:
         return bool(ex.c_head(ex.rational_model(hmm)).holds)
@@ -382,7 +382,7 @@ def built_to_violate_c_head(hmm: Any, quantities: dict, cov: dict) -> Any:
     violating="C-HEAD")) on which c_head and exact rational rank disagree, or on which
     both say C-HEAD holds: a strategy that stops violating its condition leaves the
     claim's premise untested while its examples still pass."""
-    from verify.conditions import c_head
+    from verify.core.conditions import c_head
 
     from .registry import Outcome
 
@@ -521,7 +521,7 @@ def exact_certificate(
     prompt: np.ndarray | None = None,
     task: dict | None = None,
 ) -> dict:
-    """The exact rational certificate (verify.exact.find_certificate) behind an LP's
+    """The exact rational certificate (verify.crosscheck.find_certificate) behind an LP's
     ``not_recoverable`` verdict, re-checked here with zero error; ``{"exact": false,
     "reason": …}`` when the instance is not rational or no rational λ exists on the LP's
     support (the float certificate stays under ``certificate``)."""

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import strategies
 from strategies import blocks
-from verify import conditions
-from verify.inference import log_likelihood, mask_probe, posterior_h0
+from verify.core import conditions
+from verify.core.inference import log_likelihood, mask_probe, posterior_h0
 from verify.recovery import witnesses
 
 from ._support import (
@@ -49,7 +49,8 @@ STYLES = ("dense", "sparse", "permutation", "mixed")
 #: The routes each universal head claim compares on every instance.
 ROUTES = (
     "c_head ↔ exact rational rank of W",
-    "labels and G(x): float (verify.inference) ↔ exact rationals (verify.exact) or log-space",
+    "labels and G(x): float (verify.core.inference) ↔ exact rationals (verify.crosscheck) "
+    "or log-space",
     "witness head ↔ max-margin LP",
 )
 

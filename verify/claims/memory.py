@@ -11,15 +11,16 @@ from hypothesis import strategies as st
 
 import strategies
 from strategies import blocks
-from verify import conditions, reference
-from verify.inference import (
+from verify.core import conditions
+from verify.core import generator as reference
+from verify.core.inference import (
     log_likelihood,
     mask_probe,
     memory_posterior,
     posterior_h0,
     product_hmm,
 )
-from verify.models import HMM, MemoryHMM, stationary_distribution
+from verify.core.models import HMM, MemoryHMM, stationary_distribution
 from verify.recovery import witnesses
 
 from ._support import (
@@ -186,7 +187,7 @@ def pool_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     "generator, N = 1, m cycles 2, 3, 5; odd seeds: N = 2 cells, m ∈ {2, 3}; "
     "τ_trans = 0.3)",
     strategy=None,
-    strategy_name="memory.pool_instance(seed): verify.reference models (N = 1) and two-cell "
+    strategy_name="memory.pool_instance(seed): verify.core.generator models (N = 1) and two-cell "
     "models (N = 2); sequences sampled with the same seed",
     oracles=("pooled_witness", "sampled accuracy vs labels sign(μᵀP[M|x])"),
     routes=(

@@ -38,7 +38,7 @@ Coverage: an outcome also says whether the instance *exercised* the claim's prem
 violating C-HEAD), its ``sizes`` (k, n, T, B, L, m, s, N …) and ``targets`` — quantities
 the runner hands to ``hypothesis.target`` (maximised), so generation spends its budget
 where a theorem is tight. A universal claim whose passes mostly did not exercise the
-premise is reported ``vacuous`` (see :mod:`verify.runner`), never held.
+premise is reported ``vacuous`` (see :mod:`verify.harness.runner`), never held.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ from typing import Any
 
 import numpy as np
 
-from verify.models import HMM, MemoryHMM, model_from_dict
-from verify.validation import InputError
+from verify.core.models import HMM, MemoryHMM, model_from_dict
+from verify.core.validation import InputError
 
 KINDS = ("universal", "existential", "implication", "statistical")
 PROFILES = ("ci", "dev", "thorough")

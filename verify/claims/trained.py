@@ -1,4 +1,4 @@
-"""Statistical claims on gradient-trained heads (``verify.training``):
+"""Statistical claims on gradient-trained heads (``verify.recovery.training``):
 prompt.trained, memory.attention.
 
 The §5 claims check that a head *exists*; these check that gradient descent *finds* one on
@@ -6,8 +6,8 @@ the exact oracle, on the paper's reference generator (THEORY §8, τ = 0.01). On
 instance (``{"seed": s}``) is a *panel* of ``panel`` models with model seeds
 ``panel·s + j``, so "on average over seeds" and "somewhere the gap is real" are decided per
 instance. Each model gets train/val/test splits sampled with its seed (the convention of
-``verify.reproduce``: generator ``[seed, 1000 + split]``) and labels from
-:func:`verify.training.labels_from_weights`. A model whose train or test split holds one
+``verify.experiments.reproduce``: generator ``[seed, 1000 + split]``) and labels from
+:func:`verify.recovery.training.labels_from_weights`. A model whose train or test split holds one
 label only is degenerate: it is left out of the panel (counted), and a panel with fewer
 than ``min_models`` usable models is discarded. A trainer that raises or reports a
 non-finite accuracy makes the instance inconclusive, never a pass.
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from verify import reference as ref
-from verify.inference import memory_posterior, posterior_h0
+from verify.core import generator as ref
+from verify.core.inference import memory_posterior, posterior_h0
 
 from .registry import Outcome, claim
 
@@ -81,8 +81,8 @@ _CPU = {"device": "cpu", "lr": 0.05, "batch_size": 100, "max_epochs": 40, "patie
 
 
 def _train_config(seed: int, **kw: Any) -> Any:
-    """The smoke preset's optimiser settings (verify.reproduce), on the CPU, seeded."""
-    from verify.training import TrainConfig  # torch loads only when a trained claim runs
+    """The smoke preset's optimiser settings (verify.experiments.reproduce), on the CPU, seeded."""
+    from verify.recovery.training import TrainConfig  # torch loads only when a trained claim runs
 
     return TrainConfig(**{**_CPU, "seed": seed, **kw})
 
@@ -91,7 +91,7 @@ def _splits(sample: Callable, post: Callable, weights: np.ndarray, proto: dict, 
     """Train/val/test inputs ``sample(B, T, rng)`` with labels
     ``labels_from_weights(weights, post(xs))``; None when a split the accuracy depends on
     (train, test) holds one label only (a degenerate task)."""
-    from verify.training import Split, Splits, labels_from_weights
+    from verify.recovery.training import Split, Splits, labels_from_weights
 
     out = []
     for i, name in enumerate(("n_train", "n_val", "n_test")):
@@ -180,14 +180,14 @@ def _panel_comparison(
     "≥ the trained linear head's (train_linear_head) − tolerance, and beats it by ≥ min_gain "
     "on at least one model of the panel",
     strategy=None,
-    strategy_name="panel of 4 models per seed s: verify.reference.reference_hmm(4s + j, k_j, "
+    strategy_name="panel of 4 models per seed s: verify.core.generator.reference_hmm(4s + j, k_j, "
     "10) + reference_task(4s + j, k_j); sampled splits 400/150/300, T = 16",
     oracles=("train_linear_head", "train_prompt (L = 2)", "labels argmax(weights · P[H_0|x])"),
     examples={"ci": 2, "dev": 5, "thorough": 20},
     thresholds={**PROMPT_PROTOCOL},
 )
 def prompt_trained(inst: dict) -> Outcome:
-    from verify import training as tr
+    from verify.recovery import training as tr
 
     p = PROMPT_PROTOCOL
 
@@ -233,14 +233,15 @@ def prompt_trained(inst: dict) -> Outcome:
     "the leave-one-out conditionals (train_attention) reaches, on average over a panel of "
     "models, test accuracy ≥ mean pooling's (train_pooling) − tolerance and ≥ floor",
     strategy=None,
-    strategy_name="panel of 3 models per seed s: verify.reference.reference_memory_hmm(3s + j, "
-    "m_j, 4, 10) + reference_memory_task(3s + j, m_j); sampled splits 400/150/300, T = 8",
+    strategy_name="panel of 3 models per seed s: verify.core.generator.reference_memory_hmm("
+    "3s + j, m_j, 4, 10) + reference_memory_task(3s + j, m_j); sampled splits 400/150/300, "
+    "T = 8",
     oracles=("train_attention", "train_pooling", "labels argmax(weights · P[M|x])"),
     examples={"ci": 2, "dev": 5, "thorough": 20},
     thresholds={**ATTENTION_PROTOCOL},
 )
 def memory_attention(inst: dict) -> Outcome:
-    from verify import training as tr
+    from verify.recovery import training as tr
 
     p = ATTENTION_PROTOCOL
 

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from verify.validation import InputError, finite_array
+from verify.core.validation import InputError, finite_array
 
 
 class LPStatus(str, Enum):

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from verify.conditions import ConditionResult, c_prompt
-from verify.conditions import labels as task_labels
-from verify.inference import prompted_mask_probe
-from verify.models import HMM, HMMParams
-from verify.validation import InputError, as_int, require
+from verify.core.conditions import ConditionResult, c_prompt
+from verify.core.conditions import labels as task_labels
+from verify.core.inference import prompted_mask_probe
+from verify.core.models import HMM, HMMParams
+from verify.core.validation import InputError, as_int, require
 
 from .lp import RECOVERABLE, LPResult, Solver, max_margin_head
 from .witnesses import PromptWitness, prompt_witness
@@ -97,7 +97,7 @@ def find_prompt(
     """Find a prompt of at most ``max_tokens`` tokens under which a linear head recovers
     ``y(x) = sign(μᵀ p(x))`` on xs (B, T).
 
-    1. C-PROMPT(μ) (``verify.conditions.c_prompt``); if it holds, its U gives the exact
+    1. C-PROMPT(μ) (``verify.core.conditions.c_prompt``); if it holds, its U gives the exact
        witness, whose prompt is checked by the LP.
     2. Otherwise (or if that LP does not verify): the neutral prompt u = 1 (the plain
        head), the k single-state prompts u = e_h, then for L = 1…max_tokens and

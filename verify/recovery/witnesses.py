@@ -3,13 +3,13 @@
 Every witness is a small frozen value holding the numbers a claim checks (b, u, v, S, …)
 and evaluates itself on inputs: ``decision_values(model, xs)`` (B,) is the head's output
 ``f(x)`` through the pretrained model's exact outputs (§2), computed by the inference
-routes of :mod:`verify.inference`; ``target_values(model, xs)`` (B,) is what the proof
+routes of :mod:`verify.core.inference`; ``target_values(model, xs)`` (B,) is what the proof
 says ``f(x)`` equals (head.exact, prompt.exact, memory.iid_exact, memory.prompt), computed
 by a different route so that the identity is a real check; ``labels(model, xs)`` (B,) is
 the task's ``sign(μᵀ p(x))``. The witnesses never decide anything: claims compare.
 
 The linear algebra (truncated least squares, the prompt head, pooled emissions) is the
-conditions layer's (:mod:`verify.conditions`); witnesses package it with an evaluator.
+conditions layer's (:mod:`verify.core.conditions`); witnesses package it with an evaluator.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from verify.conditions import (
+from verify.core.conditions import (
     SIGMA_TOL,
     pooled_system,
     prompt_head,
     solve_range,
     state_stationary,
 )
-from verify.conditions import (
+from verify.core.conditions import (
     labels as task_labels,
 )
-from verify.inference import (
+from verify.core.inference import (
     loo_conditionals,
     mask_probe,
     memory_posterior,
@@ -38,8 +38,8 @@ from verify.inference import (
     prompt_likelihood,
     prompted_mask_probe,
 )
-from verify.models import HMM, MemoryHMM
-from verify.validation import InputError, as_cell, as_int, index_set, require, weight_vector
+from verify.core.models import HMM, MemoryHMM
+from verify.core.validation import InputError, as_cell, as_int, index_set, require, weight_vector
 
 
 def _hmm(model: Any) -> HMM:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from verify.records import (
+from verify.harness.records import (
     case_certificate,
     check_case_certificate,
     validate_case,

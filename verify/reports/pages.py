@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from verify.files import atomic_write
+from verify.harness.files import atomic_write
 
 from . import charts
 from .values import (

@@ -1,5 +1,5 @@
 """Results JSON and case files on disk: the document of a run, case files written next to
-it, and both loaded back (validated by :mod:`verify.records`, which owns their schemas).
+it, and both loaded back (validated by :mod:`verify.harness.records`, which owns their schemas).
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from verify.files import atomic_write
-from verify.models import loads_json
-from verify.records import RESULTS_SCHEMA, RESULTS_SCHEMA_VERSION, validate_case, validate_results
-from verify.validation import InputError
+from verify.core.models import loads_json
+from verify.core.validation import InputError
+from verify.harness.files import atomic_write
+from verify.harness.records import (
+    RESULTS_SCHEMA,
+    RESULTS_SCHEMA_VERSION,
+    validate_case,
+    validate_results,
+)
 
 
 def dumps(doc: Any) -> str:

@@ -1,0 +1,68 @@
+"""Downstream features of a frozen pretrained MLM (:mod:`verify.experiments.mlm`): the
+mask probe Ĝ(x) (head tuning's input), the per-position predictions Ĝ_i(x) (the attention
+head's input) and their total variation to the exact oracle (THEORY §2)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from verify.core.inference import mask_probe
+from verify.core.models import HMM, MemoryHMM
+from verify.recovery.training import device_of
+
+if TYPE_CHECKING:
+    from verify.experiments.mlm import MaskedLM
+
+
+@torch.no_grad()
+def mask_distribution(net: MaskedLM, xs: Any, batch_size: int = 512) -> np.ndarray:
+    """Ĝ(x): the MLM's output distribution at a [MASK] prepended to ``xs`` (B, T) → (B, n)
+    float64 — the trained counterpart of ``mask_probe``."""
+    xs = np.asarray(xs)
+    dev = device_of(net)
+    out = []
+    for i in range(0, xs.shape[0], batch_size):
+        x = torch.as_tensor(xs[i : i + batch_size], device=dev)
+        x = torch.cat([torch.full((x.shape[0], 1), net.mask_id, device=dev, dtype=x.dtype), x], 1)
+        out.append(torch.softmax(net.forward_at(net.embed(x), 0).double(), -1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, net.n_tokens))
+
+
+def mean_tv(g_hat: np.ndarray, g: np.ndarray) -> float:
+    """Mean total variation ``½‖Ĝ − G‖₁`` over every axis but the last (the tokens)."""
+    return float(0.5 * np.abs(np.asarray(g_hat) - np.asarray(g)).sum(-1).mean())
+
+
+def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: Any) -> float:
+    """Mean ``TV = ½‖Ĝ(x) − G(x)‖₁`` of the MLM's mask probe against the exact one (§2)."""
+    hmm = model.as_hmm() if isinstance(model, MemoryHMM) else model
+    return mean_tv(mask_distribution(net, xs), mask_probe(hmm, xs))
+
+
+@torch.no_grad()
+def position_distributions(
+    net: MaskedLM, xs: Any, stride: int | None = None, batch_size: int = 256
+) -> np.ndarray:
+    """Per-position predictions Ĝ_i(x) (B, T, n) on the input alone (x_1 at position 0):
+    in pass j of ``stride`` passes the positions i ≡ j (mod stride) are masked, so Ĝ_i
+    conditions on all but a 1/stride fraction of the input (default stride ≈ 1/mask_rate)."""
+    xs = np.asarray(xs)
+    B, T = xs.shape
+    stride = stride or max(1, min(T, round(1.0 / net.config.mask_rate)))
+    dev = device_of(net)
+    out = np.zeros((B, T, net.n_tokens))
+    for i in range(0, B, batch_size):
+        x = torch.as_tensor(xs[i : i + batch_size], device=dev)
+        for j in range(stride):
+            pos = torch.arange(j, T, stride, device=dev)
+            xm = x.clone()
+            xm[:, pos] = net.mask_id
+            probs = torch.softmax(net(xm)[:, pos].double(), -1)
+            out[i : i + batch_size, pos.cpu().numpy()] = probs.cpu().numpy()
+    return out
+
+
+__all__ = ["mask_distribution", "mask_probe_tv", "mean_tv", "position_distributions"]

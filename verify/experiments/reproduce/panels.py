@@ -1,0 +1,380 @@
+"""Running a ``reproduce`` run's panels: MLM pretraining (cached, checkpointed), the
+vanilla and memory panels on either backbone, serially or as engine tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from verify.claims import head_robust_check
+from verify.core.generator import (
+    reference_hmm,
+    reference_memory_hmm,
+    reference_memory_task,
+    reference_task,
+    task_mu,
+)
+from verify.core.inference import loo_conditionals, mask_probe, memory_posterior, posterior_h0
+from verify.core.models import HMM, MemoryHMM
+from verify.experiments.mlm import (
+    mask_distribution,
+    mean_tv,
+    position_distributions,
+    pretrain_mlm,
+)
+from verify.experiments.reproduce.presets import EXPERIMENTS, N_ORDINARY, N_TOKENS, Preset
+from verify.harness.progress import bar as progress_bar
+from verify.recovery.training import (
+    Split,
+    Splits,
+    TrainConfig,
+    train_attention,
+    train_attention_on_features,
+    train_linear_head,
+    train_on_features,
+    train_pooling,
+    train_prompt,
+    train_prompt_mlm,
+)
+
+logger = logging.getLogger("verify.experiments.reproduce")
+
+
+def _log(msg: str, on: bool) -> None:
+    if on:
+        logger.info(f"[reproduce] {msg}")
+
+
+def _splits(sample, label, preset: Preset, seed: int) -> Splits:
+    """Train/val/test inputs of length T from ``sample(B, T, rng)`` with ±1 labels."""
+    out = []
+    for i, size in enumerate((preset.n_train, preset.n_val, preset.n_test)):
+        xs = sample(size, preset.length, np.random.default_rng([seed, 1000 + i]))
+        out.append(Split(xs, label(xs)))
+    return Splits(*out)
+
+
+def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust=None) -> dict:
+    maj = splits.test.majority
+    return {
+        "experiment": experiment,
+        "k": k,
+        "seed": seed,
+        "method": method,
+        "backbone": backbone,
+        "accuracy": round(res.test_accuracy, 6),
+        "train_accuracy": round(res.train_accuracy, 6),
+        "val_accuracy": round(res.val_accuracy, 6),
+        "majority": round(maj, 6),
+        "n": N_TOKENS,
+        "m": m,
+        "tv": "" if tv == "" else round(float(tv), 6),
+        "robust_fraction": "" if robust is None else round(robust["fraction"], 6),
+        "robust_violations": "" if robust is None else robust["violations"],
+        "epochs": res.epochs,
+        "wall_time_s": round(res.wall_time_s, 3),
+    }
+
+
+def _checkpoint(out_dir: Path, kind: str, k: int, seed: int) -> Path:
+    return out_dir / "checkpoints" / f"{kind}_k{k}_s{seed}"
+
+
+def _pretraining_model(kind: str, k: int, seed: int) -> HMM | MemoryHMM:
+    """The reference model an MLM of the run is pretrained on (k = m·s for memory)."""
+    if kind == "memory":
+        return reference_memory_hmm(seed, k // N_ORDINARY, N_ORDINARY, N_TOKENS)
+    return reference_hmm(seed, k, N_TOKENS)
+
+
+def why_missed(curve: list[dict], final_loss: float, n_tokens: int = N_TOKENS) -> str:
+    """Why a pretraining missed its TV target, from its TV curve and final loss: stuck at
+    the unigram (loss > 0.9 log n), still improving (TV fell by more than 10% over the last
+    quarter of the steps: more steps would help), or plateaued (more steps alone will not)."""
+    if final_loss > 0.9 * np.log(n_tokens):
+        return "loss near log n: it predicts the unigram (optimisation failed)"
+    if len(curve) < 2:
+        return "no TV curve to tell (eval_every = 0)"
+    last = curve[-1]
+    ref = min(curve, key=lambda c: abs(c["step"] - 0.75 * last["step"]))
+    trend = f"TV {ref['tv']:.3f} → {last['tv']:.3f} over steps {ref['step']}–{last['step']}"
+    if last["tv"] < 0.9 * ref["tv"]:
+        return f"still improving ({trend}): under-trained, more steps would help"
+    return f"plateaued ({trend}): more steps alone will not reach the target"
+
+
+def _task_threads(threads: int | None) -> None:
+    """Torch CPU threads of an engine task (spawned workers start with torch's default)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+
+
+def pretrain_task(job: tuple) -> tuple[str, int, int, float]:
+    """One MLM pretraining of a run, to its checkpoint (a task for ``verify.harness.engines``):
+    ``job = (preset, kind, k, seed, device, out_dir, threads)``; returns ``(kind, k, seed,
+    TV)``."""
+    preset, kind, k, seed, device, out_dir, threads = job
+    _task_threads(threads)
+    model = _pretraining_model(kind, k, seed)
+    _, res = pretrain_mlm(
+        model, preset.mlm_config(kind, k, seed), device, _checkpoint(Path(out_dir), kind, k, seed)
+    )
+    return kind, k, seed, res.final_tv
+
+
+def panel_task(job: tuple) -> dict:
+    """One panel of a run (a task for ``verify.harness.engines``), its MLMs resumed from their
+    checkpoints: ``job = (preset, device, out_dir, threads, (experiment, size, seed,
+    transformer))``; returns ``{"rows", "robust", "pretraining"}`` of that panel."""
+    preset, device, out_dir, threads, panel = job
+    _task_threads(threads)
+    runner = _Runner(preset, device, Path(out_dir), progress=False)
+    runner.panel(*panel)
+    return {"rows": runner.rows, "robust": runner.robust, "pretraining": runner.pretraining}
+
+
+class _Runner:
+    def __init__(
+        self,
+        preset: Preset,
+        device: str,
+        out_dir: Path,
+        progress: bool,
+        experiments: tuple[str, ...] = EXPERIMENTS,
+        ks: tuple[int, ...] | None = None,
+        seeds: int | None = None,
+    ):
+        self.p, self.device, self.out, self.progress = preset, device, out_dir, progress
+        self.experiments, self.ks, self.seeds = experiments, ks, seeds
+        self.train = replace(preset.train, device=device, progress=False)
+        self.mlms: dict = {}
+        self.rows: list[dict] = []
+        self.robust: list[dict] = []  # head.robust checks against the trained MLM
+        self.pretraining: list[dict] = []  # one record per pretrained MLM
+
+    def cfg(self, seed: int, **kw) -> TrainConfig:
+        return replace(self.train, seed=seed, **kw)
+
+    def mlm(self, kind: str, k: int, seed: int, model):
+        """The MLM pretrained on ``model`` (cached; checkpointed under out/checkpoints),
+        its pretraining recorded and checked against the preset's TV target."""
+        key = (kind, k, seed)
+        if key not in self.mlms:
+            _log(f"pretraining MLM on {kind} k={k} seed={seed}", self.progress)
+            ckpt = _checkpoint(self.out, kind, k, seed)
+            net, res = pretrain_mlm(
+                model, self.p.mlm_config(kind, k, seed), self.device, ckpt, self.progress
+            )
+            target = self.p.memory_tv_target if kind == "memory" else self.p.tv_target(k)
+            rec = {
+                "mlm": kind,
+                "k": k,
+                "seed": seed,
+                "tv": res.final_tv,
+                "target": target,
+                "met": bool(res.final_tv <= target),
+                "final_loss": res.final_loss,
+                "steps": res.steps,
+                "curve": res.curve,
+            }
+            if not rec["met"]:  # reported once per MLM by _reproduce, after every panel
+                rec["why"] = why_missed(res.curve, res.final_loss)
+            self.pretraining.append(rec)
+            self.mlms[key] = net
+        return self.mlms[key]
+
+    # ---------------------------------------------------------------- vanilla
+    def vanilla(self, k: int, seed: int, transformer: bool) -> None:
+        hmm = reference_hmm(seed, k, N_TOKENS)
+        mu = task_mu(reference_task(seed, k))
+        sp = _splits(
+            lambda b, t, r: hmm.sample(b, t, r)[0],
+            lambda xs: np.where(posterior_h0(hmm, xs) @ mu > 0, 1.0, -1.0),
+            self.p,
+            seed,
+        )
+        if not transformer:
+            res = train_linear_head(hmm, sp, self.cfg(seed))
+            self.rows.append(_row("vanilla", k, seed, "head", "oracle", res, sp))
+            res = train_prompt(
+                hmm, sp, self.cfg(seed, lr=self.p.prompt_lr), self.p.oracle_prompt_len
+            )
+            self.rows.append(_row("vanilla", k, seed, "prompt", "oracle", res, sp))
+            return
+        net = self.mlm("vanilla", k, seed, hmm)
+        feats = [mask_distribution(net, s.xs) for s in sp]
+        tv = mean_tv(feats[2], mask_probe(hmm, sp.test.xs))
+        chk = None
+        if k <= N_TOKENS:  # C-HEAD can hold only when k ≤ n
+            chk = head_robust_check(hmm, mu, feats[2], sp.test.xs)
+            self.robust.append({"k": k, "seed": seed, **chk})
+            if chk["violations"]:
+                logger.warning(
+                    f"[reproduce] FALSIFIED head.robust: vanilla k={k} seed={seed}: "
+                    f"{chk['violations']} qualifying inputs misclassified by b* on Ĝ"
+                )
+        res = train_on_features(feats, [s.y for s in sp], self.cfg(seed), "head")
+        self.rows.append(
+            _row("vanilla", k, seed, "head", "transformer", res, sp, tv=tv, robust=chk)
+        )
+        res = train_prompt_mlm(net, sp, self.cfg(seed, lr=0.01), self.p.mlm_prompt_len)
+        self.rows.append(_row("vanilla", k, seed, "prompt", "transformer", res, sp, tv=tv))
+
+    # ---------------------------------------------------------------- memory
+    def memory(self, m: int, seed: int, transformer: bool) -> None:
+        k = m * N_ORDINARY
+        mem = reference_memory_hmm(seed, m, N_ORDINARY, N_TOKENS)
+        mu = task_mu(reference_memory_task(seed, m))
+        sp = _splits(
+            lambda b, t, r: mem.sample(b, t, r)[0],
+            lambda xs: np.where(memory_posterior(mem, xs, 0) @ mu > 0, 1.0, -1.0),
+            self.p,
+            seed,
+        )
+        hmm = reference_hmm(seed, k, N_TOKENS)
+        vmu = task_mu(reference_task(seed, k))
+        vsp = _splits(
+            lambda b, t, r: hmm.sample(b, t, r)[0],
+            lambda xs: np.where(posterior_h0(hmm, xs) @ vmu > 0, 1.0, -1.0),
+            self.p,
+            seed,
+        )
+        if not transformer:
+            res = train_attention(mem, sp, self.cfg(seed))
+            self.rows.append(_row("memory", k, seed, "attention", "oracle", res, sp, m=m))
+            res = train_pooling(mem, sp, self.cfg(seed))
+            self.rows.append(_row("memory", k, seed, "pooled", "oracle", res, sp, m=m))
+            res = train_linear_head(hmm, vsp, self.cfg(seed))
+            self.rows.append(_row("memory", k, seed, "vanilla_head", "oracle", res, vsp, m=m))
+            return
+        net = self.mlm("memory", k, seed, mem)
+        feats = [position_distributions(net, s.xs) for s in sp]
+        mtv = mean_tv(feats[2], loo_conditionals(mem.as_hmm(), sp.test.xs))
+        res = train_attention_on_features(feats, [s.y for s in sp], self.cfg(seed))
+        self.rows.append(_row("memory", k, seed, "attention", "transformer", res, sp, m=m, tv=mtv))
+        vnet = self.mlm("vanilla", k, seed, hmm)
+        vfeats = [mask_distribution(vnet, s.xs) for s in vsp]
+        tv = mean_tv(vfeats[2], mask_probe(hmm, vsp.test.xs))
+        res = train_on_features(vfeats, [s.y for s in vsp], self.cfg(seed), "vanilla_head")
+        self.rows.append(
+            _row("memory", k, seed, "vanilla_head", "transformer", res, vsp, m=m, tv=tv)
+        )
+
+    def jobs(self) -> list[tuple[str, int, int, bool]]:
+        """(experiment, k or m, seed, transformer?) for the selected panels."""
+        p, want = self.p, (lambda k: self.ks is None or k in self.ks)
+
+        def seeds(n: int) -> range:
+            return range(n if self.seeds is None else min(n, self.seeds))
+
+        jobs: list[tuple[str, int, int, bool]] = []
+        for tr in (False, True):
+            if "vanilla" in self.experiments:
+                ks = p.transformer_ks if tr else p.oracle_ks
+                n = p.transformer_seeds if tr else p.oracle_seeds
+                jobs += [("vanilla", k, s, tr) for k in ks if want(k) for s in seeds(n)]
+            if "memory" in self.experiments:
+                n = p.memory_transformer_seeds if tr else p.memory_oracle_seeds
+                jobs += [
+                    ("memory", m, s, tr)
+                    for m in p.memory_ms
+                    if want(m * N_ORDINARY)
+                    for s in seeds(n)
+                ]
+        return jobs
+
+    def mlm_jobs(self) -> list[tuple[str, int, int]]:
+        """(kind, k, seed) of every MLM the selected transformer panels pretrain."""
+        out: list[tuple[str, int, int]] = []
+        for exp, size, seed, tr in self.jobs():
+            if not tr:
+                continue
+            k = size if exp == "vanilla" else size * N_ORDINARY
+            for spec in ([("vanilla", k, seed)] if exp == "vanilla" else
+                         [("memory", k, seed), ("vanilla", k, seed)]):  # fmt: skip
+                if spec not in out:
+                    out.append(spec)
+        return out
+
+    def pretrain_all(
+        self, engine: str, workers: int, address: str | None, threads: int | None = None
+    ) -> None:
+        """Pretrain every MLM of the run as one engine task each (Ray: ``num_gpus=1`` per
+        task when the cluster has GPUs), so the panels then resume finished checkpoints."""
+        from verify.harness.engines import run_tasks
+
+        specs = self.mlm_jobs()
+        out = str(self.out)
+        tasks = [(self.p, kind, k, s, self.device, out, threads) for kind, k, s in specs]
+        _log(f"pretraining {len(tasks)} MLMs on engine {engine}", self.progress)
+        for i, result in run_tasks(
+            pretrain_task, tasks, engine=engine, workers=workers, address=address, num_gpus=1
+        ):
+            kind, k, seed = specs[i]
+            if isinstance(result, BaseException):
+                raise RuntimeError(
+                    f"pretraining {kind} MLM k={k} seed={seed} failed on engine {engine}: "
+                    f"{type(result).__name__}: {result}"
+                ) from result
+            _log(f"pretrained {kind} k={k} seed={seed}: TV {result[3]:.4f}", self.progress)
+
+    def panel(self, exp: str, size: int, seed: int, transformer: bool) -> None:
+        """Run one panel: ``vanilla`` (size = k) or ``memory`` (size = m)."""
+        (self.vanilla if exp == "vanilla" else self.memory)(size, seed, transformer)
+
+    def run(self) -> None:
+        """Every selected panel, one after the other, in this process."""
+        jobs = self.jobs()
+        t0 = time.perf_counter()
+        with progress_bar(len(jobs), "reproduce", "panel", enabled=self.progress) as bar:
+            for i, job in enumerate(jobs, 1):
+                _log(f"({i}/{len(jobs)}) {_panel_name(job)}  [{time.perf_counter() - t0:.0f}s]",
+                     self.progress)  # fmt: skip
+                self.panel(*job)
+                bar.update(1)
+
+    def run_parallel(
+        self, engine: str, workers: int, address: str | None, threads: int | None
+    ) -> None:
+        """Every selected panel as an engine task (transformer panels first: they take
+        longest), after :meth:`pretrain_all`; rows are kept in :meth:`jobs` order and each
+        MLM's pretraining record once, so the output equals a serial run's."""
+        from verify.harness.engines import run_tasks
+
+        jobs = self.jobs()
+        order = sorted(range(len(jobs)), key=lambda i: not jobs[i][3])
+        tasks = [(self.p, self.device, str(self.out), threads, jobs[i]) for i in order]
+        done: dict[int, dict] = {}
+        t0 = time.perf_counter()
+        stream = run_tasks(panel_task, tasks, engine=engine, workers=workers, address=address)
+        for j, result in stream:
+            job = jobs[order[j]]
+            if isinstance(result, BaseException):
+                raise RuntimeError(
+                    f"panel {_panel_name(job)} failed on engine {engine}: "
+                    f"{type(result).__name__}: {result}"
+                ) from result
+            done[order[j]] = result
+            _log(f"({len(done)}/{len(jobs)}) {_panel_name(job)} done "
+                 f"[{time.perf_counter() - t0:.0f}s]", self.progress)  # fmt: skip
+        seen = set()
+        for i in range(len(jobs)):
+            self.rows += done[i]["rows"]
+            self.robust += done[i]["robust"]
+            for rec in done[i]["pretraining"]:
+                if (key := (rec["mlm"], rec["k"], rec["seed"])) not in seen:
+                    seen.add(key)
+                    self.pretraining.append(rec)
+
+
+def _panel_name(job: tuple) -> str:
+    exp, size, seed, tr = job
+    return f"{exp} {'k' if exp == 'vanilla' else 'm'}={size} seed={seed} " + (
+        "transformer" if tr else "oracle"
+    )

@@ -1,0 +1,167 @@
+"""The entry point :func:`reproduce`: validate the preset and subset, run the panels
+(serially or on an engine), write the outputs, warn about missed pretraining targets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from verify.core.validation import InputError, as_int
+from verify.experiments.reproduce.outputs import (
+    _curve_figure,
+    _figure,
+    _html,
+    _write_csv,
+    _write_json,
+)
+from verify.experiments.reproduce.panels import _log, _Runner
+from verify.experiments.reproduce.presets import EXPERIMENTS, N_ORDINARY, PRESETS, Preset
+from verify.recovery.training import (
+    resolve_device,
+)
+
+logger = logging.getLogger("verify.experiments.reproduce")
+
+
+def _parse_subset(
+    experiments, ks, seeds
+) -> tuple[tuple[str, ...], tuple[int, ...] | None, int | None]:
+    if isinstance(experiments, str):
+        experiments = (experiments,)
+    experiments = tuple(experiments)
+    bad = [x for x in experiments if x not in EXPERIMENTS]
+    if bad or not experiments:
+        raise InputError(f"experiments = {experiments!r}: use a subset of {EXPERIMENTS}")
+    if ks is not None:
+        ks = tuple(ks)
+        if not ks:
+            raise InputError("ks = (): give at least one hidden-state count, e.g. 8,20")
+        ks = tuple(as_int(k, "ks", 1, note=" (hidden-state counts, e.g. 8,20)") for k in ks)
+    if seeds is not None:
+        seeds = as_int(seeds, "seeds", 1, note=" (the first N seeds)")
+    return experiments, ks, seeds
+
+
+def reproduce(
+    preset: str | Preset,
+    device: str = "auto",
+    out_dir: Path | str = "reproduce",
+    progress: bool = True,
+    experiments: str | tuple[str, ...] = EXPERIMENTS,
+    ks: tuple[int, ...] | None = None,
+    seeds: int | None = None,
+    threads: int | None = None,
+    engine: str | None = None,
+    workers: int = 1,
+    address: str | None = None,
+) -> Path:
+    """Run §8's experiments with the named preset ("smoke", "small", "paper", or a
+    :class:`Preset`); write results.csv, pretraining.json, figure.png/svg, pretraining.png
+    and index.html into ``out_dir``; return the path of index.html. MLM checkpoints go to
+    ``out_dir/checkpoints`` (a rerun resumes them).
+
+    A subset reruns one panel in minutes: ``experiments`` ("vanilla", "memory" or both),
+    ``ks`` (only these hidden-state counts; memory k = m·4), ``seeds`` (the first N seeds
+    of every panel). ``threads``: torch CPU threads for the run and for each engine task
+    (default: torch's here, ``cpu_count // workers`` per task of a local engine); on a
+    loaded machine 1 is several times faster than 2 (idle threads spin at every barrier).
+
+    ``engine`` ("local" process pool of ``workers``, or "ray", joining ``address`` if
+    given): the MLM pretrainings run first as parallel tasks (on Ray, one GPU each when the
+    cluster has GPUs), then the panels run as parallel tasks too and resume the finished
+    checkpoints. Results are identical to a serial run: each MLM is seeded by its own
+    (kind, k, seed) and each panel by its seed."""
+    experiments, ks, seeds = _parse_subset(experiments, ks, seeds)
+    if threads is not None:
+        threads = as_int(threads, "threads", 1)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    task_threads = threads
+    if task_threads is None and engine == "local":
+        task_threads = max(1, (os.cpu_count() or 1) // as_int(workers, "workers", 1))
+    try:
+        return _reproduce(
+            preset, device, out_dir, progress, experiments, ks, seeds,
+            (engine, workers, address, task_threads),
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(before)
+
+
+def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) -> Path:
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise InputError(f"preset = {preset!r} is unknown; use one of {sorted(PRESETS)}")
+        preset = PRESETS[preset]
+    elif not isinstance(preset, Preset):
+        raise InputError(
+            f"preset must be a name in {sorted(PRESETS)} or a Preset, got {type(preset).__name__}"
+        )
+    dev = str(resolve_device(device))
+    need = preset.mlm_prompt_len + 1 + preset.length
+    if preset.transformer_ks or preset.memory_transformer_seeds:
+        if preset.mlm.max_len < max(need, preset.length):
+            raise InputError(
+                f"preset {preset.name}: mlm.max_len = {preset.mlm.max_len} must be ≥ "
+                f"mlm_prompt_len + 1 + length = {need}"
+            )
+        if preset.memory_mlm and preset.memory_mlm.max_len < preset.length:
+            raise InputError(
+                f"preset {preset.name}: memory_mlm.max_len = {preset.memory_mlm.max_len} "
+                f"must be ≥ length = {preset.length}"
+            )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    runner = _Runner(preset, dev, out_dir, progress, experiments, ks, seeds)
+    if not runner.jobs():
+        raise InputError(
+            f"the subset experiments={experiments}, ks={ks}, seeds={seeds} selects no panel "
+            f"of preset {preset.name} (vanilla k: {preset.oracle_ks}; memory k: "
+            f"{tuple(m * N_ORDINARY for m in preset.memory_ms)})"
+        )
+    engine, workers, address, threads = dist
+    if engine is not None:
+        runner.pretrain_all(engine, workers, address, threads)
+        runner.run_parallel(engine, workers, address, threads)
+    else:
+        runner.run()
+    _write_csv(runner.rows, out_dir / "results.csv")
+    _write_json(
+        {"pretraining": runner.pretraining, "robust": runner.robust},
+        out_dir / "pretraining.json",
+    )
+    png, _ = _figure(runner.rows, out_dir)
+    curve_png = _curve_figure(runner.pretraining, out_dir)
+    path = _html(
+        runner.rows,
+        preset,
+        dev,
+        time.perf_counter() - t0,
+        png,
+        out_dir,
+        runner.robust,
+        runner.pretraining,
+        curve_png,
+    )
+    missed = [r for r in runner.pretraining if not r["met"]]
+    for r in missed:
+        logger.warning(
+            f"[reproduce] WARNING: pretraining MISSED its target: {r['mlm']} MLM k={r['k']} "
+            f"seed={r['seed']}: TV {r['tv']:.4f} > {r['target']} after {r['steps']} steps "
+            f"(final loss {r['final_loss']:.3f}): {r['why']}"
+        )
+    if missed:
+        logger.warning(
+            f"[reproduce] WARNING: {len(missed)} of {len(runner.pretraining)} MLMs missed "
+            "their TV target: "
+            + "; ".join(f"{r['mlm']} k={r['k']} seed={r['seed']} TV {r['tv']:.4f}" for r in missed)
+        )
+    _log(f"done in {time.perf_counter() - t0:.0f}s: {path}", progress)
+    return path

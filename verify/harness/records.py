@@ -1,0 +1,331 @@
+"""What a claims run records: a claim's result, its case document, and the JSON Schemas of
+the results and case files (the one place that says what a valid file is).
+
+Results document (``schema = "ptverify.results"``, ``schema_version = 2``; version 1,
+without ``coverage`` and the ``vacuous`` status, is still read)::
+
+    {"schema", "schema_version", "created" (UTC ISO), "tool_version", "profile", "seed",
+     "examples" (override or null), "workers", "report_dir" (as typed), "claims_from"
+     [modules], "complete" (bool), "interrupted" (bool), "wall_time_s", "exit_code",
+     "summary" {status: count}, "claims": [claim record, …]}
+
+Claim record (:meth:`ClaimResult.to_dict`): the registry description (``id, theorem,
+kind, statement, strategy, oracles, examples, thresholds, routes, min_exercised,
+module``) plus ``status`` (:class:`~verify.claims.registry.ClaimStatus`), ``message``,
+``profile``, ``budget``, ``seed``, ``counts`` {examples, passed, discarded, inconclusive,
+searched}, ``time_s``, ``quantities`` {name: {count, min, max, mean, median, values}},
+``coverage`` {size name: [min, max] (k, n, T, …), exercised (fraction of decided examples
+that exercised the premise, or null), exercised_count, exercised_known, decided,
+discard_rate, sizes {name: {value: count}}, targets {label: {max, min, count}}}, ``case``
+(the case document below, or null), ``shards`` (sharded runs only) and ``case_file`` (its
+path relative to the report dir, added when the document is written).
+
+Case document (``schema = "ptverify.case"``, ``schema_version = 1``), plain JSON, written
+to ``cases/<claim id>.json`` and loaded back by ``ptverify replay``::
+
+    {"schema", "schema_version", "claim", "claims_from" (module or null),
+     "role" ("counterexample" | "witness"), "instance" {…}, "outcome" {status, message,
+     quantities, detail}}
+
+A case may carry an exact certificate (``verify.crosscheck.certificate``) at
+``outcome.detail.certificate`` or ``outcome.detail.exact_certificate`` (where a claim's
+Outcome puts it) or at the top level ``certificate``; one with ``"exact": true`` is
+re-checked exactly on validation, and a certificate that fails the check makes the case
+invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import jsonschema
+from jsonschema import validators
+
+from verify.claims.registry import CLAIM_STATUSES, Claim, ClaimStatus
+from verify.core.validation import InputError
+
+RESULTS_SCHEMA = "ptverify.results"
+RESULTS_SCHEMA_VERSION = 2
+#: Results versions this ptverify reads (1: before coverage and ``vacuous``).
+RESULTS_READABLE = (1, 2)
+CASE_SCHEMA = "ptverify.case"
+CASE_SCHEMA_VERSION = 1
+ROLES = ("counterexample", "witness")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class Counts:
+    """Examples of one run by outcome (generation phase only; shrinking is not counted)."""
+
+    examples: int = 0
+    passed: int = 0
+    discarded: int = 0
+    inconclusive: int = 0
+    searched: int = 0
+
+
+@dataclass
+class ClaimResult:
+    """One claim's run. ``claim`` is the registry description (``Claim.describe()``);
+    ``shards`` is set on a sharded run's merged result only."""
+
+    claim: dict[str, Any]
+    status: ClaimStatus
+    message: str
+    profile: str
+    budget: int
+    seed: int | None
+    counts: Counts
+    time_s: float
+    quantities: dict[str, dict] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)
+    case: dict | None = None
+    shards: list[dict] | None = None
+
+    def __post_init__(self) -> None:
+        self.status = ClaimStatus(self.status)
+
+    def to_dict(self) -> dict:
+        """The claim record of results.json (plain JSON types)."""
+        out = {
+            **self.claim,
+            "status": self.status.value,
+            "message": self.message,
+            "profile": self.profile,
+            "budget": self.budget,
+            "seed": self.seed,
+            "counts": asdict(self.counts),
+            "time_s": self.time_s,
+            "quantities": self.quantities,
+            "coverage": self.coverage,
+            "case": self.case,
+        }
+        if self.shards is not None:
+            out["shards"] = self.shards
+        return out
+
+
+def case_document(
+    c: Claim, claims_from: str | None, role: str, instance: Any, outcome: dict
+) -> dict:
+    """A case document (see the module docstring); ``instance`` already plain JSON."""
+    return {
+        "schema": CASE_SCHEMA,
+        "schema_version": CASE_SCHEMA_VERSION,
+        "claim": c.id,
+        "claims_from": claims_from,
+        "role": role,
+        "instance": instance,
+        "outcome": outcome,
+    }
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+def _versioned(name: str, versions: tuple[int, ...]) -> dict:
+    """The ``schema`` and ``schema_version`` properties of a document named ``name``."""
+    return {
+        "schema": {"type": "string", "const": name},
+        "schema_version": {
+            "type": "integer",
+            "enum": list(versions),
+            "x-expected": f"a version this ptverify reads {list(versions)}",
+        },
+    }
+
+
+#: The case document. ``x-expected`` (ignored by validation) words an error message.
+CASE_JSON_SCHEMA: dict = {
+    "type": "object",
+    "properties": {
+        **_versioned(CASE_SCHEMA, (CASE_SCHEMA_VERSION,)),
+        "claim": {"type": "string"},
+        "claims_from": {"type": ["string", "null"]},
+        "role": {"type": "string", "enum": list(ROLES)},
+        "instance": {"type": "object"},
+        "outcome": {
+            "type": "object",
+            "properties": {"status": {"type": "string"}},
+            "required": ["status"],
+        },
+    },
+    "required": ["schema", "schema_version", "claim", "role", "instance", "outcome"],
+}
+
+_RANGE = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 2,
+    "x-ordered": True,
+    "x-expected": "[min, max]",
+}
+
+_COVERAGE = {
+    "type": ["object", "null"],  # absent in version 1 and in crash records
+    "properties": {
+        "exercised": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "maximum": 1,
+            "x-expected": "a fraction in [0, 1] or null",
+        },
+        "sizes": {"type": "object"},
+        "targets": {"type": "object"},
+    },
+    "additionalProperties": {"if": {"type": "array"}, "then": _RANGE},
+}
+
+_CLAIM_RECORD = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "theorem": {"type": "string"},
+        "kind": {"type": "string"},
+        "status": {"type": "string", "enum": list(CLAIM_STATUSES)},
+        "message": {"type": "string"},
+        "counts": {"type": "object"},
+        "time_s": {"type": "number"},
+        "quantities": {"type": "object"},
+        "coverage": _COVERAGE,
+        "case": {**CASE_JSON_SCHEMA, "type": ["object", "null"]},
+    },
+    "required": ["id", "theorem", "kind", "status", "message", "counts", "time_s", "quantities"],
+}
+
+#: The results document (claim records checked as far as reports rely on them).
+RESULTS_JSON_SCHEMA: dict = {
+    "type": "object",
+    "properties": {
+        **_versioned(RESULTS_SCHEMA, RESULTS_READABLE),
+        "claims": {"type": "array", "items": _CLAIM_RECORD},
+    },
+    "required": ["schema", "schema_version", "claims"],
+}
+
+
+def _ordered(validator: Any, flag: bool, instance: Any, schema: dict):
+    """``x-ordered``: a list of numbers is non-decreasing."""
+    nums = isinstance(instance, list) and all(validator.is_type(v, "number") for v in instance)
+    if flag and nums and any(a > b for a, b in zip(instance, instance[1:], strict=False)):
+        yield jsonschema.ValidationError(f"{instance!r} is not ordered")
+
+
+_Draft = validators.Draft202012Validator
+#: Draft 2020-12 with ``x-ordered``, and integers that are ints (1.0 is not a version).
+_Validator = validators.extend(
+    _Draft,
+    validators={"x-ordered": _ordered},
+    type_checker=_Draft.TYPE_CHECKER.redefine(
+        "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
+    ),
+)
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", float: "number",
+               bool: "boolean", type(None): "null"}  # fmt: skip
+
+
+def _error_message(err: jsonschema.ValidationError, where: str) -> str:
+    """``where.field[i]…: what was expected`` for a schema violation."""
+    path = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+    got = err.instance
+    if err.validator == "required":
+        missing = next(k for k in err.validator_value if k not in got)
+        return f"{path}: missing field {missing!r}"
+    if err.validator == "type":
+        want = err.validator_value
+        want = "/".join(want) if isinstance(want, list) else want
+        return f"{path}: expected {want}, got {_JSON_TYPES.get(type(got), type(got).__name__)}"
+    if "x-expected" in err.schema:
+        return f"{path}: expected {err.schema['x-expected']}, got {got!r}"
+    if err.validator == "const":
+        return f"{path}: {got!r}, expected {err.validator_value!r}"
+    if err.validator == "enum":
+        return f"{path}: {got!r}, expected one of {'|'.join(map(str, err.validator_value))}"
+    return f"{path}: {err.message}"
+
+
+def _check(schema: dict, data: Any, where: str) -> None:
+    """InputError naming the first field (in schema order) that violates ``schema``."""
+    err = next(_Validator(schema).iter_errors(data), None)
+    if err is not None:
+        raise InputError(_error_message(err, where))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def case_certificate(case: dict) -> tuple[dict | None, str]:
+    """The case's exact certificate (a dict with an ``exact`` key) and where it sits:
+    ``certificate``, ``outcome.detail.certificate`` or ``outcome.detail.exact_certificate``
+    (None, "" when it has none)."""
+    outcome = case.get("outcome")
+    detail = outcome.get("detail") if isinstance(outcome, dict) else None
+    detail = detail if isinstance(detail, dict) else {}
+    for where, cert in (
+        ("certificate", case.get("certificate")),
+        ("outcome.detail.certificate", detail.get("certificate")),
+        ("outcome.detail.exact_certificate", detail.get("exact_certificate")),
+    ):
+        if isinstance(cert, dict) and "exact" in cert:
+            return cert, where
+    return None, ""
+
+
+def check_case_certificate(case: dict) -> tuple[bool | None, str]:
+    """Re-check an exact certificate of a case: (None, "") without one (or one that is not
+    ``exact``), else ``verify.crosscheck.check_certificate``'s (ok, message)."""
+    cert, _ = case_certificate(case)
+    if cert is None or cert.get("exact") is not True:
+        return None, ""
+    from verify.crosscheck.certificate import check_certificate
+
+    return check_certificate(cert)
+
+
+def _recheck_certificate(case: dict, where: str) -> None:
+    ok, message = check_case_certificate(case)
+    if ok is False:
+        raise InputError(f"{where}.{case_certificate(case)[1]}: {message}")
+
+
+def validate_case(data: Any, where: str = "case", *, check_certificate: bool = True) -> dict:
+    """Validate a case document against :data:`CASE_JSON_SCHEMA`; InputError names the
+    offending field. An exact certificate is re-checked (unless ``check_certificate`` is
+    False: replay checks it itself and reports the verdict)."""
+    _check(CASE_JSON_SCHEMA, data, where)
+    if check_certificate:
+        _recheck_certificate(data, where)
+    return data
+
+
+def validate_results(data: Any, where: str = "results") -> dict:
+    """Validate a results document against :data:`RESULTS_JSON_SCHEMA` and re-check the
+    exact certificate of every case it holds."""
+    _check(RESULTS_JSON_SCHEMA, data, where)
+    for i, c in enumerate(data["claims"]):
+        if c.get("case") is not None:
+            _recheck_certificate(c["case"], f"{where}.claims[{i}].case")
+    return data
+
+
+__all__ = [
+    "CASE_JSON_SCHEMA",
+    "CASE_SCHEMA",
+    "CASE_SCHEMA_VERSION",
+    "RESULTS_JSON_SCHEMA",
+    "RESULTS_READABLE",
+    "RESULTS_SCHEMA",
+    "RESULTS_SCHEMA_VERSION",
+    "ClaimResult",
+    "Counts",
+    "case_certificate",
+    "case_document",
+    "check_case_certificate",
+    "validate_case",
+    "validate_results",
+]

@@ -1,0 +1,529 @@
+"""Run claims with Hypothesis: count, shrink, and keep every counterexample and witness.
+
+Profiles (Hypothesis profiles of their own, distinct from the test suite's):
+
+- ``ci`` → ``ptverify-ci``: derandomized — seeded with :func:`ci_seed` (CRC-32 of the
+  claim ID), so the same examples every run — and the ``ci`` budget of each claim;
+- ``dev`` → ``ptverify-dev``: random seed (drawn and recorded, so ``--seed`` replays it),
+  the ``dev`` budget;
+- ``thorough`` → ``ptverify-thorough``: random seed, the ``thorough`` budget.
+
+All profiles: no example database (a run never depends on earlier runs), no deadline
+(instances differ in size by design), one bug per claim (``report_multiple_bugs=False``),
+and the ``too_slow`` health check off: a claim's budget is its example count, its time is
+reported, and slow generation is measured by the strategy benchmarks instead.
+
+How one claim runs:
+
+- universal / implication: the property "``check`` does not return ``fail``" under
+  ``@given``; on failure Hypothesis shrinks and replays the minimal example last, so the
+  last failing call recorded is the shrunk counterexample.
+- existential: the property "this instance is not a witness"; the first witness is shrunk
+  the same way. No witness within the budget → ``not_found`` (a failed claim).
+- statistical: ``check({"seed": base + i})`` for the claim's fixed seeds, no Hypothesis.
+
+Counts cover the generation phase only (shrinking replays are not examples run).
+
+Coverage (``coverage`` in each result): the ranges and distributions of the instance sizes
+the outcomes report (k, n, T, …), the fraction of decided examples that exercised the
+claim's premise, the discard rate, and the extremes reached by each ``target`` (the
+runner passes an outcome's ``targets`` to ``hypothesis.target``). A universal or
+implication claim that would hold but whose passes exercised the premise less often than
+its ``min_exercised`` (default 0.8) is ``vacuous``: it showed nothing, so it counts as
+inconclusive (exit 3), never as held.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import math
+import multiprocessing
+import os
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+
+from verify.claims import registry
+from verify.claims.registry import Claim, ClaimStatus, Outcome, to_jsonable
+from verify.core.validation import InputError
+from verify.harness.progress import bar as progress_bar
+from verify.harness.records import ClaimResult, Counts, case_document
+
+logger = logging.getLogger(__name__)
+
+#: Runner profile → Hypothesis profile name (never the test suite's "ci"/"dev"/"thorough").
+HYPOTHESIS_PROFILES = {p: f"ptverify-{p}" for p in registry.PROFILES}
+
+_COMMON = dict(
+    database=None,
+    deadline=None,
+    report_multiple_bugs=False,
+    print_blob=False,
+    verbosity=Verbosity.quiet,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
+)
+settings.register_profile("ptverify-ci", derandomize=True, **_COMMON)
+settings.register_profile("ptverify-dev", derandomize=False, **_COMMON)
+settings.register_profile("ptverify-thorough", derandomize=False, **_COMMON)
+
+#: Claim statuses and whether each counts against the gate.
+STATUSES = registry.CLAIM_STATUSES
+FAILING = registry.FAILING_STATUSES
+UNDECIDED = ("inconclusive", "vacuous")
+#: Values kept per condition quantity for the histograms (the summary uses all of them).
+MAX_KEPT_VALUES = 5000
+
+
+def exit_code(results: Sequence[dict]) -> int:
+    """0 all held / found; 1 any falsified, not found or error; 3 otherwise (inconclusive or
+    vacuous)."""
+    statuses = [r["status"] for r in results]
+    if any(s in FAILING for s in statuses):
+        return 1
+    if any(s in UNDECIDED for s in statuses) or not statuses:
+        return 3
+    return 0
+
+
+@dataclass
+class _Tally:
+    counting: bool = True
+    examples: int = 0
+    passed: int = 0
+    discarded: int = 0
+    inconclusive: int = 0
+    misses: int = 0
+    quantities: dict[str, list[float]] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    decided: int = 0  # outcomes other than discard / inconclusive
+    exercised_known: int = 0  # of those, how many said whether they exercised the premise
+    exercised: int = 0
+    sizes: dict[str, dict[float, int]] = field(default_factory=dict)
+    targets: dict[str, list[float]] = field(default_factory=dict)
+    last_bad: tuple[dict, Outcome, bool] | None = None
+
+    def record(self, out: Outcome) -> None:
+        if not self.counting:
+            return
+        self.examples += 1
+        if out.status == "pass":
+            self.passed += 1
+        elif out.status == "discard":
+            self.discarded += 1
+            key = "discarded: " + (out.message or "ill-posed")[:100]
+            self.reasons[key] = self.reasons.get(key, 0) + 1
+        elif out.status == "inconclusive":
+            self.inconclusive += 1
+            key = "inconclusive: " + (out.message or "no reason given")[:100]
+            self.reasons[key] = self.reasons.get(key, 0) + 1
+        elif out.status == "miss":
+            self.misses += 1
+        if out.status not in ("discard", "inconclusive"):
+            self.decided += 1
+            if out.exercised is not None:
+                self.exercised_known += 1
+                self.exercised += bool(out.exercised)
+        for name, value in out.quantities.items():
+            v = _finite(value)
+            if v is not None:
+                self.quantities.setdefault(name, []).append(v)
+        for name, value in out.sizes.items():
+            v = _finite(value)
+            if v is not None:
+                counts = self.sizes.setdefault(name, {})
+                counts[v] = counts.get(v, 0) + 1
+        for name, value in out.targets.items():
+            v = _finite(value)
+            if v is not None:
+                self.targets.setdefault(name, []).append(v)
+
+    def counts(self) -> Counts:
+        return Counts(self.examples, self.passed, self.discarded, self.inconclusive, self.misses)
+
+    def exercised_fraction(self) -> float | None:
+        return self.exercised / self.exercised_known if self.exercised_known else None
+
+    def coverage(self) -> dict:
+        """The ``coverage`` record of a result (see the module docstring)."""
+        out: dict = {}
+        for name, counts in sorted(self.sizes.items()):
+            vals = sorted(counts)
+            out[name] = [_num(vals[0]), _num(vals[-1])]
+        frac = self.exercised_fraction()
+        out.update(
+            exercised=None if frac is None else round(frac, 4),
+            exercised_count=self.exercised,
+            exercised_known=self.exercised_known,
+            decided=self.decided,
+            discard_rate=round(self.discarded / self.examples, 4) if self.examples else 0.0,
+            sizes={
+                name: {str(_num(v)): c for v, c in sorted(counts.items())}
+                for name, counts in sorted(self.sizes.items())
+            },
+            targets={
+                name: {"max": max(vs), "min": min(vs), "count": len(vs)}
+                for name, vs in sorted(self.targets.items())
+            },
+        )
+        return out
+
+
+def _finite(value: object) -> float | None:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _num(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else v
+
+
+class _Stop(Exception):
+    """Raised inside the property to make Hypothesis shrink the current instance."""
+
+
+def _safe_check(c: Claim, instance: dict) -> tuple[Outcome, bool]:
+    """``c.check(instance)``; an exception is a failing outcome flagged as an error."""
+    if not isinstance(instance, dict):
+        return (
+            Outcome.failed(
+                f"claim {c.id}: its strategy generated a {type(instance).__name__}; claim "
+                "instances must be dicts (plain-JSON case files), e.g. "
+                "strategy.map(lambda t: {'hmm': t.hmm, 'mu': t.mu, 'xs': t.xs})"
+            ),
+            True,
+        )
+    try:
+        out = c.check(instance)
+    except Exception as exc:  # noqa: BLE001 - a crash on a valid instance is a finding
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        return (
+            Outcome.failed(
+                f"check raised {type(exc).__name__}: {exc}",
+                detail={"traceback": "".join(tb[-6:])},
+            ),
+            True,
+        )
+    if not isinstance(out, Outcome):
+        return Outcome.failed(f"check returned {type(out).__name__}, not an Outcome"), True
+    return out, False
+
+
+def ci_seed(claim_id: str) -> int:
+    """The ci profile's seed of a claim: CRC-32 of its ID (stable across runs, machines and
+    Python versions, unlike ``hash``)."""
+    return zlib.crc32(claim_id.encode("utf-8"))
+
+
+def hypothesis_settings(profile: str, budget: int) -> settings:
+    return settings(settings.get_profile(HYPOTHESIS_PROFILES[profile]), max_examples=budget)
+
+
+def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _Tally) -> str:
+    """Run the Hypothesis property; return '' or a message on a Hypothesis-level problem."""
+    # An existential claim stops at its witness, or at a "fail" (e.g. prompt.weaker's
+    # implication part checked along the search); other kinds stop at a "fail".
+    bad = ("witness", "fail") if c.kind == "existential" else ("fail",)
+    strategy = c.strategy()
+
+    def prop(instance: dict) -> None:
+        out, crashed = _safe_check(c, instance)
+        tally.record(out)
+        if tally.counting:
+            for label, value in out.targets.items():
+                v = _finite(value)
+                if v is not None:
+                    hypothesis.target(v, label=label)
+        if out.status in bad or crashed:
+            tally.counting = False
+            tally.last_bad = (instance, out, crashed)
+            raise _Stop(out.message)
+
+    test = settings(hypothesis_settings(profile, budget))(given(strategy)(prop))
+    if seed is not None:
+        test = hypothesis.seed(seed)(test)
+    try:
+        test()
+    except _Stop:
+        pass
+    except (FailedHealthCheck, Unsatisfiable) as exc:
+        return f"Hypothesis could not generate instances: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - strategy bugs, flaky replays
+        if tally.last_bad is None:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-4:])
+            return f"run failed: {type(exc).__name__}: {exc}\n{tb}"
+    return ""
+
+
+def _run_statistical(c: Claim, budget: int, seed: int | None, tally: _Tally) -> None:
+    base = 0 if seed is None else int(seed)
+    for i in range(budget):
+        instance = {"seed": base + i}
+        out, crashed = _safe_check(c, instance)
+        tally.record(out)
+        if (out.status == "fail" or crashed) and tally.last_bad is None:
+            tally.last_bad = (instance, out, crashed)
+            tally.counting = True  # statistical claims report every seed
+
+
+def quantity_summaries(values: dict[str, list[float]]) -> dict[str, dict]:
+    """Per quantity: count, min, max, mean, median and the first values kept."""
+    return {name: _summary(vs) for name, vs in sorted(values.items()) if vs}
+
+
+def _summary(values: list[float]) -> dict:
+    vs = sorted(values)
+    n = len(vs)
+    return {
+        "count": n,
+        "min": vs[0],
+        "max": vs[-1],
+        "mean": sum(vs) / n,
+        "median": vs[n // 2] if n % 2 else 0.5 * (vs[n // 2 - 1] + vs[n // 2]),
+        "values": values[:MAX_KEPT_VALUES],
+    }
+
+
+def budget_and_seed(
+    c: Claim, profile: str, examples: int | None, seed: int | None
+) -> tuple[int, int]:
+    """A run's example budget (``examples`` or the claim's for ``profile``) and seed."""
+    budget = int(examples) if examples is not None else c.budget(profile)
+    if budget < 1:
+        raise InputError(f"--examples must be ≥ 1, got {budget}")
+    if seed is None:
+        # Statistical claims: seeds 0, 1, … (documented fixed seeds). Search claims on ci:
+        # a fixed seed per claim ID, so a claim's examples never change when unrelated code
+        # (even this runner) changes; dev/thorough: fresh, recorded (--seed replays).
+        if c.kind == "statistical":
+            seed = 0
+        elif profile == "ci":
+            seed = ci_seed(c.id)
+        else:
+            seed = int.from_bytes(os.urandom(4), "little")
+    return budget, seed
+
+
+def run_claim(
+    claim_id: str, profile: str = "ci", examples: int | None = None, seed: int | None = None
+) -> ClaimResult:
+    """Run one registered claim and return its result."""
+    c = registry.get(claim_id)
+    budget, seed = budget_and_seed(c, profile, examples, seed)
+    tally = _Tally()
+    t0 = time.perf_counter()
+    problem = ""
+    if c.kind == "statistical":
+        _run_statistical(c, budget, seed, tally)
+    else:
+        problem = _run_search(c, profile, budget, seed, tally)
+    elapsed = time.perf_counter() - t0
+    status, message, case = _verdict(c, tally, problem)
+    if tally.reasons:
+        top = sorted(tally.reasons.items(), key=lambda kv: -kv[1])[:3]
+        message += "; " + "; ".join(f"{n}× {r}" for r, n in top)
+    return ClaimResult(
+        claim=c.describe(),
+        status=status,
+        message=message,
+        profile=profile,
+        budget=budget,
+        seed=seed,
+        counts=tally.counts(),
+        time_s=round(elapsed, 3),
+        quantities=quantity_summaries(tally.quantities),
+        coverage=tally.coverage(),
+        case=case,
+    )
+
+
+def _verdict(c: Claim, tally: _Tally, problem: str) -> tuple[ClaimStatus, str, dict | None]:
+    """A claim's status, message and case from its tally (see the module docstring)."""
+    if tally.last_bad is not None:
+        instance, out, crashed = tally.last_bad
+        if crashed:
+            status = ClaimStatus.ERROR
+        elif out.status == "witness":
+            status = ClaimStatus.FOUND
+        else:
+            status = ClaimStatus.FALSIFIED
+        role = "witness" if status == ClaimStatus.FOUND else "counterexample"
+        case = case_document(
+            c, registry.module_source(c.module), role, to_jsonable(instance), out.to_dict()
+        )
+        return status, out.message, case
+    if problem:
+        return ClaimStatus.ERROR, problem, None
+    if c.kind == "existential":
+        message = (
+            f"no witness among {tally.examples} examples "
+            f"({tally.inconclusive} inconclusive, {tally.discarded} discarded)"
+        )
+        status = ClaimStatus.NOT_FOUND if tally.examples else ClaimStatus.INCONCLUSIVE
+        return status, message, None
+    return *_count_verdict(c, tally), None
+
+
+def _count_verdict(c: Claim, tally: _Tally) -> tuple[ClaimStatus, str]:
+    """held, vacuous or inconclusive: enough decided passes, and a premise exercised often
+    enough (universal / implication claims that report it)."""
+    need = max(1, math.ceil(c.min_decided * tally.examples))
+    frac = tally.exercised_fraction()
+    gated = c.kind in ("universal", "implication") and frac is not None
+    if tally.passed >= need and gated and frac < c.min_exercised:
+        return ClaimStatus.VACUOUS, (
+            f"vacuous: the premise was exercised on {tally.exercised} of "
+            f"{tally.exercised_known} passing examples ({frac:.0%} < "
+            f"{c.min_exercised:.0%}); held on {tally.passed} of {tally.examples}"
+        )
+    if tally.passed >= need:
+        message = f"held on {tally.passed} of {tally.examples} examples"
+        if frac is not None:
+            message += f" (premise exercised on {frac:.0%})"
+        return ClaimStatus.HELD, message
+    return ClaimStatus.INCONCLUSIVE, (
+        f"only {tally.passed} of {tally.examples} examples decided "
+        f"(need {need}); {tally.discarded} discarded, {tally.inconclusive} inconclusive"
+    )
+
+
+def crash_result(
+    claim_id: str, exc: BaseException, profile: str, *, budget: int = 0, seed: int | None = None
+) -> ClaimResult:
+    """The result of a claim whose worker died (no examples counted)."""
+    return ClaimResult(
+        claim=registry.get(claim_id).describe(),
+        status=ClaimStatus.ERROR,
+        message=f"worker crashed: {type(exc).__name__}: {exc}",
+        profile=profile,
+        budget=budget,
+        seed=seed,
+        counts=Counts(),
+        time_s=0.0,
+        quantities={},
+        coverage=_Tally().coverage(),
+    )
+
+
+def _init_worker(claims_from: Sequence[str]) -> None:
+    registry.load_builtin()
+    for mod in claims_from:
+        registry.load_claims_module(mod)
+
+
+def _worker(claim_id: str, profile: str, examples: int | None, seed: int | None) -> dict:
+    return run_claim(claim_id, profile, examples, seed).to_dict()
+
+
+def progress_line(i: int, n: int, r: dict) -> str:
+    """The progress message after the i-th of n claims finished with record ``r``."""
+    cnt = r["counts"]
+    return (
+        f"[{i}/{n}] {r['id']:<18} {r['status']:<12} "
+        f"{cnt['examples']} examples ({cnt['discarded']} discarded, "
+        f"{cnt['inconclusive']} inconclusive) {r['time_s']:.1f}s"
+    )
+
+
+def run_claims(
+    claim_ids: Sequence[str],
+    profile: str = "ci",
+    examples: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    claims_from: Sequence[str] = (),
+    on_result: Callable[[dict, list[dict]], None] | None = None,
+    progress: bool = True,
+) -> tuple[list[dict], bool]:
+    """Run claims (in ``workers`` processes when > 1); return ``(results, interrupted)``.
+
+    ``on_result(result, results_so_far)`` is called after every claim, so callers can
+    write partial results; on Ctrl-C the claims finished so far are returned. With
+    ``progress``, each claim is logged (INFO) and a bar counts them on a terminal.
+    """
+    if profile not in registry.PROFILES:
+        raise InputError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
+    if workers < 1:
+        raise InputError(f"--workers must be ≥ 1, got {workers}")
+    ids = list(claim_ids)
+    for cid in ids:
+        registry.get(cid)  # unknown IDs are a usage error before anything runs
+    order = {cid: i for i, cid in enumerate(ids)}
+    done: list[dict] = []
+    bar = progress_bar(len(ids), "claims", "claim", enabled=progress)
+
+    def finish(r: dict) -> None:
+        done.append(r)
+        done.sort(key=lambda x: order[x["id"]])
+        bar.update(1)
+        if progress:
+            logger.info(progress_line(len(done), len(ids), r))
+        if on_result is not None:
+            on_result(r, list(done))
+
+    interrupted = False
+    try:
+        if workers == 1 or len(ids) <= 1:
+            for cid in ids:
+                if progress:
+                    logger.info(f"running {cid} …")
+                finish(_worker(cid, profile, examples, seed))
+        else:
+            if progress:
+                logger.info(
+                    f"running {len(ids)} claims on {min(workers, len(ids))} workers "
+                    f"(profile {profile}) …"
+                )
+            interrupted = _run_pool(ids, (profile, examples, seed), workers, claims_from, finish)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    return done, interrupted
+
+
+def _run_pool(
+    ids: list[str],
+    run: tuple[str, int | None, int | None],
+    workers: int,
+    claims_from: Sequence[str],
+    finish: Callable[[dict], None],
+) -> bool:
+    """Run ``ids`` in a pool of spawned processes, ``finish(record)`` as each ends
+    (``run = (profile, examples, seed)``); return whether Ctrl-C stopped it."""
+    ctx = multiprocessing.get_context("spawn")  # no fork after torch/BLAS threads started
+    pool = cf.ProcessPoolExecutor(
+        max_workers=min(workers, len(ids)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(tuple(claims_from),),
+    )
+    try:
+        # Slowest-first would need history; registry order keeps the schedule predictable.
+        futures = {pool.submit(_worker, cid, *run): cid for cid in ids}
+        for fut in cf.as_completed(futures):
+            cid = futures[fut]
+            try:
+                r = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker is that claim's error
+                r = crash_result(cid, exc, run[0]).to_dict()
+            finish(r)
+    except KeyboardInterrupt:
+        # Workers still busy on a claim would keep the interpreter alive until they finish.
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        return True
+    pool.shutdown(wait=True)
+    return False

@@ -1,0 +1,314 @@
+"""``ptverify check MODEL.json``: every condition of THEORY §5 on a user's own model, with
+its numbers, and the recovery verdicts of the witnesses and the LP (THEORY §6).
+
+The JSON is an HMM or MemoryHMM in plain JSON (``HMM.to_json`` layout); it may also carry
+``"mu"`` (task), ``"T"`` (input length) and ``"cell"`` (task cell), which the command-line
+options override. The input set is all of ``[n]^T`` when ``n**T ≤ 50,000``, else 2,000
+sequences sampled with ``--seed``; impossible sequences are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from verify.core import conditions as C
+from verify.core import task
+from verify.core.conditions import ConditionResult
+from verify.core.inference import (
+    mask_probe,
+    memory_posterior,
+    posterior_h0,
+    prompted_mask_probe,
+)
+from verify.core.models import HMM, MemoryHMM, loads_json, model_from_dict
+from verify.core.validation import InputError, as_int
+from verify.recovery import LPResult, max_margin_head
+from verify.recovery import witnesses as Wt
+
+N_SAMPLED = 2_000
+DEFAULT_T = 3
+
+
+def input_set(model: HMM | MemoryHMM, T: int, seed: int) -> tuple[np.ndarray, str]:
+    """𝒮 of THEORY §3 (``verify.core.task.input_set``) and how it was built."""
+    xs = task.input_set(model, T, seed, n_samples=N_SAMPLED)
+    if model.n_tokens**T <= task.MAX_EXHAUSTIVE:
+        return xs, "exhaustive"
+    return xs, f"{N_SAMPLED} sampled with seed {seed}, deduplicated"
+
+
+class CheckInput(NamedTuple):
+    """A validated ``check`` request: the model, μ ((k,) or (m,), or None), T and j*."""
+
+    model: HMM | MemoryHMM
+    mu: np.ndarray | None
+    T: int
+    cell: int
+
+
+def read_check_input(
+    text: str, name: str, mu: list[float] | None = None, T: int | None = None, cell: int = 0
+) -> CheckInput:
+    """Parse and validate a ``check`` request; every problem is a ValueError naming the
+    field and the fix (bad input: exit 2). Options override the file's ``mu``/``T``/``cell``."""
+    data = loads_json(text, name)
+    model = model_from_dict(data, name)
+    if mu is None and data.get("mu") is not None:
+        mu = data["mu"]
+    if T is None:
+        T = data.get("T", DEFAULT_T)
+    T = as_int(T, f"{name}: T", 1, 64)
+    if "cell" in data:
+        cell = data["cell"]
+    if isinstance(model, MemoryHMM):
+        cell = as_int(cell, f"{name}: cell", 0, model.n_cells - 1)
+    mu_arr = None
+    if mu is not None:
+        try:
+            mu_arr = np.asarray(mu, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{name}: mu must be a list of numbers, got {mu!r}") from None
+        want, unit = (
+            (model.n_states, "hidden state")
+            if isinstance(model, HMM)
+            else (model.n_values, "memory value")
+        )
+        if mu_arr.shape != (want,) or not np.isfinite(mu_arr).all():
+            raise InputError(
+                f"{name}: mu must be {want} finite numbers, one per {unit} "
+                f"(the model has {want}), got {mu!r}"
+            )
+    return CheckInput(model, mu_arr, T, int(cell))
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The task on the input set 𝒮: y = sign(score) with score = μᵀp(x) (THEORY §3),
+    margin γ = min |score|; ``decided`` when recovery is asked (γ > 0 and, for a memory
+    model, both labels present)."""
+
+    size: int
+    T: int
+    how: str
+    cell: int | None  # the task cell of a memory model
+    margin: float
+    positive: int
+    negative: int
+    zero: int
+    decided: bool
+
+
+@dataclass(frozen=True)
+class LPVerdict:
+    """The max-margin LP (THEORY §6) on one feature map."""
+
+    label: str
+    result: LPResult
+
+
+@dataclass(frozen=True)
+class WitnessVerdict:
+    """A theorem's witness head on 𝒮: how many labels it gets wrong; ``note`` qualifies it."""
+
+    label: str
+    wrong: int
+    total: int
+    note: str | None = None
+
+
+@dataclass
+class CheckReport:
+    """What ``check`` found, in print order: the conditions (THEORY §5), then, given μ, the
+    input set and labels and, when decided, the recovery verdicts (THEORY §6)."""
+
+    name: str
+    model: HMM | MemoryHMM
+    conditions: list[ConditionResult]
+    mu_given: bool
+    labels: Labels | None = None
+    recovery: list[LPVerdict | WitnessVerdict] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 3 when an LP could not decide."""
+        lps = [v.result for v in self.recovery if isinstance(v, LPVerdict)]
+        return 3 if any(r.status == "inconclusive" for r in lps) else 0
+
+
+def _labels(score: np.ndarray, T: int, how: str, cell: int | None) -> tuple[Labels, np.ndarray]:
+    """The labels y = sign(score) (B,) and their summary."""
+    y = np.sign(score)
+    pos, neg, zero = int((y > 0).sum()), int((y < 0).sum()), int((y == 0).sum())
+    decided = zero == 0 and (cell is None or (pos > 0 and neg > 0))
+    margin = float(np.abs(score).min())
+    return Labels(len(score), T, how, cell, margin, pos, neg, zero, decided), y
+
+
+def _lp(label: str, features: np.ndarray, y: np.ndarray) -> LPVerdict:
+    return LPVerdict(label, max_margin_head(np.asarray(features), y))
+
+
+def _witness(
+    label: str, outputs: np.ndarray, y: np.ndarray, note: str | None = None
+) -> WitnessVerdict:
+    return WitnessVerdict(label, int((np.sign(outputs) != y).sum()), len(y), note)
+
+
+def hmm_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
+    """Conditions and recovery for an HMM: C-HEAD; given μ, C-HEAD(μ), C-PROMPT(μ), the LP
+    on G(x), the head witness b* and, when C-PROMPT(μ) holds, the prompt witness and the
+    LP on G(u, x)."""
+    hmm, mu, T, _ = inp
+    report = CheckReport(name, hmm, [C.c_head(hmm)], mu is not None)
+    if mu is None:
+        return report
+    cp = C.c_prompt(hmm, mu)
+    report.conditions += [C.c_head_mu(hmm, mu), cp]
+    xs, how = input_set(hmm, T, seed)
+    report.labels, y = _labels(posterior_h0(hmm, xs) @ mu, T, how, None)
+    if not report.labels.decided:
+        return report
+    hw = Wt.head_witness(hmm, mu)
+    report.recovery += [
+        _lp("LP, linear head on G(x)", mask_probe(hmm, xs), y),
+        _witness("witness b* = pinv(W)ᵀμ", hw.decision_values(hmm, xs), y),
+    ]
+    if cp.holds:
+        pw = Wt.prompt_witness(hmm, mu, cp.witness["U"])
+        Gu = np.asarray(prompted_mask_probe(hmm, xs, pw.prompt))
+        # THEORY §1.1: prompt claims assume H_0 ~ π whatever the prompt length; with
+        # another start the prompt also shifts the prior, so the witness may miss.
+        note = (
+            None
+            if hmm.is_stationary
+            else "start is not stationary: Theorem 3.6's witness assumes it is"
+        )
+        report.recovery += [
+            _witness(f"prompt witness U={list(pw.U)}", Gu @ pw.b, y, note),
+            _lp(f"LP, head on G(u,x), U={list(pw.U)}", Gu, y),
+        ]
+    return report
+
+
+def memory_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
+    """Conditions and recovery for a memory HMM: C-HEAD of the product chain; given μ,
+    C-MEM-POOL and C-MEM-PROMPT, the LPs on G(x) and on mean-pooled G_i(x), and the
+    witnesses of the conditions that hold."""
+    mem, mu, T, cell = inp
+    report = CheckReport(name, mem, [C.c_head(mem.as_hmm())], mu is not None)
+    if mu is None:
+        return report
+    pool, mp = C.c_mem_pool(mem, mu, cell), C.c_mem_prompt(mem, mu, cell)
+    report.conditions += [pool, mp]
+    xs, how = input_set(mem, T, seed)
+    report.labels, y = _labels(memory_posterior(mem, xs, cell) @ mu, T, how, cell)
+    if not report.labels.decided:
+        return report
+    report.recovery += [
+        _lp("LP, linear head on G(x)", mask_probe(mem.as_hmm(), xs), y),
+        _lp("LP, head on mean-pooled G_i(x)", Wt.pooled_features(mem, xs), y),
+    ]
+    if pool.holds:
+        pw = Wt.pooled_witness(mem, mu, cell)
+        report.recovery.append(
+            _witness("pooled witness (Theorem 4.3)", pw.decision_values(mem, xs), y)
+        )
+    if mp.holds:
+        w = Wt.memory_prompt_witness(mem, mu, mp.witness["s0"], mp.witness["U"], cell)
+        report.recovery.append(
+            _witness(f"memory prompt witness s0={w.s0}", w.decision_values(mem, xs), y)
+        )
+    return report
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _fmt_q(q: dict) -> str:
+    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in q.items())
+
+
+def _condition_line(c: ConditionResult, product: bool) -> str:
+    """One condition, its numbers and witness; ``product``: C-HEAD of a memory model's
+    product chain."""
+    name = f"{c.name:<20}"
+    if product:
+        name = name.replace("C-HEAD ", "C-HEAD (product)", 1)
+    wit = f"  witness={c.to_dict()['witness']}" if c.witness else ""
+    return (
+        f"  {name} holds={str(bool(c.holds)):<5}  {_fmt_q(dict(c.quantities))}{wit}  "
+        f"[{c.method}, tol {c.tol:g}]"
+    )
+
+
+def _labels_lines(lab: Labels) -> list[str]:
+    if lab.cell is None:
+        return [
+            f"input set: {lab.size} inputs of length T={lab.T} ({lab.how})",
+            f"  margin γ = {lab.margin:.4g}; labels +1: {lab.positive}, −1: {lab.negative}, "
+            f"0 (ill-posed): {lab.zero}",
+        ] + ([] if lab.decided else [UNDECIDED["hmm"]])
+    return [
+        f"input set: {lab.size} inputs of length T={lab.T} ({lab.how}); task cell {lab.cell}",
+        f"  margin γ = {lab.margin:.4g}; labels +1: {lab.positive}, −1: {lab.negative}",
+    ] + ([] if lab.decided else [UNDECIDED["memory"]])
+
+
+def _verdict_lines(v: LPVerdict | WitnessVerdict) -> list[str]:
+    if isinstance(v, WitnessVerdict):
+        verdict = "recovers every label" if v.wrong == 0 else f"misclassifies {v.wrong}/{v.total}"
+        note = [f"    ({v.note})"] if v.note else []
+        return [f"  {v.label:<34} {verdict}"] + note
+    res = v.result
+    if res.status == "recoverable":
+        extra = f"verified margin {res.verified_margin:.4g}"
+    elif res.status == "not_recoverable":
+        extra = (
+            f"certificate on {res.support().size} inputs, ‖Σλ y F‖₁ = "
+            f"{res.certificate_residual:.2e}"
+        )
+    else:
+        extra = res.reason
+    return [f"  {v.label:<34} {res.status:<16} {extra}"]
+
+
+NEED_MU = {
+    "hmm": "  (pass --mu to evaluate C-HEAD(μ), C-PROMPT(μ) and recovery)",
+    "memory": "  (pass --mu to evaluate C-MEM-POOL, C-MEM-PROMPT and recovery)",
+}
+UNDECIDED = {
+    "hmm": "  γ = 0: the task is ill-posed on this input set; recovery is not decided",
+    "memory": "  ill-posed or single-label task on this input set; recovery is not decided",
+}
+
+
+def report_lines(report: CheckReport) -> list[str]:
+    """The report as the lines ``ptverify check`` prints."""
+    memory = isinstance(report.model, MemoryHMM)
+    lines = [f"{report.name}: {report.model!r}"]
+    if not memory:
+        lines.append(f"  stationary start: {'yes' if report.model.is_stationary else 'no'}")
+    lines.append("conditions:")
+    lines += [_condition_line(c, memory and c.name == "C-HEAD") for c in report.conditions]
+    if not report.mu_given:
+        return [*lines, NEED_MU["memory" if memory else "hmm"]]
+    lines += _labels_lines(report.labels)
+    if report.labels.decided:
+        lines.append("recovery:")
+        for v in report.recovery:
+            lines += _verdict_lines(v)
+    return lines
+
+
+def check_model(inp: CheckInput, name: str, seed: int = 0) -> int:
+    """Print the report for a validated request; return 0, or 3 when an LP could not decide."""
+    build = memory_report if isinstance(inp.model, MemoryHMM) else hmm_report
+    report = build(inp, name, seed)
+    print("\n".join(report_lines(report)))
+    return report.exit_code
