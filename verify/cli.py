@@ -88,6 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--engine", choices=("local", "ray"), default="local")
     s.add_argument("--shards", type=int, default=1, help="split each claim's budget in K runs")
     s.add_argument("--address", default=None, help="join this Ray cluster (--engine ray)")
+    s.add_argument(
+        "--cases",
+        default=None,
+        metavar="DIR",
+        help="replay the case files in DIR first, as pinned regressions (see `ptverify pin`)",
+    )
+
+    s = sub.add_parser("pin", help="copy a case file into a folder of pinned regressions")
+    s.add_argument("case", metavar="CASE.json")
+    s.add_argument("--to", default="ptverify-cases", metavar="DIR", help="(default %(default)s)")
 
     s = sub.add_parser("check", help="evaluate every condition on your own model JSON")
     s.add_argument("model", metavar="MODEL.json")
@@ -98,7 +108,13 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("replay", help="re-run a saved counterexample or witness")
     s.add_argument("case", metavar="FILE.json")
-    s.add_argument("--claims-from", action="append", default=[], metavar="MODULE")
+    s.add_argument(
+        "--claims-from",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="load the claim from here instead of the module the case names",
+    )
 
     s = sub.add_parser("report", help="rebuild the HTML report from a results JSON")
     s.add_argument("--json", default=None, help="results JSON (default REPORT_DIR/results.json)")
@@ -227,6 +243,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     modules = _load(args.claims_from)
     ids = _select(args.ids)
     run_claims = _claims_runner(args)
+    extra = {}
+    if args.cases is not None:
+        if run_claims is not runner.run_claims:
+            raise UsageError("--cases runs on the local runner only; drop --shards / --engine")
+        extra["cases"] = args.cases
     t0 = time.perf_counter()
 
     def document(done: list[dict], complete: bool, interrupted: bool) -> dict:
@@ -246,6 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     results, interrupted = run_claims(
         ids, profile=args.profile, examples=args.examples, seed=args.seed,
         workers=args.workers, claims_from=modules, on_result=partial, progress=not args.quiet,
+        **extra,
     )  # fmt: skip
     complete = not interrupted and len(results) == len(ids)
     doc = document(results, complete, interrupted)
@@ -262,27 +284,74 @@ def cmd_run(args: argparse.Namespace) -> int:
     return doc["exit_code"]
 
 
+def _replay_modules(case: dict, override: list[str]) -> list[str]:
+    """The claims modules to load for a case: ``--claims-from`` when given (it overrides),
+    else the module the case names, or its saved absolute file when that name does not
+    import from here (a module name is only found next to where the case was made)."""
+    if override:
+        return list(override)
+    spec, saved = case.get("claims_from"), case.get("claims_file")
+    if not spec:
+        return []
+    if not (spec.endswith(".py") or all(part.isidentifier() for part in spec.split("."))):
+        raise UsageError(f"case file claims_from: {spec!r} is not a module name or .py path")
+    if spec.endswith(".py"):
+        found = Path(spec).is_file()
+    else:
+        import importlib.util
+
+        sys.path.insert(0, str(Path.cwd()))
+        try:
+            found = importlib.util.find_spec(spec) is not None
+        except (ImportError, ValueError):
+            found = False
+        finally:
+            sys.path.pop(0)
+    if not found and saved and Path(saved).is_file():
+        return [saved]
+    if not found:
+        raise UsageError(
+            f"case file claims_from: cannot find {spec!r} from {Path.cwd()}; pass "
+            "--claims-from MODULE_OR_PATH"
+        )
+    return [spec]
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from verify.claims import from_jsonable, get, load_claims_module
+    from verify.claims.registry import module_fingerprint
+    from verify.harness.records import certificate_mismatch
     from verify.reports import check_case_certificate, load_case
 
     with user_input():
         case = load_case(args.case, check_certificate=False)
+    _load([])
+    with user_input():
+        for m in _replay_modules(case, args.claims_from):
+            load_claims_module(m)
+    c = get(case["claim"])
+    # Warnings first: what is replayed may not be what was saved.
+    saved_hash = case.get("claims_sha256")
+    if saved_hash:
+        path, now_hash = module_fingerprint(c.module)
+        if now_hash is not None and now_hash != saved_hash:
+            print(
+                f"warning: the claims module {path} changed since this case was saved "
+                f"(sha256 {saved_hash[:12]}… then, {now_hash[:12]}… now); the verdict below "
+                "is the current code's"
+            )
+    mismatch = certificate_mismatch(case)
+    if mismatch:
+        print(
+            f"warning: the instance no longer matches its certificate ({mismatch}); the "
+            "certificate below is about its own model, not this instance"
+        )
     cert_ok, cert_message = check_case_certificate(case)
     if cert_ok is not None:
         print(f"{case['claim']}: {cert_message}")
         if not cert_ok:
             print("the saved exact certificate does not hold")
             return EXIT_FAIL
-    mods = list(args.claims_from)
-    if case.get("claims_from"):
-        mods.append(case["claims_from"])
-    _load([])
-    for m in mods:
-        if not (m.endswith(".py") or all(part.isidentifier() for part in m.split("."))):
-            raise UsageError(f"case file claims_from: {m!r} is not a module name")
-        load_claims_module(m)
-    c = get(case["claim"])
     instance = from_jsonable(case["instance"], "instance")
     if not isinstance(instance, dict):
         raise UsageError("case file instance: expected an object")
@@ -303,6 +372,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print("the counterexample still falsifies the claim")
         return EXIT_FAIL
     print("the saved counterexample no longer falsifies the claim")
+    return EXIT_OK
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    """Validate a case (schema, exact certificate) and copy it into ``--to``."""
+    from verify.harness.pinned import pin
+
+    folder = writable_dir(args.to, "--to")
+    with user_input():
+        dest = pin(args.case, folder)
+    print(f"ptverify: pinned {dest}; `ptverify run --cases {args.to}` replays it first")
     return EXIT_OK
 
 
@@ -424,6 +504,7 @@ COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
     "replay": cmd_replay,
+    "pin": cmd_pin,
     "report": cmd_report,
     "reproduce": cmd_reproduce,
     "bench": cmd_bench,

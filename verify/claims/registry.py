@@ -43,6 +43,7 @@ premise is reported ``vacuous`` (see :mod:`verify.harness.runner`), never held.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import math
@@ -170,6 +171,32 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def instance_sizes(instance: Mapping[str, Any]) -> dict[str, float]:
+    """Sizes read off an instance, for claims whose outcomes report none (user claims):
+    ``k`` and ``n`` of its first HMM (``k = m**N · s`` for a memory HMM), ``T`` and ``B``
+    of its first 2-D integer array ``(B, T)`` of inputs, and any top-level integer ``k``,
+    ``n``, ``T``, ``L``, ``m``, ``s``, ``N`` (these win)."""
+    out: dict[str, float] = {}
+    for value in instance.values():
+        if isinstance(value, HMM) and "k" not in out:
+            out.update(k=value.n_states, n=value.n_tokens)
+        elif isinstance(value, MemoryHMM) and "k" not in out:
+            k = value.n_values**value.n_cells * value.n_ordinary
+            out.update(k=k, n=value.n_tokens, m=value.n_values, N=value.n_cells)
+        elif (
+            isinstance(value, np.ndarray)
+            and value.ndim == 2
+            and value.dtype.kind in "iu"
+            and "T" not in out
+        ):
+            out.update(T=int(value.shape[1]), B=int(value.shape[0]))
+    for name in ("k", "n", "T", "L", "m", "s", "N"):
+        v = instance.get(name)
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            out[name] = int(v)
+    return out
+
+
 # --------------------------------------------------------------------------- claim
 
 
@@ -238,6 +265,23 @@ def module_source(module: str) -> str | None:
     if module.startswith("verify.claims."):
         return None
     return _SOURCES.get(module, module)
+
+
+def module_fingerprint(module: str) -> tuple[str | None, str | None]:
+    """(absolute file, sha256 of its bytes) of a loaded user claims module; (None, None)
+    for built-ins or a module without a file. Case files store both, so ``replay`` finds
+    the module from any directory and says when it changed since the case was saved."""
+    if module_source(module) is None:
+        return None, None
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if not path:
+        return None, None
+    return str(Path(path).resolve()), file_sha256(path)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def register(c: Claim) -> Claim:

@@ -23,8 +23,10 @@ path relative to the report dir, added when the document is written).
 Case document (``schema = "ptverify.case"``, ``schema_version = 1``), plain JSON, written
 to ``cases/<claim id>.json`` and loaded back by ``ptverify replay``::
 
-    {"schema", "schema_version", "claim", "claims_from" (module or null),
-     "role" ("counterexample" | "witness"), "instance" {…}, "outcome" {status, message,
+    {"schema", "schema_version", "claim", "claims_from" (module or .py path as the user
+     gave it, or null), "claims_file" and "claims_sha256" (the module's absolute file and
+     the sha256 of its bytes; user claims only, optional), "role" ("counterexample" |
+     "witness"), "instance" {…}, "outcome" {status, message,
      quantities, detail}}
 
 A case may carry an exact certificate (``verify.crosscheck.certificate``) at
@@ -110,10 +112,19 @@ class ClaimResult:
 
 
 def case_document(
-    c: Claim, claims_from: str | None, role: str, instance: Any, outcome: dict
+    c: Claim,
+    claims_from: str | None,
+    role: str,
+    instance: Any,
+    outcome: dict,
+    *,
+    claims_file: str | None = None,
+    claims_sha256: str | None = None,
 ) -> dict:
-    """A case document (see the module docstring); ``instance`` already plain JSON."""
-    return {
+    """A case document (see the module docstring); ``instance`` already plain JSON.
+    ``claims_file`` / ``claims_sha256``: the user claims module's absolute file and hash
+    (:func:`verify.claims.registry.module_fingerprint`), omitted for built-in claims."""
+    doc = {
         "schema": CASE_SCHEMA,
         "schema_version": CASE_SCHEMA_VERSION,
         "claim": c.id,
@@ -122,6 +133,10 @@ def case_document(
         "instance": instance,
         "outcome": outcome,
     }
+    if claims_file is not None:
+        doc["claims_file"] = claims_file
+        doc["claims_sha256"] = claims_sha256
+    return doc
 
 
 # --------------------------------------------------------------------------- schemas
@@ -146,6 +161,8 @@ CASE_JSON_SCHEMA: dict = {
         **_versioned(CASE_SCHEMA, (CASE_SCHEMA_VERSION,)),
         "claim": {"type": "string"},
         "claims_from": {"type": ["string", "null"]},
+        "claims_file": {"type": ["string", "null"]},
+        "claims_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
         "role": {"type": "string", "enum": list(ROLES)},
         "instance": {"type": "object"},
         "outcome": {
@@ -287,6 +304,59 @@ def check_case_certificate(case: dict) -> tuple[bool | None, str]:
     return check_certificate(cert)
 
 
+#: |float entry − exact entry| above which an instance's model is not its certificate's
+#: (the exact model is the float one read as p/q to round-off, see verify.exact.rational).
+CERTIFICATE_MATCH_TOL = 1e-9
+
+
+def certificate_mismatch(case: dict) -> str:
+    """'' when the case's instance is the one its exact certificate was made of, else what
+    differs: the instance's first model (JSON, ``kind`` hmm / memory_hmm) against the
+    certificate's ``model_exact``, field by field (within :data:`CERTIFICATE_MATCH_TOL`).
+    A case edited by hand would otherwise replay against a certificate of another model."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    cert, where = case_certificate(case)
+    exact = cert.get("model_exact") if cert else None
+    if not isinstance(exact, dict):
+        return ""
+    inst = case.get("instance") or {}
+    model = next(
+        (
+            (k, v)
+            for k, v in inst.items()
+            if isinstance(v, dict) and v.get("kind") in ("hmm", "memory_hmm")
+        ),
+        None,
+    )
+    if model is None:
+        return f"the instance has no model to compare with {where}.model_exact"
+    key, m = model
+    if m.get("kind") != exact.get("kind"):
+        return f"instance.{key} is a {m.get('kind')}, {where}.model_exact a {exact.get('kind')}"
+    for field_name, value in exact.items():
+        if field_name in ("kind", "version"):
+            continue
+        try:
+            want = np.vectorize(lambda v: float(Fraction(v)), otypes=[float])(value)
+            got = np.asarray(m.get(field_name), dtype=float)
+        except (TypeError, ValueError, ZeroDivisionError):
+            return f"instance.{key}.{field_name}: not comparable with the certificate's"
+        if got.shape != want.shape:
+            return (
+                f"instance.{key}.{field_name} has shape {got.shape}, the certificate's "
+                f"model {want.shape}"
+            )
+        diff = float(np.max(np.abs(got - want))) if got.size else 0.0
+        if not diff <= CERTIFICATE_MATCH_TOL:
+            return (
+                f"instance.{key}.{field_name} differs from {where}.model_exact by up to {diff:.3g}"
+            )
+    return ""
+
+
 def _recheck_certificate(case: dict, where: str) -> None:
     ok, message = check_case_certificate(case)
     if ok is False:
@@ -325,6 +395,7 @@ __all__ = [
     "Counts",
     "case_certificate",
     "case_document",
+    "certificate_mismatch",
     "check_case_certificate",
     "validate_case",
     "validate_results",

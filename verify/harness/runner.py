@@ -8,7 +8,10 @@ Profiles (Hypothesis profiles of their own, distinct from the test suite's):
   the ``dev`` budget;
 - ``thorough`` → ``ptverify-thorough``: random seed, the ``thorough`` budget.
 
-All profiles: no example database (a run never depends on earlier runs), no deadline
+Example database: ``ci`` has none (a run never depends on earlier runs); ``dev`` and
+``thorough`` keep Hypothesis's example database in ``.hypothesis/ptverify`` (under the
+current directory, one key per claim ID), so a counterexample found once is replayed
+first on the next dev/thorough run, as Hypothesis does for tests. All profiles: no deadline
 (instances differ in size by design), one bug per claim (``report_multiple_bugs=False``),
 and the ``too_slow`` health check off: a claim's budget is its example count, its time is
 reported, and slow generation is measured by the strategy benchmarks instead.
@@ -21,6 +24,11 @@ How one claim runs:
 - existential: the property "this instance is not a witness"; the first witness is shrunk
   the same way. No witness within the budget → ``not_found`` (a failed claim).
 - statistical: ``check({"seed": base + i})`` for the claim's fixed seeds, no Hypothesis.
+
+Pinned cases (``ptverify run --cases DIR``, :mod:`verify.harness.pinned`): the saved
+instances of a claim are checked first, in file-name order, as explicit examples before
+any generation; the first that fails (or, for an existential claim, is a witness) decides
+the claim on that example and nothing is generated.
 
 Counts cover the generation phase only (shrinking replays are not examples run).
 
@@ -48,11 +56,20 @@ from dataclasses import dataclass, field
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
 from verify.claims import registry
-from verify.claims.registry import Claim, ClaimStatus, Outcome, to_jsonable
+from verify.claims.registry import (
+    Claim,
+    ClaimStatus,
+    Outcome,
+    from_jsonable,
+    instance_sizes,
+    to_jsonable,
+)
 from verify.core.validation import InputError
+from verify.harness.pinned import load_pinned
 from verify.harness.progress import bar as progress_bar
 from verify.harness.records import ClaimResult, Counts, case_document
 
@@ -62,7 +79,6 @@ logger = logging.getLogger(__name__)
 HYPOTHESIS_PROFILES = {p: f"ptverify-{p}" for p in registry.PROFILES}
 
 _COMMON = dict(
-    database=None,
     deadline=None,
     report_multiple_bugs=False,
     print_blob=False,
@@ -70,9 +86,16 @@ _COMMON = dict(
     suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
 )
-settings.register_profile("ptverify-ci", derandomize=True, **_COMMON)
-settings.register_profile("ptverify-dev", derandomize=False, **_COMMON)
-settings.register_profile("ptverify-thorough", derandomize=False, **_COMMON)
+#: Where dev/thorough keep failing examples (relative to the current directory).
+DATABASE_DIR = ".hypothesis/ptverify"
+_KEEP = dict(
+    derandomize=False,
+    database=DirectoryBasedExampleDatabase(DATABASE_DIR),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+)
+settings.register_profile("ptverify-ci", derandomize=True, database=None, **_COMMON)
+settings.register_profile("ptverify-dev", **{**_COMMON, **_KEEP})
+settings.register_profile("ptverify-thorough", **{**_COMMON, **_KEEP})
 
 #: Claim statuses and whether each counts against the gate.
 STATUSES = registry.CLAIM_STATUSES
@@ -110,7 +133,8 @@ class _Tally:
     targets: dict[str, list[float]] = field(default_factory=dict)
     last_bad: tuple[dict, Outcome, bool] | None = None
 
-    def record(self, out: Outcome) -> None:
+    def record(self, out: Outcome, instance: object = None) -> None:
+        """Count one outcome; its sizes are read off ``instance`` when it reports none."""
         if not self.counting:
             return
         self.examples += 1
@@ -135,7 +159,10 @@ class _Tally:
             v = _finite(value)
             if v is not None:
                 self.quantities.setdefault(name, []).append(v)
-        for name, value in out.sizes.items():
+        sizes = out.sizes
+        if not sizes and isinstance(instance, dict):
+            sizes = instance_sizes(instance)
+        for name, value in sizes.items():
             v = _finite(value)
             if v is not None:
                 counts = self.sizes.setdefault(name, {})
@@ -238,7 +265,7 @@ def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _T
 
     def prop(instance: dict) -> None:
         out, crashed = _safe_check(c, instance)
-        tally.record(out)
+        tally.record(out, instance)
         if tally.counting:
             for label, value in out.targets.items():
                 v = _finite(value)
@@ -250,8 +277,13 @@ def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _T
             raise _Stop(out.message)
 
     test = settings(hypothesis_settings(profile, budget))(given(strategy)(prop))
+    # One example-database key per claim (every claim runs the same ``prop``).
+    test._hypothesis_internal_database_key = f"ptverify:{c.id}".encode()
     if seed is not None:
+        kept = test._hypothesis_internal_use_settings
         test = hypothesis.seed(seed)(test)
+        # @seed also turns the example database off; dev/thorough keep theirs.
+        test._hypothesis_internal_use_settings = kept
     try:
         test()
     except _Stop:
@@ -270,7 +302,7 @@ def _run_statistical(c: Claim, budget: int, seed: int | None, tally: _Tally) -> 
     for i in range(budget):
         instance = {"seed": base + i}
         out, crashed = _safe_check(c, instance)
-        tally.record(out)
+        tally.record(out, instance)
         if (out.status == "fail" or crashed) and tally.last_bad is None:
             tally.last_bad = (instance, out, crashed)
             tally.counting = True  # statistical claims report every seed
@@ -314,16 +346,36 @@ def budget_and_seed(
     return budget, seed
 
 
+def _run_pinned(c: Claim, pinned: Sequence[dict], tally: _Tally) -> None:
+    """Check the pinned case documents of ``c`` first; stop at the first bad one."""
+    bad = ("witness", "fail") if c.kind == "existential" else ("fail",)
+    for i, case in enumerate(pinned):
+        instance = from_jsonable(case["instance"], f"pinned case {i} of {c.id}: instance")
+        out, crashed = _safe_check(c, instance)
+        tally.record(out, instance)
+        if out.status in bad or crashed:
+            tally.last_bad = (instance, out, crashed)
+            return
+
+
 def run_claim(
-    claim_id: str, profile: str = "ci", examples: int | None = None, seed: int | None = None
+    claim_id: str,
+    profile: str = "ci",
+    examples: int | None = None,
+    seed: int | None = None,
+    pinned: Sequence[dict] = (),
 ) -> ClaimResult:
-    """Run one registered claim and return its result."""
+    """Run one registered claim and return its result; ``pinned``: case documents of this
+    claim checked before any generation (see the module docstring)."""
     c = registry.get(claim_id)
     budget, seed = budget_and_seed(c, profile, examples, seed)
     tally = _Tally()
     t0 = time.perf_counter()
     problem = ""
-    if c.kind == "statistical":
+    _run_pinned(c, pinned, tally)
+    if tally.last_bad is not None:
+        pass  # a pinned case decided the claim: nothing is generated
+    elif c.kind == "statistical":
         _run_statistical(c, budget, seed, tally)
     else:
         problem = _run_search(c, profile, budget, seed, tally)
@@ -358,9 +410,11 @@ def _verdict(c: Claim, tally: _Tally, problem: str) -> tuple[ClaimStatus, str, d
         else:
             status = ClaimStatus.FALSIFIED
         role = "witness" if status == ClaimStatus.FOUND else "counterexample"
+        claims_file, claims_sha256 = registry.module_fingerprint(c.module)
         case = case_document(
-            c, registry.module_source(c.module), role, to_jsonable(instance), out.to_dict()
-        )
+            c, registry.module_source(c.module), role, to_jsonable(instance), out.to_dict(),
+            claims_file=claims_file, claims_sha256=claims_sha256,
+        )  # fmt: skip
         return status, out.message, case
     if problem:
         return ClaimStatus.ERROR, problem, None
@@ -415,14 +469,20 @@ def crash_result(
     )
 
 
-def _init_worker(claims_from: Sequence[str]) -> None:
+def _init_worker(claims_from: Sequence[str], cases: str | None = None) -> None:
     registry.load_builtin()
     for mod in claims_from:
         registry.load_claims_module(mod)
+    global _PINNED
+    _PINNED = load_pinned(cases) if cases else {}
+
+
+#: Pinned case documents by claim ID in this process (``--cases DIR``).
+_PINNED: dict[str, list[dict]] = {}
 
 
 def _worker(claim_id: str, profile: str, examples: int | None, seed: int | None) -> dict:
-    return run_claim(claim_id, profile, examples, seed).to_dict()
+    return run_claim(claim_id, profile, examples, seed, _PINNED.get(claim_id, ())).to_dict()
 
 
 def progress_line(i: int, n: int, r: dict) -> str:
@@ -444,12 +504,14 @@ def run_claims(
     claims_from: Sequence[str] = (),
     on_result: Callable[[dict, list[dict]], None] | None = None,
     progress: bool = True,
+    cases: str | None = None,
 ) -> tuple[list[dict], bool]:
     """Run claims (in ``workers`` processes when > 1); return ``(results, interrupted)``.
 
     ``on_result(result, results_so_far)`` is called after every claim, so callers can
     write partial results; on Ctrl-C the claims finished so far are returned. With
     ``progress``, each claim is logged (INFO) and a bar counts them on a terminal.
+    ``cases``: a folder of pinned case files, checked first (see the module docstring).
     """
     if profile not in registry.PROFILES:
         raise InputError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
@@ -458,6 +520,8 @@ def run_claims(
     ids = list(claim_ids)
     for cid in ids:
         registry.get(cid)  # unknown IDs are a usage error before anything runs
+    global _PINNED
+    _PINNED = load_pinned(cases) if cases else {}  # bad case files: usage error first
     order = {cid: i for i, cid in enumerate(ids)}
     done: list[dict] = []
     bar = progress_bar(len(ids), "claims", "claim", enabled=progress)
@@ -484,7 +548,9 @@ def run_claims(
                     f"running {len(ids)} claims on {min(workers, len(ids))} workers "
                     f"(profile {profile}) …"
                 )
-            interrupted = _run_pool(ids, (profile, examples, seed), workers, claims_from, finish)
+            interrupted = _run_pool(
+                ids, (profile, examples, seed), workers, claims_from, finish, cases
+            )
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -498,6 +564,7 @@ def _run_pool(
     workers: int,
     claims_from: Sequence[str],
     finish: Callable[[dict], None],
+    cases: str | None = None,
 ) -> bool:
     """Run ``ids`` in a pool of spawned processes, ``finish(record)`` as each ends
     (``run = (profile, examples, seed)``); return whether Ctrl-C stopped it."""
@@ -506,7 +573,7 @@ def _run_pool(
         max_workers=min(workers, len(ids)),
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(tuple(claims_from),),
+        initargs=(tuple(claims_from), cases),
     )
     try:
         # Slowest-first would need history; registry order keeps the schedule predictable.
