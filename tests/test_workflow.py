@@ -292,8 +292,11 @@ def _cert_case(start: list) -> dict:
             "emission": [["1", "0"], ["0", "1"]],
         },
     }  # fmt: skip
-    return _case("head.necessary", {"hmm": hmm}, outcome={"status": "witness",
-                                                         "detail": {"certificate": cert}})
+    return _case(
+        "head.necessary",
+        {"hmm": hmm},
+        outcome={"status": "witness", "detail": {"certificate": cert}},
+    )
 
 
 def test_certificate_mismatch_names_the_edited_field():
