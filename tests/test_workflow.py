@@ -258,6 +258,8 @@ def _make_case(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_replay_from_another_directory_and_a_changed_module(tmp_path):
     case, module = _make_case(tmp_path)
+    page = (case.parent / "mine.small.html").read_text()
+    assert f"--claims-from {module.resolve()}" in page  # the case page's replay command
     other = tmp_path / "other"
     other.mkdir()
     p = _replay(f"ptverify replay {case}", other)

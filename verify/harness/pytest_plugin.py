@@ -25,7 +25,6 @@ Without ``--ptverify`` the plugin adds nothing and imports nothing from ``verify
 from __future__ import annotations
 
 import json
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -186,16 +185,6 @@ class ClaimItem(pytest.Item):
         return self.path, None, ""
 
 
-def replay_command(case: dict, case_path: Path | str) -> str:
-    """``ptverify replay`` of a case file, with ``--claims-from`` the module's absolute file
-    for a user claim, so it works from any directory."""
-    parts = ["ptverify", "replay"]
-    module = case.get("claims_file") or case.get("claims_from")
-    if module:
-        parts += ["--claims-from", str(module)]
-    return shlex.join([*parts, str(case_path)])
-
-
 def brief(value: Any, width: int = 100) -> str:
     """One short line for an instance value in case-file JSON (models by size, arrays by
     shape and first entries)."""
@@ -218,6 +207,8 @@ def brief(value: Any, width: int = 100) -> str:
 
 def failure_text(r: dict, case_path: Path | None) -> str:
     """What a failed claim item shows: statement, verdict, instance in brief, case, replay."""
+    from verify.records import replay_args
+
     status = r["status"]
     word = _WORDS.get(status, status.upper())
     lines = [
@@ -234,7 +225,7 @@ def failure_text(r: dict, case_path: Path | None) -> str:
             lines.append(f"    {key} = {brief(value)}")
         if case_path is not None:
             lines.append(f"  case file: {case_path}")
-            lines.append(f"  replay:    {replay_command(case, case_path)}")
+            lines.append(f"  replay:    ptverify replay {replay_args(case, case_path)}")
     cnt = r["counts"]
     lines.append(
         f"  profile {r['profile']}, seed {r['seed']}: {cnt['examples']} examples "

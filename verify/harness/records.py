@@ -38,7 +38,9 @@ invalid.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -137,6 +139,14 @@ def case_document(
         doc["claims_file"] = claims_file
         doc["claims_sha256"] = claims_sha256
     return doc
+
+
+def replay_args(case: dict, path: str | Path) -> str:
+    """What follows ``ptverify replay`` for a case file: ``--claims-from`` the user
+    module's absolute file (or the name the case gives) when the claim is not built in,
+    so the command works from any directory; then the case path (shell-quoted)."""
+    module = case.get("claims_file") or case.get("claims_from")
+    return shlex.join(["--claims-from", module, str(path)] if module else [str(path)])
 
 
 # --------------------------------------------------------------------------- schemas
@@ -396,6 +406,7 @@ __all__ = [
     "case_certificate",
     "case_document",
     "certificate_mismatch",
+    "replay_args",
     "check_case_certificate",
     "validate_case",
     "validate_results",

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from verify.claims.registry import CLAIM_STATUSES
+from verify.records import replay_args
 
 from .pages import write_page
 from .values import fmt
@@ -114,7 +115,7 @@ def write_html(doc: dict, report_dir: str | Path) -> Path:
                 c=c,
                 case=case,
                 outcome=case["outcome"],
-                replay_path=_replay_path(c, doc.get("report_dir")),
+                replay_path=replay_args(case, _replay_path(c, doc.get("report_dir"))),
                 sections=_case_sections(case["outcome"].get("detail") or {}),
                 case_json=json.dumps(case, indent=1)[:20000],
             )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from verify.records import replay_args
+
 
 def junit_xml(doc: dict) -> str:
     claims = doc["claims"]
@@ -53,7 +55,7 @@ def junit_xml(doc: dict) -> str:
         if c.get("case_file"):
             where = doc.get("report_dir")
             path = f"{where.rstrip('/')}/{c['case_file']}" if where else c["case_file"]
-            body += f"\nreplay: ptverify replay {path}"
+            body += f"\nreplay: ptverify replay {replay_args(c.get('case') or {}, path)}"
         status = c["status"]
         if status in ("falsified", "not_found"):
             el = ET.SubElement(case, "failure", type=status, message=c["message"][:500])
