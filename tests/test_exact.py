@@ -189,7 +189,7 @@ def test_head_witness_identity_is_exact(inst):
     lhs = ex.mask_probe(exact, inst.xs).dot(b)
     rhs = ex.posterior_h0(exact, inst.xs).dot(inst.mu)
     assert (lhs == rhs).all()
-    assert (ex.labels(exact, inst.mu, inst.xs) == cond.labels(inst.hmm, inst.mu, inst.xs)).all()
+    assert (ex.labels(exact, inst.xs, inst.mu) == cond.labels(inst.hmm, inst.xs, inst.mu)).all()
 
 
 @FAST
@@ -407,7 +407,7 @@ NECESSARY_MU = [0.69097222, 0.69097222, -1.30902778]
 def _lp_certificate(model, mu, xs, **kw):
     from verify.recovery.lp import max_margin_head
 
-    y = ex.labels(model, mu, xs)
+    y = ex.labels(model, xs, mu)
     keep = y != 0
     xs, y = xs[keep], y[keep]
     F = ex.mask_probe(model, xs).to_float() if "prompt" not in kw else \
@@ -480,7 +480,7 @@ def test_certificate_from_a_generated_instance():
     from verify.recovery.lp import max_margin_head
 
     def not_recoverable(inst):
-        y = ex.labels(inst.hmm, inst.mu, inst.xs)
+        y = ex.labels(inst.hmm, inst.xs, inst.mu)
         return (y != 0).all() and max_margin_head(
             ex.mask_probe(inst.hmm, inst.xs).to_float(), y
         ).status == "not_recoverable"
@@ -546,7 +546,7 @@ def test_certificate_on_a_memory_model_checks_the_task_cell():
     from verify.recovery.lp import max_margin_head
 
     xs = all_inputs(3, 2)
-    y = ex.labels(mem, [1, -1], xs, cell=0)
+    y = ex.labels(mem, xs, [1, -1], cell=0)
     xs, y = xs[y != 0], y[y != 0]
     res = max_margin_head(ex.mask_probe(mem, xs).to_float(), y)
     assert res.status == "not_recoverable"

@@ -126,15 +126,15 @@ def solve_range(matrix: np.ndarray, mu: np.ndarray, cut: float = SIGMA_TOL) -> R
 # --------------------------------------------------------------------------- tasks
 
 
-def labels(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
+def labels(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
     """``y(x) = sign(μᵀ p(x))`` (B,) in {−1, 0, 1} (THEORY §3).
 
     For a MemoryHMM pass ``cell`` (j*): ``y(x) = sign(μᵀ P[M_{j*} | x])``.
     """
-    return np.sign(scores(model, mu, xs, cell))
+    return np.sign(scores(model, xs, mu, cell))
 
 
-def scores(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
+def scores(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
     """``μᵀ p(x)`` (B,) (HMM) or ``μᵀ P[M_cell | x]`` (B,) (MemoryHMM)."""
     if isinstance(model, MemoryHMM):
         if cell is None:
@@ -148,9 +148,9 @@ def scores(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) ->
     return posterior_h0(hmm, xs) @ mu
 
 
-def margin(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) -> float:
+def margin(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> float:
     """``γ = min_{x∈𝒮} |μᵀ p(x)|`` over the input set xs (B, T) (THEORY §3); ∞ for B = 0."""
-    sc = scores(model, mu, xs, cell)
+    sc = scores(model, xs, mu, cell)
     return float(np.abs(sc).min()) if sc.size else float("inf")
 
 
@@ -398,7 +398,7 @@ def c_prompt_robust(hmm: HMM, mu: Any, u: Any, S: Any, xs: Any | None = None) ->
         "b_norm_inf": float(np.abs(head.b).max()),
     }
     if xs is not None:
-        gamma = margin(hmm, mu, xs)
+        gamma = margin(hmm, xs, mu)
         quantities["gamma"] = gamma
         holds = holds and gamma > head.leakage
     return ConditionResult(

@@ -37,7 +37,7 @@ numerators over one denominator per row, with ``.fractions()``, ``.to_float()``,
     ``loo_conditionals(model, xs) -> (B, T, n)``: G_i(x), chain from x_1 with law start.
     ``memory_posterior(mem, xs, cell, s0=None) -> (B, m)``: P[M_cell | x], or
     P[M_cell | S_0 = s0, x].
-    ``labels(model, mu, xs, cell=None) -> (B,) int`` exact signs; ``scores`` → Fractions.
+    ``labels(model, xs, mu, cell=None) -> (B,) int`` exact signs; ``scores`` → Fractions.
     ``reversed_transition(model)``, ``prompt_likelihood(model, prompt)``: exact R and v.
 
 Conditions (exact rank / solvability; :class:`ExactCondition` with ``holds``, ``witness``)

@@ -505,7 +505,7 @@ def prompt_likelihood(model: Any, prompt: Any) -> tuple[Fraction, ...]:
     return tuple(Rw(w))
 
 
-def scores(model: Any, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
+def scores(model: Any, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
     """``μᵀ p(x)`` (HMM) or ``μᵀ P[M_cell | x]`` (memory model), (B,) as Fractions."""
     exact = _model(model)
     if isinstance(exact, RationalMemoryHMM):
@@ -517,7 +517,7 @@ def scores(model: Any, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
     return posterior_h0(exact, xs).dot(mu)
 
 
-def labels(model: Any, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
+def labels(model: Any, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
     """``y(x) = sign(μᵀ p(x))`` (B,) int64 in {−1, 0, 1}, decided exactly (THEORY §3)."""
     exact = _model(model)
     if isinstance(exact, RationalMemoryHMM):

@@ -109,7 +109,7 @@ def find_prompt(
     max_tokens = as_int(max_tokens, "max_tokens", 1)
     steps, restarts = as_int(steps, "steps", 0), as_int(restarts, "restarts", 0)
     xs = np.asarray(xs)
-    y = task_labels(hmm, mu, xs)
+    y = task_labels(hmm, xs, mu)
     if (y == 0).any():
         raise InputError(
             f"inputs {np.flatnonzero(y == 0)[:10].tolist()} have μᵀp(x) = 0, so the task is "

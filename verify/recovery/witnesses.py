@@ -102,7 +102,7 @@ class HeadWitness:
         return np.asarray(posterior_h0(_hmm(model), xs)) @ self.mu
 
     def labels(self, model: HMM, xs: Any) -> np.ndarray:
-        return task_labels(_hmm(model), self.mu, xs)
+        return task_labels(_hmm(model), xs, self.mu)
 
     def robust_threshold(self, eps: Any, post: Any) -> np.ndarray:
         """head.robust: ``sign bᵀĜ(x) = y(x)`` wherever ``‖Ĝ(x) − G(x)‖₁ ≤ ε(x)`` and
@@ -182,7 +182,7 @@ class PromptWitness:
         return (p @ self.mu) / (p @ self.v)
 
     def labels(self, model: HMM, xs: Any) -> np.ndarray:
-        return task_labels(_hmm(model), self.mu, xs)
+        return task_labels(_hmm(model), xs, self.mu)
 
     def margin_bound(self, gamma: float) -> float:
         """prompt.exact's normalised-margin bound ``γ / max v`` (for ‖b‖ = 1 scaling)."""
@@ -273,7 +273,7 @@ class MemoryHeadWitness:
         return self.mu[memory[:, self.cell]]
 
     def labels(self, model: MemoryHMM, xs: Any) -> np.ndarray:
-        return task_labels(_mem(model), self.mu, xs, self.cell)
+        return task_labels(_mem(model), xs, self.mu, self.cell)
 
 
 def memory_iid_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitness:
