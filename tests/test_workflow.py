@@ -328,3 +328,32 @@ def test_user_claim_coverage_is_read_off_the_instance():
     assert sum(cov["sizes"]["k"].values()) == 8
     sizes = registry.instance_sizes({"x": np.zeros((3, 4), dtype=np.int64), "L": 2})
     assert sizes == {"T": 4, "B": 3, "L": 2}
+
+
+# --------------------------------------------------------------------------- check
+
+
+def test_check_writes_json_and_a_case_that_replay_runs(tmp_path, capsys):
+    from verify.models import HMM
+
+    hmm = HMM(
+        np.array([0.5, 0.5]),
+        np.array([[0.5, 0.5], [0.25, 0.75]]),
+        np.array([[0.75, 0.25, 0.0], [0.0, 0.0, 1.0]]),
+    )
+    model = tmp_path / "m.json"
+    model.write_text(hmm.to_json())
+    out_json, out_case = tmp_path / "o" / "r.json", tmp_path / "o" / "c.json"
+    code = main(["check", str(model), "--mu", "1,-1", "--T", "2",
+                 "--json", str(out_json), "--case", str(out_case)])  # fmt: skip
+    assert code == 0
+    doc = json.loads(out_json.read_text())
+    assert doc["schema"] == "ptverify.check" and doc["labels"]["decided"] is True
+    assert [c["name"] for c in doc["conditions"]][0] == "C-HEAD"
+    assert {v["kind"] for v in doc["recovery"]} == {"lp", "witness"}
+    case = json.loads(out_case.read_text())
+    assert case["claim"] == "head.exact" and case["outcome"]["status"] == "pass"
+    capsys.readouterr()
+    assert main(["replay", str(out_case)]) == 0
+    assert "now: pass" in capsys.readouterr().out
+    assert main(["check", str(model), "--case", str(out_case)]) == 2  # no task: usage

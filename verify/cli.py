@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import functools
 import importlib
+import json
 import logging
 import math
 import pkgutil
@@ -105,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--T", type=int, default=None, help="input length (default 3)")
     s.add_argument("--cell", type=int, default=0, help="task cell j* (memory models)")
     s.add_argument("--seed", type=int, default=0, help="seed for sampled input sets")
+    s.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON")
+    s.add_argument(
+        "--case", default=None, metavar="FILE", help="also write a case `ptverify replay` runs"
+    )
 
     s = sub.add_parser("replay", help="re-run a saved counterexample or witness")
     s.add_argument("case", metavar="FILE.json")
@@ -477,7 +482,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from verify.recovery.analysis import check_model, read_check_input
+    from verify.harness.files import atomic_write
+    from verify.recovery.analysis import (
+        build_report,
+        input_set,
+        read_check_input,
+        report_json,
+        report_lines,
+    )
 
     path = Path(args.model)
     try:
@@ -496,7 +508,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"--T {args.T}: expected 1 ≤ T ≤ 64")
     with user_input():
         inp = read_check_input(text, path.name, mu=mu, T=args.T, cell=args.cell)
-    return check_model(inp, path.name, seed=args.seed)
+    for flag, out in (("--json", args.json), ("--case", args.case)):
+        if out:
+            writable_dir(Path(out).parent, flag)
+    if args.case and inp.mu is None:
+        raise UsageError('--case needs a task: pass --mu (or put "mu" in the model file)')
+    report = build_report(inp, path.name, seed=args.seed)
+    print("\n".join(report_lines(report)))
+    if args.json:
+        atomic_write(args.json, json.dumps(report_json(report), indent=1))
+        print(f"ptverify: wrote {args.json}")
+    if args.case:
+        from verify.harness.pinned import model_case
+
+        xs, _ = input_set(inp.model, inp.T, args.seed)
+        case = model_case(inp.model, xs, inp.mu, inp.cell)
+        atomic_write(args.case, json.dumps(case, indent=1))
+        print(
+            f"ptverify: wrote {args.case} (claim {case['claim']}: "
+            f"{case['outcome']['status']} now); `ptverify replay {args.case}` re-runs it"
+        )
+    return report.exit_code
 
 
 COMMANDS = {

@@ -15,10 +15,12 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from verify.claims import registry
-from verify.harness.records import validate_case
+from verify.claims.registry import to_jsonable
 from verify.core.validation import InputError
+from verify.harness.records import case_document, validate_case
 
 
 def read_case(path: str | os.PathLike, *, check_certificate: bool = True) -> dict:
@@ -55,6 +57,28 @@ def load_pinned(folder: str | os.PathLike) -> dict[str, list[dict]]:
     return out
 
 
+#: The claim a case of a user's model is for (``check --case``): the head theorem for an
+#: HMM, the memory prompt theorem for a memory HMM (instances in that claim's format).
+MODEL_CASE_CLAIMS = {"hmm": "head.exact", "memory": "memory.prompt"}
+
+
+def model_case(model: Any, xs: Any, mu: Any, cell: int = 0) -> dict:
+    """A case document ``ptverify replay`` accepts for a user's model, task μ and input
+    set xs (B, T): the instance of :data:`MODEL_CASE_CLAIMS`' claim, with that claim's
+    outcome on it now; role ``counterexample`` (replay says whether it falsifies)."""
+    from verify.models import MemoryHMM
+
+    registry.load_builtin()
+    if isinstance(model, MemoryHMM):
+        c = registry.get(MODEL_CASE_CLAIMS["memory"])
+        instance = {"mem": model, "mu": mu, "cell": cell, "xs": xs}
+    else:
+        c = registry.get(MODEL_CASE_CLAIMS["hmm"])
+        instance = {"hmm": model, "mu": mu, "xs": xs}
+    out = c.check(instance)
+    return case_document(c, None, "counterexample", to_jsonable(instance), out.to_dict())
+
+
 def pin(case_path: str | os.PathLike, folder: str | os.PathLike) -> Path:
     """Validate the case at ``case_path`` and copy it into ``folder`` as
     ``<claim>-<first 10 hex of sha256(instance)>.json`` (the same instance pinned twice is
@@ -71,4 +95,4 @@ def pin(case_path: str | os.PathLike, folder: str | os.PathLike) -> Path:
     return dest
 
 
-__all__ = ["load_pinned", "pin", "read_case"]
+__all__ = ["MODEL_CASE_CLAIMS", "load_pinned", "model_case", "pin", "read_case"]

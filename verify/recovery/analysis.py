@@ -9,7 +9,7 @@ sequences sampled with ``--seed``; impossible sequences are dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -306,9 +306,52 @@ def report_lines(report: CheckReport) -> list[str]:
     return lines
 
 
+def report_json(report: CheckReport) -> dict:
+    """The report as plain JSON (``check --json``; schema ``ptverify.check`` v1): model,
+    conditions (:meth:`ConditionResult.to_dict`), μ given, labels summary, and per recovery
+    verdict its label with the LP's status and margins or the witness's wrong count."""
+    recovery = []
+    for v in report.recovery:
+        if isinstance(v, WitnessVerdict):
+            recovery.append({"label": v.label, "kind": "witness", "wrong": v.wrong,
+                             "total": v.total, "note": v.note})  # fmt: skip
+        else:
+            res = v.result
+            recovery.append({
+                "label": v.label, "kind": "lp", "status": str(res.status),
+                "verified_margin": _finite_or_none(res.verified_margin),
+                "certificate_residual": _finite_or_none(res.certificate_residual),
+                "reason": res.reason,
+            })  # fmt: skip
+    labels = report.labels
+    return {
+        "schema": "ptverify.check",
+        "schema_version": 1,
+        "name": report.name,
+        "model": report.model.to_dict(),
+        "conditions": [c.to_dict() for c in report.conditions],
+        "mu_given": report.mu_given,
+        "labels": None
+        if labels is None
+        else {**asdict(labels), "margin": _finite_or_none(labels.margin)},
+        "recovery": recovery,
+        "exit_code": report.exit_code,
+    }
+
+
+def _finite_or_none(v: float) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def build_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
+    """The report of a validated request (HMM or memory HMM)."""
+    build = memory_report if isinstance(inp.model, MemoryHMM) else hmm_report
+    return build(inp, name, seed)
+
+
 def check_model(inp: CheckInput, name: str, seed: int = 0) -> int:
     """Print the report for a validated request; return 0, or 3 when an LP could not decide."""
-    build = memory_report if isinstance(inp.model, MemoryHMM) else hmm_report
-    report = build(inp, name, seed)
+    report = build_report(inp, name, seed)
     print("\n".join(report_lines(report)))
     return report.exit_code
