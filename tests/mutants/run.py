@@ -61,6 +61,12 @@ UNIT_TESTS = {
     "verify/experiments/reproduce/": ["tests/test_reproduce.py"],
     "verify/crosscheck/": ["tests/test_exact.py"],
     "strategies/": ["tests/test_strategies.py"],
+    # issue 23: the pytest plugin, pinned cases, portable replay (mutants 45–49)
+    "verify/harness/": ["tests/test_workflow.py"],
+    "verify/runner.py": ["tests/test_workflow.py"],
+    "verify/records.py": ["tests/test_workflow.py"],
+    "verify/claims/registry.py": ["tests/test_workflow.py"],
+    "verify/cli.py": ["tests/test_workflow.py"],
 }
 #: Claim statuses that count as the gate noticing a bug (with ``exit 1``).
 CATCHING = ("falsified", "not_found")
