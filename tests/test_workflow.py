@@ -357,3 +357,33 @@ def test_check_writes_json_and_a_case_that_replay_runs(tmp_path, capsys):
     assert main(["replay", str(out_case)]) == 0
     assert "now: pass" in capsys.readouterr().out
     assert main(["check", str(model), "--case", str(out_case)]) == 2  # no task: usage
+
+
+# --------------------------------------------------------------------------- statistical
+
+
+@claim(
+    "workflow.seeds",
+    theorem="none",
+    kind="statistical",
+    statement="seeds not divisible by 5 pass",
+    examples={"ci": 8},
+)
+def _seeds(instance: dict) -> Outcome:
+    s = instance["seed"]
+    return Outcome.failed(f"seed {s}") if s % 5 == 4 else Outcome.passed()
+
+
+def test_statistical_verdict_states_a_wilson_interval():
+    from verify.harness.stats import wilson_interval
+
+    held = runner.run_claim("workflow.seeds", examples=4).to_dict()
+    lo, hi = wilson_interval(4, 4)
+    assert held["status"] == "held"
+    assert held["coverage"]["pass_rate_wilson95"] == [round(lo, 4), round(hi, 4)]
+    assert f"{lo:.2f}–{hi:.2f}" in held["message"] and "4 of 4 decided seeds" in held["message"]
+    bad = runner.run_claim("workflow.seeds").to_dict()  # seed 4 fails: every seed still runs
+    assert bad["status"] == "falsified" and bad["case"]["instance"] == {"seed": 4}
+    lo, hi = wilson_interval(7, 8)
+    assert bad["coverage"]["pass_rate_wilson95"] == [round(lo, 4), round(hi, 4)]
+    assert "7 of 8 decided seeds" in bad["message"]

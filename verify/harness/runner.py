@@ -23,7 +23,10 @@ How one claim runs:
   last failing call recorded is the shrunk counterexample.
 - existential: the property "this instance is not a witness"; the first witness is shrunk
   the same way. No witness within the budget → ``not_found`` (a failed claim).
-- statistical: ``check({"seed": base + i})`` for the claim's fixed seeds, no Hypothesis.
+- statistical: ``check({"seed": base + i})`` for the claim's fixed seeds, no Hypothesis;
+  any failing seed falsifies the claim (each seed's check is a thresholded statement of
+  its own), and every verdict states the 95% Wilson interval of the per-seed pass rate
+  over the decided seeds (``coverage.pass_rate_wilson95``; :mod:`verify.harness.stats`).
 
 Pinned cases (``ptverify run --cases DIR``, :mod:`verify.harness.pinned`): the saved
 instances of a claim are checked first, in file-name order, as explicit examples before
@@ -72,6 +75,7 @@ from verify.core.validation import InputError
 from verify.harness.pinned import load_pinned
 from verify.harness.progress import bar as progress_bar
 from verify.harness.records import ClaimResult, Counts, case_document
+from verify.harness.stats import wilson_interval
 
 logger = logging.getLogger(__name__)
 
@@ -381,6 +385,14 @@ def run_claim(
         problem = _run_search(c, profile, budget, seed, tally)
     elapsed = time.perf_counter() - t0
     status, message, case = _verdict(c, tally, problem)
+    coverage = tally.coverage()
+    if c.kind == "statistical" and tally.decided:
+        lo, hi = wilson_interval(tally.passed, tally.decided)
+        coverage["pass_rate_wilson95"] = [round(lo, 4), round(hi, 4)]
+        message += (
+            f" [{tally.passed} of {tally.decided} decided seeds passed; 95% Wilson interval "
+            f"for the per-seed pass rate {lo:.2f}–{hi:.2f}]"
+        )
     if tally.reasons:
         top = sorted(tally.reasons.items(), key=lambda kv: -kv[1])[:3]
         message += "; " + "; ".join(f"{n}× {r}" for r, n in top)
@@ -394,7 +406,7 @@ def run_claim(
         counts=tally.counts(),
         time_s=round(elapsed, 3),
         quantities=quantity_summaries(tally.quantities),
-        coverage=tally.coverage(),
+        coverage=coverage,
         case=case,
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from verify.core.validation import InputError
+from verify.harness.stats import WILSON_Z  # noqa: F401 - the package re-exports it
 
 GENERATORS = ("reference", "strategies")
 #: Grid axes, in the order of a cell's coordinates.
@@ -46,8 +47,6 @@ QUANTITIES = (
 #: told apart from no head. The paper's generator produces such instances often (sparse μ,
 #: near-deterministic emissions: the posterior sits on states with μ_h = 0).
 GAMMA_RTOL = 1e-8
-#: Wilson intervals at 95% (z = Φ⁻¹(0.975)).
-WILSON_Z = 1.959963984540054
 SCHEMA_VERSION = 1
 
 

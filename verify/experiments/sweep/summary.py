@@ -7,27 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from verify.core.validation import InputError
-from verify.experiments.sweep.config import QUANTITIES, WILSON_Z
-
-
-def wilson_interval(successes: int, trials: int, z: float = WILSON_Z) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion: the p with
-    ``|x/n − p| ≤ z √(p(1 − p)/n)``, i.e. ``(p̂ + z²/2n ± z √(p̂(1−p̂)/n + z²/4n²)) /
-    (1 + z²/n)``. (NaN, NaN) for n = 0."""
-    if trials < 0 or not 0 <= successes <= trials:
-        raise InputError(f"need 0 ≤ successes ≤ trials, got {successes} of {trials}")
-    if trials == 0:
-        return (math.nan, math.nan)
-    p = successes / trials
-    z2 = z * z
-    denom = 1 + z2 / trials
-    centre = (p + z2 / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denom
-    # At x = 0 (x = n) the lower (upper) end is exactly 0 (1); the formula gives it only
-    # up to rounding.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == trials else min(1.0, centre + half)
-    return (low, high)
+from verify.experiments.sweep.config import QUANTITIES
+from verify.harness.stats import wilson_interval
 
 
 def _decided(row: dict, quantity: str) -> bool:
