@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,13 @@ from verify.harness.records import certificate_mismatch
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGIN = ("-p", "verify.harness.pytest_plugin")  # the entry point needs an install
+#: Load the plugin by module name unless an install registered its entry point (pytest
+#: refuses one module under two names).
+PLUGIN = (
+    ()
+    if any(ep.name == "ptverify" for ep in entry_points(group="pytest11"))
+    else ("-p", "verify.harness.pytest_plugin")
+)
 
 #: A user claims module: one false claim, one true one, one that cannot decide.
 USER_CLAIMS = textwrap.dedent(
