@@ -388,9 +388,9 @@ def test_statistical_verdict_states_a_wilson_interval():
     lo, hi = wilson_interval(4, 4)
     assert held["status"] == "held"
     assert held["coverage"]["pass_rate_wilson95"] == [round(lo, 4), round(hi, 4)]
-    assert f"{lo:.2f}–{hi:.2f}" in held["message"] and "4 of 4 decided seeds" in held["message"]
+    assert f"{lo:.2f}–{hi:.2f}" in held["message"] and "4/4 decided seeds" in held["message"]
     bad = runner.run_claim("workflow.seeds").to_dict()  # seed 4 fails: every seed still runs
     assert bad["status"] == "falsified" and bad["case"]["instance"] == {"seed": 4}
     lo, hi = wilson_interval(7, 8)
     assert bad["coverage"]["pass_rate_wilson95"] == [round(lo, 4), round(hi, 4)]
-    assert "7 of 8 decided seeds" in bad["message"]
+    assert "7/8 decided seeds" in bad["message"]

@@ -390,8 +390,8 @@ def run_claim(
         lo, hi = wilson_interval(tally.passed, tally.decided)
         coverage["pass_rate_wilson95"] = [round(lo, 4), round(hi, 4)]
         message += (
-            f" [{tally.passed} of {tally.decided} decided seeds passed; 95% Wilson interval "
-            f"for the per-seed pass rate {lo:.2f}–{hi:.2f}]"
+            f"; per-seed pass rate {tally.passed}/{tally.decided} decided seeds, "
+            f"95% Wilson interval {lo:.2f}–{hi:.2f}"
         )
     if tally.reasons:
         top = sorted(tally.reasons.items(), key=lambda kv: -kv[1])[:3]
