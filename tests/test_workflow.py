@@ -53,6 +53,12 @@ USER_CLAIMS = textwrap.dedent(
     def true(instance):
         return Outcome.passed()
 
+    @claim("mine.not_seven", theorem="none", kind="universal",
+           statement="x is never 7 (the strategy never draws it)",
+           strategy=lambda: st.fixed_dictionaries({"x": st.integers(0, 5)}))
+    def not_seven(instance):
+        return Outcome.failed("x = 7") if instance["x"] == 7 else Outcome.passed()
+
     @claim("mine.undecided", theorem="none", kind="universal",
            statement="nothing can be decided", strategy=_ints,
            examples={"ci": 5})
@@ -158,6 +164,28 @@ def test_plugin_bad_claims_module_is_a_one_line_collection_error(pytester):
 
 
 # --------------------------------------------------------------------------- pinned cases
+
+
+def test_pinned_failing_case_fails_run_and_the_plugin_on_the_first_example(pytester, tmp_path):
+    pytester.makepyfile(myclaims=USER_CLAIMS)
+    pins = pytester.path / "pins"
+    pins.mkdir()
+    (pins / "seven.json").write_text(json.dumps(_case("mine.not_seven", {"x": 7})))
+    result = pytester.runpytest_subprocess(
+        *PLUGIN, "--ptverify", "--ptverify-claims-from", "myclaims", "-k", "not_seven",
+        "--ptverify-cases", str(pins),
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*x = 7*", "*: 1 examples*"])
+    p = subprocess.run(
+        [sys.executable, "-m", "verify", "run", "mine.not_seven", "--claims-from", "myclaims",
+         "--cases", "pins", "--quiet", "--report-dir", "rep"],
+        capture_output=True, text=True, cwd=pytester.path, env=_env(), timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 1, p.stderr
+    res = json.loads((pytester.path / "rep" / "results.json").read_text())["claims"][0]
+    assert res["status"] == "falsified" and res["counts"]["examples"] == 1
+    assert res["case"]["instance"] == {"x": 7}
 
 
 def _seven() -> st.SearchStrategy:
