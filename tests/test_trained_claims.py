@@ -46,7 +46,10 @@ def test_claims_are_listed_statistical_with_thresholds(capsys):
 
 def test_cli_ci_run_holds_and_reports_accuracies(tmp_path):
     rep = tmp_path / "rep"
-    code = main(["run", *IDS, "--profile", "ci", "--report-dir", str(rep), "--quiet"])
+    # two seeds each (the gate runs the full ci budget; here the report fields matter)
+    code = main(
+        ["run", *IDS, "--profile", "ci", "--examples", "2", "--report-dir", str(rep), "--quiet"]
+    )
     doc = json.loads((rep / "results.json").read_text())
     by_id = {c["id"]: c for c in doc["claims"]}
     assert code == 0, {cid: by_id[cid]["message"] for cid in IDS}

@@ -183,7 +183,8 @@ def _panel_comparison(
     strategy_name="panel of 4 models per seed s: verify.core.generator.reference_hmm(4s + j, k_j, "
     "10) + reference_task(4s + j, k_j); sampled splits 400/150/300, T = 16",
     oracles=("train_linear_head", "train_prompt (L = 2)", "labels argmax(weights · P[H_0|x])"),
-    examples={"ci": 2, "dev": 5, "thorough": 20},
+    # seeds: enough for a Wilson interval at a few seconds per panel (8/8 → 0.68–1.00)
+    examples={"ci": 8, "dev": 12, "thorough": 40},
     thresholds={**PROMPT_PROTOCOL},
 )
 def prompt_trained(inst: dict) -> Outcome:
@@ -237,7 +238,9 @@ def prompt_trained(inst: dict) -> Outcome:
     "3s + j, m_j, 4, 10) + reference_memory_task(3s + j, m_j); sampled splits 400/150/300, "
     "T = 8",
     oracles=("train_attention", "train_pooling", "labels argmax(weights · P[M|x])"),
-    examples={"ci": 2, "dev": 5, "thorough": 20},
+    # seeds: each panel trains 3 attention + 3 pooling heads (the gate's slowest claim);
+    # 4/4 → Wilson 0.51–1.00, dev and thorough narrow it
+    examples={"ci": 4, "dev": 8, "thorough": 30},
     thresholds={**ATTENTION_PROTOCOL},
 )
 def memory_attention(inst: dict) -> Outcome:
