@@ -181,8 +181,9 @@ class ClaimItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        # no domain: pytest would print a domain's dots as "::" (ptverify::head::exact)
-        return self.path, None, ""
+        # the failure header; not a suffix of the node ID, which pytest would print with
+        # the domain's dots as "::" (ptverify::head::exact)
+        return self.path, None, f"ptverify claim {self.claim_id}"
 
 
 def brief(value: Any, width: int = 100) -> str:
