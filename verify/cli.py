@@ -236,6 +236,14 @@ def _claims_runner(args: argparse.Namespace) -> Callable[..., Any]:
     )
 
 
+def _worker_specs(modules: list[str]) -> list[str]:
+    """How worker processes load the user modules: a ``.py`` file by its absolute path (its
+    registered name, ``ptverify_user_<stem>``, does not import in a fresh process)."""
+    from verify.claims.registry import module_source
+
+    return [module_source(m) or m for m in modules]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from verify import reports
     from verify.harness import runner
@@ -271,7 +279,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     results, interrupted = run_claims(
         ids, profile=args.profile, examples=args.examples, seed=args.seed,
-        workers=args.workers, claims_from=modules, on_result=partial, progress=not args.quiet,
+        workers=args.workers, claims_from=_worker_specs(modules), on_result=partial,
+        progress=not args.quiet,
         **extra,
     )  # fmt: skip
     complete = not interrupted and len(results) == len(ids)
