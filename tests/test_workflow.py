@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from verify.harness import runner
 from verify.claims import Outcome, claim, load_builtin, registry
 from verify.cli import main
+from verify.harness import runner
 from verify.harness.records import certificate_mismatch
 
 pytest_plugins = ["pytester"]
@@ -371,7 +371,7 @@ def test_user_claim_coverage_is_read_off_the_instance():
 
 
 def test_check_writes_json_and_a_case_that_replay_runs(tmp_path, capsys):
-    from verify.models import HMM
+    from verify.core.models import HMM
 
     hmm = HMM(
         np.array([0.5, 0.5]),

@@ -63,8 +63,6 @@ UNIT_TESTS = {
     "strategies/": ["tests/test_strategies.py"],
     # issue 23: the pytest plugin, pinned cases, portable replay (mutants 45–49)
     "verify/harness/": ["tests/test_workflow.py"],
-    "verify/runner.py": ["tests/test_workflow.py"],
-    "verify/records.py": ["tests/test_workflow.py"],
     "verify/claims/registry.py": ["tests/test_workflow.py"],
     "verify/cli.py": ["tests/test_workflow.py"],
 }

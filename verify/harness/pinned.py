@@ -2,8 +2,8 @@
 
 ``ptverify run --cases DIR`` (and ``pytest --ptverify --ptverify-cases DIR``) reads every
 ``*.json`` in DIR (not recursive, file-name order). Each must be a valid case document
-(:func:`verify.records.validate_case`, exact certificates re-checked) of a registered
-claim; the runner checks a claim's pinned instances first (:func:`verify.runner.run_claim`)
+(:func:`verify.harness.records.validate_case`, exact certificates re-checked) of a registered
+claim; the runner checks a claim's pinned instances first (:func:`verify.harness.runner.run_claim`)
 and a pinned case that fails again decides the claim on that first example, the way
 Hypothesis's ``@example`` does. ``ptverify pin CASE --to DIR`` adds a case (:func:`pin`).
 """
@@ -66,7 +66,7 @@ def model_case(model: Any, xs: Any, mu: Any, cell: int = 0) -> dict:
     """A case document ``ptverify replay`` accepts for a user's model, task μ and input
     set xs (B, T): the instance of :data:`MODEL_CASE_CLAIMS`' claim, with that claim's
     outcome on it now; role ``counterexample`` (replay says whether it falsifies)."""
-    from verify.models import MemoryHMM
+    from verify.core.models import MemoryHMM
 
     registry.load_builtin()
     if isinstance(model, MemoryHMM):

@@ -3,7 +3,7 @@
 ``pytest --ptverify`` adds one item per registered claim, node ID ``ptverify::<claim id>``
 (built-ins, plus every ``--ptverify-claims-from MODULE_OR_PATH``), next to the project's
 own tests, so ``-k``, ``-m``, ``--junitxml`` and ``-n`` (xdist) apply as usual. Each item
-runs :func:`verify.runner.run_claim` with ``--ptverify-profile`` (default ``ci``, the
+runs :func:`verify.harness.runner.run_claim` with ``--ptverify-profile`` (default ``ci``, the
 derandomized gate) and, with ``--ptverify-cases DIR``, the pinned cases of DIR first.
 
 Markers (for ``-m``): ``ptverify`` on every item, ``ptverify_<family>`` (the ID before
@@ -143,7 +143,7 @@ class ClaimFailed(Exception):
 
 
 class ClaimItem(pytest.Item):
-    """One claim, run by :func:`verify.runner.run_claim` when the item runs."""
+    """One claim, run by :func:`verify.harness.runner.run_claim` when the item runs."""
 
     def __init__(self, *, claim_id: str, **kw: Any) -> None:
         super().__init__(**kw)
@@ -208,7 +208,7 @@ def brief(value: Any, width: int = 100) -> str:
 
 def failure_text(r: dict, case_path: Path | None) -> str:
     """What a failed claim item shows: statement, verdict, instance in brief, case, replay."""
-    from verify.records import replay_args
+    from verify.harness.records import replay_args
 
     status = r["status"]
     word = _WORDS.get(status, status.upper())

@@ -315,7 +315,7 @@ def check_case_certificate(case: dict) -> tuple[bool | None, str]:
 
 
 #: |float entry − exact entry| above which an instance's model is not its certificate's
-#: (the exact model is the float one read as p/q to round-off, see verify.exact.rational).
+#: (the exact model is the float one read as p/q to round-off, see verify.crosscheck.rational).
 CERTIFICATE_MATCH_TOL = 1e-9
 
 

@@ -1,5 +1,5 @@
 """Binomial intervals: one implementation for the sweep's fractions and the verdicts of
-statistical claims (:mod:`verify.runner`)."""
+statistical claims (:mod:`verify.harness.runner`)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from verify.claims.registry import CLAIM_STATUSES
-from verify.records import replay_args
+from verify.harness.records import replay_args
 
 from .pages import write_page
 from .values import fmt

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from verify.records import replay_args
+from verify.harness.records import replay_args
 
 
 def junit_xml(doc: dict) -> str:

@@ -6,7 +6,6 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from verify.core.validation import InputError
 from verify.experiments.sweep.config import QUANTITIES
 from verify.harness.stats import wilson_interval
 
