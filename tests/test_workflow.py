@@ -176,7 +176,7 @@ def test_pinned_failing_case_fails_run_and_the_plugin_on_the_first_example(pytes
         "--ptverify-cases", str(pins),
     )  # fmt: skip
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*x = 7*", "*: 1 examples*"])
+    result.stdout.fnmatch_lines(["*x = 7*", "*: 1 example (*"])
     p = subprocess.run(
         [sys.executable, "-m", "verify", "run", "mine.not_seven", "mine.true", "--cases", "pins",
          "--claims-from", "myclaims.py", "--workers", "2", "--quiet", "--report-dir", "rep"],

@@ -229,7 +229,8 @@ def failure_text(r: dict, case_path: Path | None) -> str:
             lines.append(f"  replay:    ptverify replay {replay_args(case, case_path)}")
     cnt = r["counts"]
     lines.append(
-        f"  profile {r['profile']}, seed {r['seed']}: {cnt['examples']} examples "
+        f"  profile {r['profile']}, seed {r['seed']}: {cnt['examples']} "
+        f"example{'' if cnt['examples'] == 1 else 's'} "
         f"({cnt['discarded']} discarded, {cnt['inconclusive']} inconclusive), {r['time_s']}s"
     )
     return "\n".join(lines)
