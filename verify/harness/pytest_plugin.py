@@ -212,8 +212,10 @@ def failure_text(r: dict, case_path: Path | None) -> str:
 
     status = r["status"]
     word = _WORDS.get(status, status.upper())
+    builtin = str(r.get("module", "")).startswith("verify.claims.")
+    which = "THEORY claim" if builtin else "claim"  # a user claim is not THEORY's
     lines = [
-        f"ptverify: THEORY claim {r['id']} ({r['theorem']}, {r['kind']}) {word}",
+        f"ptverify: {which} {r['id']} ({r['theorem']}, {r['kind']}) {word}",
         f"  statement: {r['statement']}",
         f"  verdict:   {r['message']}",
     ]
