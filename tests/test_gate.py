@@ -26,7 +26,9 @@ def test_planted_bug_fails_the_gate_with_a_small_shrunk_counterexample(tmp_path,
     assert k <= 3, f"shrunk counterexample has k = {k}"
     assert case["outcome"]["detail"]["inputs"], "the conflicting inputs are reported"
     page = (rep / "cases" / "planted.head_bug.html").read_text()
-    assert f"ptverify replay {rep}/cases/planted.head_bug.json" in page
+    # a user claim: the replay command names its module, so it works from any directory
+    module = Path(PLANTED).resolve()
+    assert f"ptverify replay --claims-from {module} {rep}/cases/planted.head_bug.json" in page
     assert "<svg" in page  # heatmaps of the shrunk model
     suite = ET.parse(rep / "junit.xml").getroot().find("testsuite")
     assert suite.get("failures") == "1"
