@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import functools
 import importlib
+import inspect
 import logging
 import math
 import pkgutil
@@ -148,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="run a benchmark from verify.bench")
     s.add_argument("name")
     s.add_argument("--quick", action="store_true")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), help="(training) where to run")
+    s.add_argument("--size", help="(training) encoder sizes, e.g. paper or smoke,small")
     return p
 
 
@@ -363,7 +366,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"unknown benchmark {args.name!r}; available: {', '.join(names) or '(none)'}"
         )
     mod = importlib.import_module(f"verify.bench.{args.name}")
-    mod.run(quick=args.quick)
+    extra: dict = {}
+    if args.device is not None:
+        extra["device"] = args.device
+    if args.size is not None:
+        extra["sizes"] = tuple(v.strip() for v in args.size.split(","))
+    takes = inspect.signature(mod.run).parameters
+    if any(key not in takes for key in extra):
+        opts = " ".join(f"--{'size' if key == 'sizes' else key}" for key in extra)
+        raise UsageError(f"bench {args.name} takes no {opts}; only --quick")
+    mod.run(quick=args.quick, **extra)
     return EXIT_OK
 
 
