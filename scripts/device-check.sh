@@ -9,8 +9,8 @@
 #      --seeds 1` (oracle + transformer, page included); wall time and TV summarised.
 # The GPU image lacks some dependencies and reaches no registry: when .whl/ holds wheels
 # (scripts/fetch-device-wheels.sh), they are installed first into a private folder.
-# Outputs (at most 8 files) land in $OUT (the device runner collects it), else in
-# reports/device-check: summary.txt, device-check.log (everything), nvidia-smi.txt,
+# Outputs (6 files; the device runner brings back at most 8) land in $OUT, else in
+# reports/device-check: summary.txt, device-check.log (everything, nvidia-smi included),
 # stage0.txt, bench-training.txt, paper-panel.txt, paper-panel.tar.gz (page, rows, figures;
 # no checkpoints).
 #
@@ -33,6 +33,7 @@ PY="${PYTHON:-python3}"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 if [ $DRY = 1 ]; then
     # one torch thread, as CI's reproduce: idle threads spin-wait on a busy 2-core machine
+    export OMP_NUM_THREADS=1
     DEV=cpu; LIMITS=(60 60 100); SIZE=smoke; PRESET=smoke; K=8; S0=(--cpu); TH=(--threads 1)
 else
     DEV=cuda; LIMITS=(90 150 300); SIZE=paper; PRESET=paper; K=30; S0=(); TH=()
@@ -67,8 +68,7 @@ stage() {
 main() {
     note "device-check $(date -u +%FT%TZ) on $(hostname): $([ $DRY = 1 ] && echo 'CPU dry run' || echo 'CUDA')"
     if [ $DRY = 0 ]; then
-        timeout -k 5 20 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || echo "(nvidia-smi failed)" >> "$OUT/nvidia-smi.txt"
-        head -12 "$OUT/nvidia-smi.txt"
+        timeout -k 5 20 nvidia-smi 2>&1 || echo "(nvidia-smi failed)"
         if compgen -G ".whl/*.whl" > /dev/null; then
             t=$EPOCHREALTIME
             SITE=/tmp/ptverify-site
@@ -95,7 +95,8 @@ for r in csv.DictReader(open(sys.argv[1])):
           f"{float(r['wall_time_s']):.1f} s, {r['epochs']} epochs")
 PYEOF
     fi
-    grep -hE 'TV target|missed|pretrain' "$OUT/paper-panel.txt" | head -5 >> "$SUMMARY"
+    grep -hE '\[mlm\] step' "$OUT/paper-panel.txt" | tail -1 | sed 's/^/  /' >> "$SUMMARY"
+    grep -hiE 'missed|target' "$OUT/paper-panel.txt" | head -3 | sed 's/^/  /' >> "$SUMMARY"
     rm -rf "$panel/checkpoints"
     [ -d "$panel" ] && tar -czf "$OUT/paper-panel.tar.gz" -C "$OUT" paper-panel && rm -rf "$panel"
     return $failed
