@@ -36,7 +36,9 @@ if [ $DRY = 1 ]; then
     export OMP_NUM_THREADS=1
     DEV=cpu; LIMITS=(60 60 100); SIZE=smoke; PRESET=smoke; K=8; S0=(--cpu); TH=(--threads 1)
 else
-    DEV=cuda; LIMITS=(90 150 300); SIZE=paper; PRESET=paper; K=30; S0=(); TH=()
+    # DEVICE_CHECK_LIMITS="S0 S1 S2" overrides the stage limits (s), to fit a lease
+    read -r -a LIMITS <<< "${DEVICE_CHECK_LIMITS:-90 150 300}"
+    DEV=cuda; SIZE=paper; PRESET=paper; K=30; S0=(); TH=()
 fi
 SUMMARY="$OUT/summary.txt"
 : > "$SUMMARY"
