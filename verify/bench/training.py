@@ -22,6 +22,7 @@ paper), so ``scripts/device-check.sh`` measures CUDA alone at paper size and its
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import replace
 
@@ -61,22 +62,35 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
+@contextlib.contextmanager
+def _restore_cudnn_sdp(enabled: bool):
+    try:
+        yield
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(enabled)
+
+
 def pretrain_rate(
     hmm, cfg: MLMConfig, dev: torch.device, warmup: int, steps: int, amp: bool, backend=None
 ) -> tuple[float, float]:
     """(tokens/s over ``steps`` steps after ``warmup`` steps, seconds of the warm-up) of
     :func:`~verify.mlm.pretrain_mlm`'s optimisation loop (its sampler, model, AdamW schedule
     and step; no EMA, evaluations or checkpoints); ``backend``: ``torch.compile`` the
-    forward with it (None: eager)."""
+    forward with it (None: eager; "no-cudnn-sdp": eager with cuDNN's attention kernels
+    off)."""
     cfg = replace(cfg, steps=warmup + steps)
     net = _new_model(hmm.n_tokens, cfg).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
-    forward = net if backend is None else torch.compile(net, backend=backend)
+    forward, cudnn_sdp = net, torch.backends.cuda.cudnn_sdp_enabled()
+    if backend == "no-cudnn-sdp":  # eager, without cuDNN's attention (a plan per shape)
+        torch.backends.cuda.enable_cudnn_sdp(False)
+    elif backend is not None:
+        forward = torch.compile(net, backend=backend)
     sampler = WindowSampler(hmm, cfg, dev)
     net.train()
     tokens, t = 0, [time.perf_counter()]
-    with deterministic():
+    with deterministic(), _restore_cudnn_sdp(cudnn_sdp):
         for step in range(warmup + steps):
             if step == warmup:
                 _sync(dev)
@@ -84,7 +98,7 @@ def pretrain_rate(
             batch = sampler.batch(step)
             _train_step(forward, net, opt, sched, batch, amp)  # .item(): one sync per step
             tokens += int(batch[0].numel()) if step >= warmup else 0
-    _sync(dev)
+        _sync(dev)
     t.append(time.perf_counter())
     return tokens / (t[2] - t[1]), t[1] - t[0]
 
@@ -102,6 +116,7 @@ def _variants(dev: str, quick: bool) -> list[tuple[str, bool, str | None, int | 
     return [
         ("float32", False, None, None),
         ("bf16 autocast", True, None, None),
+        ("bf16 autocast, cuDNN attention off", True, "no-cudnn-sdp", None),
         ("bf16 autocast + compile", True, "inductor", None),
     ]
 
