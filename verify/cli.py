@@ -126,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--k", help="only these hidden-state counts, e.g. 8,20 (memory: k = 4m)")
     s.add_argument("--seeds", type=int, help="only the first N seeds of every panel")
     s.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy CPU)")
+    s.add_argument(
+        "--convention",
+        choices=("theory", "authors", "both"),
+        default="theory",
+        help="THEORY's conventions, the authors' pipeline (THEORY §8), or both side by side",
+    )
 
     s = sub.add_parser(
         "sweep", help="conditions and recovery over a grid of k, n, … (phase diagrams)"
@@ -343,6 +349,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         subset["seeds"] = args.seeds
     if args.threads is not None:
         subset["threads"] = args.threads
+    subset["convention"] = args.convention
     if args.engine is not None:
         subset.update(engine=args.engine, workers=args.workers, address=args.address)
     out_dir = writable_dir(args.out, "--out")

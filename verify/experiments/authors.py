@@ -7,7 +7,7 @@ pipeline smaller.
 
 - start: near-uniform ``softmax((U − ½)/10)``, drawn from its own stream
   ``default_rng([seed, START_STREAM])``, so transition and emission are exactly
-  :func:`~verify.reference.reference_hmm`'s for the same seed (only the start differs);
+  :func:`~verify.core.generator.reference_hmm`'s for the same seed (only the start differs);
   downstream inputs are sampled from it (``H_1 ~ start``).
 - labels: ``argmax(weights · A·P[H_1 | x])`` with ``P[H_1 | x]`` under that start
   (:func:`authors_labels`); THEORY's rule is ``argmax(weights · P[H_0 | x])`` under the
@@ -34,10 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from verify.inference import posterior_h0, smoothed_posteriors
-from verify.mlm import MLMConfig
-from verify.models import HMM, MemoryHMM
-from verify.reference import (
+from verify.core.generator import (
     PAPER_N_ORDINARY,
     PAPER_N_TOKENS,
     PAPER_TAU,
@@ -46,8 +43,11 @@ from verify.reference import (
     reference_hmm,
     softmax_rows,
 )
-from verify.training import TrainConfig, labels_from_weights
-from verify.validation import InputError, as_int
+from verify.core.inference import posterior_h0, smoothed_posteriors
+from verify.core.models import HMM, MemoryHMM
+from verify.core.validation import InputError, as_int
+from verify.experiments.mlm import MLMConfig
+from verify.recovery.training import TrainConfig, labels_from_weights
 
 CONVENTIONS = ("theory", "authors")
 #: temperature of the authors' start ``softmax((U − ½)/10)``
@@ -91,7 +91,7 @@ def near_uniform_start(seed: Any, k: int) -> np.ndarray:
 
 
 def authors_hmm(seed: int, k: int, n_tokens: int = PAPER_N_TOKENS) -> HMM:
-    """:func:`~verify.reference.reference_hmm` (same transition and emission) with the
+    """:func:`~verify.core.generator.reference_hmm` (same transition and emission) with the
     authors' near-uniform start."""
     ref = reference_hmm(seed, k, n_tokens)
     return HMM(near_uniform_start(seed, k), ref.transition, ref.emission)
@@ -112,7 +112,7 @@ def authors_weights(seed: Any, n_cols: int, n_draws: int = N_DRAWS) -> np.ndarra
 def authors_memory_hmm(
     seed: Any, n_values: int, n_ordinary: int = PAPER_N_ORDINARY, n_tokens: int = PAPER_N_TOKENS
 ) -> MemoryHMM:
-    """:func:`~verify.reference.reference_memory_hmm` with the s×s block a mixture of
+    """:func:`~verify.core.generator.reference_memory_hmm` with the s×s block a mixture of
     ``4·n_values`` permutations (the authors' memory generator)."""
     m = as_int(n_values, "n_values", 1)
     s = as_int(n_ordinary, "n_ordinary", 1)
@@ -128,11 +128,17 @@ def authors_memory_hmm(
     )
 
 
-def authors_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
-    """±1 labels ``argmax(weights · A·P[H_1 | x])`` (B,), ``P[H_1 | x]`` under ``hmm.start``
-    (the chain starts at x_1): ``(A·p)[h] = Σ_h' A[h, h'] p[h']``, i.e. ``p @ Aᵀ`` per row."""
+def authors_scores(hmm: HMM, xs: Any) -> np.ndarray:
+    """``A·P[H_1 | x]`` (B, k), ``P[H_1 | x]`` under ``hmm.start`` (the chain starts at
+    x_1): ``(A·p)[h] = Σ_h' A[h, h'] p[h']``, i.e. ``p @ Aᵀ`` per row. Equals
+    ``P[H_0 | x]`` when the start is uniform and A doubly stochastic."""
     p1 = np.asarray(smoothed_posteriors(hmm, xs))[:, 0]
-    return labels_from_weights(weights, p1 @ hmm.transition.T)
+    return p1 @ hmm.transition.T
+
+
+def authors_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
+    """±1 labels ``argmax(weights · A·P[H_1 | x])`` (B,) (:func:`authors_scores`)."""
+    return labels_from_weights(weights, authors_scores(hmm, xs))
 
 
 def theory_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
@@ -209,6 +215,7 @@ __all__ = [
     "authors_labels",
     "authors_memory_hmm",
     "authors_mlm",
+    "authors_scores",
     "authors_train",
     "authors_weights",
     "check_convention",
