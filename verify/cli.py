@@ -349,7 +349,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         subset["seeds"] = args.seeds
     if args.threads is not None:
         subset["threads"] = args.threads
-    subset["convention"] = args.convention
+    if args.convention != "theory":
+        subset["convention"] = args.convention
     if args.engine is not None:
         subset.update(engine=args.engine, workers=args.workers, address=args.address)
     out_dir = writable_dir(args.out, "--out")
