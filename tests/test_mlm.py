@@ -143,6 +143,36 @@ def test_forward_at_one_position_equals_the_full_forward(n_layers):
         net.forward_at(net.embed(torch.zeros((1, 30), dtype=torch.long)), 0)
 
 
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_masked_logits_are_the_full_forwards_masked_rows(n_layers):
+    """Pretraining's step (masked_logits: probe-only windows get the last layer at
+    position 0 alone) computes the same masked logits, loss and parameter gradients as
+    ``forward(x)[mask]`` — a result-neutral speed-up — on a batch mixing probe-only windows,
+    windows with interior masks, and windows with no mask at all."""
+    torch.manual_seed(0)
+    net = MaskedLM(10, MLMConfig(**{**TINY, "n_layers": n_layers}))
+    x = torch.randint(0, 10, (7, 12))
+    mask = torch.zeros(7, 12, dtype=torch.bool)
+    mask[[0, 1, 2, 3], 0] = True  # 0, 1: probe-only
+    mask[2, [3, 8]] = True  # 2, 3: the probe and interior masks
+    mask[3, 11] = True
+    mask[4, [1, 5]] = True  # 4: interior masks only; 5, 6: none
+    tgt = torch.randint(0, 10, (7, 12))
+    inputs = x.masked_fill(mask, net.mask_id)
+    logits, index = net.masked_logits(inputs, mask)
+    assert sorted(index.tolist()) == torch.nonzero(mask.flatten())[:, 0].tolist()
+    full = net(inputs).flatten(0, 1)[index]
+    torch.testing.assert_close(logits, full, rtol=0, atol=1e-5)
+    params = list(net.parameters())
+    loss = torch.nn.functional.cross_entropy(logits, tgt.flatten()[index])
+    ref = torch.nn.functional.cross_entropy(net(inputs)[mask], tgt[mask])
+    torch.testing.assert_close(loss, ref, rtol=0, atol=1e-6)
+    for a, b in zip(
+        torch.autograd.grad(loss, params), torch.autograd.grad(ref, params), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
 def test_bad_config_and_inputs():
     with pytest.raises(ValueError, match="n_heads"):
         MLMConfig(d_model=10, n_heads=3)

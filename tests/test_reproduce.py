@@ -192,6 +192,8 @@ def test_subsets_select_the_right_panels(monkeypatch, tmp_path):
     argv = ["reproduce", "--preset", "small", "--device", "cpu", "--out", str(tmp_path)]
     assert main(argv + ["--experiment", "memory", "--k", "8,20", "--seeds", "1"]) == 0
     assert calls[-1][1] == {"progress": True, "experiments": ("memory",), "ks": (8, 20), "seeds": 1}
+    assert main(argv + ["--convention", "both"]) == 0
+    assert calls[-1][1]["convention"] == "both"
     assert main(argv + ["--k", "8,x"]) == 2
 
 

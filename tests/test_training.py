@@ -17,6 +17,7 @@ from verify.core.generator import (
 from verify.core.inference import memory_posterior, posterior_h0, prompted_mask_probe
 from verify.core.models import HMM, stationary_distribution
 from verify.recovery.training import (
+    LinearHead,
     PromptHead,
     Split,
     Splits,
@@ -181,3 +182,11 @@ def test_bad_inputs_name_the_argument():
         train_linear_head(hmm, bad, TrainConfig(device="cpu"))
     with pytest.raises(ValueError, match="n_prompt"):
         train_prompt(hmm, sp, TrainConfig(device="cpu"), n_prompt=0)
+
+
+def test_linear_head_lives_on_its_features_device():
+    """The MLM's prompt head builds its LinearHead from features on the MLM's device and is
+    never moved as a whole: on CUDA, parameters made on the CPU crashed prompt tuning
+    (found by the first GPU run). The meta device stands in for CUDA here."""
+    head = LinearHead(torch.zeros(5, 3, dtype=torch.float64, device="meta"))
+    assert {p.device.type for p in head.parameters()} == {"meta"}

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import functools
 import importlib
+import inspect
 import json
 import logging
 import math
@@ -146,6 +147,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--k", help="only these hidden-state counts, e.g. 8,20 (memory: k = 4m)")
     s.add_argument("--seeds", type=int, help="only the first N seeds of every panel")
     s.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy CPU)")
+    s.add_argument(
+        "--convention",
+        choices=("theory", "authors", "both"),
+        default="theory",
+        help="THEORY's conventions, the authors' pipeline (THEORY §8), or both side by side",
+    )
 
     s = sub.add_parser(
         "sweep", help="conditions and recovery over a grid of k, n, … (phase diagrams)"
@@ -169,6 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="run a benchmark from verify.bench")
     s.add_argument("name")
     s.add_argument("--quick", action="store_true")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), help="(training) where to run")
+    s.add_argument("--size", help="(training) encoder sizes, e.g. paper or smoke,small")
     return p
 
 
@@ -434,6 +443,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         subset["seeds"] = args.seeds
     if args.threads is not None:
         subset["threads"] = args.threads
+    if args.convention != "theory":
+        subset["convention"] = args.convention
     if args.engine is not None:
         subset.update(engine=args.engine, workers=args.workers, address=args.address)
     out_dir = writable_dir(args.out, "--out")
@@ -457,7 +468,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"unknown benchmark {args.name!r}; available: {', '.join(names) or '(none)'}"
         )
     mod = importlib.import_module(f"verify.bench.{args.name}")
-    mod.run(quick=args.quick)
+    extra: dict = {}
+    if args.device is not None:
+        extra["device"] = args.device
+    if args.size is not None:
+        extra["sizes"] = tuple(v.strip() for v in args.size.split(","))
+    takes = inspect.signature(mod.run).parameters
+    if any(key not in takes for key in extra):
+        opts = " ".join(f"--{'size' if key == 'sizes' else key}" for key in extra)
+        raise UsageError(f"bench {args.name} takes no {opts}; only --quick")
+    mod.run(quick=args.quick, **extra)
     return EXIT_OK
 
 

@@ -58,7 +58,8 @@ UNIT_TESTS = {
     "verify/core/generator.py": ["tests/test_reference.py"],
     "verify/experiments/mlm.py": ["tests/test_mlm.py"],
     "verify/recovery/training.py": ["tests/test_training.py"],
-    "verify/experiments/reproduce/": ["tests/test_reproduce.py"],
+    "verify/experiments/reproduce/": ["tests/test_reproduce.py", "tests/test_authors.py"],
+    "verify/experiments/authors.py": ["tests/test_authors.py"],
     "verify/crosscheck/": ["tests/test_exact.py"],
     "strategies/": ["tests/test_strategies.py"],
     # issue 23: the pytest plugin, pinned cases, portable replay (mutants 45–49)

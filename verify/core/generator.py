@@ -47,12 +47,17 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def permutation_mixture(k: int, tau: float, rng: np.random.Generator) -> np.ndarray:
-    """``Σ_r w_r P_r`` (k, k), ``w = softmax((U − ½)/τ)``, ``P_r`` uniform random permutations.
+def permutation_mixture(
+    k: int, tau: float, rng: np.random.Generator, n_perms: int | None = None
+) -> np.ndarray:
+    """``Σ_{r=1..R} w_r P_r`` (k, k), ``w = softmax((U − ½)/τ)``, ``U ~ Unif[0,1]^R``,
+    ``P_r`` uniform random permutations; R = ``n_perms`` (default k; the authors' memory
+    block uses 4m, see :mod:`verify.experiments.authors`).
 
     Doubly stochastic (a convex combination of permutation matrices).
     """
-    weights = _softmax((rng.random(k) - 0.5) / tau)
+    r = k if n_perms is None else as_int(n_perms, "n_perms", 1)
+    weights = _softmax((rng.random(r) - 0.5) / tau)
     transition = np.zeros((k, k))
     rows = np.arange(k)
     for w in weights:

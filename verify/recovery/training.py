@@ -265,8 +265,9 @@ class LinearHead(torch.nn.Module):
         super().__init__()
         d = train_features.shape[-1]
         self.norm = _Standardize(train_features)
-        self.b = torch.nn.Parameter(torch.zeros(d, dtype=train_features.dtype))
-        self.c = torch.nn.Parameter(torch.zeros((), dtype=train_features.dtype))
+        like = {"dtype": train_features.dtype, "device": train_features.device}
+        self.b = torch.nn.Parameter(torch.zeros(d, **like))  # on the features' device:
+        self.c = torch.nn.Parameter(torch.zeros((), **like))  # the MLM's prompt head relies on it
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return self.norm(feats) @ self.b + self.c

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from verify.experiments.authors import DEVIATIONS
 from verify.experiments.reproduce.presets import COLUMNS, EXPERIMENTS, N_TOKENS, Preset
-from verify.experiments.reproduce.shape import assess_shape, backbone_gaps, summarize, tv_table
+from verify.experiments.reproduce.shape import (
+    assess_shape,
+    backbone_gaps,
+    disagreement_table,
+    side_by_side,
+    summarize,
+    tv_table,
+)
 from verify.harness.files import atomic_path, atomic_write
 from verify.reports.pages import write_page
 
@@ -114,11 +122,18 @@ def _html(
     robust: list[dict] = (),
     pretraining: list[dict] = (),
     curve_png: Path | None = None,
+    all_rows: list[dict] | None = None,
+    labels: list[dict] = (),
 ) -> Path:
     """index.html (``templates/reproduce.html``): the verdict on the paper's shape, the
-    figures inlined, mean accuracies, the pretrained MLMs' TV and the head.robust check."""
+    figures inlined, mean accuracies, the pretrained MLMs' TV and the head.robust check, on
+    ``rows`` (the first convention run); with ``all_rows`` of several conventions, both
+    side by side; under "authors", the label rules' disagreement (``labels``) and the
+    deviations that remain from the authors' pipeline."""
     shape = assess_shape(rows)
-    tv = tv_table(pretraining)
+    tv = tv_table([r for r in pretraining if r.get("convention", "theory") == preset.convention])
+    all_rows = rows if all_rows is None else all_rows
+    conventions = sorted({r["convention"] for r in all_rows}, key=("theory", "authors").index)
     return write_page(
         out_dir / "index.html",
         "reproduce.html",
@@ -141,4 +156,9 @@ def _html(
         robust=robust,
         mlm_config=repr(asdict(preset.mlm)),
         memory_mlm_config=None if preset.memory_mlm is None else repr(asdict(preset.memory_mlm)),
+        conventions=conventions,
+        side=side_by_side(all_rows) if len(conventions) > 1 else [],
+        disagreement=disagreement_table(list(labels)),
+        deviations=DEVIATIONS if "authors" in conventions else (),
+        input_lens={c: preset.with_convention(c).input_lens() for c in conventions},
     )

@@ -22,6 +22,13 @@ from verify.core.generator import (
 )
 from verify.core.inference import loo_conditionals, mask_probe, memory_posterior, posterior_h0
 from verify.core.models import HMM, MemoryHMM
+from verify.experiments.authors import (
+    authors_hmm,
+    authors_labels,
+    authors_memory_hmm,
+    authors_weights,
+    label_disagreement,
+)
 from verify.experiments.mlm import (
     mask_distribution,
     mean_tv,
@@ -34,6 +41,7 @@ from verify.recovery.training import (
     Split,
     Splits,
     TrainConfig,
+    labels_from_weights,
     train_attention,
     train_attention_on_features,
     train_linear_head,
@@ -60,7 +68,18 @@ def _splits(sample, label, preset: Preset, seed: int) -> Splits:
     return Splits(*out)
 
 
-def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust=None) -> dict:
+def _truncate(splits: Splits, length: int) -> Splits:
+    """The splits with every input cut to its first ``length`` tokens (labels kept: they
+    were computed on the whole input)."""
+    if length >= splits.train.xs.shape[1]:
+        return splits
+    return Splits(*(Split(s.xs[:, :length], s.y) for s in splits))
+
+
+def _row(
+    experiment, k, seed, method, backbone, res, splits, m="", tv="", robust=None,
+    convention="theory",
+) -> dict:  # fmt: skip
     maj = splits.test.majority
     return {
         "experiment": experiment,
@@ -79,17 +98,23 @@ def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust
         "robust_violations": "" if robust is None else robust["violations"],
         "epochs": res.epochs,
         "wall_time_s": round(res.wall_time_s, 3),
+        "convention": convention,
+        "input_len": int(splits.test.xs.shape[1]),
     }
 
 
-def _checkpoint(out_dir: Path, kind: str, k: int, seed: int) -> Path:
-    return out_dir / "checkpoints" / f"{kind}_k{k}_s{seed}"
+def _checkpoint(out_dir: Path, kind: str, k: int, seed: int, convention: str = "theory") -> Path:
+    tag = "" if convention == "theory" else f"_{convention}"
+    return out_dir / "checkpoints" / f"{kind}_k{k}_s{seed}{tag}"
 
 
-def _pretraining_model(kind: str, k: int, seed: int) -> HMM | MemoryHMM:
-    """The reference model an MLM of the run is pretrained on (k = m·s for memory)."""
+def _pretraining_model(kind: str, k: int, seed: int, convention: str = "theory") -> HMM | MemoryHMM:
+    """The reference model an MLM of the run is pretrained on (k = m·s for memory): the
+    stationary chain under both conventions (the authors' chunks start mid-chain), the
+    authors' memory block mixing 4m permutations."""
     if kind == "memory":
-        return reference_memory_hmm(seed, k // N_ORDINARY, N_ORDINARY, N_TOKENS)
+        make = authors_memory_hmm if convention == "authors" else reference_memory_hmm
+        return make(seed, k // N_ORDINARY, N_ORDINARY, N_TOKENS)
     return reference_hmm(seed, k, N_TOKENS)
 
 
@@ -121,10 +146,10 @@ def pretrain_task(job: tuple) -> tuple[str, int, int, float]:
     TV)``."""
     preset, kind, k, seed, device, out_dir, threads = job
     _task_threads(threads)
-    model = _pretraining_model(kind, k, seed)
-    _, res = pretrain_mlm(
-        model, preset.mlm_config(kind, k, seed), device, _checkpoint(Path(out_dir), kind, k, seed)
-    )
+    conv = preset.convention
+    model = _pretraining_model(kind, k, seed, conv)
+    ckpt = _checkpoint(Path(out_dir), kind, k, seed, conv)
+    _, res = pretrain_mlm(model, preset.mlm_config(kind, k, seed), device, ckpt)
     return kind, k, seed, res.final_tv
 
 
@@ -136,7 +161,12 @@ def panel_task(job: tuple) -> dict:
     _task_threads(threads)
     runner = _Runner(preset, device, Path(out_dir), progress=False)
     runner.panel(*panel)
-    return {"rows": runner.rows, "robust": runner.robust, "pretraining": runner.pretraining}
+    return {
+        "rows": runner.rows,
+        "robust": runner.robust,
+        "pretraining": runner.pretraining,
+        "labels": runner.labels,
+    }
 
 
 class _Runner:
@@ -157,6 +187,9 @@ class _Runner:
         self.rows: list[dict] = []
         self.robust: list[dict] = []  # head.robust checks against the trained MLM
         self.pretraining: list[dict] = []  # one record per pretrained MLM
+        self.labels: list[dict] = []  # authors: how often the two label rules disagree
+        self.conv = preset.convention
+        self.head_len, self.prompt_len = preset.input_lens()
 
     def cfg(self, seed: int, **kw) -> TrainConfig:
         return replace(self.train, seed=seed, **kw)
@@ -167,7 +200,7 @@ class _Runner:
         key = (kind, k, seed)
         if key not in self.mlms:
             _log(f"pretraining MLM on {kind} k={k} seed={seed}", self.progress)
-            ckpt = _checkpoint(self.out, kind, k, seed)
+            ckpt = _checkpoint(self.out, kind, k, seed, self.conv)
             net, res = pretrain_mlm(
                 model, self.p.mlm_config(kind, k, seed), self.device, ckpt, self.progress
             )
@@ -176,6 +209,7 @@ class _Runner:
                 "mlm": kind,
                 "k": k,
                 "seed": seed,
+                "convention": self.conv,
                 "tv": res.final_tv,
                 "target": target,
                 "met": bool(res.final_tv <= target),
@@ -190,28 +224,55 @@ class _Runner:
         return self.mlms[key]
 
     # ---------------------------------------------------------------- vanilla
-    def vanilla(self, k: int, seed: int, transformer: bool) -> None:
+    def _vanilla_task(self, k: int, seed: int) -> tuple[HMM, Splits, np.ndarray | None]:
+        """(pretraining HMM, splits of full-length inputs with their labels, μ under
+        "theory" else None). Under "authors" the inputs come from the near-uniform start
+        and are labelled by ``argmax(weights · A·P[H_1 | x])``; how often THEORY's rule
+        disagrees on the test inputs is recorded in :attr:`labels`."""
         hmm = reference_hmm(seed, k, N_TOKENS)
-        mu = task_mu(reference_task(seed, k))
+        if self.conv == "theory":
+            mu = task_mu(reference_task(seed, k))
+            sp = _splits(
+                lambda b, t, r: hmm.sample(b, t, r)[0],
+                lambda xs: np.where(posterior_h0(hmm, xs) @ mu > 0, 1.0, -1.0),
+                self.p,
+                seed,
+            )
+            return hmm, sp, mu
+        src, w = authors_hmm(seed, k, N_TOKENS), authors_weights(seed, k)
         sp = _splits(
-            lambda b, t, r: hmm.sample(b, t, r)[0],
-            lambda xs: np.where(posterior_h0(hmm, xs) @ mu > 0, 1.0, -1.0),
+            lambda b, t, r: src.sample(b, t, r)[0],
+            lambda xs: authors_labels(src, w, xs),
             self.p,
             seed,
         )
+        self._record_labels("vanilla", k, seed, label_disagreement(src, w, sp.test.xs))
+        return hmm, sp, None
+
+    def _record_labels(self, experiment: str, k: int, seed: int, fraction: float) -> None:
+        key = {"experiment": experiment, "k": k, "seed": seed}
+        if not any(all(r[f] == v for f, v in key.items()) for r in self.labels):
+            self.labels.append({**key, "disagreement": fraction})
+
+    def vanilla(self, k: int, seed: int, transformer: bool) -> None:
+        hmm, full, mu = self._vanilla_task(k, seed)
+        sp, psp = _truncate(full, self.head_len), _truncate(full, self.prompt_len)
+        conv = self.conv
         if not transformer:
             res = train_linear_head(hmm, sp, self.cfg(seed))
-            self.rows.append(_row("vanilla", k, seed, "head", "oracle", res, sp))
+            self.rows.append(_row("vanilla", k, seed, "head", "oracle", res, sp, convention=conv))
             res = train_prompt(
-                hmm, sp, self.cfg(seed, lr=self.p.prompt_lr), self.p.oracle_prompt_len
+                hmm, psp, self.cfg(seed, lr=self.p.prompt_lr), self.p.oracle_prompt_len
             )
-            self.rows.append(_row("vanilla", k, seed, "prompt", "oracle", res, sp))
+            self.rows.append(
+                _row("vanilla", k, seed, "prompt", "oracle", res, psp, convention=conv)
+            )
             return
         net = self.mlm("vanilla", k, seed, hmm)
         feats = [mask_distribution(net, s.xs) for s in sp]
         tv = mean_tv(feats[2], mask_probe(hmm, sp.test.xs))
         chk = None
-        if k <= N_TOKENS:  # C-HEAD can hold only when k ≤ n
+        if k <= N_TOKENS and mu is not None:  # C-HEAD can hold only when k ≤ n
             chk = head_robust_check(hmm, mu, feats[2], sp.test.xs)
             self.robust.append({"k": k, "seed": seed, **chk})
             if chk["violations"]:
@@ -221,50 +282,55 @@ class _Runner:
                 )
         res = train_on_features(feats, [s.y for s in sp], self.cfg(seed), "head")
         self.rows.append(
-            _row("vanilla", k, seed, "head", "transformer", res, sp, tv=tv, robust=chk)
+            _row("vanilla", k, seed, "head", "transformer", res, sp, tv=tv, robust=chk,
+                 convention=conv)
+        )  # fmt: skip
+        res = train_prompt_mlm(net, psp, self.cfg(seed, lr=0.01), self.p.mlm_prompt_len)
+        self.rows.append(
+            _row("vanilla", k, seed, "prompt", "transformer", res, psp, tv=tv, convention=conv)
         )
-        res = train_prompt_mlm(net, sp, self.cfg(seed, lr=0.01), self.p.mlm_prompt_len)
-        self.rows.append(_row("vanilla", k, seed, "prompt", "transformer", res, sp, tv=tv))
 
     # ---------------------------------------------------------------- memory
     def memory(self, m: int, seed: int, transformer: bool) -> None:
         k = m * N_ORDINARY
-        mem = reference_memory_hmm(seed, m, N_ORDINARY, N_TOKENS)
-        mu = task_mu(reference_memory_task(seed, m))
-        sp = _splits(
+        conv = self.conv
+        mem = _pretraining_model("memory", k, seed, conv)
+        if conv == "theory":
+            w = reference_memory_task(seed, m)
+        else:
+            w = authors_weights(seed, m)
+        full = _splits(
             lambda b, t, r: mem.sample(b, t, r)[0],
-            lambda xs: np.where(memory_posterior(mem, xs, 0) @ mu > 0, 1.0, -1.0),
+            lambda xs: labels_from_weights(w, memory_posterior(mem, xs, 0)),
             self.p,
             seed,
         )
-        hmm = reference_hmm(seed, k, N_TOKENS)
-        vmu = task_mu(reference_task(seed, k))
-        vsp = _splits(
-            lambda b, t, r: hmm.sample(b, t, r)[0],
-            lambda xs: np.where(posterior_h0(hmm, xs) @ vmu > 0, 1.0, -1.0),
-            self.p,
-            seed,
-        )
+        sp = _truncate(full, self.head_len)
+        hmm, vfull, _ = self._vanilla_task(k, seed)
+        vsp = _truncate(vfull, self.head_len)
         if not transformer:
             res = train_attention(mem, sp, self.cfg(seed))
-            self.rows.append(_row("memory", k, seed, "attention", "oracle", res, sp, m=m))
+            self.rows.append(_row("memory", k, seed, "attention", "oracle", res, sp, m=m,
+                                  convention=conv))  # fmt: skip
             res = train_pooling(mem, sp, self.cfg(seed))
-            self.rows.append(_row("memory", k, seed, "pooled", "oracle", res, sp, m=m))
+            self.rows.append(_row("memory", k, seed, "pooled", "oracle", res, sp, m=m,
+                                  convention=conv))  # fmt: skip
             res = train_linear_head(hmm, vsp, self.cfg(seed))
-            self.rows.append(_row("memory", k, seed, "vanilla_head", "oracle", res, vsp, m=m))
+            self.rows.append(_row("memory", k, seed, "vanilla_head", "oracle", res, vsp, m=m,
+                                  convention=conv))  # fmt: skip
             return
         net = self.mlm("memory", k, seed, mem)
         feats = [position_distributions(net, s.xs) for s in sp]
         mtv = mean_tv(feats[2], loo_conditionals(mem.as_hmm(), sp.test.xs))
         res = train_attention_on_features(feats, [s.y for s in sp], self.cfg(seed))
-        self.rows.append(_row("memory", k, seed, "attention", "transformer", res, sp, m=m, tv=mtv))
+        self.rows.append(_row("memory", k, seed, "attention", "transformer", res, sp, m=m,
+                              tv=mtv, convention=conv))  # fmt: skip
         vnet = self.mlm("vanilla", k, seed, hmm)
         vfeats = [mask_distribution(vnet, s.xs) for s in vsp]
         tv = mean_tv(vfeats[2], mask_probe(hmm, vsp.test.xs))
         res = train_on_features(vfeats, [s.y for s in vsp], self.cfg(seed), "vanilla_head")
-        self.rows.append(
-            _row("memory", k, seed, "vanilla_head", "transformer", res, vsp, m=m, tv=tv)
-        )
+        self.rows.append(_row("memory", k, seed, "vanilla_head", "transformer", res, vsp, m=m,
+                              tv=tv, convention=conv))  # fmt: skip
 
     def jobs(self) -> list[tuple[str, int, int, bool]]:
         """(experiment, k or m, seed, transformer?) for the selected panels."""
@@ -367,6 +433,9 @@ class _Runner:
         for i in range(len(jobs)):
             self.rows += done[i]["rows"]
             self.robust += done[i]["robust"]
+            for rec in done[i]["labels"]:
+                self._record_labels(rec["experiment"], rec["k"], rec["seed"],
+                                    rec["disagreement"])  # fmt: skip
             for rec in done[i]["pretraining"]:
                 if (key := (rec["mlm"], rec["k"], rec["seed"])) not in seen:
                     seen.add(key)

@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from verify.core.validation import InputError
+from verify.experiments import authors
+from verify.experiments.authors import check_convention
 from verify.experiments.mlm import (
     MLMConfig,
 )
@@ -33,6 +36,8 @@ COLUMNS = (
     "robust_violations",
     "epochs",
     "wall_time_s",
+    "convention",
+    "input_len",
 )
 EXPERIMENTS = ("vanilla", "memory")
 
@@ -73,6 +78,31 @@ class Preset:
     mlm_steps: tuple[tuple[int, int], ...] = ()
     tv_targets: tuple[tuple[int, float], ...] = ((12, 0.02), (30, 0.05))
     memory_tv_target: float = 0.05
+    convention: str = "theory"
+
+    def with_convention(self, convention: str) -> Preset:
+        """This preset under ``convention``: "theory" (as defined) or "authors" (the
+        authors' pipeline, :mod:`verify.experiments.authors`: their fine-tuning lr, epochs
+        and batch for every head and prompt, their pretraining masks and chunks)."""
+        if check_convention(convention) == self.convention:
+            return self
+        if self.convention != "theory":
+            raise InputError(f"preset {self.name} is already under {self.convention!r}")
+        return replace(
+            self,
+            convention=convention,
+            train=authors.authors_train(self.train),
+            prompt_lr=authors.LR,
+            mlm=authors.authors_mlm(self.mlm, self.length),
+            memory_mlm=authors.authors_mlm(self.memory_mlm or self.mlm, self.length),
+        )
+
+    def input_lens(self) -> tuple[int, int]:
+        """(head, prompt) input tokens the fine-tuned models see: all T under "theory";
+        the authors' window (:func:`verify.experiments.authors.input_lens`) under "authors"."""
+        if self.convention == "authors":
+            return authors.input_lens(self.length, self.mlm_prompt_len)
+        return self.length, self.length
 
     def tv_target(self, k: int) -> float:
         """The TV target for a vanilla MLM with k hidden states."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from verify.core.validation import InputError, as_int
+from verify.experiments.authors import CONVENTIONS, check_convention
 from verify.experiments.reproduce.outputs import (
     _curve_figure,
     _figure,
@@ -59,6 +60,7 @@ def reproduce(
     engine: str | None = None,
     workers: int = 1,
     address: str | None = None,
+    convention: str = "theory",
 ) -> Path:
     """Run §8's experiments with the named preset ("smoke", "small", "paper", or a
     :class:`Preset`); write results.csv, pretraining.json, figure.png/svg, pretraining.png
@@ -75,8 +77,17 @@ def reproduce(
     given): the MLM pretrainings run first as parallel tasks (on Ray, one GPU each when the
     cluster has GPUs), then the panels run as parallel tasks too and resume the finished
     checkpoints. Results are identical to a serial run: each MLM is seeded by its own
-    (kind, k, seed) and each panel by its seed."""
+    (kind, k, seed) and each panel by its seed.
+
+    ``convention``: "theory" (THEORY's conventions), "authors" (the authors' pipeline,
+    :mod:`verify.experiments.authors`) or "both" (theory, then authors; the page sets them
+    side by side). results.csv's ``convention`` and ``input_len`` columns tell the rows
+    apart."""
     experiments, ks, seeds = _parse_subset(experiments, ks, seeds)
+    if convention == "both":
+        conventions: tuple[str, ...] = CONVENTIONS
+    else:
+        conventions = (check_convention(convention),)
     if threads is not None:
         threads = as_int(threads, "threads", 1)
     before = torch.get_num_threads()
@@ -88,13 +99,15 @@ def reproduce(
     try:
         return _reproduce(
             preset, device, out_dir, progress, experiments, ks, seeds,
-            (engine, workers, address, task_threads),
+            (engine, workers, address, task_threads), conventions,
         )  # fmt: skip
     finally:
         torch.set_num_threads(before)
 
 
-def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) -> Path:
+def _reproduce(
+    preset, device, out_dir, progress, experiments, ks, seeds, dist, conventions=("theory",)
+) -> Path:
     if isinstance(preset, str):
         if preset not in PRESETS:
             raise InputError(f"preset = {preset!r} is unknown; use one of {sorted(PRESETS)}")
@@ -119,38 +132,51 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    runner = _Runner(preset, dev, out_dir, progress, experiments, ks, seeds)
-    if not runner.jobs():
+    runners = [
+        _Runner(preset.with_convention(c), dev, out_dir, progress, experiments, ks, seeds)
+        for c in conventions
+    ]
+    if not runners[0].jobs():
         raise InputError(
             f"the subset experiments={experiments}, ks={ks}, seeds={seeds} selects no panel "
             f"of preset {preset.name} (vanilla k: {preset.oracle_ks}; memory k: "
             f"{tuple(m * N_ORDINARY for m in preset.memory_ms)})"
         )
     engine, workers, address, threads = dist
-    if engine is not None:
-        runner.pretrain_all(engine, workers, address, threads)
-        runner.run_parallel(engine, workers, address, threads)
-    else:
-        runner.run()
-    _write_csv(runner.rows, out_dir / "results.csv")
+    rows, pretraining, robust, labels = [], [], [], []
+    for runner in runners:
+        _log(f"convention {runner.conv}", progress and len(runners) > 1)
+        if engine is not None:
+            runner.pretrain_all(engine, workers, address, threads)
+            runner.run_parallel(engine, workers, address, threads)
+        else:
+            runner.run()
+        rows += runner.rows
+        pretraining += runner.pretraining
+        robust += runner.robust
+        labels += runner.labels
+    first = runners[0]
+    _write_csv(rows, out_dir / "results.csv")
     _write_json(
-        {"pretraining": runner.pretraining, "robust": runner.robust},
+        {"pretraining": pretraining, "robust": robust, "labels": labels},
         out_dir / "pretraining.json",
     )
-    png, _ = _figure(runner.rows, out_dir)
-    curve_png = _curve_figure(runner.pretraining, out_dir)
+    png, _ = _figure(first.rows, out_dir)
+    curve_png = _curve_figure(pretraining, out_dir)
     path = _html(
-        runner.rows,
-        preset,
+        first.rows,
+        first.p,
         dev,
         time.perf_counter() - t0,
         png,
         out_dir,
-        runner.robust,
-        runner.pretraining,
+        robust,
+        pretraining,
         curve_png,
+        all_rows=rows,
+        labels=labels,
     )
-    missed = [r for r in runner.pretraining if not r["met"]]
+    missed = [r for r in pretraining if not r["met"]]
     for r in missed:
         logger.warning(
             f"[reproduce] WARNING: pretraining MISSED its target: {r['mlm']} MLM k={r['k']} "
@@ -159,7 +185,7 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) 
         )
     if missed:
         logger.warning(
-            f"[reproduce] WARNING: {len(missed)} of {len(runner.pretraining)} MLMs missed "
+            f"[reproduce] WARNING: {len(missed)} of {len(pretraining)} MLMs missed "
             "their TV target: "
             + "; ".join(f"{r['mlm']} k={r['k']} seed={r['seed']} TV {r['tv']:.4f}" for r in missed)
         )

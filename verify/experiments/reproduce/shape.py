@@ -103,3 +103,42 @@ def tv_table(pretraining: list[dict]) -> dict[tuple[str, int], float]:
     for r in pretraining:
         groups.setdefault((r["mlm"], int(r["k"])), []).append(float(r["tv"]))
     return {key: float(np.mean(v)) for key, v in sorted(groups.items())}
+
+
+def side_by_side(rows: list[dict]) -> list[dict]:
+    """Mean test accuracy per (experiment, backbone, method, k) under each convention:
+    ``{"experiment", "backbone", "method", "k", "theory", "authors", "diff",
+    "input_theory", "input_authors", "seeds"}`` (None where a convention did not run it;
+    diff = authors − theory; input_*: tokens the fine-tuned model saw; seeds: per
+    convention)."""
+    groups: dict = {}
+    for r in rows:
+        key = (r["experiment"], r["backbone"], r["method"], int(r["k"]))
+        g = groups.setdefault(key, {}).setdefault(r["convention"], ([], set()))
+        g[0].append(float(r["accuracy"]))
+        g[1].add(int(r["input_len"]))
+    out = []
+    for (exp, bb, method, k), by in sorted(groups.items()):
+        cs = ("theory", "authors")
+        mean = {c: float(np.mean(by[c][0])) if c in by else None for c in cs}
+        both = None not in mean.values()
+        out.append({
+            "experiment": exp, "backbone": bb, "method": method, "k": k, **mean,
+            "diff": mean["authors"] - mean["theory"] if both else None,
+            **{f"input_{c}": (min(by[c][1]) if c in by else None) for c in cs},
+            "seeds": "/".join(str(len(by[c][0])) if c in by else "–" for c in cs),
+        })  # fmt: skip
+    return out
+
+
+def disagreement_table(labels: list[dict]) -> list[dict]:
+    """Mean (over seeds) fraction of test inputs on which the authors' label rule and
+    THEORY's disagree, per (experiment, k): ``{"experiment", "k", "mean", "max", "seeds"}``."""
+    groups: dict = {}
+    for r in labels:
+        groups.setdefault((r["experiment"], int(r["k"])), []).append(float(r["disagreement"]))
+    return [
+        {"experiment": e, "k": k, "mean": float(np.mean(v)), "max": float(np.max(v)),
+         "seeds": len(v)}
+        for (e, k), v in sorted(groups.items())
+    ]  # fmt: skip
