@@ -164,9 +164,13 @@ class Model:
             lik = exact.likelihood(self.exact, xs_all)
             xs = xs_all[np.array([v > 0 for v in lik], dtype=bool)]
             post = exact.posterior_h0(self.exact, xs)
-            pf = posterior_h0(self.float, xs)
-            err = float(np.abs(pf - post.to_float()).max())
-            self._T[T] = {"xs": xs, "post": post, "post_f": pf, "post_err": err}
+            try:
+                pf = posterior_h0(self.float, xs)
+                err, why = float(np.abs(pf - post.to_float()).max()), ""
+            except ValueError as exc:  # the float route refuses an instance exact decides
+                pf, err = np.full(post.num.shape, np.nan), float("inf")
+                why = f"float posterior_h0 raised {type(exc).__name__}: {exc}"
+            self._T[T] = {"xs": xs, "post": post, "post_f": pf, "post_err": err, "post_why": why}
         return self._T[T]
 
     def c_head(self) -> tuple[bool, bool]:
@@ -227,7 +231,9 @@ def _scores(m: Model, T: int, mu: tuple[int, ...]) -> tuple[np.ndarray, list[Fra
     sig = np.array([(v > 0) - (v < 0) for v in ex], dtype=np.int64)
     fs = c["post_f"] @ np.asarray(mu, float)
     why = ""
-    if c["post_err"] > POSTERIOR_TOL:
+    if c["post_why"]:
+        why = c["post_why"][:300]
+    elif c["post_err"] > POSTERIOR_TOL:
         why = f"float posterior differs from the exact one by {c['post_err']:.3e}"
     elif np.any((sig != 0) & (np.sign(fs) != sig)):
         why = "float labels sign(μᵀp(x)) differ from the exact ones"
@@ -604,10 +610,14 @@ def decide_chunk(cell: Cell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: l
         for cid in claim_ids:
             fn, _ = DECIDERS[cid]
             t0 = time.perf_counter()
-            if cid == "prompt.weaker":
-                fn(m, Ts, tallies[cid], tallies[WEAKER_A])
-            else:
-                fn(m, Ts, tallies[cid])
+            try:
+                if cid == "prompt.weaker":
+                    fn(m, Ts, tallies[cid], tallies[WEAKER_A])
+                else:
+                    fn(m, Ts, tallies[cid])
+            except ValueError as exc:  # a route refused a well-formed scope model: a bug
+                tallies[cid].disagree(m.key(Ts[0], 0), f"raised {type(exc).__name__}: "
+                                      f"{str(exc)[:300]}", m.instance(Ts[0], tasks(m.k)[0]))
             seconds[cid] += time.perf_counter() - t0
     return {
         "models": int(hi - lo),
