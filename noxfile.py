@@ -1,6 +1,6 @@
-"""nox sessions: tests, lint, verify (the CI gate), prove (bounded proof), bench, mutants (the gate's mutation
-score), ray (the Ray engine's tests on a two-node local cluster), browser (headless
-screenshot).
+"""nox sessions: tests, lint, verify (the CI gate), prove (bounded proof), bench, mutants
+(the gate's mutation score), ray (the Ray engine's tests on a two-node local cluster),
+browser (headless screenshot).
 
 Sessions reuse the project's own virtualenv (``venv_backend="none"``): CI installs the
 project once (``pip install -e .[dev]``) and every session runs against it.

@@ -142,8 +142,8 @@ def test_cli_prove_results_cases_and_replay(tmp_path: Path, capsys) -> None:
 
 
 def test_prove_finds_smallest_witness_with_replayable_case(tmp_path: Path) -> None:
-    from verify.harness.prove import _case
     from verify.claims import get
+    from verify.harness.prove import _case
     from verify.reports import validate_case
 
     res = decide_chunk(Cell(3, 2, 2), 5900, 6000, (1,), ["head.necessary"])

@@ -38,8 +38,10 @@ def run(quick: bool = False) -> None:
             posterior_h0(hmm, inputs(3, T))
     base = (time.perf_counter() - t1) / len(idx)
     orbits = res["orbits"]
-    print(f"  {orbits} orbits in {wall:.1f}s: {wall / orbits * 1e3:.1f} ms per orbit, "
-          f"{wall / orbits / base:.0f}x the float posteriors alone ({base * 1e3:.2f} ms)")  # fmt: skip
+    print(
+        f"  {orbits} orbits in {wall:.1f}s: {wall / orbits * 1e3:.1f} ms per orbit, "
+        f"{wall / orbits / base:.0f}x the float posteriors alone ({base * 1e3:.2f} ms)"
+    )
     total = 0
     for cid, secs in res["seconds"].items():
         n = res["tallies"][cid]["instances"]
@@ -51,6 +53,8 @@ def run(quick: bool = False) -> None:
         for n in (2, 3):
             c = Cell(k, n, 2)
             orb = int(c.canonical(np.arange(c.models)).sum())
-            print(f"  k={k} n={n}: {c.models:7d} models, {orb:5d} orbits, "
-                  f"reduction {c.models / orb:5.1f}x (|S_k × S_n| = "
-                  f"{math.factorial(k) * math.factorial(n)})")  # fmt: skip
+            print(
+                f"  k={k} n={n}: {c.models:7d} models, {orb:5d} orbits, "
+                f"reduction {c.models / orb:5.1f}x (|S_k × S_n| = "
+                f"{math.factorial(k) * math.factorial(n)})"
+            )

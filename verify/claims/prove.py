@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import itertools
 import time
-from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -113,8 +113,17 @@ class Tally:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
     def merge(self, other: Tally) -> None:
-        for name in ("instances", "premise_false", "passed", "exercised", "searched",
-                     "misses", "failed", "inconclusive", "disagreements"):  # fmt: skip
+        for name in (
+            "instances",
+            "premise_false",
+            "passed",
+            "exercised",
+            "searched",
+            "misses",
+            "failed",
+            "inconclusive",
+            "disagreements",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for r, c in other.discarded.items():
             self.discarded[r] = self.discarded.get(r, 0) + c
@@ -184,8 +193,10 @@ class Model:
     def c_prompt(self, mu: tuple[int, ...]) -> tuple[Any, Any]:
         """(exact C-PROMPT(μ) condition, float conditions.c_prompt), once per model and μ."""
         if mu not in self._prompt:
-            self._prompt[mu] = (exact.c_prompt(self.exact, mu),
-                                conditions.c_prompt(self.float, np.asarray(mu, float)))  # fmt: skip
+            self._prompt[mu] = (
+                exact.c_prompt(self.exact, mu),
+                conditions.c_prompt(self.float, np.asarray(mu, float)),
+            )
         return self._prompt[mu]
 
     def G(self, T: int) -> np.ndarray:
@@ -197,18 +208,19 @@ class Model:
 
     def instance(self, T: int, mu: Any) -> dict:
         """The case-file instance (the registered claims' format): hmm, mu, xs = 𝒮."""
-        return to_jsonable({"hmm": self.float, "mu": np.asarray(mu, float),
-                            "xs": self.at(T)["xs"]})  # fmt: skip
+        return to_jsonable({"hmm": self.float, "mu": np.asarray(mu, float), "xs": self.at(T)["xs"]})
 
 
 @lru_cache(maxsize=65536)
 def _c_head_mu(emission: tuple, mu: tuple[int, ...]) -> tuple[Any, bool]:
     """(exact C-HEAD(μ), float c_head_mu holds): both depend on W alone, so one emission
     matrix (tuple of Fraction rows) is decided once per worker."""
-    k, n = len(emission), len(emission[0])
-    ex = RationalHMM(tuple([Fraction(1, k)] * k),
-                     tuple(tuple(Fraction(int(i == j)) for j in range(k)) for i in range(k)),
-                     emission)  # fmt: skip
+    k = len(emission)
+    ex = RationalHMM(
+        tuple([Fraction(1, k)] * k),
+        tuple(tuple(Fraction(int(i == j)) for j in range(k)) for i in range(k)),
+        emission,
+    )
     fl = conditions.c_head_mu(ex.to_float(), np.asarray(mu, float)).holds
     return exact.c_head_mu(ex, mu), fl
 
@@ -217,9 +229,11 @@ def _c_head_mu(emission: tuple, mu: tuple[int, ...]) -> tuple[Any, bool]:
 def _c_head(emission: tuple) -> tuple[bool, bool]:
     """(exact rank W = k, float conditions.c_head holds), W alone."""
     k = len(emission)
-    ex = RationalHMM(tuple([Fraction(1, k)] * k),
-                     tuple(tuple(Fraction(int(i == j)) for j in range(k)) for i in range(k)),
-                     emission)  # fmt: skip
+    ex = RationalHMM(
+        tuple([Fraction(1, k)] * k),
+        tuple(tuple(Fraction(int(i == j)) for j in range(k)) for i in range(k)),
+        emission,
+    )
     return exact.c_head(ex).holds, conditions.c_head(ex.to_float()).holds
 
 
@@ -291,8 +305,9 @@ def _cert(m: Model, T: int, sig: np.ndarray, G: np.ndarray, mu: Any) -> dict | N
     xs = m.at(T)["xs"]
     hint = np.zeros(len(xs))
     hint[sub] = [float(v) for v in lam]
-    cert = exact.find_certificate(m.exact, xs, sig, sub, lambda_hint=hint,
-                                  task={"mu": [int(v) for v in mu]})  # fmt: skip
+    cert = exact.find_certificate(
+        m.exact, xs, sig, sub, lambda_hint=hint, task={"mu": [int(v) for v in mu]}
+    )
     if cert is None:  # pragma: no cover - separable() found λ ≥ 0 on this support
         raise AssertionError("find_certificate found no λ on separable()'s support")
     return cert
@@ -309,8 +324,9 @@ def head_exact(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             t.instances += 1
             key = m.key(T, mi)
             if ex_holds != fl_holds:
-                t.disagree(key, f"c_head says {fl_holds}, exact rank says {ex_holds}",
-                           m.instance(T, mu))  # fmt: skip
+                t.disagree(
+                    key, f"c_head says {fl_holds}, exact rank says {ex_holds}", m.instance(T, mu)
+                )
                 continue
             if not ex_holds:
                 t.premise_false += 1
@@ -326,8 +342,9 @@ def head_exact(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             G = m.G(T)
             if b is None or not _identity(G, b, score):
                 t.failed += 1
-                t.record("first_fail", key, "b*ᵀG(x) ≠ μᵀp(x) exactly (C-HEAD holds)",
-                         m.instance(T, mu))  # fmt: skip
+                t.record(
+                    "first_fail", key, "b*ᵀG(x) ≠ μᵀp(x) exactly (C-HEAD holds)", m.instance(T, mu)
+                )
                 continue
             t.passed += 1
             t.exercised += _both(sig)
@@ -348,8 +365,11 @@ def head_rowspace(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             t.instances += 1
             key = m.key(T, mi)
             if fl != cond.holds:
-                t.disagree(key, f"c_head_mu says {fl}, exact solvability says {cond.holds}",
-                           m.instance(T, mu))  # fmt: skip
+                t.disagree(
+                    key,
+                    f"c_head_mu says {fl}, exact solvability says {cond.holds}",
+                    m.instance(T, mu),
+                )
                 continue
             if ex_head or not cond.holds:
                 t.premise_false += 1
@@ -364,8 +384,9 @@ def head_rowspace(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             G = m.G(T)
             if not _identity(G, cond.witness["b"], score):
                 t.failed += 1
-                t.record("first_fail", key, "bᵀG(x) ≠ μᵀp(x) exactly for Wᵀb = μ",
-                         m.instance(T, mu))  # fmt: skip
+                t.record(
+                    "first_fail", key, "bᵀG(x) ≠ μᵀp(x) exactly for Wᵀb = μ", m.instance(T, mu)
+                )
                 continue
             t.passed += 1
             t.exercised += _both(sig)
@@ -419,8 +440,13 @@ def head_necessary(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             if cert is None:
                 t.misses += 1
                 continue
-            t.record("first_witness", key, "C-HEAD(μ) fails and no linear head recovers "
-                     "(exact certificate Σλ y G(x) = 0)", inst, cert)  # fmt: skip
+            t.record(
+                "first_witness",
+                key,
+                "C-HEAD(μ) fails and no linear head recovers (exact certificate Σλ y G(x) = 0)",
+                inst,
+                cert,
+            )
 
 
 def _prompt_ok(m: Model) -> bool:
@@ -439,8 +465,11 @@ def prompt_exact(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             t.instances += 1
             key = m.key(T, mi)
             if fl.holds != cond.holds:
-                t.disagree(key, f"c_prompt says {fl.holds}, exact search says {cond.holds}",
-                           m.instance(T, mu))  # fmt: skip
+                t.disagree(
+                    key,
+                    f"c_prompt says {fl.holds}, exact search says {cond.holds}",
+                    m.instance(T, mu),
+                )
                 continue
             if not cond.holds:
                 t.premise_false += 1
@@ -462,8 +491,7 @@ def prompt_exact(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             target = [s / p for s, p in zip(score, pv, strict=True)]
             if not _identity(Gu, b, target):
                 t.failed += 1
-                t.record("first_fail", key, "bᵀG(u,x) ≠ μᵀp(x)/(vᵀp(x)) exactly",
-                         m.instance(T, mu))  # fmt: skip
+                t.record("first_fail", key, "bᵀG(u,x) ≠ μᵀp(x)/(vᵀp(x)) exactly", m.instance(T, mu))
                 continue
             t.passed += 1
             t.exercised += _both(sig) and len(cond.witness["S"]) < m.k
@@ -492,8 +520,9 @@ def prompt_weaker(m: Model, Ts: tuple[int, ...], t: Tally, part_a: Tally) -> Non
         key0 = m.key(Ts[0], mi)
         part_a.instances += 1
         if fl != cond.holds:
-            part_a.disagree(key0, f"c_prompt says {fl}, exact search says {cond.holds}",
-                            m.instance(Ts[0], mu))  # fmt: skip
+            part_a.disagree(
+                key0, f"c_prompt says {fl}, exact search says {cond.holds}", m.instance(Ts[0], mu)
+            )
         if not (ex_head and positive):
             part_a.premise_false += 1
         elif cond.holds:
@@ -501,8 +530,9 @@ def prompt_weaker(m: Model, Ts: tuple[int, ...], t: Tally, part_a: Tally) -> Non
             part_a.exercised += 1
         else:
             part_a.failed += 1
-            part_a.record("first_fail", key0, "C-HEAD holds, π > 0, C-PROMPT(μ) fails",
-                          m.instance(Ts[0], mu))  # fmt: skip
+            part_a.record(
+                "first_fail", key0, "C-HEAD holds, π > 0, C-PROMPT(μ) fails", m.instance(Ts[0], mu)
+            )
         for T in Ts:
             t.instances += 1
             key = m.key(T, mi)
@@ -536,10 +566,19 @@ def prompt_weaker(m: Model, Ts: tuple[int, ...], t: Tally, part_a: Tally) -> Non
             if cert is None:
                 t.misses += 1
                 continue
-            cert["prompt"] = {"U": list(cond.witness["U"]), "S": list(cond.witness["S"]),
-                              "b": [str(v) for v in cond.witness["b"]]}  # fmt: skip
-            t.record("first_witness", key, f"prompt U={list(cond.witness['U'])} recovers "
-                     "every label; no linear head does (exact certificate)", inst, cert)  # fmt: skip
+            cert["prompt"] = {
+                "U": list(cond.witness["U"]),
+                "S": list(cond.witness["S"]),
+                "b": [str(v) for v in cond.witness["b"]],
+            }
+            t.record(
+                "first_witness",
+                key,
+                f"prompt U={list(cond.witness['U'])} recovers "
+                "every label; no linear head does (exact certificate)",
+                inst,
+                cert,
+            )
 
 
 def prompt_multi_token(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
@@ -565,8 +604,7 @@ def prompt_multi_token(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
                 t.discard("the prompt has probability 0 on an input of 𝒮")
                 continue
             one = exact.prompted_mask_probe(m.exact, xs, [w])
-            inst = to_jsonable({"hmm": m.float, "xs": xs,
-                                "prompt": np.array([u1, u2], float)})  # fmt: skip
+            inst = to_jsonable({"hmm": m.float, "xs": xs, "prompt": np.array([u1, u2], float)})
             if not np.array_equal(two.fractions(), one.fractions()):
                 t.failed += 1
                 t.record("first_fail", key, "G(u_1 u_2, x) ≠ G(w_2, x) exactly", inst)
@@ -576,8 +614,9 @@ def prompt_multi_token(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             fl = prompted_mask_probe(m.float, xs, np.array([u1, u2], float))
             err = float(np.abs(fl - two.to_float()).max())
             if err > POSTERIOR_TOL:
-                t.disagree(key, f"float two-slot probe differs from the exact one by {err:.3e}",
-                           inst)  # fmt: skip
+                t.disagree(
+                    key, f"float two-slot probe differs from the exact one by {err:.3e}", inst
+                )
 
 
 #: Claim ID → (decider, kind as proved here). prompt.weaker's (a) part is its own tally.
@@ -616,8 +655,11 @@ def decide_chunk(cell: Cell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: l
                 else:
                     fn(m, Ts, tallies[cid])
             except ValueError as exc:  # a route refused a well-formed scope model: a bug
-                tallies[cid].disagree(m.key(Ts[0], 0), f"raised {type(exc).__name__}: "
-                                      f"{str(exc)[:300]}", m.instance(Ts[0], tasks(m.k)[0]))
+                tallies[cid].disagree(
+                    m.key(Ts[0], 0),
+                    f"raised {type(exc).__name__}: {str(exc)[:300]}",
+                    m.instance(Ts[0], tasks(m.k)[0]),
+                )
             seconds[cid] += time.perf_counter() - t0
     return {
         "models": int(hi - lo),
@@ -628,5 +670,13 @@ def decide_chunk(cell: Cell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: l
     }
 
 
-__all__ = ["DECIDERS", "NOT_EXPRESSIBLE", "POSTERIOR_TOL", "WEAKER_A", "Model", "Tally",
-           "decide_chunk", "separable"]  # fmt: skip
+__all__ = [
+    "DECIDERS",
+    "NOT_EXPRESSIBLE",
+    "POSTERIOR_TOL",
+    "WEAKER_A",
+    "Model",
+    "Tally",
+    "decide_chunk",
+    "separable",
+]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -39,7 +39,7 @@ CHUNK_SIZE = 4096
 MAX_CELL_MODELS = 10**12
 
 
-@lru_cache(maxsize=None)
+@cache
 def compositions(total: int, parts: int) -> tuple[tuple[int, ...], ...]:
     """Every tuple of ``parts`` non-negative ints summing to ``total``, lexicographic
     ascending. ``len == C(total + parts − 1, parts − 1)``."""
@@ -47,7 +47,7 @@ def compositions(total: int, parts: int) -> tuple[tuple[int, ...], ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def row_table(total: int, parts: int) -> tuple[np.ndarray, dict[tuple[int, ...], int]]:
     """(R, parts) int64 array of compositions and the inverse map row → index."""
     rows = compositions(total, parts)
@@ -124,7 +124,7 @@ class Cell:
         return keep
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lookup(den: int, parts: int) -> np.ndarray:
     """Base-(den+1) code of a composition → its row index (−1 elsewhere)."""
     rows, _ = row_table(den, parts)
@@ -135,7 +135,7 @@ def _lookup(den: int, parts: int) -> np.ndarray:
     return table
 
 
-@lru_cache(maxsize=None)
+@cache
 def tasks(k: int) -> tuple[tuple[int, ...], ...]:
     """μ ∈ {−1, 0, 1}^k, μ ≠ 0, first non-zero entry +1 (one per ±μ pair), in the
     lexicographic order of ``itertools.product((0, 1, -1), repeat=k)``."""
@@ -147,7 +147,7 @@ def tasks(k: int) -> tuple[tuple[int, ...], ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def inputs(n: int, T: int) -> np.ndarray:
     """Every x ∈ [n]^T, (n**T, T) int64, lexicographic."""
     return np.array(list(itertools.product(range(n), repeat=T)), dtype=np.int64).reshape(-1, T)

@@ -67,15 +67,18 @@ def run_chunk(task: ChunkTask) -> dict:
     """Decide one chunk (in a worker); the result is plain JSON."""
     registry.load_builtin()  # the existential deciders call the registered checks
     t0 = time.perf_counter()
-    out = decide_chunk(Cell(task.k, task.n, task.den), task.lo, task.hi, task.Ts,
-                       list(task.claims))  # fmt: skip
+    out = decide_chunk(Cell(task.k, task.n, task.den), task.lo, task.hi, task.Ts, list(task.claims))
     out["wall_s"] = time.perf_counter() - t0
     return out
 
 
 def chunk_tag(scope: Scope, claims: Sequence[str], chunk_size: int) -> str:
-    ident = {"scope": scope.to_dict(), "claims": sorted(claims), "chunk_size": chunk_size,
-             "format": CHUNK_FORMAT}  # fmt: skip
+    ident = {
+        "scope": scope.to_dict(),
+        "claims": sorted(claims),
+        "chunk_size": chunk_size,
+        "format": CHUNK_FORMAT,
+    }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -97,8 +100,15 @@ def _load_chunk(path: Path, task: ChunkTask) -> dict | None:
 
 
 def _task_dict(task: ChunkTask) -> dict:
-    return {"k": task.k, "n": task.n, "den": task.den, "lo": task.lo, "hi": task.hi,
-            "T": list(task.Ts), "claims": list(task.claims)}  # fmt: skip
+    return {
+        "k": task.k,
+        "n": task.n,
+        "den": task.den,
+        "lo": task.lo,
+        "hi": task.hi,
+        "T": list(task.Ts),
+        "claims": list(task.claims),
+    }
 
 
 @dataclass
@@ -128,12 +138,17 @@ def prove(
     total)`` after every chunk. Claims prove cannot express are returned with the reason.
     """
     supported = [c for c in claim_ids if c in DECIDERS]
-    skipped = {c: NOT_EXPRESSIBLE.get(c, "no exact decider for this claim (user or new "
-               "claim): prove supports " + ", ".join(DECIDERS)) for c in claim_ids
-               if c not in DECIDERS}  # fmt: skip
+    skipped = {
+        c: NOT_EXPRESSIBLE.get(
+            c,
+            "no exact decider for this claim (user or new "
+            "claim): prove supports " + ", ".join(DECIDERS),
+        )
+        for c in claim_ids
+        if c not in DECIDERS
+    }
     chunks = scope.chunks(chunk_size)
-    tasks = [ChunkTask(c.k, c.n, c.den, lo, hi, scope.Ts, tuple(supported))
-             for c, lo, hi in chunks]  # fmt: skip
+    tasks = [ChunkTask(c.k, c.n, c.den, lo, hi, scope.Ts, tuple(supported)) for c, lo, hi in chunks]
     folder = Path(out_dir) / "prove" / "chunks" / chunk_tag(scope, supported, chunk_size)
     folder.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict] = {}
@@ -153,8 +168,9 @@ def prove(
     t0 = time.perf_counter()
     interrupted = False
     if supported and todo:
-        stream = run_tasks(run_chunk, [tasks[i] for i in todo], engine=engine,
-                           workers=workers, address=address)  # fmt: skip
+        stream = run_tasks(
+            run_chunk, [tasks[i] for i in todo], engine=engine, workers=workers, address=address
+        )
         try:
             for j, res in stream:
                 i = todo[j]
@@ -171,14 +187,24 @@ def prove(
             stream.close()
     wall = time.perf_counter() - t0
     totals = _totals(scope, tasks, results, resumed, damaged, failed, wall, folder)
-    records = [
-        _record(cid, scope, tasks, results, failed, totals) for cid in supported
-    ] if supported else []
+    records = (
+        [_record(cid, scope, tasks, results, failed, totals) for cid in supported]
+        if supported
+        else []
+    )
     return ProveRun(records, skipped, totals, interrupted)
 
 
-def _totals(scope: Scope, tasks: list[ChunkTask], results: dict[int, dict], resumed: int,
-            damaged: list[str], failed: dict[int, str], wall: float, folder: Path) -> dict:  # fmt: skip
+def _totals(
+    scope: Scope,
+    tasks: list[ChunkTask],
+    results: dict[int, dict],
+    resumed: int,
+    damaged: list[str],
+    failed: dict[int, str],
+    wall: float,
+    folder: Path,
+) -> dict:
     cells: dict[str, dict] = {}
     for i, t in enumerate(tasks):
         c = cells.setdefault(f"k={t.k} n={t.n}", {"models": 0, "orbits": 0, "stationary_orbits": 0})
@@ -244,35 +270,59 @@ def _counts(t: Tally, totals: dict, secs: float) -> dict:
 
 def _case(c: registry.Claim, role: str, slot: list) -> dict:
     key, message, instance, detail = slot
-    outcome = {"status": "witness" if role == "witness" else "fail", "message": message,
-               "quantities": {}, "detail": {"key": _key_text(key), "prove_key": key}}  # fmt: skip
+    outcome = {
+        "status": "witness" if role == "witness" else "fail",
+        "message": message,
+        "quantities": {},
+        "detail": {"key": _key_text(key), "prove_key": key},
+    }
     if detail:
         outcome["detail"]["certificate"] = detail
     return case_document(c, None, role, instance, outcome)
 
 
-def _status(cid: str, kind: str, t: Tally, a: Tally | None, failed: dict) -> tuple[str, str, list | None, str]:  # fmt: skip
+def _status(
+    cid: str, kind: str, t: Tally, a: Tally | None, failed: dict
+) -> tuple[str, str, list | None, str]:
     """(status, message, case slot, role)."""
     if failed:
-        return ClaimStatus.ERROR.value, f"{len(failed)} chunks failed: " + next(
-            iter(failed.values())), None, ""
+        return (
+            ClaimStatus.ERROR.value,
+            f"{len(failed)} chunks failed: " + next(iter(failed.values())),
+            None,
+            "",
+        )
     for tally, part in ((t, ""), (a, " (a)")):
         if tally is None:
             continue
         if tally.failed:
-            return ClaimStatus.FALSIFIED.value, (
-                f"falsified{part}: {tally.failed} counterexamples; smallest at "
-                f"{_key_text(tally.first_fail[0])}: {tally.first_fail[1]}"
-            ), tally.first_fail, "counterexample"
+            return (
+                ClaimStatus.FALSIFIED.value,
+                (
+                    f"falsified{part}: {tally.failed} counterexamples; smallest at "
+                    f"{_key_text(tally.first_fail[0])}: {tally.first_fail[1]}"
+                ),
+                tally.first_fail,
+                "counterexample",
+            )
         if tally.disagreements:
             d = tally.first_disagreement
-            return ClaimStatus.FALSIFIED.value, (
-                f"the float route disagrees with the exact one{part} on {tally.disagreements} "
-                f"instances; first at {_key_text(d[0])}: {d[1]}"
-            ), [d[0], d[1], d[2], None], "counterexample"
+            return (
+                ClaimStatus.FALSIFIED.value,
+                (
+                    f"the float route disagrees with the exact one{part} on {tally.disagreements} "
+                    f"instances; first at {_key_text(d[0])}: {d[1]}"
+                ),
+                [d[0], d[1], d[2], None],
+                "counterexample",
+            )
     if t.inconclusive:
-        return ClaimStatus.INCONCLUSIVE.value, (
-            f"{t.inconclusive} instances the float route could not decide"), None, ""
+        return (
+            ClaimStatus.INCONCLUSIVE.value,
+            (f"{t.inconclusive} instances the float route could not decide"),
+            None,
+            "",
+        )
     if kind == "existential":
         extra = ""
         if a is not None:
@@ -280,33 +330,59 @@ def _status(cid: str, kind: str, t: Tally, a: Tally | None, failed: dict) -> tup
                 return ClaimStatus.VACUOUS.value, "(a): no instance met C-HEAD with π > 0", None, ""
             extra = f"; (a) proved on {a.passed} instances"
         if t.first_witness is None:
-            return ClaimStatus.NOT_FOUND.value, (
-                f"none in scope: {t.searched} candidates decided exactly, none a witness"
-                + extra), None, ""
-        return ClaimStatus.FOUND.value, (
-            f"smallest witness at {_key_text(t.first_witness[0])} (after {t.misses} "
-            f"exactly decided non-witnesses): {t.first_witness[1]}" + extra
-        ), t.first_witness, "witness"
+            return (
+                ClaimStatus.NOT_FOUND.value,
+                (f"none in scope: {t.searched} candidates decided exactly, none a witness" + extra),
+                None,
+                "",
+            )
+        return (
+            ClaimStatus.FOUND.value,
+            (
+                f"smallest witness at {_key_text(t.first_witness[0])} (after {t.misses} "
+                f"exactly decided non-witnesses): {t.first_witness[1]}" + extra
+            ),
+            t.first_witness,
+            "witness",
+        )
     if t.exercised == 0:
-        return ClaimStatus.VACUOUS.value, (
-            f"vacuous: no instance with both labels met the premise ({t.passed} passed)"
-        ), None, ""
-    return ClaimStatus.HELD.value, (
-        f"proved on the scope: {t.passed} instances decided exactly ({t.exercised} with both "
-        f"labels), {t.premise_false} outside the premise, "
-        f"{sum(t.discarded.values())} ill-posed, 0 float/exact disagreements"
-    ), None, ""
+        return (
+            ClaimStatus.VACUOUS.value,
+            (f"vacuous: no instance with both labels met the premise ({t.passed} passed)"),
+            None,
+            "",
+        )
+    return (
+        ClaimStatus.HELD.value,
+        (
+            f"proved on the scope: {t.passed} instances decided exactly ({t.exercised} with both "
+            f"labels), {t.premise_false} outside the premise, "
+            f"{sum(t.discarded.values())} ill-posed, 0 float/exact disagreements"
+        ),
+        None,
+        "",
+    )
 
 
-def _record(cid: str, scope: Scope, tasks: list[ChunkTask], results: dict[int, dict],
-            failed: dict[int, str], totals: dict) -> dict:  # fmt: skip
+def _record(
+    cid: str,
+    scope: Scope,
+    tasks: list[ChunkTask],
+    results: dict[int, dict],
+    failed: dict[int, str],
+    totals: dict,
+) -> dict:
     c = registry.get(cid)
     _, kind = DECIDERS[cid]
     t, secs = _merged(cid, results)
     a = _merged(WEAKER_A, results)[0] if cid == "prompt.weaker" else None
     if len(results) < len(tasks) and not failed:
-        status, message, slot, role = (ClaimStatus.INCONCLUSIVE.value,
-            f"interrupted: {len(results)} of {len(tasks)} chunks decided", None, "")  # fmt: skip
+        status, message, slot, role = (
+            ClaimStatus.INCONCLUSIVE.value,
+            f"interrupted: {len(results)} of {len(tasks)} chunks decided",
+            None,
+            "",
+        )
     else:
         status, message, slot, role = _status(cid, kind, t, a, failed)
     counts = _counts(t, totals, secs)
