@@ -326,9 +326,13 @@ def _status(
     if kind == "existential":
         extra = ""
         if a is not None:
-            if a.exercised == 0:
-                return ClaimStatus.VACUOUS.value, "(a): no instance met C-HEAD with π > 0", None, ""
-            extra = f"; (a) proved on {a.passed} instances"
+            # (a) is an implication: in a scope where no model meets C-HEAD with π > 0 it is
+            # vacuous there (said so), while (b)'s search still decides the claim
+            extra = (
+                f"; (a) proved on {a.passed} instances"
+                if a.exercised
+                else "; (a) vacuous here: no model meets C-HEAD with π > 0"
+            )
         if t.first_witness is None:
             return (
                 ClaimStatus.NOT_FOUND.value,
