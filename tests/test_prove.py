@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from verify.claims import load_builtin
-from verify.claims.prove import DECIDERS, Tally, decide_chunk, separable
+from verify.claims.prove import DECIDERS, WEAKER_A, Tally, decide_chunk, separable
 from verify.cli import main
+from verify.exact import check_certificate
 from verify.exact.scope import Cell, Scope, compositions, tasks
 from verify.harness.prove import prove
 
@@ -83,12 +84,13 @@ def _decisions(records: list[dict]) -> list:
 
 
 def test_chunks_resume_and_any_worker_count_agree(tmp_path: Path) -> None:
-    scope = Scope((2,), (2, 3), (1, 2), 2)
+    scope = Scope((2,), (2, 3), (1,), 2)
     ids = list(DECIDERS)
     one = prove(ids, scope, tmp_path / "a", workers=1, chunk_size=100)
     two = prove(ids, scope, tmp_path / "b", workers=2, chunk_size=350)
     assert _decisions(one.records) == _decisions(two.records)
     assert one.totals["models"] == 243 + 972 and one.totals["orbits"] == 72 + 114
+    assert one.totals["chunks"] == 3 + 10
     # resume: every chunk is read back; a damaged one is named and recomputed
     folder = Path(one.totals["chunk_dir"])
     files = sorted(folder.glob("*.json"))
@@ -100,28 +102,40 @@ def test_chunks_resume_and_any_worker_count_agree(tmp_path: Path) -> None:
     assert _decisions(again.records) == _decisions(one.records)
 
 
+#: Index slices of k = 3 cells (T = 1) holding the smallest witnesses that the full
+#: scopes find: head.necessary's (den = 2, model #5917) and prompt.weaker's (den = 3,
+#: model #325508), with head.rowspace and prompt.exact exercised (both labels).
+SLICES = ((Cell(3, 2, 2), 5900, 6000), (Cell(3, 2, 3), 325500, 325520))
+
+
 def test_small_scope_proves_every_supported_claim(tmp_path: Path) -> None:
-    """The CI scope: k = 2 (all of it) proves head.exact and prompt.multi_token; the k = 3,
-    n = 2, T = 1 slice up to the smallest witnesses finds head.necessary's and decides
-    prompt.weaker (a) and prompt.exact/head.rowspace with both labels."""
+    """The CI proof: all of k = 2 (n = 2, T ≤ 2), then two k = 3 slices. Every supported
+    claim is decided with no counterexample and no float/exact disagreement; each universal
+    claim is exercised (both labels) somewhere; both existential witnesses are found, with
+    exact certificates."""
     out = {r["id"]: r for r in prove(list(DECIDERS), Scope((2,), (2,), (1, 2), 2),
                                      tmp_path).records}  # fmt: skip
     assert out["head.exact"]["status"] == "held"
     assert out["head.exact"]["strength"] == "proved"
-    assert out["head.exact"]["counts"]["float_vs_exact_disagreements"] == 0
     assert out["prompt.multi_token"]["status"] == "held"
+    assert out["prompt.weaker"]["counts"]["part_a"]["passed"] > 0  # (a) proved on k = 2
     # k = 2: rank-deficient W has identical rows, so one label: vacuous, never held
     assert out["head.rowspace"]["status"] == "vacuous"
     assert out["head.necessary"]["status"] == "not_found"
-    # k = 3, n = 2, T = 1 slice holding the smallest head.necessary witness
-    cell = Cell(3, 2, 2)
-    res = decide_chunk(cell, 5900, 6000, (1,), list(DECIDERS))
-    nec = Tally.from_dict(res["tallies"]["head.necessary"])
-    assert nec.first_witness is not None and nec.disagreements == 0
-    assert nec.first_witness[3]["exact"] is True
+    total = {cid: Tally() for cid in [*DECIDERS, WEAKER_A]}
+    for cell, lo, hi in SLICES:
+        res = decide_chunk(cell, lo, hi, (1,), list(DECIDERS))
+        for cid, d in res["tallies"].items():
+            total[cid].merge(Tally.from_dict(d))
+    for cid, t in total.items():
+        assert t.failed == 0 and t.disagreements == 0 and t.inconclusive == 0, cid
     for cid in ("head.rowspace", "prompt.exact", "prompt.multi_token"):
-        t = Tally.from_dict(res["tallies"][cid])
-        assert t.failed == 0 and t.disagreements == 0, cid
+        assert total[cid].exercised > 0, cid
+    nec, weak = total["head.necessary"], total["prompt.weaker"]
+    assert nec.first_witness[0] == [3, 2, 1, 2, 5917, 3]
+    assert weak.first_witness[0] == [3, 2, 1, 3, 325508, 10]
+    for w in (nec.first_witness, weak.first_witness):
+        assert w[3]["exact"] is True and check_certificate(w[3])[0]
 
 
 def test_cli_prove_results_cases_and_replay(tmp_path: Path, capsys) -> None:
