@@ -17,7 +17,7 @@ import numpy as np
 from ..claims import load_builtin
 from ..claims.prove import DECIDERS, decide_chunk
 from ..exact.scope import Cell, inputs
-from ..inference import posterior_h0
+from ..inference import log_likelihood, posterior_h0
 from ..models import HMM
 
 
@@ -35,7 +35,8 @@ def run(quick: bool = False) -> None:
     for i in range(len(idx)):
         hmm = HMM(s[i] / 2, A[i] / 2, E[i] / 2)
         for T in Ts:
-            posterior_h0(hmm, inputs(3, T))
+            xs = inputs(3, T)
+            posterior_h0(hmm, xs[np.isfinite(log_likelihood(hmm, xs))])  # 𝒮: P(x) > 0
     base = (time.perf_counter() - t1) / len(idx)
     orbits = res["orbits"]
     print(
