@@ -17,13 +17,15 @@ import numpy as np
 import pytest
 
 from verify.claims import load_builtin
-from verify.claims.prove import DECIDERS, WEAKER_A, Tally, decide_chunk, separable
+from verify.claims.prove import DECIDERS, MEMORY_CLAIMS, WEAKER_A, Tally, decide_chunk, separable
 from verify.cli import main
 from verify.exact import check_certificate
 from verify.exact.scope import Cell, Scope, compositions, tasks
 from verify.harness.prove import prove
 
 load_builtin()
+#: The claims decided on HMM cells (memory.iid_exact has its own cells and test).
+HMM_IDS = [c for c in DECIDERS if c not in MEMORY_CLAIMS]
 
 
 def _orbits_brute(k: int, n: int, den: int) -> int:
@@ -85,7 +87,7 @@ def _decisions(records: list[dict]) -> list:
 
 def test_chunks_resume_and_any_worker_count_agree(tmp_path: Path) -> None:
     scope = Scope((2,), (2, 3), (1,), 2)
-    ids = list(DECIDERS)
+    ids = HMM_IDS
     one = prove(ids, scope, tmp_path / "a", workers=1, chunk_size=100)
     two = prove(ids, scope, tmp_path / "b", workers=2, chunk_size=350)
     assert _decisions(one.records) == _decisions(two.records)
@@ -113,7 +115,7 @@ def test_small_scope_proves_every_supported_claim(tmp_path: Path) -> None:
     claim is decided with no counterexample and no float/exact disagreement; each universal
     claim is exercised (both labels) somewhere; both existential witnesses are found, with
     exact certificates."""
-    out = {r["id"]: r for r in prove(list(DECIDERS), Scope((2,), (2,), (1, 2), 2),
+    out = {r["id"]: r for r in prove(HMM_IDS, Scope((2,), (2,), (1, 2), 2),
                                      tmp_path).records}  # fmt: skip
     assert out["head.exact"]["status"] == "held"
     assert out["head.exact"]["strength"] == "proved"
@@ -122,9 +124,9 @@ def test_small_scope_proves_every_supported_claim(tmp_path: Path) -> None:
     # k = 2: rank-deficient W has identical rows, so one label: vacuous, never held
     assert out["head.rowspace"]["status"] == "vacuous"
     assert out["head.necessary"]["status"] == "not_found"
-    total = {cid: Tally() for cid in [*DECIDERS, WEAKER_A]}
+    total = {cid: Tally() for cid in [*HMM_IDS, WEAKER_A]}
     for cell, lo, hi in SLICES:
-        res = decide_chunk(cell, lo, hi, (1,), list(DECIDERS))
+        res = decide_chunk(cell, lo, hi, (1,), HMM_IDS)
         for cid, d in res["tallies"].items():
             total[cid].merge(Tally.from_dict(d))
     for cid, t in total.items():
@@ -166,3 +168,13 @@ def test_prove_finds_smallest_witness_with_replayable_case(tmp_path: Path) -> No
     path = tmp_path / "case.json"
     path.write_text(json.dumps(case), encoding="utf-8")
     assert main(["replay", str(path)]) == 0
+
+
+def test_memory_iid_exact_is_proved_on_its_memory_cells(tmp_path: Path) -> None:
+    """memory.iid_exact on every N = 1, i.i.d. memory model with m = s = 2, n = 2, T = 1 in
+    halves: held, with its own model count (3 priors × 3 π_S × 3⁴ emissions)."""
+    scope = Scope((2,), (2,), (1,), 2, (2,), (2,))
+    (rec,) = prove(["memory.iid_exact"], scope, tmp_path).records
+    assert rec["status"] == "held" and rec["strength"] == "proved"
+    assert rec["counts"]["models"] == 729 and rec["counts"]["exercised"] > 0
+    assert rec["counts"]["float_vs_exact_disagreements"] == 0

@@ -359,10 +359,13 @@ def prove_scope(args: argparse.Namespace) -> Any:
         ks = parse_int_list(args.k, "--k", 1, 4)
         ns = parse_int_list(args.n, "--n", 1, 4)
         Ts = parse_int_list(args.T, "--T", 1, 4)
-        memory = {a: list(parse_int_list(getattr(args, a), f"--{a}", 1, 4)) for a in "msN"}
+        ms = parse_int_list(args.m, "--m", 2, 3)
+        ss = parse_int_list(args.s, "--s", 1, 3)
+        if parse_int_list(args.N, "--N", 1, 4) != (1,):
+            raise UsageError("--N: memory.iid_exact, the memory claim prove decides, has N = 1")
         if not 1 <= args.den <= 6:
             raise UsageError(f"--den {args.den}: expected 1 ≤ den ≤ 6")
-        return Scope(ks, ns, Ts, args.den), memory
+        return Scope(ks, ns, Ts, args.den, ms, ss)
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
@@ -375,7 +378,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
     chunk_size = CHUNK_SIZE if args.chunk_size is None else args.chunk_size
     if chunk_size < 1:
         raise UsageError(f"--chunk-size must be ≥ 1, got {chunk_size}")
-    scope, memory = prove_scope(args)
+    scope = prove_scope(args)
     report_dir, json_path, junit_path = _output_paths(args)
     _load([])
     ids = _select(args.ids)
@@ -395,7 +398,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
         wall_time_s=time.perf_counter() - t0, exit_code=code, report_dir=args.report_dir,
     )  # fmt: skip
     doc["mode"] = "prove"
-    doc["scope"] = {**scope.to_dict(), "memory": memory}
+    doc["scope"] = scope.to_dict()
     doc["prove"] = run.totals
     doc["not_expressible"] = run.not_expressible
     reports.write_all(doc, report_dir, json_path, junit_path)

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from verify import conditions, exact
-from verify.exact.linalg import solve
-from verify.exact.rational import RationalHMM
-from verify.exact.scope import Cell, inputs, stationary, tasks
-from verify.inference import posterior_h0, prompted_mask_probe
-from verify.models import HMM
+from verify.exact.linalg import rank, solve
+from verify.exact.rational import RationalHMM, RationalMemoryHMM
+from verify.exact.scope import Cell, MemCell, inputs, stationary, tasks
+from verify.inference import memory_posterior, posterior_h0, prompted_mask_probe
+from verify.models import HMM, MemoryHMM
 from verify.recovery import witnesses
 
 from ._support import GAMMA_TOL, IDENTITY_TOL
@@ -53,8 +53,6 @@ NOT_EXPRESSIBLE = {
     "prompt.multi_token_start": "existential over real two-slot prompts; not enumerated in "
     "this version",
     "prompt.trained": "trains a torch head: not an exact statement",
-    "memory.iid_exact": "memory models are not enumerated in this version (--m/--s/--N are "
-    "accepted and recorded)",
     "memory.pool": "asymptotic (T → ∞): no finite T decides a limit",
     "memory.prompt": "memory models are not enumerated in this version",
     "memory.prompt_limit": "asymptotic (T → ∞): no finite T decides a limit",
@@ -619,6 +617,112 @@ def prompt_multi_token(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
                 )
 
 
+class MemModel:
+    """One memory.iid_exact scope model: N = 1, prior (m,), i.i.d. states π_S (s,),
+    emission (m·s, n), integer numerators over ``den``; exact and float forms."""
+
+    def __init__(self, cell: MemCell, idx: int, prior: Any, pi: Any, E: Any) -> None:
+        self.cell, self.idx, den = cell, int(idx), cell.den
+        fr = lambda v: Fraction(int(v), den)  # noqa: E731
+        s = cell.s
+        pi_q = tuple(fr(v) for v in pi)
+        self.exact = RationalMemoryHMM(
+            (tuple(fr(v) for v in prior),),
+            pi_q,
+            tuple(pi_q for _ in range(s)),
+            tuple([0] * s),
+            tuple(tuple(fr(v) for v in r) for r in E),
+        )
+        p = np.asarray(pi) / den
+        self.float = MemoryHMM(
+            np.asarray(prior)[None] / den,
+            p,
+            np.tile(p, (s, 1)),
+            np.zeros(s, dtype=np.int64),
+            np.asarray(E) / den,
+        )
+        # W̄ (n, m) = Σ_st π_S[st] W_st, W_st = emission[st::s].T
+        self.wbar = [
+            [
+                sum((pi_q[st] * fr(E[a * s + st][x]) for st in range(s)), Fraction(0))
+                for a in range(cell.m)
+            ]
+            for x in range(cell.n)
+        ]
+
+    def key(self, T: int, mi: int) -> tuple:
+        c = self.cell
+        return (c.m, c.s, c.n, T, c.den, self.idx, mi)
+
+    def instance(self, T: int, mu: Any, xs: np.ndarray) -> dict:
+        return to_jsonable({"mem": self.float, "mu": np.asarray(mu, float), "cell": 0, "xs": xs})
+
+
+def memory_iid_exact(m: MemModel, Ts: tuple[int, ...], t: Tally) -> None:
+    """N = 1, i.i.d. states, W̄ full column rank ⇒ G(x) = W̄ P[M|x] exactly, and
+    b = pinv(W̄)ᵀμ gives bᵀG(x) = μᵀP[M|x]; the float posteriors, C-MEM-POOL and
+    witnesses.memory_iid_witness agree."""
+    mv = m.cell.m
+    full = rank(m.wbar, mv) == mv
+    for T in Ts:
+        xs_all = inputs(m.cell.n, T)
+        lik = exact.likelihood(m.exact, xs_all)
+        xs = xs_all[np.array([v > 0 for v in lik], dtype=bool)]
+        pm = exact.memory_posterior(m.exact, xs, 0)
+        pmq = pm.fractions()
+        G = None
+        try:
+            pf = memory_posterior(m.float, xs, 0)
+            post_why = (
+                ""
+                if float(np.abs(pf - pm.to_float()).max()) <= POSTERIOR_TOL
+                else "float memory_posterior differs from the exact one"
+            )
+        except ValueError as exc:
+            pf, post_why = None, f"float memory_posterior raised {type(exc).__name__}: {exc}"
+        for mi, mu in enumerate(tasks(mv)):
+            t.instances += 1
+            key = m.key(T, mi)
+            if not full:
+                t.premise_false += 1
+                continue
+            num = pm.num @ np.array(mu, dtype=object)
+            score = [Fraction(int(a), int(d)) for a, d in zip(num, pm.den, strict=True)]
+            sig = np.array([(v > 0) - (v < 0) for v in score], dtype=np.int64)
+            if (sig == 0).any():
+                t.discard("ill-posed: γ = 0 on 𝒮")
+                continue
+            if G is None:
+                G = exact.mask_probe(m.exact, xs).fractions()
+                g_ok = all(
+                    G[i][x] == sum((m.wbar[x][a] * pmq[i][a] for a in range(mv)), Fraction(0))
+                    for i in range(len(xs))
+                    for x in range(m.cell.n)
+                )
+            b = exact.memory_iid_witness(m.exact, mu)
+            if not g_ok or b is None or not _identity(G, b, score):
+                t.failed += 1
+                t.record(
+                    "first_fail",
+                    key,
+                    "G(x) ≠ W̄ P[M|x] or bᵀG(x) ≠ μᵀP[M|x] exactly",
+                    m.instance(T, mu, xs),
+                )
+                continue
+            t.passed += 1
+            t.exercised += _both(sig)
+            why = post_why
+            if not why and np.any(np.sign(pf @ np.asarray(mu, float)) != sig):
+                why = "float labels sign(μᵀP[M|x]) differ from the exact ones"
+            if not why and not conditions.c_mem_pool(m.float, np.asarray(mu, float), 0).holds:
+                why = "c_mem_pool says C-MEM-POOL fails; W̄ has full rank exactly"
+            if not why:
+                w = witnesses.memory_iid_witness(m.float, np.asarray(mu, float), 0)
+                why = _float_identity(w.decision_values(m.float, xs), score, sig, mu)
+            if why:
+                t.disagree(key, why, m.instance(T, mu, xs))
+
+
 #: Claim ID → (decider, kind as proved here). prompt.weaker's (a) part is its own tally.
 DECIDERS: dict[str, tuple[Callable[..., None], str]] = {
     "head.exact": (head_exact, "universal"),
@@ -627,7 +731,10 @@ DECIDERS: dict[str, tuple[Callable[..., None], str]] = {
     "prompt.exact": (prompt_exact, "universal"),
     "prompt.weaker": (prompt_weaker, "existential"),
     "prompt.multi_token": (prompt_multi_token, "universal"),
+    "memory.iid_exact": (memory_iid_exact, "universal"),
 }
+#: Claims decided on memory cells (the rest on HMM cells).
+MEMORY_CLAIMS = ("memory.iid_exact",)
 #: prompt.weaker's universal part (a) is tallied under this name.
 WEAKER_A = "prompt.weaker(a)"
 
@@ -635,13 +742,17 @@ WEAKER_A = "prompt.weaker(a)"
 def decide_chunk(cell: Cell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: list[str]) -> dict:
     """Decide every canonical model of ``cell`` with index in [lo, hi) for ``claim_ids``;
     returns ``{"models", "orbits", "stationary_orbits", "tallies": {id: Tally dict}}``."""
+    if isinstance(cell, MemCell):
+        return _decide_memory_chunk(cell, lo, hi, Ts, claim_ids)
+    every = list(claim_ids)  # memory claims get empty tallies on HMM cells
+    claim_ids = [c for c in claim_ids if c not in MEMORY_CLAIMS]
     idx = np.arange(lo, hi, dtype=np.int64)
     can = cell.canonical(idx)
     start, A, E = cell.decode(idx[can])
-    tallies = {cid: Tally() for cid in claim_ids}
+    tallies = {cid: Tally() for cid in every}
     if "prompt.weaker" in claim_ids:
         tallies[WEAKER_A] = Tally()
-    seconds = dict.fromkeys(claim_ids, 0.0)
+    seconds = dict.fromkeys(every, 0.0)
     n_stat = 0
     for i, j in enumerate(idx[can]):
         m = Model(cell, int(j), start[i], A[i], E[i])
@@ -665,6 +776,37 @@ def decide_chunk(cell: Cell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: l
         "models": int(hi - lo),
         "orbits": int(can.sum()),
         "stationary_orbits": int(n_stat),
+        "seconds": seconds,
+        "tallies": {cid: t.to_dict() for cid, t in tallies.items()},
+    }
+
+
+def _decide_memory_chunk(
+    cell: MemCell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: list[str]
+) -> dict:
+    ids = [c for c in claim_ids if c in MEMORY_CLAIMS]
+    tallies = {cid: Tally() for cid in claim_ids}  # HMM claims: empty on memory cells
+    if "prompt.weaker" in claim_ids:
+        tallies[WEAKER_A] = Tally()
+    seconds = dict.fromkeys(claim_ids, 0.0)
+    prior, pi, E = cell.decode(np.arange(lo, hi, dtype=np.int64))
+    for i in range(hi - lo):
+        m = MemModel(cell, lo + i, prior[i], pi[i], E[i])
+        for cid in ids:
+            t0 = time.perf_counter()
+            try:
+                DECIDERS[cid][0](m, Ts, tallies[cid])
+            except ValueError as exc:
+                tallies[cid].disagree(
+                    m.key(Ts[0], 0),
+                    f"raised {type(exc).__name__}: {str(exc)[:300]}",
+                    {"memory model": m.idx},
+                )
+            seconds[cid] += time.perf_counter() - t0
+    return {
+        "models": int(hi - lo),
+        "orbits": int(hi - lo),
+        "stationary_orbits": 0,
         "seconds": seconds,
         "tallies": {cid: t.to_dict() for cid, t in tallies.items()},
     }

@@ -124,6 +124,53 @@ class Cell:
         return keep
 
 
+@dataclass(frozen=True)
+class MemCell:
+    """Every memory model of memory.iid_exact's premise with m values, s ordinary states,
+    n tokens, probabilities in multiples of 1/den: N = 1 cell with prior (m,), i.i.d.
+    states (every row of ``state_transition`` equals ``state_start`` π_S (s,)), pointer 0,
+    emission (m·s, n). Index: mixed radix of (prior, π_S, emission rows), prior most
+    significant. No symmetry reduction here: every model is its own orbit."""
+
+    m: int
+    s: int
+    n: int
+    den: int
+
+    @property
+    def k(self) -> int:
+        return self.m * self.s
+
+    @property
+    def radices(self) -> tuple[int, ...]:
+        return tuple(len(compositions(self.den, p)) for p in (self.m, self.s, self.n))
+
+    @property
+    def models(self) -> int:
+        rm, rs, rn = self.radices
+        return rm * rs * rn ** (self.m * self.s)
+
+    def decode(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices (C,) → numerators prior (C, m), π_S (C, s), emission (C, m·s, n)."""
+        rm, rs, rn = self.radices
+        rest = np.asarray(idx, dtype=np.int64).copy()
+        rows = self.m * self.s
+        e = np.empty((rest.size, rows), dtype=np.int64)
+        for j in range(rows - 1, -1, -1):
+            e[:, j] = rest % rn
+            rest //= rn
+        pi = rest % rs
+        rest //= rs
+        return (
+            row_table(self.den, self.m)[0][rest],
+            row_table(self.den, self.s)[0][pi],
+            row_table(self.den, self.n)[0][e],
+        )
+
+    def canonical(self, idx: np.ndarray) -> np.ndarray:
+        return np.ones(np.asarray(idx).size, dtype=bool)
+
+
 @cache
 def _lookup(den: int, parts: int) -> np.ndarray:
     """Base-(den+1) code of a composition → its row index (−1 elsewhere)."""
@@ -167,6 +214,8 @@ class Scope:
     ns: tuple[int, ...]
     Ts: tuple[int, ...]
     den: int
+    ms: tuple[int, ...] = (2,)
+    ss: tuple[int, ...] = (2,)
 
     def __post_init__(self) -> None:
         if self.den < 1:
@@ -185,12 +234,19 @@ class Scope:
     def models(self) -> int:
         return sum(c.models for c in self.cells())
 
-    def chunks(self, chunk_size: int = CHUNK_SIZE) -> list[tuple[Cell, int, int]]:
-        """(cell, lo, hi) index ranges in scope order; their union is every model once."""
+    def memory_cells(self) -> list[MemCell]:
+        """memory.iid_exact's cells (m, s) × n, in that order."""
+        return [MemCell(m, s, n, self.den) for m in self.ms for s in self.ss for n in self.ns]
+
+    def chunks(
+        self, chunk_size: int = CHUNK_SIZE, memory: bool = False
+    ) -> list[tuple[Cell | MemCell, int, int]]:
+        """(cell, lo, hi) index ranges in scope order; their union is every model once
+        (HMM cells, then memory cells when ``memory``)."""
         if chunk_size < 1:
             raise InputError(f"chunk size must be ≥ 1, got {chunk_size}")
         out = []
-        for c in self.cells():
+        for c in [*self.cells(), *(self.memory_cells() if memory else [])]:
             for lo in range(0, c.models, chunk_size):
                 out.append((c, lo, min(c.models, lo + chunk_size)))
         return out
@@ -201,6 +257,12 @@ class Scope:
             "n": list(self.ns),
             "T": list(self.Ts),
             "den": self.den,
+            "memory": {
+                "N": 1,
+                "m": list(self.ms),
+                "s": list(self.ss),
+                "states": "i.i.d. (every state_transition row = state_start)",
+            },
             "tasks": "μ ∈ {−1,0,1}^k, μ ≠ 0, up to sign",
             "inputs": "every x ∈ [n]^T with P(x) > 0",
             "symmetry": "states and tokens up to permutation (canonical = smallest index)",
@@ -210,7 +272,15 @@ class Scope:
 
     @classmethod
     def from_dict(cls, d: dict) -> Scope:
-        return cls(tuple(d["k"]), tuple(d["n"]), tuple(d["T"]), int(d["den"]))
+        mem = d.get("memory") or {}
+        return cls(
+            tuple(d["k"]),
+            tuple(d["n"]),
+            tuple(d["T"]),
+            int(d["den"]),
+            tuple(mem.get("m", (2,))),
+            tuple(mem.get("s", (2,))),
+        )
 
 
 def orbit_size_bound(k: int, n: int) -> int:
@@ -221,6 +291,7 @@ def orbit_size_bound(k: int, n: int) -> int:
 __all__ = [
     "CHUNK_SIZE",
     "Cell",
+    "MemCell",
     "Scope",
     "compositions",
     "inputs",

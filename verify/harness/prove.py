@@ -22,10 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from verify.claims import registry
-from verify.claims.prove import DECIDERS, NOT_EXPRESSIBLE, WEAKER_A, Tally, decide_chunk
+from verify.claims.prove import (
+    DECIDERS,
+    MEMORY_CLAIMS,
+    NOT_EXPRESSIBLE,
+    WEAKER_A,
+    Tally,
+    decide_chunk,
+)
 from verify.claims.registry import ClaimStatus
 from verify.engines import run_tasks
-from verify.exact.scope import CHUNK_SIZE, Cell, Scope
+from verify.exact.scope import CHUNK_SIZE, Cell, MemCell, Scope
 from verify.files import atomic_write
 from verify.records import case_document
 from verify.validation import InputError
@@ -43,6 +50,7 @@ PROVENANCE = {
     "prompt.exact": "after Thm 3.6",
     "prompt.weaker": "after Thm 3.6's comparison",
     "prompt.multi_token": "extension",
+    "memory.iid_exact": "after Thm 4.3",
 }
 
 
@@ -57,17 +65,26 @@ class ChunkTask:
     hi: int
     Ts: tuple[int, ...]
     claims: tuple[str, ...]
+    m: int = 0  # memory cells (memory.iid_exact): m values, s states; k = m·s
+    s: int = 0
+
+    @property
+    def cell(self) -> Cell | MemCell:
+        return (
+            MemCell(self.m, self.s, self.n, self.den) if self.s else Cell(self.k, self.n, self.den)
+        )
 
     @property
     def name(self) -> str:
-        return f"k{self.k}-n{self.n}-den{self.den}-{self.lo:09d}-{self.hi:09d}.json"
+        head = f"mem-m{self.m}-s{self.s}" if self.s else f"k{self.k}"
+        return f"{head}-n{self.n}-den{self.den}-{self.lo:09d}-{self.hi:09d}.json"
 
 
 def run_chunk(task: ChunkTask) -> dict:
     """Decide one chunk (in a worker); the result is plain JSON."""
     registry.load_builtin()  # the existential deciders call the registered checks
     t0 = time.perf_counter()
-    out = decide_chunk(Cell(task.k, task.n, task.den), task.lo, task.hi, task.Ts, list(task.claims))
+    out = decide_chunk(task.cell, task.lo, task.hi, task.Ts, list(task.claims))
     out["wall_s"] = time.perf_counter() - t0
     return out
 
@@ -147,8 +164,27 @@ def prove(
         for c in claim_ids
         if c not in DECIDERS
     }
-    chunks = scope.chunks(chunk_size)
-    tasks = [ChunkTask(c.k, c.n, c.den, lo, hi, scope.Ts, tuple(supported)) for c, lo, hi in chunks]
+    memory = any(c in MEMORY_CLAIMS for c in supported)
+    hmm_claims = any(c not in MEMORY_CLAIMS for c in supported)
+    chunks = [
+        (c, lo, hi)
+        for c, lo, hi in scope.chunks(chunk_size, memory=memory)
+        if hmm_claims or isinstance(c, MemCell)
+    ]
+    tasks = [
+        ChunkTask(
+            c.k,
+            c.n,
+            c.den,
+            lo,
+            hi,
+            scope.Ts,
+            tuple(supported),
+            getattr(c, "m", 0),
+            getattr(c, "s", 0),
+        )
+        for c, lo, hi in chunks
+    ]
     folder = Path(out_dir) / "prove" / "chunks" / chunk_tag(scope, supported, chunk_size)
     folder.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict] = {}
@@ -207,7 +243,8 @@ def _totals(
 ) -> dict:
     cells: dict[str, dict] = {}
     for i, t in enumerate(tasks):
-        c = cells.setdefault(f"k={t.k} n={t.n}", {"models": 0, "orbits": 0, "stationary_orbits": 0})
+        name = f"memory m={t.m} s={t.s} n={t.n}" if t.s else f"k={t.k} n={t.n}"
+        c = cells.setdefault(name, {"models": 0, "orbits": 0, "stationary_orbits": 0})
         c["models"] += t.hi - t.lo
         if i in results:
             c["orbits"] += results[i]["orbits"]
@@ -239,6 +276,9 @@ def _merged(cid: str, results: dict[int, dict]) -> tuple[Tally, float]:
 
 
 def _key_text(key: list) -> str:
+    if len(key) == 7:  # memory cells
+        m, s, n, T, den, idx, mi = key
+        return f"memory m={m}, s={s}, n={n}, T={T}, den={den}, model #{idx}, task #{mi}"
     k, n, T, den, idx, mi = key
     return f"k={k}, n={n}, T={T}, den={den}, model #{idx}, task #{mi}"
 
@@ -389,9 +429,15 @@ def _record(
         )
     else:
         status, message, slot, role = _status(cid, kind, t, a, failed)
-    counts = _counts(t, totals, secs)
+    # models and orbits of the cells this claim ranges over (HMM or memory cells)
+    mine = [i for i, task in enumerate(tasks) if bool(task.s) == (cid in MEMORY_CLAIMS)]
+    own = {
+        "models": sum(tasks[i].hi - tasks[i].lo for i in mine),
+        "orbits": sum(results[i]["orbits"] for i in mine if i in results),
+    }
+    counts = _counts(t, own, secs)
     if a is not None:
-        counts["part_a"] = _counts(a, totals, 0.0)
+        counts["part_a"] = _counts(a, own, 0.0)
     desc = c.describe()
     return {
         **desc,
