@@ -19,8 +19,8 @@ import pytest
 from verify.claims import load_builtin
 from verify.claims.prove import DECIDERS, MEMORY_CLAIMS, WEAKER_A, Tally, decide_chunk, separable
 from verify.cli import main
-from verify.exact import check_certificate
-from verify.exact.scope import Cell, Scope, compositions, tasks
+from verify.crosscheck import check_certificate
+from verify.crosscheck.scope import Cell, Scope, compositions, tasks
 from verify.harness.prove import prove
 
 load_builtin()

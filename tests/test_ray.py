@@ -124,7 +124,7 @@ def test_prove_on_ray_decides_exactly_as_the_local_engine(cluster, tmp_path):
     """``prove --engine ray``: chunks are Ray tasks on both nodes; every record (status,
     counts, smallest witness/counterexample) equals a one-process run's."""
     from tests.test_prove import HMM_IDS, _decisions
-    from verify.exact.scope import Scope
+    from verify.crosscheck.scope import Scope
     from verify.harness.prove import prove
 
     scope = Scope((2,), (2, 3), (1, 2), 2)

@@ -352,8 +352,8 @@ def _replay_modules(case: dict, override: list[str]) -> list[str]:
 
 def prove_scope(args: argparse.Namespace) -> Any:
     """The scope of ``ptverify prove`` from its axes (the sweep's list syntax)."""
-    from verify.exact.scope import Scope
-    from verify.sweep import parse_int_list
+    from verify.crosscheck.scope import Scope
+    from verify.experiments.sweep import parse_int_list
 
     with user_input():
         ks = parse_int_list(args.k, "--k", 1, 4)
@@ -369,8 +369,9 @@ def prove_scope(args: argparse.Namespace) -> Any:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    from verify import reports, runner
-    from verify.exact.scope import CHUNK_SIZE
+    from verify import reports
+    from verify.crosscheck.scope import CHUNK_SIZE
+    from verify.harness import runner
     from verify.harness.prove import prove
 
     if args.workers < 1:

@@ -16,9 +16,9 @@ import numpy as np
 
 from ..claims import load_builtin
 from ..claims.prove import DECIDERS, decide_chunk
-from ..exact.scope import Cell, inputs
-from ..inference import log_likelihood, posterior_h0
-from ..models import HMM
+from ..core.inference import log_likelihood, posterior_h0
+from ..core.models import HMM
+from ..crosscheck.scope import Cell, inputs
 
 
 def run(quick: bool = False) -> None:

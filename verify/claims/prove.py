@@ -1,6 +1,6 @@
 """Per-claim deciders of ``ptverify prove``: every instance of a bounded scope decided
-exactly (rationals, :mod:`verify.exact`) and the float route users run
-(:mod:`verify.inference`, :mod:`verify.conditions`, :mod:`verify.recovery`, and for the
+exactly (rationals, :mod:`verify.crosscheck`) and the float route users run
+(:mod:`verify.core.inference`, :mod:`verify.core.conditions`, :mod:`verify.recovery`, and for the
 existential claims the registered check itself: LP + certificate) compared against it.
 
 An *instance* is ``(model, T, μ)`` with 𝒮 = every x ∈ [n]^T with ``P(x) > 0`` (inputs of
@@ -28,12 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from verify import conditions, exact
-from verify.exact.linalg import rank, solve
-from verify.exact.rational import RationalHMM, RationalMemoryHMM
-from verify.exact.scope import Cell, MemCell, inputs, stationary, tasks
-from verify.inference import memory_posterior, posterior_h0, prompted_mask_probe
-from verify.models import HMM, MemoryHMM
+from verify import crosscheck as exact
+from verify.core import conditions
+from verify.core.inference import memory_posterior, posterior_h0, prompted_mask_probe
+from verify.core.models import HMM, MemoryHMM
+from verify.crosscheck.linalg import rank, solve
+from verify.crosscheck.rational import RationalHMM, RationalMemoryHMM
+from verify.crosscheck.scope import Cell, MemCell, inputs, stationary, tasks
 from verify.recovery import witnesses
 
 from ._support import GAMMA_TOL, IDENTITY_TOL
@@ -294,7 +295,7 @@ def separable(Z: list[list[Fraction]]) -> tuple[bool, list[Fraction] | None, lis
 
 def _cert(m: Model, T: int, sig: np.ndarray, G: np.ndarray, mu: Any) -> dict | None:
     """None when a linear head on features G (B, n) recovers the labels, else the exact
-    certificate of :func:`verify.exact.find_certificate` (``Σλ y G(x) = 0``, re-checked;
+    certificate of :func:`verify.crosscheck.find_certificate` (``Σλ y G(x) = 0``, re-checked;
     ``replay`` and case validation check it again)."""
     Z = [[int(y) * g for g in row] for y, row in zip(sig, G, strict=True)]
     sep, lam, sub = separable(Z)

@@ -30,7 +30,7 @@ from functools import cache
 
 import numpy as np
 
-from verify.validation import InputError
+from verify.core.validation import InputError
 
 #: Models per chunk by default: a chunk of a k = n = 3, den = 2 cell takes seconds.
 CHUNK_SIZE = 4096

@@ -1,5 +1,5 @@
 """The chunked runner of ``ptverify prove``: a scope's model indices cut into chunks, each an
-engine task (:func:`verify.engines.run_tasks`: local processes or Ray), each finished chunk
+engine task (:func:`verify.harness.engines.run_tasks`: local processes or Ray), each finished chunk
 written at once (atomically, JSON) so an interrupted run resumes, merged in scope order into
 claim records with ``strength: "proved"``.
 
@@ -31,11 +31,11 @@ from verify.claims.prove import (
     decide_chunk,
 )
 from verify.claims.registry import ClaimStatus
-from verify.engines import run_tasks
-from verify.exact.scope import CHUNK_SIZE, Cell, MemCell, Scope
-from verify.files import atomic_write
-from verify.records import case_document
-from verify.validation import InputError
+from verify.core.validation import InputError
+from verify.crosscheck.scope import CHUNK_SIZE, Cell, MemCell, Scope
+from verify.harness.engines import run_tasks
+from verify.harness.files import atomic_write
+from verify.harness.records import case_document
 
 logger = logging.getLogger(__name__)
 
