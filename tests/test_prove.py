@@ -120,6 +120,9 @@ def test_small_scope_proves_every_supported_claim(tmp_path: Path) -> None:
     assert out["head.exact"]["status"] == "held"
     assert out["head.exact"]["strength"] == "proved"
     assert out["prompt.multi_token"]["status"] == "held"
+    for rec in out.values():  # e.g. mutants 40-42 disagree on this scope
+        assert rec["counts"]["float_vs_exact_disagreements"] == 0, rec["id"]
+        assert rec["counts"]["failed"] == 0, rec["id"]
     assert out["prompt.weaker"]["counts"]["part_a"]["passed"] > 0  # (a) proved on k = 2
     # k = 2: rank-deficient W has identical rows, so one label: vacuous, never held
     assert out["head.rowspace"]["status"] == "vacuous"
