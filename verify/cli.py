@@ -350,6 +350,7 @@ def _replay_modules(case: dict, override: list[str]) -> list[str]:
         )
     return [spec]
 
+
 def prove_scope(args: argparse.Namespace) -> Any:
     """The scope of ``ptverify prove`` from its axes (the sweep's list syntax)."""
     from verify.crosscheck.scope import Scope
