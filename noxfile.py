@@ -1,6 +1,6 @@
-"""nox sessions: tests, lint, verify (the CI gate), bench, mutants (the gate's mutation
-score), ray (the Ray engine's tests on a two-node local cluster), browser (headless
-screenshot).
+"""nox sessions: tests, lint, verify (the CI gate), prove (bounded proof), bench, mutants
+(the gate's mutation score), ray (the Ray engine's tests on a two-node local cluster),
+browser (headless screenshot).
 
 Sessions reuse the project's own virtualenv (``venv_backend="none"``): CI installs the
 project once (``pip install -e .[dev]``) and every session runs against it.
@@ -33,6 +33,17 @@ def tests(session: nox.Session) -> None:
 def ray(session: nox.Session) -> None:
     """The Ray engine on a two-node cluster on this machine (needs ``.[dev,ray]``)."""
     session.run("python", "-m", "pytest", "-m", "ray", "tests/test_ray.py", *session.posargs)
+
+
+@nox.session
+def prove(session: nox.Session) -> None:
+    """Bounded-exhaustive proof of the default scope (every HMM with k, n ≤ 3, T ≤ 2 and
+    probabilities in halves), decided exactly; reports in reports/prove/."""
+    session.run(
+        "python", "-m", "verify", "prove", "--k", "2:3", "--n", "2:3", "--T", "1:2",
+        "--den", "2", "--workers", "2", "--report-dir", str(REPORTS / "prove"),
+        *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session

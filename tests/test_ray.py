@@ -117,3 +117,19 @@ def test_reproduce_pretrains_its_mlms_as_ray_tasks(cluster, tmp_path):
     reproduce(TINY, device="cpu", out_dir=par, progress=False, ks=(4, 8), seeds=1,
               engine="ray", workers=2, address=cluster.address)  # fmt: skip
     assert table(par) == table(serial)
+
+
+@pytest.mark.slow
+def test_prove_on_ray_decides_exactly_as_the_local_engine(cluster, tmp_path):
+    """``prove --engine ray``: chunks are Ray tasks on both nodes; every record (status,
+    counts, smallest witness/counterexample) equals a one-process run's."""
+    from tests.test_prove import HMM_IDS, _decisions
+    from verify.crosscheck.scope import Scope
+    from verify.harness.prove import prove
+
+    scope = Scope((2,), (2, 3), (1, 2), 2)
+    local = prove(HMM_IDS, scope, tmp_path / "local", chunk_size=200)
+    remote = prove(HMM_IDS, scope, tmp_path / "ray", engine="ray", chunk_size=200,
+                   address=cluster.address)  # fmt: skip
+    assert not remote.totals["chunks_failed"]
+    assert _decisions(remote.records) == _decisions(local.records)

@@ -173,6 +173,26 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="reports/sweep")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    s = sub.add_parser(
+        "prove", help="decide every model of a small rational scope exactly (bounded proof)"
+    )
+    s.add_argument("ids", nargs="*", metavar="ID", help="claim IDs or families (default all)")
+    for axis, default, what in (
+        ("k", "2:3", "hidden states"), ("n", "2:3", "tokens"), ("T", "1:2", "input lengths"),
+        ("m", "2", "memory values (memory claims)"), ("s", "2", "memory states"),
+        ("N", "1", "memory cells"),
+    ):  # fmt: skip
+        s.add_argument(f"--{axis}", default=default, help=f"{what}, e.g. 2:3 (default {default})")
+    s.add_argument("--den", type=int, default=2, help="probabilities are multiples of 1/den")
+    s.add_argument("--engine", choices=("local", "ray"), default="local")
+    s.add_argument("--workers", type=int, default=1, help="processes (local) or CPUs (ray)")
+    s.add_argument("--address", default=None, help="join this Ray cluster (--engine ray)")
+    s.add_argument("--report-dir", default="reports/prove")
+    s.add_argument("--json", default=None, help="results JSON (default REPORT_DIR/results.json)")
+    s.add_argument("--junit", default=None, help="JUnit XML (default REPORT_DIR/junit.xml)")
+    s.add_argument("--chunk-size", type=int, default=None, help="models per chunk (task)")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
     s = sub.add_parser("bench", help="run a benchmark from verify.bench")
     s.add_argument("name")
     s.add_argument("--quick", action="store_true")
@@ -453,6 +473,81 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def prove_scope(args: argparse.Namespace) -> Any:
+    """The scope of ``ptverify prove`` from its axes (the sweep's list syntax)."""
+    from verify.crosscheck.scope import Scope
+    from verify.experiments.sweep import parse_int_list
+
+    with user_input():
+        ks = parse_int_list(args.k, "--k", 1, 4)
+        ns = parse_int_list(args.n, "--n", 1, 4)
+        Ts = parse_int_list(args.T, "--T", 1, 4)
+        ms = parse_int_list(args.m, "--m", 2, 3)
+        ss = parse_int_list(args.s, "--s", 1, 3)
+        if parse_int_list(args.N, "--N", 1, 4) != (1,):
+            raise UsageError("--N: memory.iid_exact, the memory claim prove decides, has N = 1")
+        if not 1 <= args.den <= 6:
+            raise UsageError(f"--den {args.den}: expected 1 ≤ den ≤ 6")
+        return Scope(ks, ns, Ts, args.den, ms, ss)
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from verify import reports
+    from verify.crosscheck.scope import CHUNK_SIZE
+    from verify.harness import runner
+    from verify.harness.prove import prove
+
+    if args.workers < 1:
+        raise UsageError(f"--workers must be ≥ 1, got {args.workers}")
+    chunk_size = CHUNK_SIZE if args.chunk_size is None else args.chunk_size
+    if chunk_size < 1:
+        raise UsageError(f"--chunk-size must be ≥ 1, got {chunk_size}")
+    scope = prove_scope(args)
+    report_dir, json_path, junit_path = _output_paths(args)
+    _load([])
+    ids = _select(args.ids)
+    t0 = time.perf_counter()
+
+    def tick(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"ptverify prove: chunk {done}/{total}", file=sys.stderr, flush=True)
+
+    run = prove(ids, scope, report_dir, engine=args.engine, workers=args.workers,
+                address=args.address, chunk_size=chunk_size, on_chunk=tick)  # fmt: skip
+    complete = not run.interrupted
+    code = runner.exit_code(run.records) if complete else EXIT_INTERRUPTED
+    doc = reports.results_document(
+        run.records, profile="prove", seed=None, examples=None, workers=args.workers,
+        claims_from=[], complete=complete, interrupted=run.interrupted,
+        wall_time_s=time.perf_counter() - t0, exit_code=code, report_dir=args.report_dir,
+    )  # fmt: skip
+    doc["mode"] = "prove"
+    doc["scope"] = scope.to_dict()
+    doc["prove"] = run.totals
+    doc["not_expressible"] = run.not_expressible
+    reports.write_all(doc, report_dir, json_path, junit_path)
+    for r in run.records:
+        print(f"{r['id']:<20} {r['status']:<10} {r['counts']['instances']:>8} inst  "
+              f"{r['message']}"[:220])  # fmt: skip
+    for cid, why in run.not_expressible.items():
+        print(f"{cid:<20} {'-':<10} {'':>8}       not in this scope: {why}"[:220])
+    tot = run.totals
+    cpu = tot["chunk_cpu_s"]
+    inst = sum(r["counts"]["instances"] for r in run.records)
+    rate = f"{inst / cpu:.0f} instances/s per core" if cpu > 0 else "all chunks resumed"
+    print(
+        f"ptverify prove: {tot['models']} models, {tot['orbits']} orbits "
+        f"(reduction {tot['models'] / max(1, tot['orbits']):.1f}×), {inst} instances, "
+        f"{tot['chunks']} chunks ({tot['chunks_resumed']} resumed) in {doc['wall_time_s']:.1f}s; "
+        f"{rate}; report {report_dir / 'index.html'}; exit {code}"
+    )
+    for name in tot["chunks_damaged"]:
+        print(f"ptverify prove: damaged chunk file {name} was recomputed", file=sys.stderr)
+    for name, why in tot["chunks_failed"].items():
+        print(f"ptverify prove: chunk {name} failed: {why}", file=sys.stderr)
+    return code
+
+
 def available_benches() -> list[str]:
     try:
         pkg = importlib.import_module("verify.bench")
@@ -570,6 +665,7 @@ COMMANDS = {
     "reproduce": cmd_reproduce,
     "bench": cmd_bench,
     "sweep": cmd_sweep,
+    "prove": cmd_prove,
 }
 
 

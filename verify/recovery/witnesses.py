@@ -38,7 +38,7 @@ from verify.core.inference import (
     prompt_likelihood,
     prompted_mask_probe,
 )
-from verify.core.models import HMM, MemoryHMM
+from verify.core.models import HMM, MemoryHMM, stationary_law
 from verify.core.validation import InputError, as_cell, as_int, index_set, require, weight_vector
 
 
@@ -212,7 +212,10 @@ def prompt_witness(hmm: HMM, mu: Any, U: Any) -> PromptWitness:
     u = np.zeros((1, k))
     u[0, list(U_t)] = 1.0
     v = np.asarray(prompt_likelihood(hmm, u))
-    S = np.flatnonzero(v > 0)  # exact zeros: v_h = Σ_{h'∈U} π[h'] A[h', h] / π[h]
+    # exact zeros: v_h = Σ_{h'∈U} π[h'] A[h', h] / π[h]. A transient state (π_h = 0) is
+    # never H_0, so it is not in S(U) (THEORY §5 prompt.exact) whatever v_h says there;
+    # keeping it made W[:, S] rank-deficient and the head a least-squares miss.
+    S = np.flatnonzero((v > 0) & (stationary_law(hmm.start, hmm.transition) > 0))
     w = robust_prompt_witness(hmm, mu, u, S)
     return PromptWitness(u, U_t, w.S, w.v, w.b, w.mu, w.residual, w.leakage)
 

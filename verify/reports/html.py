@@ -128,6 +128,11 @@ def write_html(doc: dict, report_dir: str | Path) -> Path:
         run=_run_line(doc),
         cards=[(s, summary[s]) for s in CLAIM_STATUSES if summary.get(s)],
         claims=doc["claims"],
+        # `ptverify prove`'s records (strength "proved") are listed apart from sampled ones
+        proved=[c for c in doc["claims"] if c.get("strength") == "proved"],
+        tested=[c for c in doc["claims"] if c.get("strength") != "proved"],
+        scope=doc.get("scope") or {},
+        not_expressible=doc.get("not_expressible") or {},
         reproduce_link=link,
     )
 

@@ -1,0 +1,825 @@
+"""Per-claim deciders of ``ptverify prove``: every instance of a bounded scope decided
+exactly (rationals, :mod:`verify.crosscheck`) and the float route users run
+(:mod:`verify.core.inference`, :mod:`verify.core.conditions`, :mod:`verify.recovery`, and for the
+existential claims the registered check itself: LP + certificate) compared against it.
+
+An *instance* is ``(model, T, μ)`` with 𝒮 = every x ∈ [n]^T with ``P(x) > 0`` (inputs of
+probability 0 never occur, and their posterior is undefined). Each decider updates a
+:class:`Tally` per claim; the harness merges tallies of chunks. Keys order instances as
+THEORY's smallest counterexample wants: ``(k, n, T, den, model index, μ index)``.
+
+Float-vs-exact comparisons (any difference is a *disagreement*, and fails ``prove``):
+posteriors entrywise within POSTERIOR_TOL; labels ``sign μᵀp(x)`` equal wherever the exact
+score is non-zero; the float route's ill-posedness test (γ ≤ GAMMA_TOL) equal to exact
+γ = 0; conditions' ``holds`` equal to the exact rank/solvability; witness heads' decision
+values within IDENTITY_TOL of the exact target (relative to ``max(1, ‖μ‖∞)``); the
+registered existential checks' witness/miss equal to the exact separability decision.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from verify import crosscheck as exact
+from verify.core import conditions
+from verify.core.inference import memory_posterior, posterior_h0, prompted_mask_probe
+from verify.core.models import HMM, MemoryHMM
+from verify.crosscheck.linalg import rank, solve
+from verify.crosscheck.rational import RationalHMM, RationalMemoryHMM
+from verify.crosscheck.scope import Cell, MemCell, inputs, stationary, tasks
+from verify.recovery import witnesses
+
+from ._support import GAMMA_TOL, IDENTITY_TOL
+from .registry import get, to_jsonable
+
+#: Float posteriors of a scope model (≤ 3 states, ≤ 3 steps of probabilities in
+#: multiples of 1/den) are within a few ulps of the exact ones; 1e-12 is far above that
+#: rounding and far below any exact difference (≥ 1/den^(2T+1) / normaliser).
+POSTERIOR_TOL = 1e-12
+
+#: Claims ``prove`` cannot express in a finite rational scope, and why.
+NOT_EXPRESSIBLE = {
+    "head.robust": "quantifies over every Ĝ within ε of G (a continuum); its worst case is "
+    "the Hölder bound itself, so its finite content is head.exact's identity",
+    "prompt.robust": "quantifies over real prompt weights u ≥ 0 and target sets S; not "
+    "enumerated in this version",
+    "prompt.multi_token_start": "existential over real two-slot prompts; not enumerated in "
+    "this version",
+    "prompt.trained": "trains a torch head: not an exact statement",
+    "memory.pool": "asymptotic (T → ∞): no finite T decides a limit",
+    "memory.prompt": "memory models are not enumerated in this version",
+    "memory.prompt_limit": "asymptotic (T → ∞): no finite T decides a limit",
+    "memory.vs_vanilla": "statistical comparison on the reference generator",
+    "memory.attention": "trains a torch attention head: not an exact statement",
+}
+
+
+# --------------------------------------------------------------------------- tallies
+
+
+@dataclass
+class Tally:
+    """One claim's counts over a chunk (or a merged scope).
+
+    instances: every (model orbit, T, μ) in the claim's range; premise_false: instances
+    whose premise fails (an implication holds there; counted, not a pass); discarded:
+    ill-posed instances by reason; passed / exercised: decided instances where the claim
+    held, and of those the ones with both labels on 𝒮; searched / misses: candidates of an
+    existential claim examined and found not to be witnesses; failed; disagreements:
+    instances where the float route differs from the exact one; first_*: the smallest
+    (by key) counterexample / witness / disagreement, ``[key, message, instance, detail]``.
+    """
+
+    instances: int = 0
+    premise_false: int = 0
+    discarded: dict[str, int] = field(default_factory=dict)
+    passed: int = 0
+    exercised: int = 0
+    searched: int = 0
+    misses: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    disagreements: int = 0
+    first_fail: list | None = None
+    first_witness: list | None = None
+    first_disagreement: list | None = None
+
+    def discard(self, reason: str) -> None:
+        self.discarded[reason] = self.discarded.get(reason, 0) + 1
+
+    def record(self, slot: str, key: tuple, message: str, instance: Any, detail: Any = None):
+        cur = getattr(self, slot)
+        if cur is None or tuple(key) < tuple(cur[0]):
+            setattr(self, slot, [list(key), message, instance, detail])
+
+    def disagree(self, key: tuple, message: str, instance: Any) -> None:
+        self.disagreements += 1
+        self.record("first_disagreement", key, message, instance)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Tally:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+    def merge(self, other: Tally) -> None:
+        for name in (
+            "instances",
+            "premise_false",
+            "passed",
+            "exercised",
+            "searched",
+            "misses",
+            "failed",
+            "inconclusive",
+            "disagreements",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for r, c in other.discarded.items():
+            self.discarded[r] = self.discarded.get(r, 0) + c
+        for slot in ("first_fail", "first_witness", "first_disagreement"):
+            o = getattr(other, slot)
+            if o is not None:
+                self.record(slot, tuple(o[0]), o[1], o[2], o[3])
+
+    @property
+    def decided(self) -> int:
+        return self.passed + self.failed + self.misses
+
+
+# --------------------------------------------------------------------------- one model
+
+
+class Model:
+    """One scope model with its exact and float forms and per-T caches.
+
+    start (k,), A (k, k), E (k, n): integer numerators over ``den``.
+    """
+
+    def __init__(self, cell: Cell, idx: int, start: Any, A: Any, E: Any) -> None:
+        self.cell, self.idx, den = cell, int(idx), cell.den
+        fr = lambda v: Fraction(int(v), den)  # noqa: E731
+        self.exact = RationalHMM(
+            tuple(fr(v) for v in start),
+            tuple(tuple(fr(v) for v in r) for r in A),
+            tuple(tuple(fr(v) for v in r) for r in E),
+        )
+        self.float = HMM(np.asarray(start) / den, np.asarray(A) / den, np.asarray(E) / den)
+        self.is_stationary = bool(stationary(np.asarray(start)[None], np.asarray(A)[None], den)[0])
+        self._T: dict[int, dict] = {}
+        self._prompt: dict[tuple, tuple] = {}
+
+    @property
+    def k(self) -> int:
+        return self.cell.k
+
+    def key(self, T: int, mi: int) -> tuple:
+        return (self.cell.k, self.cell.n, T, self.cell.den, self.idx, mi)
+
+    def at(self, T: int) -> dict:
+        """Per-T cache: xs (𝒮), exact posterior rows, float posterior, agreement."""
+        if T not in self._T:
+            xs_all = inputs(self.cell.n, T)
+            lik = exact.likelihood(self.exact, xs_all)
+            xs = xs_all[np.array([v > 0 for v in lik], dtype=bool)]
+            post = exact.posterior_h0(self.exact, xs)
+            try:
+                pf = posterior_h0(self.float, xs)
+                err, why = float(np.abs(pf - post.to_float()).max()), ""
+            except ValueError as exc:  # the float route refuses an instance exact decides
+                pf, err = np.full(post.num.shape, np.nan), float("inf")
+                why = f"float posterior_h0 raised {type(exc).__name__}: {exc}"
+            self._T[T] = {"xs": xs, "post": post, "post_f": pf, "post_err": err, "post_why": why}
+        return self._T[T]
+
+    def c_head(self) -> tuple[bool, bool]:
+        """(exact rank W = k, float conditions.c_head)."""
+        return _c_head(self.exact.emission)
+
+    def c_head_mu(self, mu: tuple[int, ...]) -> tuple[Any, bool]:
+        """(exact C-HEAD(μ) condition, float c_head_mu holds)."""
+        return _c_head_mu(self.exact.emission, mu)
+
+    def c_prompt(self, mu: tuple[int, ...]) -> tuple[Any, Any]:
+        """(exact C-PROMPT(μ) condition, float conditions.c_prompt), once per model and μ."""
+        if mu not in self._prompt:
+            self._prompt[mu] = (
+                exact.c_prompt(self.exact, mu),
+                conditions.c_prompt(self.float, np.asarray(mu, float)),
+            )
+        return self._prompt[mu]
+
+    def G(self, T: int) -> np.ndarray:
+        """Exact mask probe G(x) on 𝒮 (B, n) as Fractions."""
+        c = self.at(T)
+        if "G" not in c:
+            c["G"] = exact.mask_probe(self.exact, c["xs"]).fractions()
+        return c["G"]
+
+    def instance(self, T: int, mu: Any) -> dict:
+        """The case-file instance (the registered claims' format): hmm, mu, xs = 𝒮."""
+        return to_jsonable({"hmm": self.float, "mu": np.asarray(mu, float), "xs": self.at(T)["xs"]})
+
+
+@lru_cache(maxsize=65536)
+def _c_head_mu(emission: tuple, mu: tuple[int, ...]) -> tuple[Any, bool]:
+    """(exact C-HEAD(μ), float c_head_mu holds): both depend on W alone, so one emission
+    matrix (tuple of Fraction rows) is decided once per worker."""
+    k = len(emission)
+    ex = RationalHMM(
+        tuple([Fraction(1, k)] * k),
+        tuple(tuple(Fraction(int(i == j)) for j in range(k)) for i in range(k)),
+        emission,
+    )
+    fl = conditions.c_head_mu(ex.to_float(), np.asarray(mu, float)).holds
+    return exact.c_head_mu(ex, mu), fl
+
+
+@lru_cache(maxsize=4096)
+def _c_head(emission: tuple) -> tuple[bool, bool]:
+    """(exact rank W = k, float conditions.c_head holds), W alone."""
+    k = len(emission)
+    ex = RationalHMM(
+        tuple([Fraction(1, k)] * k),
+        tuple(tuple(Fraction(int(i == j)) for j in range(k)) for i in range(k)),
+        emission,
+    )
+    return exact.c_head(ex).holds, conditions.c_head(ex.to_float()).holds
+
+
+def _scores(m: Model, T: int, mu: tuple[int, ...]) -> tuple[np.ndarray, list[Fraction], str]:
+    """Exact signs of μᵀp(x), the exact scores, and a float-route disagreement ('' if none)."""
+    c = m.at(T)
+    num = c["post"].num @ np.array(mu, dtype=object)
+    ex = [Fraction(int(a), int(d)) for a, d in zip(num, c["post"].den, strict=True)]
+    sig = np.array([(v > 0) - (v < 0) for v in ex], dtype=np.int64)
+    fs = c["post_f"] @ np.asarray(mu, float)
+    why = ""
+    if c["post_why"]:
+        why = c["post_why"][:300]
+    elif c["post_err"] > POSTERIOR_TOL:
+        why = f"float posterior differs from the exact one by {c['post_err']:.3e}"
+    elif np.any((sig != 0) & (np.sign(fs) != sig)):
+        why = "float labels sign(μᵀp(x)) differ from the exact ones"
+    elif (float(np.abs(fs).min()) <= GAMMA_TOL) != bool((sig == 0).any()):
+        why = "the float route's γ ≤ GAMMA_TOL test differs from exact γ = 0"
+    return sig, ex, why
+
+
+def _both(sig: np.ndarray) -> bool:
+    return bool((sig > 0).any() and (sig < 0).any())
+
+
+def _identity(Gfr: np.ndarray, b: Any, target: list[Fraction]) -> bool:
+    """Exact ``G(x)·b == target(x)`` for every row."""
+    bq = [Fraction(v) for v in b]
+    for row, t in zip(Gfr, target, strict=True):
+        if sum((g * w for g, w in zip(row, bq, strict=True)), Fraction(0)) != t:
+            return False
+    return True
+
+
+def _float_identity(values: np.ndarray, target: list[Fraction], sig: np.ndarray, mu: Any) -> str:
+    t = np.array([float(v) for v in target])
+    err = float(np.abs(values - t).max()) / max(1.0, float(np.abs(mu).max()))
+    if err > IDENTITY_TOL:
+        return f"float witness decision values differ from the exact target by {err:.3e}"
+    if np.any((sig != 0) & (np.sign(values) != sig)):
+        return "float witness signs differ from the exact labels"
+    return ""
+
+
+def separable(Z: list[list[Fraction]]) -> tuple[bool, list[Fraction] | None, list[int]]:
+    """Exactly: is there b with ``bᵀz_i > 0`` for every row z_i (d,)? By Gordan's theorem
+    not iff 0 ∈ conv{z_i}; by Carathéodory then 0 is a convex combination of at most d + 1
+    affinely independent z_i, whose weights are the unique solution of
+    ``Σλ_i z_i = 0, Σλ_i = 1``. Returns (separable, λ or None, support)."""
+    N, d = len(Z), len(Z[0])
+    for size in range(1, min(N, d + 1) + 1):
+        for sub in itertools.combinations(range(N), size):
+            rows = [[Z[i][j] for i in sub] for j in range(d)] + [[Fraction(1)] * size]
+            sol = solve(rows, [Fraction(0)] * d + [Fraction(1)], size)
+            if sol.solvable and all(v >= 0 for v in sol.solution):
+                return False, list(sol.solution), list(sub)
+    return True, None, []
+
+
+def _cert(m: Model, T: int, sig: np.ndarray, G: np.ndarray, mu: Any) -> dict | None:
+    """None when a linear head on features G (B, n) recovers the labels, else the exact
+    certificate of :func:`verify.crosscheck.find_certificate` (``Σλ y G(x) = 0``, re-checked;
+    ``replay`` and case validation check it again)."""
+    Z = [[int(y) * g for g in row] for y, row in zip(sig, G, strict=True)]
+    sep, lam, sub = separable(Z)
+    if sep:
+        return None
+    xs = m.at(T)["xs"]
+    hint = np.zeros(len(xs))
+    hint[sub] = [float(v) for v in lam]
+    cert = exact.find_certificate(
+        m.exact, xs, sig, sub, lambda_hint=hint, task={"mu": [int(v) for v in mu]}
+    )
+    if cert is None:  # pragma: no cover - separable() found λ ≥ 0 on this support
+        raise AssertionError("find_certificate found no λ on separable()'s support")
+    return cert
+
+
+# --------------------------------------------------------------------------- deciders
+
+
+def head_exact(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
+    """C-HEAD ⇒ b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) on 𝒮."""
+    ex_holds, fl_holds = m.c_head()
+    for T in Ts:
+        for mi, mu in enumerate(tasks(m.k)):
+            t.instances += 1
+            key = m.key(T, mi)
+            if ex_holds != fl_holds:
+                t.disagree(
+                    key, f"c_head says {fl_holds}, exact rank says {ex_holds}", m.instance(T, mu)
+                )
+                continue
+            if not ex_holds:
+                t.premise_false += 1
+                continue
+            sig, score, why = _scores(m, T, mu)
+            if (sig == 0).any():
+                t.discard("ill-posed: γ = 0 on 𝒮")
+                if why:
+                    t.disagree(key, why, m.instance(T, mu))
+                continue
+            c = m.at(T)
+            b = m.c_head_mu(mu)[0].witness.get("b")
+            G = m.G(T)
+            if b is None or not _identity(G, b, score):
+                t.failed += 1
+                t.record(
+                    "first_fail", key, "b*ᵀG(x) ≠ μᵀp(x) exactly (C-HEAD holds)", m.instance(T, mu)
+                )
+                continue
+            t.passed += 1
+            t.exercised += _both(sig)
+            fv = witnesses.head_witness(m.float, np.asarray(mu, float)).decision_values(
+                m.float, c["xs"]
+            )
+            why = why or _float_identity(fv, score, sig, mu)
+            if why:
+                t.disagree(key, why, m.instance(T, mu))
+
+
+def head_rowspace(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
+    """C-HEAD(μ) (and not C-HEAD) ⇒ a solution of Wᵀb = μ gives bᵀG(x) = μᵀp(x) on 𝒮."""
+    ex_head, _ = m.c_head()
+    for mi, mu in enumerate(tasks(m.k)):
+        cond, fl = m.c_head_mu(mu)
+        for T in Ts:
+            t.instances += 1
+            key = m.key(T, mi)
+            if fl != cond.holds:
+                t.disagree(
+                    key,
+                    f"c_head_mu says {fl}, exact solvability says {cond.holds}",
+                    m.instance(T, mu),
+                )
+                continue
+            if ex_head or not cond.holds:
+                t.premise_false += 1
+                continue
+            sig, score, why = _scores(m, T, mu)
+            if (sig == 0).any():
+                t.discard("ill-posed: γ = 0 on 𝒮")
+                if why:
+                    t.disagree(key, why, m.instance(T, mu))
+                continue
+            c = m.at(T)
+            G = m.G(T)
+            if not _identity(G, cond.witness["b"], score):
+                t.failed += 1
+                t.record(
+                    "first_fail", key, "bᵀG(x) ≠ μᵀp(x) exactly for Wᵀb = μ", m.instance(T, mu)
+                )
+                continue
+            t.passed += 1
+            t.exercised += _both(sig)
+            w = witnesses.rowspace_head_witness(m.float, np.asarray(mu, float))
+            why = why or _float_identity(w.decision_values(m.float, c["xs"]), score, sig, mu)
+            if why:
+                t.disagree(key, why, m.instance(T, mu))
+
+
+def _float_existential(claim_id: str, inst: dict, exact_witness: bool) -> str:
+    """Run the registered check (the float route: LP + its certificate) on ``inst``;
+    '' when it agrees with the exact decision, else what differs."""
+    from .registry import from_jsonable
+
+    out = get(claim_id).check(from_jsonable(inst))
+    if out.status == "inconclusive":
+        return "inconclusive"
+    if (out.status == "witness") != exact_witness:
+        return f"the registered check says {out.status}: {out.message}"
+    return ""
+
+
+def head_necessary(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
+    """Existential: C-HEAD(μ) fails and no linear head recovers the labels on 𝒮 (exact
+    separability). Candidates after the chunk's smallest witness are skipped."""
+    for T in Ts:
+        for mi, mu in enumerate(tasks(m.k)):
+            t.instances += 1
+            key = m.key(T, mi)
+            if t.first_witness is not None and key > tuple(t.first_witness[0]):
+                continue
+            if m.c_head_mu(mu)[0].holds:
+                t.premise_false += 1
+                continue
+            sig, _, why = _scores(m, T, mu)
+            if (sig == 0).any():
+                t.discard("ill-posed: γ = 0 on 𝒮")
+                continue
+            if not _both(sig):
+                t.premise_false += 1  # one label: a constant head recovers
+                continue
+            t.searched += 1
+            G = m.G(T)
+            cert = _cert(m, T, sig, G, mu)
+            inst = m.instance(T, mu)
+            why = why or _float_existential("head.necessary", inst, cert is not None)
+            if why == "inconclusive":
+                t.inconclusive += 1
+            elif why:
+                t.disagree(key, why, inst)
+            if cert is None:
+                t.misses += 1
+                continue
+            t.record(
+                "first_witness",
+                key,
+                "C-HEAD(μ) fails and no linear head recovers (exact certificate Σλ y G(x) = 0)",
+                inst,
+                cert,
+            )
+
+
+def _prompt_ok(m: Model) -> bool:
+    return m.is_stationary
+
+
+def prompt_exact(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
+    """Stationary start, C-PROMPT(μ) ⇒ u = 1_U and b on S give bᵀG(u,x) = μᵀp(x)/(vᵀp(x))."""
+    for mi, mu in enumerate(tasks(m.k)):
+        if not _prompt_ok(m):
+            t.instances += len(Ts)
+            t.premise_false += len(Ts)
+            continue
+        cond, fl = m.c_prompt(mu)
+        for T in Ts:
+            t.instances += 1
+            key = m.key(T, mi)
+            if fl.holds != cond.holds:
+                t.disagree(
+                    key,
+                    f"c_prompt says {fl.holds}, exact search says {cond.holds}",
+                    m.instance(T, mu),
+                )
+                continue
+            if not cond.holds:
+                t.premise_false += 1
+                continue
+            sig, score, why = _scores(m, T, mu)
+            c = m.at(T)
+            U, v, b = cond.witness["U"], cond.witness["v"], cond.witness["b"]
+            pv = c["post"].dot(v)
+            if any(x == 0 for x in pv):
+                t.discard("the prompt has probability 0 on an input of 𝒮")
+                continue
+            if (sig == 0).any():
+                t.discard("ill-posed: γ = 0 on 𝒮")
+                if why:
+                    t.disagree(key, why, m.instance(T, mu))
+                continue
+            u = [[1 if h in U else 0 for h in range(m.k)]]
+            Gu = exact.prompted_mask_probe(m.exact, c["xs"], u).fractions()
+            target = [s / p for s, p in zip(score, pv, strict=True)]
+            if not _identity(Gu, b, target):
+                t.failed += 1
+                t.record("first_fail", key, "bᵀG(u,x) ≠ μᵀp(x)/(vᵀp(x)) exactly", m.instance(T, mu))
+                continue
+            t.passed += 1
+            t.exercised += _both(sig) and len(cond.witness["S"]) < m.k
+            if not why and tuple(fl.witness.get("U", ())) == tuple(U):
+                w = witnesses.prompt_witness(m.float, np.asarray(mu, float), U)
+                why = _float_identity(w.decision_values(m.float, c["xs"]), target, sig, mu)
+            if why:
+                t.disagree(key, why, m.instance(T, mu))
+
+
+def prompt_weaker(m: Model, Ts: tuple[int, ...], t: Tally, part_a: Tally) -> None:
+    """(a) C-HEAD ∧ π > 0 ⇒ C-PROMPT(μ) (universal, tallied in ``part_a``, once per μ);
+    (b) existential: C-PROMPT(μ), the prompt witness recovers, no linear head does."""
+    if not _prompt_ok(m):
+        n = len(tasks(m.k))
+        part_a.instances += n
+        part_a.premise_false += n
+        t.instances += n * len(Ts)
+        t.premise_false += n * len(Ts)
+        return
+    ex_head, _ = m.c_head()
+    positive = all(p > 0 for p in m.exact.start)
+    for mi, mu in enumerate(tasks(m.k)):
+        cond, flc = m.c_prompt(mu)
+        fl = flc.holds
+        key0 = m.key(Ts[0], mi)
+        part_a.instances += 1
+        if fl != cond.holds:
+            part_a.disagree(
+                key0, f"c_prompt says {fl}, exact search says {cond.holds}", m.instance(Ts[0], mu)
+            )
+        if not (ex_head and positive):
+            part_a.premise_false += 1
+        elif cond.holds:
+            part_a.passed += 1
+            part_a.exercised += 1
+        else:
+            part_a.failed += 1
+            part_a.record(
+                "first_fail", key0, "C-HEAD holds, π > 0, C-PROMPT(μ) fails", m.instance(Ts[0], mu)
+            )
+        for T in Ts:
+            t.instances += 1
+            key = m.key(T, mi)
+            if t.first_witness is not None and key > tuple(t.first_witness[0]):
+                continue
+            if not cond.holds:
+                t.premise_false += 1
+                continue
+            sig, _, why = _scores(m, T, mu)
+            c = m.at(T)
+            if any(x == 0 for x in c["post"].dot(cond.witness["v"])):
+                t.discard("the prompt has probability 0 on an input of 𝒮")
+                continue
+            if (sig == 0).any():
+                t.discard("ill-posed: γ = 0 on 𝒮")
+                continue
+            if not _both(sig):
+                t.premise_false += 1
+                continue
+            t.searched += 1
+            # prompt.exact's identity gives sign bᵀG(u,x) = sign μᵀp(x): the witness recovers
+            G = m.G(T)
+            cert = _cert(m, T, sig, G, mu)
+            inst = m.instance(T, mu)
+            inst = {"head_hmm": inst["hmm"], "head_mu": inst["mu"], **inst}
+            why = why or _float_existential("prompt.weaker", inst, cert is not None)
+            if why == "inconclusive":
+                t.inconclusive += 1
+            elif why:
+                t.disagree(key, why, inst)
+            if cert is None:
+                t.misses += 1
+                continue
+            cert["prompt"] = {
+                "U": list(cond.witness["U"]),
+                "S": list(cond.witness["S"]),
+                "b": [str(v) for v in cond.witness["b"]],
+            }
+            t.record(
+                "first_witness",
+                key,
+                f"prompt U={list(cond.witness['U'])} recovers "
+                "every label; no linear head does (exact certificate)",
+                inst,
+                cert,
+            )
+
+
+def prompt_multi_token(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
+    """Stationary start: for L = 2 and u_1, u_2 ∈ {0, 1}^k \\ {0}, the two-slot probe equals
+    the one-slot probe of w_2 = u_2 ⊙ (R u_1), exactly, and the float forward route agrees."""
+    k = m.k
+    prompts = [u for u in itertools.product((0, 1), repeat=k) if any(u)]
+    if not _prompt_ok(m):
+        t.instances += len(prompts) ** 2 * len(Ts)
+        t.premise_false += len(prompts) ** 2 * len(Ts)
+        return
+    R = exact.reversed_transition(m.exact)
+    for T in Ts:
+        xs = m.at(T)["xs"]
+        for pi, (u1, u2) in enumerate(itertools.product(prompts, prompts)):
+            t.instances += 1
+            key = m.key(T, pi)
+            Ru = [sum((R[h][g] * u1[g] for g in range(k)), Fraction(0)) for h in range(k)]
+            w = [u2[h] * Ru[h] for h in range(k)]
+            try:
+                two = exact.prompted_mask_probe(m.exact, xs, [list(u1), list(u2)])
+            except ValueError:  # the prompt has probability 0 (or an input given it)
+                t.discard("the prompt has probability 0 on an input of 𝒮")
+                continue
+            one = exact.prompted_mask_probe(m.exact, xs, [w])
+            inst = to_jsonable({"hmm": m.float, "xs": xs, "prompt": np.array([u1, u2], float)})
+            if not np.array_equal(two.fractions(), one.fractions()):
+                t.failed += 1
+                t.record("first_fail", key, "G(u_1 u_2, x) ≠ G(w_2, x) exactly", inst)
+                continue
+            t.passed += 1
+            t.exercised += 1
+            fl = prompted_mask_probe(m.float, xs, np.array([u1, u2], float))
+            err = float(np.abs(fl - two.to_float()).max())
+            if err > POSTERIOR_TOL:
+                t.disagree(
+                    key, f"float two-slot probe differs from the exact one by {err:.3e}", inst
+                )
+
+
+class MemModel:
+    """One memory.iid_exact scope model: N = 1, prior (m,), i.i.d. states π_S (s,),
+    emission (m·s, n), integer numerators over ``den``; exact and float forms."""
+
+    def __init__(self, cell: MemCell, idx: int, prior: Any, pi: Any, E: Any) -> None:
+        self.cell, self.idx, den = cell, int(idx), cell.den
+        fr = lambda v: Fraction(int(v), den)  # noqa: E731
+        s = cell.s
+        pi_q = tuple(fr(v) for v in pi)
+        self.exact = RationalMemoryHMM(
+            (tuple(fr(v) for v in prior),),
+            pi_q,
+            tuple(pi_q for _ in range(s)),
+            tuple([0] * s),
+            tuple(tuple(fr(v) for v in r) for r in E),
+        )
+        p = np.asarray(pi) / den
+        self.float = MemoryHMM(
+            np.asarray(prior)[None] / den,
+            p,
+            np.tile(p, (s, 1)),
+            np.zeros(s, dtype=np.int64),
+            np.asarray(E) / den,
+        )
+        # W̄ (n, m) = Σ_st π_S[st] W_st, W_st = emission[st::s].T
+        self.wbar = [
+            [
+                sum((pi_q[st] * fr(E[a * s + st][x]) for st in range(s)), Fraction(0))
+                for a in range(cell.m)
+            ]
+            for x in range(cell.n)
+        ]
+
+    def key(self, T: int, mi: int) -> tuple:
+        c = self.cell
+        return (c.m, c.s, c.n, T, c.den, self.idx, mi)
+
+    def instance(self, T: int, mu: Any, xs: np.ndarray) -> dict:
+        return to_jsonable({"mem": self.float, "mu": np.asarray(mu, float), "cell": 0, "xs": xs})
+
+
+def memory_iid_exact(m: MemModel, Ts: tuple[int, ...], t: Tally) -> None:
+    """N = 1, i.i.d. states, W̄ full column rank ⇒ G(x) = W̄ P[M|x] exactly, and
+    b = pinv(W̄)ᵀμ gives bᵀG(x) = μᵀP[M|x]; the float posteriors, C-MEM-POOL and
+    witnesses.memory_iid_witness agree."""
+    mv = m.cell.m
+    full = rank(m.wbar, mv) == mv
+    for T in Ts:
+        xs_all = inputs(m.cell.n, T)
+        lik = exact.likelihood(m.exact, xs_all)
+        xs = xs_all[np.array([v > 0 for v in lik], dtype=bool)]
+        pm = exact.memory_posterior(m.exact, xs, 0)
+        pmq = pm.fractions()
+        G = None
+        try:
+            pf = memory_posterior(m.float, xs, 0)
+            post_why = (
+                ""
+                if float(np.abs(pf - pm.to_float()).max()) <= POSTERIOR_TOL
+                else "float memory_posterior differs from the exact one"
+            )
+        except ValueError as exc:
+            pf, post_why = None, f"float memory_posterior raised {type(exc).__name__}: {exc}"
+        for mi, mu in enumerate(tasks(mv)):
+            t.instances += 1
+            key = m.key(T, mi)
+            if not full:
+                t.premise_false += 1
+                continue
+            num = pm.num @ np.array(mu, dtype=object)
+            score = [Fraction(int(a), int(d)) for a, d in zip(num, pm.den, strict=True)]
+            sig = np.array([(v > 0) - (v < 0) for v in score], dtype=np.int64)
+            if (sig == 0).any():
+                t.discard("ill-posed: γ = 0 on 𝒮")
+                continue
+            if G is None:
+                G = exact.mask_probe(m.exact, xs).fractions()
+                g_ok = all(
+                    G[i][x] == sum((m.wbar[x][a] * pmq[i][a] for a in range(mv)), Fraction(0))
+                    for i in range(len(xs))
+                    for x in range(m.cell.n)
+                )
+            b = exact.memory_iid_witness(m.exact, mu)
+            if not g_ok or b is None or not _identity(G, b, score):
+                t.failed += 1
+                t.record(
+                    "first_fail",
+                    key,
+                    "G(x) ≠ W̄ P[M|x] or bᵀG(x) ≠ μᵀP[M|x] exactly",
+                    m.instance(T, mu, xs),
+                )
+                continue
+            t.passed += 1
+            t.exercised += _both(sig)
+            why = post_why
+            if not why and np.any(np.sign(pf @ np.asarray(mu, float)) != sig):
+                why = "float labels sign(μᵀP[M|x]) differ from the exact ones"
+            if not why and not conditions.c_mem_pool(m.float, np.asarray(mu, float), 0).holds:
+                why = "c_mem_pool says C-MEM-POOL fails; W̄ has full rank exactly"
+            if not why:
+                w = witnesses.memory_iid_witness(m.float, np.asarray(mu, float), 0)
+                why = _float_identity(w.decision_values(m.float, xs), score, sig, mu)
+            if why:
+                t.disagree(key, why, m.instance(T, mu, xs))
+
+
+#: Claim ID → (decider, kind as proved here). prompt.weaker's (a) part is its own tally.
+DECIDERS: dict[str, tuple[Callable[..., None], str]] = {
+    "head.exact": (head_exact, "universal"),
+    "head.rowspace": (head_rowspace, "universal"),
+    "head.necessary": (head_necessary, "existential"),
+    "prompt.exact": (prompt_exact, "universal"),
+    "prompt.weaker": (prompt_weaker, "existential"),
+    "prompt.multi_token": (prompt_multi_token, "universal"),
+    "memory.iid_exact": (memory_iid_exact, "universal"),
+}
+#: Claims decided on memory cells (the rest on HMM cells).
+MEMORY_CLAIMS = ("memory.iid_exact",)
+#: prompt.weaker's universal part (a) is tallied under this name.
+WEAKER_A = "prompt.weaker(a)"
+
+
+def decide_chunk(cell: Cell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: list[str]) -> dict:
+    """Decide every canonical model of ``cell`` with index in [lo, hi) for ``claim_ids``;
+    returns ``{"models", "orbits", "stationary_orbits", "tallies": {id: Tally dict}}``."""
+    if isinstance(cell, MemCell):
+        return _decide_memory_chunk(cell, lo, hi, Ts, claim_ids)
+    every = list(claim_ids)  # memory claims get empty tallies on HMM cells
+    claim_ids = [c for c in claim_ids if c not in MEMORY_CLAIMS]
+    idx = np.arange(lo, hi, dtype=np.int64)
+    can = cell.canonical(idx)
+    start, A, E = cell.decode(idx[can])
+    tallies = {cid: Tally() for cid in every}
+    if "prompt.weaker" in claim_ids:
+        tallies[WEAKER_A] = Tally()
+    seconds = dict.fromkeys(every, 0.0)
+    n_stat = 0
+    for i, j in enumerate(idx[can]):
+        m = Model(cell, int(j), start[i], A[i], E[i])
+        n_stat += m.is_stationary
+        for cid in claim_ids:
+            fn, _ = DECIDERS[cid]
+            t0 = time.perf_counter()
+            try:
+                if cid == "prompt.weaker":
+                    fn(m, Ts, tallies[cid], tallies[WEAKER_A])
+                else:
+                    fn(m, Ts, tallies[cid])
+            except ValueError as exc:  # a route refused a well-formed scope model: a bug
+                tallies[cid].disagree(
+                    m.key(Ts[0], 0),
+                    f"raised {type(exc).__name__}: {str(exc)[:300]}",
+                    m.instance(Ts[0], tasks(m.k)[0]),
+                )
+            seconds[cid] += time.perf_counter() - t0
+    return {
+        "models": int(hi - lo),
+        "orbits": int(can.sum()),
+        "stationary_orbits": int(n_stat),
+        "seconds": seconds,
+        "tallies": {cid: t.to_dict() for cid, t in tallies.items()},
+    }
+
+
+def _decide_memory_chunk(
+    cell: MemCell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: list[str]
+) -> dict:
+    ids = [c for c in claim_ids if c in MEMORY_CLAIMS]
+    tallies = {cid: Tally() for cid in claim_ids}  # HMM claims: empty on memory cells
+    if "prompt.weaker" in claim_ids:
+        tallies[WEAKER_A] = Tally()
+    seconds = dict.fromkeys(claim_ids, 0.0)
+    prior, pi, E = cell.decode(np.arange(lo, hi, dtype=np.int64))
+    for i in range(hi - lo):
+        m = MemModel(cell, lo + i, prior[i], pi[i], E[i])
+        for cid in ids:
+            t0 = time.perf_counter()
+            try:
+                DECIDERS[cid][0](m, Ts, tallies[cid])
+            except ValueError as exc:
+                tallies[cid].disagree(
+                    m.key(Ts[0], 0),
+                    f"raised {type(exc).__name__}: {str(exc)[:300]}",
+                    {"memory model": m.idx},
+                )
+            seconds[cid] += time.perf_counter() - t0
+    return {
+        "models": int(hi - lo),
+        "orbits": int(hi - lo),
+        "stationary_orbits": 0,
+        "seconds": seconds,
+        "tallies": {cid: t.to_dict() for cid, t in tallies.items()},
+    }
+
+
+__all__ = [
+    "DECIDERS",
+    "NOT_EXPRESSIBLE",
+    "POSTERIOR_TOL",
+    "WEAKER_A",
+    "Model",
+    "Tally",
+    "decide_chunk",
+    "separable",
+]
