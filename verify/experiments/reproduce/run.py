@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -21,6 +21,7 @@ from verify.experiments.reproduce.outputs import (
 )
 from verify.experiments.reproduce.panels import _log, _Runner
 from verify.experiments.reproduce.presets import EXPERIMENTS, N_ORDINARY, PRESETS, Preset
+from verify.harness.engines import Engine
 from verify.recovery.training import (
     resolve_device,
 )
@@ -56,7 +57,7 @@ def reproduce(
     ks: tuple[int, ...] | None = None,
     seeds: int | None = None,
     threads: int | None = None,
-    engine: str | None = None,
+    engine: str | Engine | None = None,
     workers: int = 1,
     address: str | None = None,
 ) -> Path:
@@ -71,30 +72,32 @@ def reproduce(
     (default: torch's here, ``cpu_count // workers`` per task of a local engine); on a
     loaded machine 1 is several times faster than 2 (idle threads spin at every barrier).
 
-    ``engine`` ("local" process pool of ``workers``, or "ray", joining ``address`` if
-    given): the MLM pretrainings run first as parallel tasks (on Ray, one GPU each when the
-    cluster has GPUs), then the panels run as parallel tasks too and resume the finished
-    checkpoints. Results are identical to a serial run: each MLM is seeded by its own
-    (kind, k, seed) and each panel by its seed."""
+    ``engine`` (an :class:`~verify.harness.engines.Engine`, or its name: "local" process
+    pool of ``workers``, or "ray", joining ``address`` if given): the MLM pretrainings run
+    first as parallel tasks (on Ray, one GPU each when the cluster has GPUs), then the
+    panels run as parallel tasks too and resume the finished checkpoints. Results are
+    identical to a serial run: each MLM is seeded by its own (kind, k, seed) and each panel
+    by its seed."""
     experiments, ks, seeds = _parse_subset(experiments, ks, seeds)
     if threads is not None:
         threads = as_int(threads, "threads", 1)
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))
-    task_threads = threads
-    if task_threads is None and engine == "local":
-        task_threads = max(1, (os.cpu_count() or 1) // as_int(workers, "workers", 1))
+    if isinstance(engine, str):
+        engine = Engine(engine, workers, address, threads)
+    elif engine is not None and engine.threads is None and threads is not None:
+        engine = replace(engine, threads=threads)
     try:
         return _reproduce(
             preset, device, out_dir, progress, experiments, ks, seeds,
-            (engine, workers, address, task_threads),
+            engine,
         )  # fmt: skip
     finally:
         torch.set_num_threads(before)
 
 
-def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) -> Path:
+def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, engine) -> Path:
     if isinstance(preset, str):
         if preset not in PRESETS:
             raise InputError(f"preset = {preset!r} is unknown; use one of {sorted(PRESETS)}")
@@ -126,10 +129,9 @@ def _reproduce(preset, device, out_dir, progress, experiments, ks, seeds, dist) 
             f"of preset {preset.name} (vanilla k: {preset.oracle_ks}; memory k: "
             f"{tuple(m * N_ORDINARY for m in preset.memory_ms)})"
         )
-    engine, workers, address, threads = dist
     if engine is not None:
-        runner.pretrain_all(engine, workers, address, threads)
-        runner.run_parallel(engine, workers, address, threads)
+        runner.pretrain_all(engine)
+        runner.run_parallel(engine)
     else:
         runner.run()
     _write_csv(runner.rows, out_dir / "results.csv")

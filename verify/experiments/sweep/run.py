@@ -17,6 +17,8 @@ from verify.experiments.sweep.storage import (
     rows_to_table,
     write_table_atomic,
 )
+from verify.harness import engines
+from verify.harness.engines import Engine
 from verify.harness.progress import bar as progress_bar
 
 
@@ -38,18 +40,19 @@ def run_sweep(
     config: SweepConfig,
     out: str | os.PathLike,
     *,
-    engine: str = "local",
+    engine: str | Engine = "local",
     workers: int = 1,
     address: str | None = None,
     progress: bool = True,
     cell_fn: Callable[[CellTask], CellResult] | None = None,
 ) -> SweepOutcome:
     """Compute every cell of ``config`` not yet in ``out/cells``, writing each as it arrives;
-    then write ``out/results.parquet`` (all cells of the grid, in cell order)."""
-    from verify.harness import engines
-
+    then write ``out/results.parquet`` (all cells of the grid, in cell order). ``engine``:
+    an :class:`~verify.harness.engines.Engine`, or its name (with ``workers``, ``address``)."""
+    if not isinstance(engine, Engine):
+        engine = Engine(engine, workers, address)
     out = Path(out)
-    if engine == "ray":
+    if engine.name == "ray":
         engines.import_ray()  # a missing extra is reported before anything is written
     _check_manifest(out, config)
     t0 = time.perf_counter()
@@ -62,9 +65,7 @@ def run_sweep(
     interrupted = False
     bar = progress_bar(len(cells), "sweep", "cell", initial=len(skipped), enabled=progress)
     try:
-        for index, result in engines.run_tasks(
-            cell_fn or run_cell, tasks, engine=engine, workers=workers, address=address
-        ):
+        for index, result in engine.run(cell_fn or run_cell, tasks):
             cell = tasks[index].cell
             if isinstance(result, BaseException):
                 failed.append((cell, f"{type(result).__name__}: {result}"))
