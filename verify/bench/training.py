@@ -84,8 +84,8 @@ def run(quick: bool = False) -> None:
                 )
         n_train, epochs = (200, 3) if quick else (1000, 5)
         sp = _splits(hmm, mu, n_train, T)
-        cfg = TrainConfig(device=dev, max_epochs=epochs, patience=epochs, batch_size=100)
-        best = min(train_prompt(hmm, sp, cfg, n_prompt=2).wall_time_s for _ in range(repeat))
+        tcfg = TrainConfig(device=dev, max_epochs=epochs, patience=epochs, batch_size=100)
+        best = min(train_prompt(hmm, sp, tcfg, n_prompt=2).wall_time_s for _ in range(repeat))
         print(
             f"  [{dev}] prompt tuning, oracle (L=2, T={T}, float64): "
             f"{epochs * n_train * T / best:,.0f} tokens/s"
@@ -93,7 +93,7 @@ def run(quick: bool = False) -> None:
         net, _ = pretrain_mlm(hmm, replace(SIZES["small"], steps=1), dev)
         L = 8
         best = min(
-            train_prompt_mlm(net, sp, replace(cfg, lr=0.01), n_prompt=L).wall_time_s
+            train_prompt_mlm(net, sp, replace(tcfg, lr=0.01), n_prompt=L).wall_time_s
             for _ in range(repeat)
         )
         print(

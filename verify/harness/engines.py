@@ -23,7 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -110,7 +110,7 @@ class Engine:
         num_gpus: float = 0,
         initializer: Callable[..., None] | None = None,
         initargs: tuple = (),
-    ) -> Iterator[tuple[int, Any]]:
+    ) -> Generator[tuple[int, Any], None, None]:
         """Yield ``(index, fn(tasks[index]) or its exception)`` as tasks finish.
 
         ``fn`` must be picklable (a module-level function, or a ``functools.partial`` of
@@ -134,14 +134,14 @@ def run_tasks(
     address: str | None = None,
     max_retries: int = MAX_RETRIES,
     num_gpus: float = 0,
-) -> Iterator[tuple[int, Any]]:
+) -> Generator[tuple[int, Any], None, None]:
     """``Engine(engine, workers, address).run(fn, tasks, …)``; ``engine`` may also be an
     :class:`Engine` (then ``workers`` and ``address`` are ignored)."""
     eng = engine if isinstance(engine, Engine) else Engine(engine, workers, address)
     return eng.run(fn, tasks, max_retries=max_retries, num_gpus=num_gpus)
 
 
-def _run_inline(fn: Callable, tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+def _run_inline(fn: Callable, tasks: Sequence[Any]) -> Generator[tuple[int, Any], None, None]:
     for i, task in enumerate(tasks):
         try:
             result = fn(task)
@@ -198,7 +198,7 @@ def _run_pool(
     max_retries: int,
     initializer: Callable | None = None,
     initargs: tuple = (),
-) -> Iterator[tuple[int, Any]]:
+) -> Generator[tuple[int, Any], None, None]:
     ctx = multiprocessing.get_context("spawn")  # no fork after BLAS/torch threads started
     todo = deque(range(len(tasks)))
     attempts = [0] * len(tasks)
@@ -259,7 +259,7 @@ def _run_ray(
     address: str | None,
     max_retries: int,
     num_gpus: float = 0,
-) -> Iterator[tuple[int, Any]]:
+) -> Generator[tuple[int, Any], None, None]:
     ray = import_ray()
     started = False
     if not ray.is_initialized():

@@ -109,7 +109,7 @@ def _deciding_part(c: Claim, parts: Sequence[ClaimResult], counts: Counts) -> Cl
     """The part whose status the merged result takes (see the module docstring); a new
     record when no single shard's status is the claim's (held over all shards)."""
     first = parts[0]
-    statuses = [p.status for p in parts]
+    statuses: list[str] = [p.status for p in parts]
     for status in DECIDING:
         if status in statuses:
             return parts[statuses.index(status)]
