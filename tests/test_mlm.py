@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -296,3 +297,24 @@ def test_the_cuda_path_runs_on_cpu_with_autocast():
     np.testing.assert_allclose(G.sum(1), 1.0, atol=1e-9)
     _, plain = pretrain_mlm(hmm, cfg, device="cpu")
     assert plain.losses != res.losses  # autocast really changed the arithmetic
+
+
+@pytest.mark.parametrize("damage", ["truncated", "metadata"])
+def test_a_damaged_checkpoint_is_named_and_retrained(tmp_path, caplog, damage):
+    """A checkpoint cut short (or its metadata not JSON) is reported by name and pretraining
+    starts over, giving the same network as a run without it; never an internal error."""
+    hmm = reference_hmm(1, 3)
+    cfg = MLMConfig(steps=6, checkpoint_every=3, eval_every=0, **TINY)
+    fresh, _ = pretrain_mlm(hmm, cfg, device="cpu")
+    pretrain_mlm(hmm, cfg, device="cpu", checkpoint_dir=tmp_path, stop_after=3)
+    if damage == "truncated":
+        ckpt = tmp_path / CHECKPOINT
+        ckpt.write_bytes(ckpt.read_bytes()[:100])
+    else:
+        (tmp_path / METADATA).write_text("{not json", encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="verify")
+    net, res = pretrain_mlm(hmm, cfg, device="cpu", checkpoint_dir=tmp_path)
+    assert res.resumed_from == 0 and res.steps == 6
+    assert str(tmp_path / CHECKPOINT) in caplog.text and "damaged" in caplog.text
+    for (name, a), (_, b) in zip(fresh.state_dict().items(), net.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name

@@ -397,10 +397,21 @@ class _Checkpoint:
         ckpt, meta_path = self.folder / CHECKPOINT, self.folder / METADATA
         if not (ckpt.exists() and meta_path.exists()):
             return _Done()
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") != self.fingerprint:
+        try:  # a damaged or partial pair of files is reported and retrained, never a crash
+            meta = json.loads(meta_path.read_text())
+            if meta.get("fingerprint") != self.fingerprint:
+                return _Done()
+            state = torch.load(ckpt, map_location=dev, weights_only=True)
+            missing = {"model", "optimizer", "scheduler", *(("ema",) if avg is not None else ())}
+            missing -= set(state)
+            if missing:
+                raise ValueError(f"no {sorted(missing)} in it")
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint means: start over
+            logger.warning(
+                f"MLM checkpoint {ckpt} (with {meta_path.name}) is damaged "
+                f"({type(exc).__name__}: {exc}); pretraining from scratch"
+            )
             return _Done()
-        state = torch.load(ckpt, map_location=dev, weights_only=True)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])

@@ -13,7 +13,7 @@ from verify.experiments.sweep.evaluate import CellResult, CellTask, run_cell
 from verify.experiments.sweep.storage import (
     _check_manifest,
     cell_path,
-    read_rows,
+    load_cell,
     rows_to_table,
     write_table_atomic,
 )
@@ -57,8 +57,9 @@ def run_sweep(
     _check_manifest(out, config)
     t0 = time.perf_counter()
     cells = config.cells()
-    todo = [c for c in cells if not cell_path(out, c).exists()]
-    skipped = [c for c in cells if c not in todo]
+    have = {c: rows for c in cells if (rows := load_cell(out, c)) is not None}
+    todo = [c for c in cells if c not in have]  # missing, or damaged (warned, recomputed)
+    skipped = [c for c in cells if c in have]
     tasks = [CellTask(c, config.instances, config.seed, config.prompts) for c in todo]
     computed: list[Cell] = []
     failed: list[tuple[Cell, str]] = []
@@ -80,7 +81,8 @@ def run_sweep(
         bar.close()
     rows = []
     for c in cells:
-        if cell_path(out, c).exists():
-            rows.extend(read_rows(cell_path(out, c)))
+        if (cell_rows := have.get(c)) is None and c in computed:
+            cell_rows = load_cell(out, c)
+        rows.extend(cell_rows or [])
     write_table_atomic(rows_to_table(rows), out / "results.parquet")
     return SweepOutcome(rows, computed, skipped, failed, interrupted, time.perf_counter() - t0)
