@@ -39,19 +39,19 @@ def _splits(hmm, mu, n_train: int, T: int) -> Splits:
 def _pretrain_rate(hmm, cfg: MLMConfig, device: str, steps: int, repeat: int, **kw) -> float:
     rates = []
     for _ in range(repeat):
-        _, res = pretrain_mlm(hmm, replace(cfg, steps=steps, eval_every=0), device, **kw)
+        _, res = pretrain_mlm(hmm, replace(cfg, steps=steps, eval_every=0, **kw), device)
         rates.append(res.tokens / res.loop_time_s)
     return max(rates)
 
 
 def _variants(dev: str) -> list[tuple[str, dict, int | None]]:
-    """(label, pretrain_mlm keywords, torch threads) measured on ``dev``."""
+    """(label, MLMConfig run switches, torch threads) measured on ``dev``."""
     if dev == "cpu":
         return [("1 thread", {}, 1), ("2 threads", {}, 2)]
     return [
         ("float32", {"amp": False}, None),
         ("bf16 autocast", {"amp": True}, None),
-        ("bf16 autocast + compile", {"amp": True, "compile": True}, None),
+        ("bf16 autocast + compile", {"amp": True, "compile_forward": True}, None),
     ]
 
 
