@@ -26,11 +26,15 @@ from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from verify.core.validation import InputError, as_int
 
 ENGINES = ("local", "ray")
+T = TypeVar("T")  # a task
+R = TypeVar("R")  # its result
+#: What a stream yields: (task index, the task's result or the exception it ended with).
+Stream = Generator[tuple[int, R | BaseException], None, None]
 #: Reruns of a task whose worker died (or, on Ray, that raised) before it counts as failed.
 MAX_RETRIES = 3
 RAY_HINT = "pip install 'ptverify[ray]'"
@@ -103,14 +107,14 @@ class Engine:
 
     def run(
         self,
-        fn: Callable[[Any], Any],
-        tasks: Sequence[Any],
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
         *,
         max_retries: int = MAX_RETRIES,
         num_gpus: float = 0,
         initializer: Callable[..., None] | None = None,
         initargs: tuple = (),
-    ) -> Generator[tuple[int, Any], None, None]:
+    ) -> Stream[R]:
         """Yield ``(index, fn(tasks[index]) or its exception)`` as tasks finish.
 
         ``fn`` must be picklable (a module-level function, or a ``functools.partial`` of
@@ -126,23 +130,24 @@ class Engine:
 
 
 def run_tasks(
-    fn: Callable[[Any], Any],
-    tasks: Sequence[Any],
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
     *,
     engine: str | Engine = "local",
     workers: int = 1,
     address: str | None = None,
     max_retries: int = MAX_RETRIES,
     num_gpus: float = 0,
-) -> Generator[tuple[int, Any], None, None]:
+) -> Stream[R]:
     """``Engine(engine, workers, address).run(fn, tasks, …)``; ``engine`` may also be an
     :class:`Engine` (then ``workers`` and ``address`` are ignored)."""
     eng = engine if isinstance(engine, Engine) else Engine(engine, workers, address)
     return eng.run(fn, tasks, max_retries=max_retries, num_gpus=num_gpus)
 
 
-def _run_inline(fn: Callable, tasks: Sequence[Any]) -> Generator[tuple[int, Any], None, None]:
+def _run_inline(fn: Callable[[T], R], tasks: Sequence[T]) -> Stream[R]:
     for i, task in enumerate(tasks):
+        result: R | BaseException
         try:
             result = fn(task)
         except Exception as exc:  # noqa: BLE001 - reported per task, the rest still run
@@ -192,13 +197,13 @@ class _Worker:
 
 
 def _run_pool(
-    fn: Callable,
-    tasks: Sequence[Any],
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
     workers: int,
     max_retries: int,
     initializer: Callable | None = None,
     initargs: tuple = (),
-) -> Generator[tuple[int, Any], None, None]:
+) -> Stream[R]:
     ctx = multiprocessing.get_context("spawn")  # no fork after BLAS/torch threads started
     todo = deque(range(len(tasks)))
     attempts = [0] * len(tasks)
@@ -248,18 +253,18 @@ def _run_pool(
             w.stop(force=not clean)
 
 
-def _call(fn: Callable[[Any], Any], task: Any) -> Any:
+def _call(fn: Callable[[T], R], task: T) -> R:
     return fn(task)
 
 
 def _run_ray(
-    fn: Callable,
-    tasks: Sequence[Any],
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
     workers: int,
     address: str | None,
     max_retries: int,
     num_gpus: float = 0,
-) -> Generator[tuple[int, Any], None, None]:
+) -> Stream[R]:
     ray = import_ray()
     started = False
     if not ray.is_initialized():
