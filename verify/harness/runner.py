@@ -75,7 +75,7 @@ from verify.harness.engines import Engine
 from verify.harness.pinned import load_pinned
 from verify.harness.progress import bar as progress_bar
 from verify.harness.records import ClaimResult, Counts, case_document
-from verify.harness.stats import wilson_interval
+from verify.harness.stats import quantity_summaries, wilson_interval
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +105,6 @@ settings.register_profile("ptverify-thorough", **{**_COMMON, **_KEEP})
 STATUSES = registry.CLAIM_STATUSES
 FAILING = registry.FAILING_STATUSES
 UNDECIDED = ("inconclusive", "vacuous")
-#: Values kept per condition quantity for the histograms (the summary uses all of them).
-MAX_KEPT_VALUES = 5000
 
 
 def exit_code(results: Sequence[dict]) -> int:
@@ -310,24 +308,6 @@ def _run_statistical(c: Claim, budget: int, seed: int | None, tally: _Tally) -> 
         if (out.status == "fail" or crashed) and tally.last_bad is None:
             tally.last_bad = (instance, out, crashed)
             tally.counting = True  # statistical claims report every seed
-
-
-def quantity_summaries(values: dict[str, list[float]]) -> dict[str, dict]:
-    """Per quantity: count, min, max, mean, median and the first values kept."""
-    return {name: _summary(vs) for name, vs in sorted(values.items()) if vs}
-
-
-def _summary(values: list[float]) -> dict:
-    vs = sorted(values)
-    n = len(vs)
-    return {
-        "count": n,
-        "min": vs[0],
-        "max": vs[-1],
-        "mean": sum(vs) / n,
-        "median": vs[n // 2] if n % 2 else 0.5 * (vs[n // 2 - 1] + vs[n // 2]),
-        "values": values[:MAX_KEPT_VALUES],
-    }
 
 
 def budget_and_seed(
