@@ -16,6 +16,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 # CI runs everything. An entry is a test's node id (any parametrization) or a whole file.
 SLOW_TESTS = (
     "tests/test_ray.py",
+    "tests/test_workflow.py::test_plugin_runs_under_xdist",
+    "tests/test_workflow.py::test_pinned_failing_case_fails_run_and_the_plugin_on_the_first_example",
+    "tests/test_workflow.py::test_plugin_builtin_claim_is_one_passing_item",
+    "tests/test_workflow.py::test_replay_from_another_directory_and_a_changed_module",
+    "tests/test_workflow.py::test_plugin_markers_select_by_family_and_kind",
+    "tests/test_workflow.py::test_plugin_bad_claims_module_is_a_one_line_collection_error",
+    "tests/test_workflow.py::test_plugin_false_user_claim_fails_with_a_replay_that_works_elsewhere",
+    "tests/test_workflow.py::test_plugin_inconclusive_claim_is_not_a_pass",
+    "tests/test_workflow.py::test_plugin_collects_nothing_without_the_flag",
+    "tests/test_workflow.py::test_replay_says_an_edited_instance_no_longer_matches_before_the_verdict",
+    "tests/test_mlm.py::test_downstream_features_are_distributions_and_prompt_tuning_is_deterministic",
     "tests/test_trained_claims.py",
     "tests/test_gate.py",
     "tests/test_reproduce.py::test_parallel_panels_equal_the_serial_run",
