@@ -48,10 +48,11 @@ def prove(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, and the layer contracts of pyproject.toml (import-linter)."""
+    """ruff, the layer contracts of pyproject.toml (import-linter) and mypy."""
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
     session.run("lint-imports", "--no-cache")
+    session.run("mypy")
 
 
 @nox.session

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -70,7 +71,8 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path, ema):
     hmm = reference_hmm(1, 3)
     cfg = MLMConfig(steps=12, checkpoint_every=5, eval_every=4, ema=ema, **TINY)
     full, whole = pretrain_mlm(hmm, cfg, device="cpu")
-    _, first = pretrain_mlm(hmm, cfg, device="cpu", checkpoint_dir=tmp_path, stop_after=7)
+    interrupted = dataclasses.replace(cfg, stop_after=7)
+    _, first = pretrain_mlm(hmm, interrupted, device="cpu", checkpoint_dir=tmp_path)
     assert first.steps == 7
     meta = json.loads((tmp_path / METADATA).read_text())
     assert meta["step"] == 7 and len(meta["losses"]) == 7
@@ -319,10 +321,47 @@ def test_the_cuda_path_runs_on_cpu_with_autocast():
     autocast of the encoder's forward) exercised here on the CPU; outputs stay float64."""
     hmm = reference_hmm(0, 4)
     cfg = MLMConfig(steps=4, eval_every=2, **TINY)
-    net, res = pretrain_mlm(hmm, cfg, device="cpu", amp=True)
+    net, res = pretrain_mlm(hmm, dataclasses.replace(cfg, amp=True), device="cpu")
     assert np.isfinite(res.losses).all() and len(res.curve) == 3
     G = mask_distribution(net, hmm.sample(5, 8, 0)[0])
     assert G.dtype == np.float64
     np.testing.assert_allclose(G.sum(1), 1.0, atol=1e-9)
     _, plain = pretrain_mlm(hmm, cfg, device="cpu")
     assert plain.losses != res.losses  # autocast really changed the arithmetic
+
+
+@pytest.mark.parametrize("damage", ["truncated", "metadata"])
+def test_a_damaged_checkpoint_is_named_and_retrained(tmp_path, caplog, damage):
+    """A checkpoint cut short (or its metadata not JSON) is reported by name and pretraining
+    starts over, giving the same network as a run without it; never an internal error."""
+    hmm = reference_hmm(1, 3)
+    cfg = MLMConfig(steps=6, checkpoint_every=3, eval_every=0, **TINY)
+    fresh, _ = pretrain_mlm(hmm, cfg, device="cpu")
+    pretrain_mlm(hmm, dataclasses.replace(cfg, stop_after=3), "cpu", checkpoint_dir=tmp_path)
+    if damage == "truncated":
+        ckpt = tmp_path / CHECKPOINT
+        ckpt.write_bytes(ckpt.read_bytes()[:100])
+    else:
+        (tmp_path / METADATA).write_text("{not json", encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="verify")
+    net, res = pretrain_mlm(hmm, cfg, device="cpu", checkpoint_dir=tmp_path)
+    assert res.resumed_from == 0 and res.steps == 6
+    assert str(tmp_path / CHECKPOINT) in caplog.text and "damaged" in caplog.text
+    for (name, a), (_, b) in zip(fresh.state_dict().items(), net.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_prompt_tuning_restores_the_backbone_even_when_it_fails():
+    """The backbone is frozen for the call only: trainable again afterwards, also when
+    training raises (bad splits), and a frozen parameter stays frozen."""
+    hmm = reference_hmm(0, 3)
+    net, _ = pretrain_mlm(hmm, MLMConfig(steps=1, **TINY), device="cpu")
+    frozen = next(net.parameters())
+    frozen.requires_grad_(False)
+    xs, _ = hmm.sample(20, 6, np.random.default_rng(0))
+    y = np.where(np.arange(20) % 2, 1.0, -1.0)
+    bad = Splits(Split(xs, y), Split(xs, y[:3]), Split(xs, y))  # val labels do not match
+    with pytest.raises(Exception):  # noqa: B017 - any error; what matters is the cleanup
+        train_prompt_mlm(net, bad, TrainConfig(max_epochs=1), n_prompt=1)
+    flags = [p.requires_grad for p in net.parameters()]
+    assert not flags[0] and all(flags[1:])

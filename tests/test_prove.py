@@ -21,6 +21,7 @@ from verify.claims.prove import DECIDERS, MEMORY_CLAIMS, WEAKER_A, Tally, decide
 from verify.cli import main
 from verify.crosscheck import check_certificate
 from verify.crosscheck.scope import Cell, Scope, compositions, tasks
+from verify.harness.engines import Engine
 from verify.harness.prove import prove
 
 load_builtin()
@@ -88,8 +89,8 @@ def _decisions(records: list[dict]) -> list:
 def test_chunks_resume_and_any_worker_count_agree(tmp_path: Path) -> None:
     scope = Scope((2,), (2, 3), (1,), 2)
     ids = HMM_IDS
-    one = prove(ids, scope, tmp_path / "a", workers=1, chunk_size=100)
-    two = prove(ids, scope, tmp_path / "b", workers=2, chunk_size=350)
+    one = prove(ids, scope, tmp_path / "a", engine=Engine("local", 1), chunk_size=100)
+    two = prove(ids, scope, tmp_path / "b", engine=Engine("local", 2), chunk_size=350)
     assert _decisions(one.records) == _decisions(two.records)
     assert one.totals["models"] == 243 + 972 and one.totals["orbits"] == 72 + 114
     assert one.totals["chunks"] == 3 + 10
@@ -98,7 +99,7 @@ def test_chunks_resume_and_any_worker_count_agree(tmp_path: Path) -> None:
     files = sorted(folder.glob("*.json"))
     files[0].write_text("{not json", encoding="utf-8")
     files[1].unlink()
-    again = prove(ids, scope, tmp_path / "a", workers=1, chunk_size=100)
+    again = prove(ids, scope, tmp_path / "a", engine=Engine("local", 1), chunk_size=100)
     assert again.totals["chunks_damaged"] == [files[0].name]
     assert again.totals["chunks_resumed"] == len(files) - 2
     assert _decisions(again.records) == _decisions(one.records)

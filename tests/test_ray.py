@@ -125,11 +125,12 @@ def test_prove_on_ray_decides_exactly_as_the_local_engine(cluster, tmp_path):
     counts, smallest witness/counterexample) equals a one-process run's."""
     from tests.test_prove import HMM_IDS, _decisions
     from verify.crosscheck.scope import Scope
+    from verify.harness.engines import Engine
     from verify.harness.prove import prove
 
     scope = Scope((2,), (2, 3), (1, 2), 2)
     local = prove(HMM_IDS, scope, tmp_path / "local", chunk_size=200)
-    remote = prove(HMM_IDS, scope, tmp_path / "ray", engine="ray", chunk_size=200,
-                   address=cluster.address)  # fmt: skip
+    remote = prove(HMM_IDS, scope, tmp_path / "ray", engine=Engine("ray", 2, cluster.address),
+                   chunk_size=200)  # fmt: skip
     assert not remote.totals["chunks_failed"]
     assert _decisions(remote.records) == _decisions(local.records)

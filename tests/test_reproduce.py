@@ -94,7 +94,10 @@ def test_tiny_reproduce_writes_csv_figures_and_page(tmp_path):
         assert (tmp_path / name).stat().st_size > 1000
     text = page.read_text()
     assert "&lt;tiny &amp; test&gt;" in text and "<tiny" not in text  # escaped
-    assert "qualitative shape" in text and ("HOLDS" in text or "does NOT" in text)
+    # the page's verdict is the one the rows give, and only that one
+    holds = all(h for _, h, _ in assess_shape(rows))
+    assert ("qualitative shape HOLDS in this run" in text) == holds
+    assert ("qualitative shape does NOT fully hold" in text) == (not holds)
     assert "data:image/png;base64," in text
     assert not list(tmp_path.glob(".index.*"))  # atomic write left no temp file
     assert (tmp_path / "checkpoints" / "vanilla_k4_s0" / "mlm.pt").exists()

@@ -11,6 +11,7 @@ import pytest
 
 from verify.claims import load_builtin, load_claims_module
 from verify.harness import runner, shards
+from verify.harness.engines import Engine
 from verify.harness.records import ClaimResult, Counts
 
 PLANTED = str(Path(__file__).with_name("planted_claims.py"))
@@ -33,9 +34,9 @@ def test_budget_split_and_seeds_depend_on_coordinates_only():
 
 
 def test_a_falsified_shard_gives_the_claim_its_counterexample_and_replays_alone():
-    results, interrupted = shards.run_claims_sharded(
+    results, interrupted = runner.run_claims(
         ["planted.head_bug"], profile="dev", examples=60, seed=5, shards=3,
-        engine="local", claims_from=[PLANTED], progress=False,
+        engine=Engine("local"), claims_from=[PLANTED], progress=False,
     )  # fmt: skip
     assert not interrupted and len(results) == 1
     r = results[0]
@@ -49,9 +50,9 @@ def test_a_falsified_shard_gives_the_claim_its_counterexample_and_replays_alone(
 
 
 def test_a_true_claim_holds_with_the_counts_of_every_shard():
-    results, _ = shards.run_claims_sharded(
+    results, _ = runner.run_claims(
         ["planted.head_ok"], profile="dev", examples=30, seed=2, shards=2,
-        engine="local", claims_from=[PLANTED], progress=False,
+        engine=Engine("local", workers=2), claims_from=[PLANTED], progress=False,
     )  # fmt: skip
     r = results[0]
     assert r["status"] == "held", r["message"]

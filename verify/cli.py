@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import importlib
 import inspect
 import json
@@ -21,11 +20,11 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from verify.core.validation import InputError
+from verify.harness.engines import Engine
 from verify.harness.progress import configure_logging
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -250,21 +249,6 @@ def _output_paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
     return report_dir, json_path, junit_path
 
 
-def _claims_runner(args: argparse.Namespace) -> Callable[..., Any]:
-    """runner.run_claims, or the sharded runner for ``--shards K`` / ``--engine ray``."""
-    from verify.harness import runner
-
-    if args.shards == 1 and args.engine == "local":
-        return runner.run_claims
-    from verify.harness import shards
-
-    if args.shards < 1:
-        raise UsageError(f"--shards must be ≥ 1, got {args.shards}")
-    return functools.partial(
-        shards.run_claims_sharded, shards=args.shards, engine=args.engine, address=args.address
-    )
-
-
 def _worker_specs(modules: list[str]) -> list[str]:
     """How worker processes load the user modules: a ``.py`` file by its absolute path (its
     registered name, ``ptverify_user_<stem>``, does not import in a fresh process)."""
@@ -281,15 +265,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--examples must be ≥ 1, got {args.examples}")
     if args.workers < 1:
         raise UsageError(f"--workers must be ≥ 1, got {args.workers}")
+    if args.shards < 1:
+        raise UsageError(f"--shards must be ≥ 1, got {args.shards}")
+    engine = Engine.from_args(args)
     report_dir, json_path, junit_path = _output_paths(args)
     modules = _load(args.claims_from)
     ids = _select(args.ids)
-    run_claims = _claims_runner(args)
-    extra = {}
-    if args.cases is not None:
-        if run_claims is not runner.run_claims:
-            raise UsageError("--cases runs on the local runner only; drop --shards / --engine")
-        extra["cases"] = args.cases
+    if args.cases is not None and (args.shards != 1 or engine.name != "local"):
+        raise UsageError("--cases runs on the local runner only; drop --shards / --engine")
     t0 = time.perf_counter()
 
     def document(done: list[dict], complete: bool, interrupted: bool) -> dict:
@@ -306,11 +289,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         reports.write_cases(doc, report_dir)
         reports.atomic_write(json_path, reports.dumps(doc))
 
-    results, interrupted = run_claims(
+    results, interrupted = runner.run_claims(
         ids, profile=args.profile, examples=args.examples, seed=args.seed,
-        workers=args.workers, claims_from=_worker_specs(modules), on_result=partial,
-        progress=not args.quiet,
-        **extra,
+        claims_from=_worker_specs(modules), on_result=partial, progress=not args.quiet,
+        cases=args.cases, engine=engine, shards=args.shards,
     )  # fmt: skip
     complete = not interrupted and len(results) == len(ids)
     doc = document(results, complete, interrupted)
@@ -466,7 +448,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.convention != "theory":
         subset["convention"] = args.convention
     if args.engine is not None:
-        subset.update(engine=args.engine, workers=args.workers, address=args.address)
+        subset["engine"] = Engine.from_args(args)
     out_dir = writable_dir(args.out, "--out")
     out = mod.reproduce(args.preset, args.device, out_dir, progress=True, **subset)
     print(f"ptverify: reproduce wrote {out}")
@@ -512,8 +494,8 @@ def cmd_prove(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"ptverify prove: chunk {done}/{total}", file=sys.stderr, flush=True)
 
-    run = prove(ids, scope, report_dir, engine=args.engine, workers=args.workers,
-                address=args.address, chunk_size=chunk_size, on_chunk=tick)  # fmt: skip
+    run = prove(ids, scope, report_dir, engine=Engine.from_args(args), chunk_size=chunk_size,
+                on_chunk=tick)  # fmt: skip
     complete = not run.interrupted
     code = runner.exit_code(run.records) if complete else EXIT_INTERRUPTED
     doc = reports.results_document(
@@ -586,10 +568,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         config = sweep.load_toml(args.config, given)
     else:
         config = sweep.make_config(**{a: v for a, v in given.items() if v is not None})
-    done = sweep.run_sweep(
-        config, args.out, engine=args.engine, workers=args.workers, address=args.address,
-        progress=not args.quiet,
-    )  # fmt: skip
+    done = sweep.run_sweep(config, args.out, engine=Engine.from_args(args), progress=not args.quiet)
     page = write_sweep_report(
         Path(args.out), config, sweep.summarize(done.rows), n_rows=len(done.rows),
         failed=done.failed, interrupted=done.interrupted,

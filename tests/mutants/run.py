@@ -61,6 +61,8 @@ UNIT_TESTS = {
     "verify/experiments/reproduce/": ["tests/test_reproduce.py", "tests/test_authors.py"],
     "verify/experiments/authors.py": ["tests/test_authors.py"],
     "verify/crosscheck/": ["tests/test_exact.py"],
+    "verify/harness/engines.py": ["tests/test_engines.py"],
+    "verify/experiments/sweep/": ["tests/test_sweep.py"],
     "strategies/": ["tests/test_strategies.py"],
     # issue 23: the pytest plugin, pinned cases, portable replay (mutants 45–49)
     "verify/harness/": ["tests/test_workflow.py"],

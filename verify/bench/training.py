@@ -167,8 +167,8 @@ def run(quick: bool = False, device: str = "auto", sizes: tuple[str, ...] | None
                 )
         n_train, epochs = (200, 3) if quick else (1000, 5)
         sp = _splits(hmm, mu, n_train, T)
-        cfg = TrainConfig(device=dev, max_epochs=epochs, patience=epochs, batch_size=100)
-        best = min(train_prompt(hmm, sp, cfg, n_prompt=2).wall_time_s for _ in range(repeat))
+        tcfg = TrainConfig(device=dev, max_epochs=epochs, patience=epochs, batch_size=100)
+        best = min(train_prompt(hmm, sp, tcfg, n_prompt=2).wall_time_s for _ in range(repeat))
         print(
             f"  [{dev}] prompt tuning, oracle (L=2, T={T}, float64): "
             f"{epochs * n_train * T / best:,.0f} tokens/s",
@@ -180,7 +180,7 @@ def run(quick: bool = False, device: str = "auto", sizes: tuple[str, ...] | None
         Tm = min(T, SIZES[name].max_len - L - 1)  # the prompt, [MASK] and x fit max_len
         msp = Splits(*(Split(s.xs[:, :Tm], s.y) for s in sp))
         best = min(
-            train_prompt_mlm(net, msp, replace(cfg, lr=0.01), n_prompt=L).wall_time_s
+            train_prompt_mlm(net, msp, replace(tcfg, lr=0.01), n_prompt=L).wall_time_s
             for _ in range(repeat)
         )
         print(

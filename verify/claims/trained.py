@@ -77,14 +77,14 @@ ATTENTION_PROTOCOL = {
 #: nonzeros often give one label only, a degenerate task).
 ATTENTION_MS = (3, 5, 7)
 
-_CPU = {"device": "cpu", "lr": 0.05, "batch_size": 100, "max_epochs": 40, "patience": 8}
-
 
 def _train_config(seed: int, **kw: Any) -> Any:
-    """The smoke preset's optimiser settings (verify.experiments.reproduce), on the CPU, seeded."""
-    from verify.recovery.training import TrainConfig  # torch loads only when a trained claim runs
+    """The smoke preset's optimiser settings (training.SMOKE_TRAIN), on the CPU, seeded."""
+    from dataclasses import replace
 
-    return TrainConfig(**{**_CPU, "seed": seed, **kw})
+    from verify.recovery.training import SMOKE_TRAIN  # torch loads only when a claim runs
+
+    return replace(SMOKE_TRAIN, **{"device": "cpu", "seed": seed, **kw})
 
 
 def _splits(sample: Callable, post: Callable, weights: np.ndarray, proto: dict, seed: int):

@@ -82,6 +82,16 @@ class MLMConfig:
     eval_every, eval_size, eval_len: the TV-to-oracle curve is measured every
     ``eval_every`` steps on ``eval_size`` held-out inputs of ``eval_len`` tokens
     (0 = only at the end).
+
+    Run switches (not part of the checkpoint fingerprint, :data:`RUN_SWITCHES`): amp:
+    bfloat16 autocast of the encoder's forward during pretraining (None: off; on an H200 at
+    paper size eager bf16 ran at 0.13M tokens/s against float32's 1.6M, cuDNN's attention
+    apparently re-planning for every new window shape; with cuDNN attention off bf16 gave
+    1.8M; the oracle and the downstream features stay float32/float64); compile_forward:
+    ``torch.compile`` the training forward (off: on that H200, bf16 + compile gave 1.9–2.4M
+    tokens/s after a 45 s compile, not worth it for one 2500-step MLM);
+    stop_after: end the call after that many total steps (an interruption; the checkpoint
+    is written).
     """
 
     d_model: int = 64
@@ -105,6 +115,9 @@ class MLMConfig:
     eval_every: int = 0
     eval_size: int = 256
     eval_len: int = 32
+    amp: bool | None = None
+    compile_forward: bool = False
+    stop_after: int | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -123,6 +136,8 @@ class MLMConfig:
         ):
             as_int(getattr(self, name), f"MLMConfig.{name}", 1)
         as_int(self.eval_every, "MLMConfig.eval_every", 0, note=" (0: at the end)")
+        if self.stop_after is not None:
+            as_int(self.stop_after, "MLMConfig.stop_after", 1)
         if self.d_model % self.n_heads:
             raise InputError(
                 f"MLMConfig.d_model = {self.d_model} must be divisible by n_heads = {self.n_heads}"
@@ -276,9 +291,14 @@ class PretrainResult:
         return float(self.curve[-1]["tv"]) if self.curve else float("nan")
 
 
+#: MLMConfig fields that say how a run goes, not what it trains: a checkpoint resumes
+#: across them.
+RUN_SWITCHES = ("checkpoint_every", "amp", "compile_forward", "stop_after")
+
+
 def _fingerprint(model: HMM | MemoryHMM, config: MLMConfig) -> str:
     h = hashlib.sha256(model.to_json().encode())
-    cfg = {k: v for k, v in dataclasses.asdict(config).items() if k != "checkpoint_every"}
+    cfg = {k: v for k, v in dataclasses.asdict(config).items() if k not in RUN_SWITCHES}
     h.update(json.dumps(cfg, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
@@ -426,10 +446,21 @@ class _Checkpoint:
         ckpt, meta_path = self.folder / CHECKPOINT, self.folder / METADATA
         if not (ckpt.exists() and meta_path.exists()):
             return _Done()
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") != self.fingerprint:
+        try:  # a damaged or partial pair of files is reported and retrained, never a crash
+            meta = json.loads(meta_path.read_text())
+            if meta.get("fingerprint") != self.fingerprint:
+                return _Done()
+            state = torch.load(ckpt, map_location=dev, weights_only=True)
+            missing = {"model", "optimizer", "scheduler", *(("ema",) if avg is not None else ())}
+            missing -= set(state)
+            if missing:
+                raise ValueError(f"no {sorted(missing)} in it")
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint means: start over
+            logger.warning(
+                f"MLM checkpoint {ckpt} (with {meta_path.name}) is damaged "
+                f"({type(exc).__name__}: {exc}); pretraining from scratch"
+            )
             return _Done()
-        state = torch.load(ckpt, map_location=dev, weights_only=True)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -513,9 +544,6 @@ def pretrain_mlm(
     device: str = "auto",
     checkpoint_dir: str | Path | None = None,
     progress: bool = False,
-    stop_after: int | None = None,
-    amp: bool | None = None,
-    compile: bool = False,
 ) -> tuple[MaskedLM, PretrainResult]:
     """Pretrain a :class:`MaskedLM` on windows sampled afresh from ``model`` at every step
     (masked-token prediction, cross-entropy on masked positions; AdamW, warm-up + cosine).
@@ -523,20 +551,14 @@ def pretrain_mlm(
     With ``checkpoint_dir``, saves ``mlm.pt`` (model, optimiser and scheduler state_dicts)
     and ``mlm.json`` (step, fingerprint of model+config, losses, TV curve) every
     ``checkpoint_every`` steps and at the end, and resumes from them when their fingerprint
-    matches. ``stop_after`` ends the call after that many total steps (simulates an
-    interruption; the checkpoint is written). ``amp``: bfloat16 autocast of the encoder's
-    forward during pretraining (default off: on an H200 at paper size eager bf16 ran at
-    0.13M tokens/s against float32's 1.6M, cuDNN's attention apparently re-planning for
-    every new window shape; with cuDNN attention off bf16 gave 1.8M; the oracle and the
-    downstream features stay float32/float64). ``compile``: ``torch.compile`` the
-    training forward (off by default: on that H200, bf16 + compile gave 1.9–2.4M tokens/s
-    after a 45 s compile, not worth it for one 2500-step MLM). ``progress``: log the TV
+    matches. ``config.stop_after``, ``config.amp`` and ``config.compile_forward`` are the
+    run switches (see :class:`MLMConfig`). ``progress``: log the TV
     evaluations (INFO) and show a bar over the steps on a terminal.
     """
     if not isinstance(model, (HMM, MemoryHMM)):
         raise InputError(f"model must be an HMM or MemoryHMM, got {type(model).__name__}")
     dev = resolve_device(device)
-    amp = False if amp is None else bool(amp)
+    amp = False if config.amp is None else bool(config.amp)
     t0 = time.perf_counter()
     net = _new_model(model.n_tokens, config).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -548,8 +570,8 @@ def pretrain_mlm(
     step0, tokens0, time0 = done.step, done.tokens, done.loop_time_s
     sampler = WindowSampler(model, config, dev)
     probe = OracleProbe(model, config)
-    end = config.steps if stop_after is None else min(config.steps, int(stop_after))
-    forward = torch.compile(net) if compile else net
+    end = config.steps if config.stop_after is None else min(config.steps, config.stop_after)
+    forward = torch.compile(net) if config.compile_forward else net
     if step0 == 0 and config.eval_every:
         _evaluate(trained, probe, 0, done, progress)
     net.train()

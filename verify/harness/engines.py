@@ -1,13 +1,17 @@
-"""Engines that run independent tasks and stream their results back as they finish.
+"""The one engine for all parallel work (claims, shards, sweep, reproduce).
 
-``run_tasks(fn, tasks, engine=…)`` yields ``(index, result)`` pairs in completion order,
-where ``result`` is ``fn(tasks[index])`` or the exception that task ended with after its
-retries. Tasks must be deterministic functions of their argument: an engine decides only
-where and when a task runs, never what it computes.
+An :class:`Engine` value (``name``, ``workers``, ``address``, ``threads``) is built once
+(by the CLI, :meth:`Engine.from_args`) and passed down; ``engine.run(fn, tasks)`` (or
+``run_tasks``) yields ``(index, result)`` pairs in completion order, where ``result`` is
+``fn(tasks[index])`` or the exception that task ended with after its retries. Tasks must be
+deterministic functions of their argument: an engine decides only where and when a task
+runs, never what it computes.
 
-- ``local``: ``workers`` spawned processes (in-process when ``workers == 1``). A worker
-  that dies (killed, out of memory) breaks the pool; the pool is rebuilt and the tasks
-  that had not finished are resubmitted, each at most ``max_retries`` more times.
+- ``local``: ``workers`` spawned processes (in-process when ``workers == 1``), each fed one
+  task at a time over its own pipe. A worker that dies (killed, out of memory) is replaced
+  and *its* task is rerun, at most ``max_retries`` more times (then :class:`WorkerDied` is
+  that task's result); the other tasks are not disturbed. Closing the stream early (or
+  Ctrl-C) terminates the workers (``Process.terminate``: public APIs only).
 - ``ray`` (optional extra, ``pip install 'ptverify[ray]'``): one Ray task per item with
   ``max_retries`` (a task whose worker dies, or that raises, is rerun), collected with
   ``ray.wait`` as each finishes. Joins the cluster at ``address``, or an already
@@ -16,14 +20,21 @@ where and when a task runs, never what it computes.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+import os
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, TypeVar
 
 from verify.core.validation import InputError, as_int
 
 ENGINES = ("local", "ray")
+T = TypeVar("T")  # a task
+R = TypeVar("R")  # its result
+#: What a stream yields: (task index, the task's result or the exception it ended with).
+Stream = Generator[tuple[int, R | BaseException], None, None]
 #: Reruns of a task whose worker died (or, on Ray, that raised) before it counts as failed.
 MAX_RETRIES = 3
 RAY_HINT = "pip install 'ptverify[ray]'"
@@ -45,36 +56,98 @@ def import_ray() -> Any:
     return ray
 
 
+class WorkerDied(RuntimeError):
+    """A local worker process died (killed, out of memory) while running a task, on every
+    attempt."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where parallel work runs: ``name`` ("local" process pool, or "ray"), ``workers``
+    (processes, or CPUs of a Ray runtime started here), ``address`` (join this Ray cluster)
+    and ``threads`` (torch CPU threads per task; None: see :meth:`task_threads`). Invalid
+    values are an InputError naming the flag."""
+
+    name: str = "local"
+    workers: int = 1
+    address: str | None = None
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in ENGINES:
+            raise InputError(f"--engine {self.name!r}: choose one of {', '.join(ENGINES)}")
+        as_int(self.workers, "--workers", 1)
+        if self.address is not None and self.name != "ray":
+            raise InputError("--address joins a Ray cluster; it needs --engine ray")
+        if self.threads is not None:
+            as_int(self.threads, "--threads", 1)
+
+    @classmethod
+    def from_args(cls, args: Any) -> Engine:
+        """The engine of parsed CLI arguments (``--engine``, ``--workers``, ``--address``,
+        ``--threads``; absent ones take the defaults)."""
+        return cls(
+            getattr(args, "engine", None) or "local", getattr(args, "workers", None) or 1,
+            getattr(args, "address", None), getattr(args, "threads", None),
+        )  # fmt: skip
+
+    @property
+    def parallel(self) -> bool:
+        """Whether tasks leave this process (Ray, or more than one local worker)."""
+        return self.name == "ray" or self.workers > 1
+
+    def task_threads(self) -> int | None:
+        """Torch CPU threads for each task: ``threads``, else ``cpu_count // workers`` on the
+        local engine (spawned workers would each start with every core), else None (Ray)."""
+        if self.threads is not None:
+            return self.threads
+        if self.name == "local":
+            return max(1, (os.cpu_count() or 1) // self.workers)
+        return None
+
+    def run(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        max_retries: int = MAX_RETRIES,
+        num_gpus: float = 0,
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple = (),
+    ) -> Stream[R]:
+        """Yield ``(index, fn(tasks[index]) or its exception)`` as tasks finish.
+
+        ``fn`` must be picklable (a module-level function, or a ``functools.partial`` of
+        one) for process and Ray workers. ``initializer(*initargs)`` runs once in each local
+        worker process before its first task (not in-process, not on Ray). ``num_gpus``:
+        GPUs each Ray task reserves when the cluster has that many (0 on a cluster without
+        GPUs, so the same call runs on CPUs); the local engine ignores it."""
+        if self.name == "ray":
+            return _run_ray(fn, tasks, self.workers, self.address, max_retries, num_gpus)
+        if self.workers == 1 or len(tasks) <= 1:
+            return _run_inline(fn, tasks)
+        return _run_pool(fn, tasks, self.workers, max_retries, initializer, initargs)
+
+
 def run_tasks(
-    fn: Callable[[Any], Any],
-    tasks: Sequence[Any],
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
     *,
-    engine: str = "local",
+    engine: str | Engine = "local",
     workers: int = 1,
     address: str | None = None,
     max_retries: int = MAX_RETRIES,
     num_gpus: float = 0,
-) -> Iterator[tuple[int, Any]]:
-    """Yield ``(index, fn(tasks[index]) or its exception)`` as tasks finish.
-
-    ``fn`` must be picklable (a module-level function, or a ``functools.partial`` of one)
-    for process and Ray workers. Closing the iterator early (or Ctrl-C) cancels what has
-    not started. ``num_gpus``: GPUs each Ray task reserves when the cluster has that many
-    (0 on a cluster without GPUs, so the same call runs on CPUs); the local engine ignores it."""
-    if engine not in ENGINES:
-        raise InputError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    as_int(workers, "--workers", 1)
-    if address is not None and engine != "ray":
-        raise InputError("--address joins a Ray cluster; it needs --engine ray")
-    if engine == "ray":
-        return _run_ray(fn, tasks, workers, address, max_retries, num_gpus)
-    if workers == 1 or len(tasks) <= 1:
-        return _run_inline(fn, tasks)
-    return _run_pool(fn, tasks, workers, max_retries)
+) -> Stream[R]:
+    """``Engine(engine, workers, address).run(fn, tasks, …)``; ``engine`` may also be an
+    :class:`Engine` (then ``workers`` and ``address`` are ignored)."""
+    eng = engine if isinstance(engine, Engine) else Engine(engine, workers, address)
+    return eng.run(fn, tasks, max_retries=max_retries, num_gpus=num_gpus)
 
 
-def _run_inline(fn: Callable, tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+def _run_inline(fn: Callable[[T], R], tasks: Sequence[T]) -> Stream[R]:
     for i, task in enumerate(tasks):
+        result: R | BaseException
         try:
             result = fn(task)
         except Exception as exc:  # noqa: BLE001 - reported per task, the rest still run
@@ -82,57 +155,116 @@ def _run_inline(fn: Callable, tasks: Sequence[Any]) -> Iterator[tuple[int, Any]]
         yield i, result
 
 
+def _worker_main(conn: Connection, initializer: Callable | None, initargs: tuple) -> None:
+    """A local worker: run ``initializer``, then ``(fn, task)`` messages one at a time,
+    answering ``(True, result)`` or ``(False, exception)``; stop on None or a closed pipe."""
+    try:
+        if initializer is not None:
+            initializer(*initargs)
+        while (msg := conn.recv()) is not None:
+            fn, task = msg
+            try:
+                answer = (True, fn(task))
+            except Exception as exc:  # noqa: BLE001 - the task's own error, sent back
+                answer = (False, exc)
+            try:
+                conn.send(answer)
+            except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result
+                conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    except (EOFError, KeyboardInterrupt):
+        pass  # the parent closed the pipe, or Ctrl-C reached the whole process group
+
+
+class _Worker:
+    def __init__(self, ctx: Any, initializer: Callable | None, initargs: tuple):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(
+            target=_worker_main, args=(child, initializer, initargs), daemon=True
+        )
+        self.proc.start()
+        child.close()
+
+    def stop(self, force: bool) -> None:
+        if force and self.proc.is_alive():
+            self.proc.terminate()
+        else:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+        self.proc.join(timeout=None if not force else 5)
+        self.conn.close()
+
+
 def _run_pool(
-    fn: Callable, tasks: Sequence[Any], workers: int, max_retries: int
-) -> Iterator[tuple[int, Any]]:
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    workers: int,
+    max_retries: int,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+) -> Stream[R]:
     ctx = multiprocessing.get_context("spawn")  # no fork after BLAS/torch threads started
+    todo = deque(range(len(tasks)))
     attempts = [0] * len(tasks)
-    remaining = set(range(len(tasks)))
-    while remaining:
-        pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(remaining)), mp_context=ctx)
-        broken = False
-        try:
-            futures = {}
-            for i in sorted(remaining):
+    idle: list[_Worker] = []
+    busy: dict[_Worker, int] = {}
+    finished = 0
+    clean = False
+    try:
+        idle += [_Worker(ctx, initializer, initargs) for _ in range(min(workers, len(tasks)))]
+        while finished < len(tasks):
+            while idle and todo:
+                w, i = idle.pop(), todo.popleft()
                 attempts[i] += 1
-                futures[pool.submit(fn, tasks[i])] = i
-            for fut in cf.as_completed(futures):
-                i = futures[fut]
+                busy[w] = i
                 try:
-                    result = fut.result()
-                except cf.process.BrokenProcessPool as exc:
-                    # A worker died; every unfinished future of this pool fails with it.
-                    broken = True
+                    w.conn.send((fn, tasks[i]))
+                except OSError:
+                    pass  # the worker is already dead: its sentinel says so below
+            ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy]))
+            for w in [w for w in busy if w.conn in ready or w.proc.sentinel in ready]:
+                i = busy.pop(w)
+                try:
+                    ok, result = w.conn.recv()
+                except (EOFError, OSError):  # died without answering: rerun its task
+                    w.stop(force=True)
+                    code = w.proc.exitcode
                     if attempts[i] > max_retries:
-                        remaining.discard(i)
-                        yield i, exc
+                        finished += 1
+                        yield (
+                            i,
+                            WorkerDied(
+                                f"task {i}: the worker process died (exit code {code}) on each "
+                                f"of {attempts[i]} attempts"
+                            ),
+                        )
+                    else:
+                        todo.appendleft(i)
+                    if todo:
+                        idle.append(_Worker(ctx, initializer, initargs))
                     continue
-                except Exception as exc:  # noqa: BLE001 - the task's own error, not retried
-                    result = exc
-                remaining.discard(i)
+                idle.append(w)
+                finished += 1
                 yield i, result
-        finally:
-            procs = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=not broken and not remaining, cancel_futures=True)
-            if remaining and not broken:  # closed early or interrupted
-                for proc in procs:
-                    proc.terminate()
-        if not broken:
-            return
+        clean = True
+    finally:
+        for w in [*idle, *busy]:
+            w.stop(force=not clean)
 
 
-def _call(fn: Callable[[Any], Any], task: Any) -> Any:
+def _call(fn: Callable[[T], R], task: T) -> R:
     return fn(task)
 
 
 def _run_ray(
-    fn: Callable,
-    tasks: Sequence[Any],
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
     workers: int,
     address: str | None,
     max_retries: int,
     num_gpus: float = 0,
-) -> Iterator[tuple[int, Any]]:
+) -> Stream[R]:
     ray = import_ray()
     started = False
     if not ray.is_initialized():
@@ -167,4 +299,12 @@ def _run_ray(
             ray.shutdown()
 
 
-__all__ = ["ENGINES", "MAX_RETRIES", "EngineUnavailable", "import_ray", "run_tasks"]
+__all__ = [
+    "ENGINES",
+    "MAX_RETRIES",
+    "Engine",
+    "EngineUnavailable",
+    "WorkerDied",
+    "import_ray",
+    "run_tasks",
+]

@@ -1,5 +1,5 @@
 """The chunked runner of ``ptverify prove``: a scope's model indices cut into chunks, each an
-engine task (:func:`verify.harness.engines.run_tasks`: local processes or Ray), each finished chunk
+engine task (:meth:`verify.harness.engines.Engine.run`: local processes or Ray), each finished chunk
 written at once (atomically, JSON) so an interrupted run resumes, merged in scope order into
 claim records with ``strength: "proved"``.
 
@@ -33,7 +33,7 @@ from verify.claims.prove import (
 from verify.claims.registry import ClaimStatus
 from verify.core.validation import InputError
 from verify.crosscheck.scope import CHUNK_SIZE, Cell, MemCell, Scope
-from verify.harness.engines import run_tasks
+from verify.harness.engines import Engine
 from verify.harness.files import atomic_write
 from verify.harness.records import case_document
 
@@ -143,9 +143,7 @@ def prove(
     scope: Scope,
     out_dir: str | Path,
     *,
-    engine: str = "local",
-    workers: int = 1,
-    address: str | None = None,
+    engine: Engine | None = None,
     chunk_size: int = CHUNK_SIZE,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> ProveRun:
@@ -204,9 +202,7 @@ def prove(
     t0 = time.perf_counter()
     interrupted = False
     if supported and todo:
-        stream = run_tasks(
-            run_chunk, [tasks[i] for i in todo], engine=engine, workers=workers, address=address
-        )
+        stream = (engine or Engine()).run(run_chunk, [tasks[i] for i in todo])
         try:
             for j, res in stream:
                 i = todo[j]

@@ -46,10 +46,9 @@ inconclusive (exit 3), never as held.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import functools
 import logging
 import math
-import multiprocessing
 import os
 import time
 import traceback
@@ -72,10 +71,11 @@ from verify.claims.registry import (
     to_jsonable,
 )
 from verify.core.validation import InputError
+from verify.harness.engines import Engine
 from verify.harness.pinned import load_pinned
 from verify.harness.progress import bar as progress_bar
 from verify.harness.records import ClaimResult, Counts, case_document
-from verify.harness.stats import wilson_interval
+from verify.harness.stats import quantity_summaries, wilson_interval
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +105,6 @@ settings.register_profile("ptverify-thorough", **{**_COMMON, **_KEEP})
 STATUSES = registry.CLAIM_STATUSES
 FAILING = registry.FAILING_STATUSES
 UNDECIDED = ("inconclusive", "vacuous")
-#: Values kept per condition quantity for the histograms (the summary uses all of them).
-MAX_KEPT_VALUES = 5000
 
 
 def exit_code(results: Sequence[dict]) -> int:
@@ -312,24 +310,6 @@ def _run_statistical(c: Claim, budget: int, seed: int | None, tally: _Tally) -> 
             tally.counting = True  # statistical claims report every seed
 
 
-def quantity_summaries(values: dict[str, list[float]]) -> dict[str, dict]:
-    """Per quantity: count, min, max, mean, median and the first values kept."""
-    return {name: _summary(vs) for name, vs in sorted(values.items()) if vs}
-
-
-def _summary(values: list[float]) -> dict:
-    vs = sorted(values)
-    n = len(vs)
-    return {
-        "count": n,
-        "min": vs[0],
-        "max": vs[-1],
-        "mean": sum(vs) / n,
-        "median": vs[n // 2] if n % 2 else 0.5 * (vs[n // 2 - 1] + vs[n // 2]),
-        "values": values[:MAX_KEPT_VALUES],
-    }
-
-
 def budget_and_seed(
     c: Claim, profile: str, examples: int | None, seed: int | None
 ) -> tuple[int, int]:
@@ -517,8 +497,15 @@ def run_claims(
     on_result: Callable[[dict, list[dict]], None] | None = None,
     progress: bool = True,
     cases: str | None = None,
+    *,
+    engine: Engine | None = None,
+    shards: int = 1,
 ) -> tuple[list[dict], bool]:
     """Run claims (in ``workers`` processes when > 1); return ``(results, interrupted)``.
+
+    ``engine`` (default: ``Engine("local", workers)``) runs them; with ``shards`` > 1 or a
+    Ray engine every claim is split into ``shards`` seeded runs that are merged
+    (:mod:`verify.harness.shards`), all shards of all claims on the engine at once.
 
     ``on_result(result, results_so_far)`` is called after every claim, so callers can
     write partial results; on Ctrl-C the claims finished so far are returned. With
@@ -532,6 +519,9 @@ def run_claims(
     ids = list(claim_ids)
     for cid in ids:
         registry.get(cid)  # unknown IDs are a usage error before anything runs
+    engine = Engine("local", workers) if engine is None else engine
+    if cases and (shards != 1 or engine.name == "ray"):
+        raise InputError("--cases runs on the local runner only; drop --shards / --engine")
     global _PINNED
     _PINNED = load_pinned(cases) if cases else {}  # bad case files: usage error first
     order = {cid: i for i, cid in enumerate(ids)}
@@ -549,7 +539,12 @@ def run_claims(
 
     interrupted = False
     try:
-        if workers == 1 or len(ids) <= 1:
+        if shards != 1 or engine.name == "ray":
+            from verify.harness import shards as sharding  # it builds on this module
+
+            sharding.run_sharded(ids, (profile, examples, seed), claims_from, engine, shards,
+                                 finish, progress)  # fmt: skip
+        elif not engine.parallel or len(ids) <= 1:
             for cid in ids:
                 if progress:
                     logger.info(f"running {cid} …")
@@ -557,11 +552,11 @@ def run_claims(
         else:
             if progress:
                 logger.info(
-                    f"running {len(ids)} claims on {min(workers, len(ids))} workers "
+                    f"running {len(ids)} claims on {min(engine.workers, len(ids))} workers "
                     f"(profile {profile}) …"
                 )
             interrupted = _run_pool(
-                ids, (profile, examples, seed), workers, claims_from, finish, cases
+                ids, (profile, examples, seed), engine, claims_from, finish, cases
             )
     except KeyboardInterrupt:
         interrupted = True
@@ -570,39 +565,32 @@ def run_claims(
     return done, interrupted
 
 
+def _claim_task(run: tuple[str, int | None, int | None], claim_id: str) -> dict:
+    return _worker(claim_id, *run)
+
+
 def _run_pool(
     ids: list[str],
     run: tuple[str, int | None, int | None],
-    workers: int,
+    engine: Engine,
     claims_from: Sequence[str],
     finish: Callable[[dict], None],
     cases: str | None = None,
 ) -> bool:
-    """Run ``ids`` in a pool of spawned processes, ``finish(record)`` as each ends
-    (``run = (profile, examples, seed)``); return whether Ctrl-C stopped it."""
-    ctx = multiprocessing.get_context("spawn")  # no fork after torch/BLAS threads started
-    pool = cf.ProcessPoolExecutor(
-        max_workers=min(workers, len(ids)),
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(tuple(claims_from), cases),
-    )
+    """Run ``ids`` on the engine's local pool, ``finish(record)`` as each ends (``run =
+    (profile, examples, seed)``); a claim whose worker died is rerun (engines), and one
+    that died on every attempt becomes that claim's error record. Returns whether Ctrl-C
+    stopped it."""
+    stream = engine.run(
+        functools.partial(_claim_task, run), ids,
+        initializer=_init_worker, initargs=(tuple(claims_from), cases),
+    )  # fmt: skip
     try:
         # Slowest-first would need history; registry order keeps the schedule predictable.
-        futures = {pool.submit(_worker, cid, *run): cid for cid in ids}
-        for fut in cf.as_completed(futures):
-            cid = futures[fut]
-            try:
-                r = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a dead worker is that claim's error
-                r = crash_result(cid, exc, run[0]).to_dict()
-            finish(r)
+        for i, r in stream:
+            finish(crash_result(ids[i], r, run[0]).to_dict() if isinstance(r, BaseException) else r)
     except KeyboardInterrupt:
-        # Workers still busy on a claim would keep the interpreter alive until they finish.
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            proc.terminate()
         return True
-    pool.shutdown(wait=True)
+    finally:
+        stream.close()  # terminates busy workers when stopped early
     return False

@@ -29,9 +29,8 @@ import numpy as np
 
 from verify.claims import registry
 from verify.claims.registry import Claim, ClaimStatus
-from verify.core.validation import InputError, as_int
+from verify.core.validation import as_int
 from verify.harness import engines, runner
-from verify.harness.progress import bar as progress_bar
 from verify.harness.records import ClaimResult, Counts
 
 logger = logging.getLogger(__name__)
@@ -110,7 +109,7 @@ def _deciding_part(c: Claim, parts: Sequence[ClaimResult], counts: Counts) -> Cl
     """The part whose status the merged result takes (see the module docstring); a new
     record when no single shard's status is the claim's (held over all shards)."""
     first = parts[0]
-    statuses = [p.status for p in parts]
+    statuses: list[str] = [p.status for p in parts]
     for status in DECIDING:
         if status in statuses:
             return parts[statuses.index(status)]
@@ -124,27 +123,22 @@ def _deciding_part(c: Claim, parts: Sequence[ClaimResult], counts: Counts) -> Cl
     return non_held[0] if non_held else replace(first, status=ClaimStatus.INCONCLUSIVE)
 
 
-def run_claims_sharded(
-    claim_ids: Sequence[str],
-    profile: str = "ci",
-    examples: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    claims_from: Sequence[str] = (),
-    on_result: Callable[[dict, list[dict]], None] | None = None,
+def run_sharded(
+    ids: Sequence[str],
+    run: tuple[str, int | None, int | None],
+    claims_from: Sequence[str],
+    engine: engines.Engine,
+    shards: int,
+    finish: Callable[[dict], None],
     progress: bool = True,
-    *,
-    shards: int = 2,
-    engine: str = "ray",
-    address: str | None = None,
-) -> tuple[list[dict], bool]:
-    """``runner.run_claims`` with every claim split into ``shards`` shards, all shards of
-    all claims submitted to the engine at once; a claim is merged and reported when its
-    last shard finishes. Returns ``(results in claim order, interrupted)``."""
-    if profile not in registry.PROFILES:
-        raise InputError(f"--profile {profile!r}: choose one of {registry.PROFILES}")
+) -> None:
+    """The sharded path of ``runner.run_claims`` (which validates and collects): every claim
+    of ``ids`` split into ``shards`` shards (``run = (profile, examples, seed)``), all shards
+    of all claims submitted to ``engine`` at once; ``finish(merged record)`` when a claim's
+    last shard lands. A shard that crashed (or whose worker died on every retry) is an
+    error part of its claim."""
     shards = as_int(shards, "--shards", 1)
-    ids = list(claim_ids)
+    profile, examples, seed = run
     jobs, owner, seeds = [], [], {}
     for cid in ids:
         parts, base = plan(cid, profile, shards, examples, seed)
@@ -154,16 +148,10 @@ def run_claims_sharded(
             owner.append(cid)
     pending = {cid: owner.count(cid) for cid in ids}
     got: dict[str, dict[int, ClaimResult]] = {cid: {} for cid in ids}
-    order = {cid: i for i, cid in enumerate(ids)}
-    done: list[dict] = []
     t0 = time.perf_counter()
-    interrupted = False
-    bar = progress_bar(len(jobs), "shards", "shard", enabled=progress)
+    stream = engine.run(_run_shard, jobs)
     try:
-        for i, result in engines.run_tasks(
-            _run_shard, jobs, engine=engine, workers=workers, address=address
-        ):
-            bar.update(1)
+        for i, result in stream:
             cid = owner[i]
             if isinstance(result, BaseException):
                 result = runner.crash_result(
@@ -172,20 +160,11 @@ def run_claims_sharded(
             got[cid][i] = result
             pending[cid] -= 1
             if pending[cid] == 0:
-                merged = merge(cid, seeds[cid], [got[cid][j] for j in sorted(got[cid])]).to_dict()
-                done.append(merged)
-                done.sort(key=lambda r: order[r["id"]])
-                if progress:
-                    logger.info(runner.progress_line(len(done), len(ids), merged))
-                if on_result is not None:
-                    on_result(merged, list(done))
-    except KeyboardInterrupt:
-        interrupted = True
+                finish(merge(cid, seeds[cid], [got[cid][j] for j in sorted(got[cid])]).to_dict())
     finally:
-        bar.close()
+        stream.close()
     if progress:
         logger.info(f"{len(jobs)} shards in {time.perf_counter() - t0:.1f}s")
-    return done, interrupted
 
 
-__all__ = ["merge", "plan", "run_claims_sharded", "shard_seed", "split_budget"]
+__all__ = ["merge", "plan", "run_sharded", "shard_seed", "split_budget"]

@@ -1,5 +1,6 @@
 """Binomial intervals: one implementation for the sweep's fractions and the verdicts of
-statistical claims (:mod:`verify.harness.runner`)."""
+statistical claims (:mod:`verify.harness.runner`); summaries of a claim's recorded
+quantities."""
 
 from __future__ import annotations
 
@@ -31,4 +32,26 @@ def wilson_interval(successes: int, trials: int, z: float = WILSON_Z) -> tuple[f
     return (low, high)
 
 
-__all__ = ["WILSON_Z", "wilson_interval"]
+#: Values kept per condition quantity for the histograms (the summary uses all of them).
+MAX_KEPT_VALUES = 5000
+
+
+def quantity_summaries(values: dict[str, list[float]]) -> dict[str, dict]:
+    """Per quantity: count, min, max, mean, median and the first values kept."""
+    return {name: _summary(vs) for name, vs in sorted(values.items()) if vs}
+
+
+def _summary(values: list[float]) -> dict:
+    vs = sorted(values)
+    n = len(vs)
+    return {
+        "count": n,
+        "min": vs[0],
+        "max": vs[-1],
+        "mean": sum(vs) / n,
+        "median": vs[n // 2] if n % 2 else 0.5 * (vs[n // 2 - 1] + vs[n // 2]),
+        "values": values[:MAX_KEPT_VALUES],
+    }
+
+
+__all__ = ["MAX_KEPT_VALUES", "WILSON_Z", "quantity_summaries", "wilson_interval"]

@@ -134,6 +134,11 @@ class TrainConfig:
         resolve_device(self.device)
 
 
+#: The optimiser settings of reproduce's smoke preset, also those of the trained-head
+#: claims (verify.claims.trained, on the CPU): one copy.
+SMOKE_TRAIN = TrainConfig(lr=0.05, batch_size=100, max_epochs=40, patience=8)
+
+
 @dataclass
 class TrainResult:
     """What a trainer returns: accuracies (fraction correct), the learned parameters as
@@ -450,20 +455,25 @@ def train_prompt_mlm(
     net: torch.nn.Module, splits: Splits, config: TrainConfig | None = None, n_prompt: int = 20
 ) -> TrainResult:
     """Prompt tuning with the pretrained MLM: ``n_prompt`` input vectors + probe, backbone
-    frozen (THEORY §8: 20 vectors in the paper)."""
+    frozen (THEORY §8: 20 vectors in the paper) for the call and restored afterwards, also
+    when training raises."""
     as_int(n_prompt, "n_prompt", 1)
     config = TrainConfig(device=str(device_of(net).type)) if config is None else config
     dev = device_of(net)
-    for p in net.parameters():
-        p.requires_grad_(False)
-    xs = tuple(torch.as_tensor(np.asarray(s.xs), device=dev) for s in splits)
-    ys = tuple(torch.as_tensor(np.asarray(s.y), dtype=torch.float64, device=dev) for s in splits)
-    gen = torch.Generator(device="cpu").manual_seed(int(config.seed))
-    module = MLMPromptHead(net, n_prompt, xs[0], gen)
-    res = fit_prompt(module, xs, ys, config)
-    for p in net.parameters():
-        p.requires_grad_(True)
-    return res
+    trainable = [p.requires_grad for p in net.parameters()]
+    try:
+        for p in net.parameters():
+            p.requires_grad_(False)
+        xs = tuple(torch.as_tensor(np.asarray(s.xs), device=dev) for s in splits)
+        ys = tuple(
+            torch.as_tensor(np.asarray(s.y), dtype=torch.float64, device=dev) for s in splits
+        )
+        gen = torch.Generator(device="cpu").manual_seed(int(config.seed))
+        module = MLMPromptHead(net, n_prompt, xs[0], gen)
+        return fit_prompt(module, xs, ys, config)
+    finally:
+        for p, flag in zip(net.parameters(), trainable, strict=True):
+            p.requires_grad_(flag)
 
 
 def _train_positions(model: HMM | MemoryHMM, splits: Splits, config: TrainConfig, attend: bool):
@@ -517,6 +527,7 @@ __all__ = [
     "LinearHead",
     "MLMPromptHead",
     "PromptHead",
+    "SMOKE_TRAIN",
     "Split",
     "Splits",
     "TrainConfig",

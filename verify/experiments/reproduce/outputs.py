@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -119,8 +120,8 @@ def _html(
     wall: float,
     png: Path,
     out_dir: Path,
-    robust: list[dict] = (),
-    pretraining: list[dict] = (),
+    robust: Sequence[dict] = (),
+    pretraining: Sequence[dict] = (),
     curve_png: Path | None = None,
     all_rows: list[dict] | None = None,
     labels: list[dict] = (),

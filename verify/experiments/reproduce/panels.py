@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from verify.experiments.mlm import (
     pretrain_mlm,
 )
 from verify.experiments.reproduce.presets import EXPERIMENTS, N_ORDINARY, N_TOKENS, Preset
+from verify.harness.engines import Engine
 from verify.harness.progress import bar as progress_bar
 from verify.recovery.training import (
     Split,
@@ -140,27 +142,58 @@ def _task_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def pretrain_task(job: tuple) -> tuple[str, int, int, float]:
-    """One MLM pretraining of a run, to its checkpoint (a task for ``verify.harness.engines``):
-    ``job = (preset, kind, k, seed, device, out_dir, threads)``; returns ``(kind, k, seed,
-    TV)``."""
-    preset, kind, k, seed, device, out_dir, threads = job
-    _task_threads(threads)
-    conv = preset.convention
+class Panel(NamedTuple):
+    """One panel of a run: ``experiment`` ("vanilla" or "memory"), ``size`` (k, or m for
+    memory), ``seed`` and the backbone (``transformer``: the pretrained MLM, else the
+    oracle)."""
+
+    experiment: str
+    size: int
+    seed: int
+    transformer: bool
+
+
+@dataclass(frozen=True)
+class PretrainJob:
+    """One MLM pretraining of a run (an engine task, :func:`pretrain_task`)."""
+
+    preset: Preset
+    kind: str  # "vanilla" or "memory"
+    k: int
+    seed: int
+    device: str
+    out_dir: str
+    threads: int | None  # torch CPU threads of the task (None: torch's default)
+
+
+@dataclass(frozen=True)
+class PanelJob:
+    """One panel of a run (an engine task, :func:`panel_task`)."""
+
+    preset: Preset
+    device: str
+    out_dir: str
+    threads: int | None
+    panel: Panel
+
+
+def pretrain_task(job: PretrainJob) -> tuple[str, int, int, float]:
+    """One MLM pretraining of a run, to its checkpoint (a task for ``verify.harness.engines``);
+    returns ``(kind, k, seed, TV)``."""
+    _task_threads(job.threads)
+    kind, k, seed, conv = job.kind, job.k, job.seed, job.preset.convention
     model = _pretraining_model(kind, k, seed, conv)
-    ckpt = _checkpoint(Path(out_dir), kind, k, seed, conv)
-    _, res = pretrain_mlm(model, preset.mlm_config(kind, k, seed), device, ckpt)
+    ckpt = _checkpoint(Path(job.out_dir), kind, k, seed, conv)
+    _, res = pretrain_mlm(model, job.preset.mlm_config(kind, k, seed), job.device, ckpt)
     return kind, k, seed, res.final_tv
 
 
-def panel_task(job: tuple) -> dict:
+def panel_task(job: PanelJob) -> dict:
     """One panel of a run (a task for ``verify.harness.engines``), its MLMs resumed from their
-    checkpoints: ``job = (preset, device, out_dir, threads, (experiment, size, seed,
-    transformer))``; returns ``{"rows", "robust", "pretraining"}`` of that panel."""
-    preset, device, out_dir, threads, panel = job
-    _task_threads(threads)
-    runner = _Runner(preset, device, Path(out_dir), progress=False)
-    runner.panel(*panel)
+    checkpoints; returns ``{"rows", "robust", "pretraining", "labels"}`` of that panel."""
+    _task_threads(job.threads)
+    runner = _Runner(job.preset, job.device, Path(job.out_dir), progress=False)
+    runner.panel(*job.panel)
     return {
         "rows": runner.rows,
         "robust": runner.robust,
@@ -332,23 +365,23 @@ class _Runner:
         self.rows.append(_row("memory", k, seed, "vanilla_head", "transformer", res, vsp, m=m,
                               tv=tv, convention=conv))  # fmt: skip
 
-    def jobs(self) -> list[tuple[str, int, int, bool]]:
+    def jobs(self) -> list[Panel]:
         """(experiment, k or m, seed, transformer?) for the selected panels."""
         p, want = self.p, (lambda k: self.ks is None or k in self.ks)
 
         def seeds(n: int) -> range:
             return range(n if self.seeds is None else min(n, self.seeds))
 
-        jobs: list[tuple[str, int, int, bool]] = []
+        jobs: list[Panel] = []
         for tr in (False, True):
             if "vanilla" in self.experiments:
                 ks = p.transformer_ks if tr else p.oracle_ks
                 n = p.transformer_seeds if tr else p.oracle_seeds
-                jobs += [("vanilla", k, s, tr) for k in ks if want(k) for s in seeds(n)]
+                jobs += [Panel("vanilla", k, s, tr) for k in ks if want(k) for s in seeds(n)]
             if "memory" in self.experiments:
                 n = p.memory_transformer_seeds if tr else p.memory_oracle_seeds
                 jobs += [
-                    ("memory", m, s, tr)
+                    Panel("memory", m, s, tr)
                     for m in p.memory_ms
                     if want(m * N_ORDINARY)
                     for s in seeds(n)
@@ -368,24 +401,18 @@ class _Runner:
                     out.append(spec)
         return out
 
-    def pretrain_all(
-        self, engine: str, workers: int, address: str | None, threads: int | None = None
-    ) -> None:
+    def pretrain_all(self, engine: Engine) -> None:
         """Pretrain every MLM of the run as one engine task each (Ray: ``num_gpus=1`` per
         task when the cluster has GPUs), so the panels then resume finished checkpoints."""
-        from verify.harness.engines import run_tasks
-
         specs = self.mlm_jobs()
-        out = str(self.out)
-        tasks = [(self.p, kind, k, s, self.device, out, threads) for kind, k, s in specs]
-        _log(f"pretraining {len(tasks)} MLMs on engine {engine}", self.progress)
-        for i, result in run_tasks(
-            pretrain_task, tasks, engine=engine, workers=workers, address=address, num_gpus=1
-        ):
+        out, threads = str(self.out), engine.task_threads()
+        tasks = [PretrainJob(self.p, kind, k, s, self.device, out, threads) for kind, k, s in specs]
+        _log(f"pretraining {len(tasks)} MLMs on engine {engine.name}", self.progress)
+        for i, result in engine.run(pretrain_task, tasks, num_gpus=1):
             kind, k, seed = specs[i]
             if isinstance(result, BaseException):
                 raise RuntimeError(
-                    f"pretraining {kind} MLM k={k} seed={seed} failed on engine {engine}: "
+                    f"pretraining {kind} MLM k={k} seed={seed} failed on engine {engine.name}: "
                     f"{type(result).__name__}: {result}"
                 ) from result
             _log(f"pretrained {kind} k={k} seed={seed}: TV {result[3]:.4f}", self.progress)
@@ -405,25 +432,22 @@ class _Runner:
                 self.panel(*job)
                 bar.update(1)
 
-    def run_parallel(
-        self, engine: str, workers: int, address: str | None, threads: int | None
-    ) -> None:
+    def run_parallel(self, engine: Engine) -> None:
         """Every selected panel as an engine task (transformer panels first: they take
         longest), after :meth:`pretrain_all`; rows are kept in :meth:`jobs` order and each
         MLM's pretraining record once, so the output equals a serial run's."""
-        from verify.harness.engines import run_tasks
-
         jobs = self.jobs()
-        order = sorted(range(len(jobs)), key=lambda i: not jobs[i][3])
-        tasks = [(self.p, self.device, str(self.out), threads, jobs[i]) for i in order]
+        order = sorted(range(len(jobs)), key=lambda i: not jobs[i].transformer)
+        out, threads = str(self.out), engine.task_threads()
+        tasks = [PanelJob(self.p, self.device, out, threads, jobs[i]) for i in order]
         done: dict[int, dict] = {}
         t0 = time.perf_counter()
-        stream = run_tasks(panel_task, tasks, engine=engine, workers=workers, address=address)
+        stream = engine.run(panel_task, tasks)
         for j, result in stream:
             job = jobs[order[j]]
             if isinstance(result, BaseException):
                 raise RuntimeError(
-                    f"panel {_panel_name(job)} failed on engine {engine}: "
+                    f"panel {_panel_name(job)} failed on engine {engine.name}: "
                     f"{type(result).__name__}: {result}"
                 ) from result
             done[order[j]] = result
@@ -442,7 +466,7 @@ class _Runner:
                     self.pretraining.append(rec)
 
 
-def _panel_name(job: tuple) -> str:
+def _panel_name(job: Panel) -> str:
     exp, size, seed, tr = job
     return f"{exp} {'k' if exp == 'vanilla' else 'm'}={size} seed={seed} " + (
         "transformer" if tr else "oracle"

@@ -13,9 +13,7 @@ from verify.experiments.authors import check_convention
 from verify.experiments.mlm import (
     MLMConfig,
 )
-from verify.recovery.training import (
-    TrainConfig,
-)
+from verify.recovery.training import SMOKE_TRAIN, TrainConfig
 
 N_TOKENS = 10
 N_ORDINARY = 4
@@ -175,7 +173,7 @@ PRESETS: dict[str, Preset] = {
         memory_ms=(2, 5), memory_oracle_seeds=2, memory_transformer_seeds=1,
         oracle_prompt_len=2, mlm_prompt_len=4,
         mlm=_SMOKE_MLM, memory_mlm=_memory_mlm(_SMOKE_MLM, eval_size=64),
-        train=TrainConfig(lr=0.05, batch_size=100, max_epochs=40, patience=8),
+        train=SMOKE_TRAIN,
         tv_targets=((12, 0.05), (30, 0.15)), memory_tv_target=0.06,
     ),
     "small": Preset(

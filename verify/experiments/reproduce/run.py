@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,6 +22,7 @@ from verify.experiments.reproduce.outputs import (
 )
 from verify.experiments.reproduce.panels import _log, _Runner
 from verify.experiments.reproduce.presets import EXPERIMENTS, N_ORDINARY, PRESETS, Preset
+from verify.harness.engines import Engine
 from verify.recovery.training import (
     resolve_device,
 )
@@ -57,7 +58,7 @@ def reproduce(
     ks: tuple[int, ...] | None = None,
     seeds: int | None = None,
     threads: int | None = None,
-    engine: str | None = None,
+    engine: str | Engine | None = None,
     workers: int = 1,
     address: str | None = None,
     convention: str = "theory",
@@ -73,11 +74,12 @@ def reproduce(
     (default: torch's here, ``cpu_count // workers`` per task of a local engine); on a
     loaded machine 1 is several times faster than 2 (idle threads spin at every barrier).
 
-    ``engine`` ("local" process pool of ``workers``, or "ray", joining ``address`` if
-    given): the MLM pretrainings run first as parallel tasks (on Ray, one GPU each when the
-    cluster has GPUs), then the panels run as parallel tasks too and resume the finished
-    checkpoints. Results are identical to a serial run: each MLM is seeded by its own
-    (kind, k, seed) and each panel by its seed.
+    ``engine`` (an :class:`~verify.harness.engines.Engine`, or its name: "local" process
+    pool of ``workers``, or "ray", joining ``address`` if given): the MLM pretrainings run
+    first as parallel tasks (on Ray, one GPU each when the cluster has GPUs), then the
+    panels run as parallel tasks too and resume the finished checkpoints. Results are
+    identical to a serial run: each MLM is seeded by its own (kind, k, seed) and each panel
+    by its seed.
 
     ``convention``: "theory" (THEORY's conventions), "authors" (the authors' pipeline,
     :mod:`verify.experiments.authors`) or "both" (theory, then authors; the page sets them
@@ -93,20 +95,21 @@ def reproduce(
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))
-    task_threads = threads
-    if task_threads is None and engine == "local":
-        task_threads = max(1, (os.cpu_count() or 1) // as_int(workers, "workers", 1))
+    if isinstance(engine, str):
+        engine = Engine(engine, workers, address, threads)
+    elif engine is not None and engine.threads is None and threads is not None:
+        engine = replace(engine, threads=threads)
     try:
         return _reproduce(
             preset, device, out_dir, progress, experiments, ks, seeds,
-            (engine, workers, address, task_threads), conventions,
+            engine, conventions,
         )  # fmt: skip
     finally:
         torch.set_num_threads(before)
 
 
 def _reproduce(
-    preset, device, out_dir, progress, experiments, ks, seeds, dist, conventions=("theory",)
+    preset, device, out_dir, progress, experiments, ks, seeds, engine, conventions=("theory",)
 ) -> Path:
     if isinstance(preset, str):
         if preset not in PRESETS:
@@ -142,13 +145,12 @@ def _reproduce(
             f"of preset {preset.name} (vanilla k: {preset.oracle_ks}; memory k: "
             f"{tuple(m * N_ORDINARY for m in preset.memory_ms)})"
         )
-    engine, workers, address, threads = dist
     rows, pretraining, robust, labels = [], [], [], []
     for runner in runners:
         _log(f"convention {runner.conv}", progress and len(runners) > 1)
         if engine is not None:
-            runner.pretrain_all(engine, workers, address, threads)
-            runner.run_parallel(engine, workers, address, threads)
+            runner.pretrain_all(engine)
+            runner.run_parallel(engine)
         else:
             runner.run()
         rows += runner.rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from verify.experiments.reproduce.presets import N_TOKENS
@@ -97,7 +99,7 @@ def backbone_gaps(rows: list[dict]) -> list[dict]:
     return out
 
 
-def tv_table(pretraining: list[dict]) -> dict[tuple[str, int], float]:
+def tv_table(pretraining: Sequence[dict]) -> dict[tuple[str, int], float]:
     """Mean TV to the oracle over seeds per (MLM kind, k) from the pretraining records."""
     groups: dict = {}
     for r in pretraining:

@@ -66,7 +66,13 @@ from verify.experiments.sweep.generate import (
     strategy_instances,
 )
 from verify.experiments.sweep.run import SweepOutcome, run_sweep
-from verify.experiments.sweep.storage import cell_path, read_rows, rows_to_table, write_table_atomic
+from verify.experiments.sweep.storage import (
+    cell_path,
+    load_cell,
+    read_rows,
+    rows_to_table,
+    write_table_atomic,
+)
 from verify.experiments.sweep.summary import summarize, wilson_interval
 
 __all__ = [
@@ -87,6 +93,7 @@ __all__ = [
     "cell_path",
     "evaluate_instance",
     "instance_seed",
+    "load_cell",
     "load_toml",
     "make_config",
     "parse_int_list",

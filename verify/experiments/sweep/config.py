@@ -12,9 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from verify.core.validation import InputError
+from verify.core.validation import InputError, as_int
 from verify.harness.stats import WILSON_Z  # noqa: F401 - the package re-exports it
 
 GENERATORS = ("reference", "strategies")
@@ -211,16 +209,14 @@ def _sparsities(sparsity: Any, gens: list[str], flag: str) -> tuple[str, ...]:
 
 
 def _count(value: Any, flag: str, lo: int) -> int:
-    """An integer ≥ lo given as an int or a decimal string (CLI and TOML values)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
-        raise InputError(f"{flag}: expected an integer ≥ {lo}, got {value!r}")
-    try:
-        as_int = int(value)
-    except ValueError:
-        raise InputError(f"{flag}: expected an integer ≥ {lo}, got {value!r}") from None
-    if as_int < lo:
-        raise InputError(f"{flag}: expected an integer ≥ {lo}, got {as_int}")
-    return as_int
+    """An integer ≥ lo given as an int or a decimal string (CLI and TOML values): a string
+    is parsed, then :func:`~verify.core.validation.as_int` decides (type and range)."""
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise InputError(f"{flag}: expected a whole number ≥ {lo}, got {value!r}") from None
+    return as_int(value, flag, lo)
 
 
 def make_config(

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def write_sweep_report(
     summary: list[dict],
     *,
     n_rows: int,
-    failed: list[tuple[Any, str]] = (),
+    failed: Sequence[tuple[Any, str]] = (),
     interrupted: bool = False,
 ) -> Path:
     """summary.csv, summary.json, heatmaps and index.html under ``out``; returns the page."""

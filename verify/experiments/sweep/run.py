@@ -13,10 +13,12 @@ from verify.experiments.sweep.evaluate import CellResult, CellTask, run_cell
 from verify.experiments.sweep.storage import (
     _check_manifest,
     cell_path,
-    read_rows,
+    load_cell,
     rows_to_table,
     write_table_atomic,
 )
+from verify.harness import engines
+from verify.harness.engines import Engine
 from verify.harness.progress import bar as progress_bar
 
 
@@ -38,33 +40,33 @@ def run_sweep(
     config: SweepConfig,
     out: str | os.PathLike,
     *,
-    engine: str = "local",
+    engine: str | Engine = "local",
     workers: int = 1,
     address: str | None = None,
     progress: bool = True,
     cell_fn: Callable[[CellTask], CellResult] | None = None,
 ) -> SweepOutcome:
     """Compute every cell of ``config`` not yet in ``out/cells``, writing each as it arrives;
-    then write ``out/results.parquet`` (all cells of the grid, in cell order)."""
-    from verify.harness import engines
-
+    then write ``out/results.parquet`` (all cells of the grid, in cell order). ``engine``:
+    an :class:`~verify.harness.engines.Engine`, or its name (with ``workers``, ``address``)."""
+    if not isinstance(engine, Engine):
+        engine = Engine(engine, workers, address)
     out = Path(out)
-    if engine == "ray":
+    if engine.name == "ray":
         engines.import_ray()  # a missing extra is reported before anything is written
     _check_manifest(out, config)
     t0 = time.perf_counter()
     cells = config.cells()
-    todo = [c for c in cells if not cell_path(out, c).exists()]
-    skipped = [c for c in cells if c not in todo]
+    have = {c: rows for c in cells if (rows := load_cell(out, c)) is not None}
+    todo = [c for c in cells if c not in have]  # missing, or damaged (warned, recomputed)
+    skipped = [c for c in cells if c in have]
     tasks = [CellTask(c, config.instances, config.seed, config.prompts) for c in todo]
     computed: list[Cell] = []
     failed: list[tuple[Cell, str]] = []
     interrupted = False
     bar = progress_bar(len(cells), "sweep", "cell", initial=len(skipped), enabled=progress)
     try:
-        for index, result in engines.run_tasks(
-            cell_fn or run_cell, tasks, engine=engine, workers=workers, address=address
-        ):
+        for index, result in engine.run(cell_fn or run_cell, tasks):
             cell = tasks[index].cell
             if isinstance(result, BaseException):
                 failed.append((cell, f"{type(result).__name__}: {result}"))
@@ -79,7 +81,8 @@ def run_sweep(
         bar.close()
     rows = []
     for c in cells:
-        if cell_path(out, c).exists():
-            rows.extend(read_rows(cell_path(out, c)))
+        if (cell_rows := have.get(c)) is None and c in computed:
+            cell_rows = load_cell(out, c)
+        rows.extend(cell_rows or [])
     write_table_atomic(rows_to_table(rows), out / "results.parquet")
     return SweepOutcome(rows, computed, skipped, failed, interrupted, time.perf_counter() - t0)

@@ -4,6 +4,7 @@ manifest that refuses to mix sweeps, and the union table.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from verify.core.validation import InputError
 from verify.experiments.sweep.config import Cell, SweepConfig
 from verify.experiments.sweep.evaluate import COLUMNS
 from verify.harness.files import atomic_path
+
+logger = logging.getLogger(__name__)
 
 
 def _arrow_schema() -> Any:
@@ -42,6 +45,28 @@ def read_rows(path: Path) -> list[dict]:
     import pyarrow.parquet as pq
 
     return pq.read_table(path).to_pylist()
+
+
+def load_cell(out: Path, cell: Cell) -> list[dict] | None:
+    """The rows of a finished cell, or None when its file is missing or damaged (truncated,
+    not Parquet, another schema): then a warning names the file and the sweep recomputes
+    the cell (its atomic write replaces the file)."""
+    import pyarrow.parquet as pq
+
+    path = cell_path(out, cell)
+    if not path.exists():
+        return None
+    try:
+        table = pq.read_table(path)
+        if table.schema.names != list(COLUMNS):
+            raise ValueError("its columns are not the sweep's")
+        return table.to_pylist()
+    except Exception as exc:  # noqa: BLE001 - any unreadable cell file means: recompute it
+        logger.warning(
+            f"sweep: cell file {path} is damaged ({type(exc).__name__}: {exc}); "
+            f"recomputing cell {cell.key}"
+        )
+        return None
 
 
 def cell_path(out: Path, cell: Cell) -> Path:
