@@ -78,7 +78,6 @@ def iid_instances() -> Any:
 
 @claim(
     "memory.iid_exact",
-    theorem="Theorem 4.3 (i.i.d. case)",
     kind="universal",
     statement="N = 1, i.i.d. states, W̄ full rank ⇒ G(x) = W̄ P[M|x] and pinv(W̄)ᵀμ recovers",
     strategy=iid_instances,
@@ -334,7 +333,6 @@ def _no_limit_label(mu: np.ndarray) -> bool:
 
 @claim(
     "memory.pool",
-    theorem="Theorem 4.3",
     kind="statistical",
     statement="C-MEM-POOL, ergodic chain, min_a |μ_a| > 0: the mean-pooled score "
     "bᵀ(1/T)Σ_i G_i(x) → μ_{M_j*}. Decided on a ladder T = 64 … 4096: falsified when its "
@@ -420,7 +418,6 @@ def prompt_limit_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
 
 @claim(
     "memory.prompt_limit",
-    theorem="Theorem 4.6",
     kind="statistical",
     statement="C-MEM-PROMPT, min_a |μ_a| > 0: the prompted head's score "
     "bᵀG(u, x) = μᵀP[M_j*|S_0=s0,x] → μ_{M_j*}. Decided on a ladder T = 8 … 2048 by the "
@@ -504,7 +501,6 @@ def conditioned_posterior(mem: MemoryHMM, xs: np.ndarray, cell: int, s0: int) ->
 
 @claim(
     "memory.prompt",
-    theorem="Theorem 4.6",
     kind="universal",
     statement="C-MEM-PROMPT ⇒ u = 1[st ∈ U] gives G(u,x) = W_{s0} P[M_j*|S_0=s0,x] and "
     "pinv(W_{s0})ᵀμ outputs μᵀP[M_j*|S_0=s0,x] (the exact step of the asymptotic claim)",
@@ -607,7 +603,6 @@ def vs_vanilla_instances(draw: Any) -> dict:
 
 @claim(
     "memory.vs_vanilla",
-    theorem="Theorems 4.3 vs 3.3",
     kind="existential",
     statement="at equal k = m·s > n, a memory task is recovered by pooling (LP) while a "
     "vanilla HMM task with k states has no linear head (LP-certified)",
