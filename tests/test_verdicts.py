@@ -185,3 +185,16 @@ def test_no_builtin_claim_says_theorem():
         if c.module.startswith("verify.claims."):
             text = " ".join(str(v) for v in c.describe().values())
             assert "Theorem" not in text, c.id
+
+
+def test_the_spec_ships_as_package_data():
+    """A non-editable install carries verify/THEORY.md: pyproject's package data names it."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "THEORY.md" in data["tool"]["setuptools"]["package-data"]["verify"]
+    assert theory.packaged_path().is_file()
+    assert "markdown-it-py" in " ".join(data["project"]["dependencies"])
