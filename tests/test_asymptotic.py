@@ -90,7 +90,7 @@ def test_planted_wrong_head_or_pooling_is_falsified(bug: str, monkeypatch):
 
         def planted_feats(self, model, xs):
             # the head reads half the pooled G_i and half the mask probe G(x)
-            from verify.inference import mask_probe, product_hmm
+            from verify.core.inference import mask_probe, product_hmm
 
             out = real_feats(self, model, xs)
             if self.kind == "pool":

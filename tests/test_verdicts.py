@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from verify.validation import InputError
+from verify.core.validation import InputError
 
 from verify.claims import registry
 from verify.core import theory
