@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from verify.core.validation import InputError
 
 from verify.claims import registry
 from verify.core import theory
+from verify.core.validation import InputError
 from verify.harness.records import STRENGTHS, ClaimResult, Counts, strength_of, validate_results
 from verify.reports import junit_xml, results_document, write_all
 from verify.reports.theory import render_theory

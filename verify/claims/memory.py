@@ -254,8 +254,8 @@ def ladder_decision(
     return (
         "inconclusive",
         (
-            f"inconclusive at T = {T_max}: the error shrinks at the limit's rate, but the "
-            f"accuracy bound needs T* = {q['T_star']:.0f} > {T_max}"
+            f"inconclusive at T = {T_max}: T* = {q['T_star']:.0f} > {T_max} (the error shrinks "
+            "at the limit's rate, but the accuracy bound needs longer inputs)"
         ),
         q,
     )
