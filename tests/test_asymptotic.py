@@ -106,3 +106,10 @@ def test_planted_wrong_head_or_pooling_is_falsified(bug: str, monkeypatch):
 def test_memory_pool_passes_on_a_correct_tree():
     out = registry.get("memory.pool").check({"seed": 0})
     assert out.status == "pass", out.message
+
+
+def test_sizes_report_the_longest_t_actually_run():
+    # seed 0 is decided at T = 1024 (rate over 64 → 1024, accuracy at T* ≤ 256): its size
+    # T is what it ran, not the ladder's upper bound 4096
+    out = registry.get("memory.pool").check({"seed": 0})
+    assert out.status == "pass" and out.sizes["T"] == 1024 == out.quantities["T_reached"]

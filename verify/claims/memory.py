@@ -206,6 +206,7 @@ def ladder_decision(
         errs[T] = float(np.sqrt(np.mean((f - target) ** 2)))
         accs[T] = float(np.mean(np.sign(f) == np.sign(target)))
         q[f"error_T{T}"], q[f"accuracy_T{T}"] = errs[T], accs[T]
+        q["T_reached"] = T  # the longest inputs this seed was decided on
         B = len(f)
         T_low = rungs[low]
         e_low = errs[T_low]
@@ -357,7 +358,7 @@ def memory_pool(inst: dict) -> Outcome:
     q = {"min_abs_mu": float(np.abs(mu).min())}
     rungs = _rungs(POOL_PROTOCOL)
     sizes = {"k": m**mem.n_cells * mem.n_ordinary, "m": m, "s": mem.n_ordinary,
-             "N": mem.n_cells, "n": mem.n_tokens, "T": rungs[-1]}  # fmt: skip
+             "N": mem.n_cells, "n": mem.n_tokens}  # fmt: skip
     cov = {"sizes": sizes, "exercised": True}
     if _no_limit_label(mu):
         return Outcome.discard(
@@ -386,6 +387,8 @@ def memory_pool(inst: dict) -> Outcome:
     t_rel = relaxation_time(mem.state_transition)
     status, message, lq = ladder_decision(score, mu, rungs, t_rel, POOL_PROTOCOL)
     q.update(lq)
+    if "T_reached" in lq:  # sizes as measured: the ladder stops where the seed is decided
+        sizes["T"] = int(lq["T_reached"])
     detail = {"task": {"mu": mu.tolist(), "m": m, "N": mem.n_cells}, "head": w.b.tolist(),
               "ladder": _ladder_rows(lq)}  # fmt: skip
     return Outcome(status, message, quantities=q, detail=detail, **cov)
@@ -437,7 +440,7 @@ def memory_prompt_limit(inst: dict) -> Outcome:
     q = {"min_abs_mu": float(np.abs(mu).min())}
     rungs = _rungs(PROMPT_LIMIT_PROTOCOL)
     cov: dict = {"sizes": {"k": m * mem.n_ordinary, "m": m, "s": mem.n_ordinary, "N": 1,
-                           "n": mem.n_tokens, "T": rungs[-1]}}  # fmt: skip
+                           "n": mem.n_tokens}}  # fmt: skip
     if _no_limit_label(mu):
         return Outcome.discard(
             "min_a |μ_a| = 0: a memory value has no limit label (THEORY's premise)",
@@ -457,6 +460,8 @@ def memory_prompt_limit(inst: dict) -> Outcome:
     t_rel = relaxation_time(mem.state_transition)
     status, message, lq = ladder_decision(score, mu, rungs, t_rel, PROMPT_LIMIT_PROTOCOL)
     q.update(lq)
+    if "T_reached" in lq:
+        cov["sizes"]["T"] = int(lq["T_reached"])
     detail = {"task": {"mu": mu.tolist(), "m": m}, "head": w.b.tolist(),
               "prompt": {"s0": int(c.witness["s0"]), "U": list(c.witness["U"])},
               "ladder": _ladder_rows(lq)}  # fmt: skip
