@@ -113,3 +113,9 @@ def test_sizes_report_the_longest_t_actually_run():
     # T is what it ran, not the ladder's upper bound 4096
     out = registry.get("memory.pool").check({"seed": 0})
     assert out.status == "pass" and out.sizes["T"] == 1024 == out.quantities["T_reached"]
+
+
+def test_a_chain_that_is_not_ergodic_is_outside_the_premise():
+    assert mc.relaxation_time(np.array([[0.0, 1.0], [1.0, 0.0]])) == float("inf")
+    out = registry.get("memory.pool").check({"seed": 108})  # |λ₂| = 1 on this seed
+    assert out.status == "discard" and "not ergodic" in out.message

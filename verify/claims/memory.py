@@ -385,6 +385,11 @@ def memory_pool(inst: dict) -> Outcome:
         return w.decision_values(mem, xs), mu[memory[:, 0]]
 
     t_rel = relaxation_time(mem.state_transition)
+    if not math.isfinite(t_rel):  # |λ₂| = 1: periodic or reducible, no ergodic average
+        return Outcome.discard(
+            "the state chain is not ergodic (|λ₂| = 1): outside the premise",
+            quantities=q, **cov,
+        )  # fmt: skip
     status, message, lq = ladder_decision(score, mu, rungs, t_rel, POOL_PROTOCOL)
     q.update(lq)
     if "T_reached" in lq:  # sizes as measured: the ladder stops where the seed is decided
@@ -458,6 +463,11 @@ def memory_prompt_limit(inst: dict) -> Outcome:
         return w.decision_values(mem, xs), mu[memory[:, 0]]
 
     t_rel = relaxation_time(mem.state_transition)
+    if not math.isfinite(t_rel):  # |λ₂| = 1: periodic or reducible, no ergodic average
+        return Outcome.discard(
+            "the state chain is not ergodic (|λ₂| = 1): outside the premise",
+            quantities=q, **cov,
+        )  # fmt: skip
     status, message, lq = ladder_decision(score, mu, rungs, t_rel, PROMPT_LIMIT_PROTOCOL)
     q.update(lq)
     if "T_reached" in lq:
