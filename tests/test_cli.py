@@ -26,8 +26,12 @@ def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_python_m_verify_lists_every_claim_one_per_line():
     p = _run("list")
     assert p.returncode == 0, p.stderr
-    lines = p.stdout.strip().splitlines()
+    spec, *lines = p.stdout.strip().splitlines()
+    assert spec.startswith("spec: ") and spec.split()[1].endswith("THEORY.md")
     assert [ln.split()[0] for ln in lines] == list(BUILTIN_ORDER)
+    # every claim names its provenance and links its section of the spec
+    assert all(("after Thm" in ln or "extension" in ln) and "THEORY.md#" in ln for ln in lines)
+    assert "Theorem" not in p.stdout
 
 
 def test_bad_usage_exits_2_with_a_message_and_no_traceback(tmp_path):

@@ -213,11 +213,14 @@ def _load(claims_from: list[str]) -> list[str]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from verify.claims import all_claims
+    from verify.core import theory
 
     _load(args.claims_from)
+    print(f"spec: {theory.packaged_path()} (THEORY.md; reports render it as {theory.PAGE})")
     for c in all_claims():
         routes = f"  [routes: {'; '.join(c.routes)}]" if c.routes else ""
-        print(f"{c.id:<20} {c.kind:<12} {c.theorem:<24} {c.statement}{routes}")
+        where = f"  [THEORY.md#{theory.anchor(c.section)}]" if c.section else ""
+        print(f"{c.id:<20} {c.kind:<12} {c.provenance:<14} {c.statement}{routes}{where}")
     return EXIT_OK
 
 
@@ -298,8 +301,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     doc = document(results, complete, interrupted)
     reports.write_all(doc, report_dir, json_path, junit_path)
     for r in results:
-        line = f"{r['id']:<20} {r['status']:<12} {r['counts']['examples']:>5} ex  {r['message']}"
-        print(line[:200])
+        line = (
+            f"{r['id']:<20} {r['status']:<12} {r.get('strength') or '–':<26} "
+            f"{r.get('provenance', ''):<14} {r['counts']['examples']:>5} ex  {r['message']}"
+        )
+        print(line[:240])
     print(
         f"ptverify: {len(results)}/{len(ids)} claims in {doc['wall_time_s']:.1f}s; "
         f"report {report_dir / 'index.html'}; exit {doc['exit_code']}"
@@ -385,7 +391,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - reproducing a crash is a finding, not usage
         print(f"{c.id}: check raised {type(exc).__name__}: {exc}")
         return EXIT_FAIL
-    print(f"{c.id} ({c.theorem}, {c.kind}) — saved {case['role']}")
+    print(f"THEORY claim {c.id} ({c.provenance}, {c.kind}) — saved {case['role']}")
     print(f"now: {out.status}: {out.message}")
     for k, v in out.quantities.items():
         print(f"  {k} = {v}")

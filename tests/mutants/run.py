@@ -66,8 +66,18 @@ UNIT_TESTS = {
     "strategies/": ["tests/test_strategies.py"],
     # issue 23: the pytest plugin, pinned cases, portable replay (mutants 45–49)
     "verify/harness/": ["tests/test_workflow.py"],
-    "verify/claims/registry.py": ["tests/test_workflow.py"],
     "verify/cli.py": ["tests/test_workflow.py"],
+    # issue 24: verdict strength, provenance, the spec page, the asymptotic rule (35–39)
+    "verify/harness/runner.py": ["tests/test_runner.py", "tests/test_verdicts.py"],
+    "verify/harness/records.py": ["tests/test_reports.py", "tests/test_verdicts.py"],
+    "verify/core/theory.py": ["tests/test_verdicts.py"],
+    "verify/reports/": ["tests/test_reports.py", "tests/test_verdicts.py"],
+    "verify/claims/registry.py": [
+        "tests/test_registry.py",
+        "tests/test_verdicts.py",
+        "tests/test_workflow.py",
+    ],
+    "verify/claims/memory.py": ["tests/test_asymptotic.py"],
 }
 #: Claim statuses that count as the gate noticing a bug (with ``exit 1``).
 CATCHING = ("falsified", "not_found")

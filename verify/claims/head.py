@@ -79,7 +79,6 @@ def _basics(inst: dict) -> tuple:
 
 @claim(
     "head.exact",
-    theorem="Theorem 3.3",
     kind="universal",
     statement="C-HEAD ⇒ b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) on 𝒮 (LP agrees)",
     strategy=head_exact_instances,
@@ -168,7 +167,6 @@ def rowspace_tiers() -> Any:
 
 @claim(
     "head.rowspace",
-    theorem="Theorem 3.3 (sharper)",
     kind="universal",
     statement="C-HEAD(μ): μ ∈ range(Wᵀ) ⇒ any solution of Wᵀb = μ recovers exactly",
     strategy=rowspace_tiers,
@@ -236,7 +234,6 @@ def robust_instances(draw: Any) -> dict:
 
 @claim(
     "head.robust",
-    theorem="Theorem 3.3 (pretraining error)",
     kind="universal",
     statement="‖Ĝ(x) − G(x)‖₁ ≤ ε ⇒ sign b*ᵀĜ(x) = y(x) whenever |μᵀp(x)| > ε‖b*‖_∞ "
     "(and sign bᵀĜ(x) = y(x) for an SVD-truncated head b whenever |μᵀp(x)| > ε‖b‖_∞ + "
@@ -329,7 +326,6 @@ def necessary_instances() -> Any:
 
 @claim(
     "head.necessary",
-    theorem="Theorem 3.3 (necessity)",
     kind="existential",
     statement="some instance violating C-HEAD(μ) has no linear head recovering it (LP-certified)",
     strategy=necessary_instances,

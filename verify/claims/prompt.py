@@ -96,7 +96,6 @@ def _premise(hmm: HMM, mu: np.ndarray, c: Any, inst: dict, q: dict, cov: dict) -
 
 @claim(
     "prompt.exact",
-    theorem="Theorem 3.6",
     kind="universal",
     statement="C-PROMPT(μ) ⇒ the prompt (u_1 … u_{L−1}, 1_U) and b on S give "
     "bᵀG(u,x) = μᵀp(x)/(vᵀp(x)) on 𝒮 (LP agrees)",
@@ -182,7 +181,6 @@ def prompt_exact(inst: dict) -> Outcome:
 
 @claim(
     "prompt.weaker",
-    theorem="Theorem 3.6 vs 3.3",
     kind="existential",
     statement="(a) C-HEAD ⇒ C-PROMPT(μ); (b) some instance is recovered by the prompt "
     "witness and by no linear head (LP-certified)",
@@ -248,7 +246,6 @@ def prompt_weaker(inst: dict) -> Outcome:
 
 @claim(
     "prompt.robust",
-    theorem="Theorem 3.6 (ε-support)",
     kind="universal",
     statement="A > 0 everywhere, C-HEAD false, S ⊇ supp(μ) with W[:,S] full rank: "
     "sign bᵀG(u,x) = y(x) wherever |μᵀp(x)| > ℓ (leakage)",
@@ -332,7 +329,6 @@ def prompt_robust(inst: dict) -> Outcome:
 
 @claim(
     "prompt.multi_token",
-    theorem="Theorem 3.6 (L slots)",
     kind="universal",
     statement="stationary start: the L-slot prompted probe equals the one-slot probe of "
     "u′ = w_L, and a one-slot prompt padded with ones is the same prompt (to 1e-10)",
@@ -403,7 +399,6 @@ def prompt_multi_token(inst: dict) -> Outcome:
 
 @claim(
     "prompt.multi_token_start",
-    theorem="Theorem 3.6 (non-stationary start)",
     kind="existential",
     statement="start = δ_j not stationary: some two-slot prompt with a linear head "
     "recovers the task on 𝒮 (LP) while no one-slot prompt does (LP certificate on G_1)",

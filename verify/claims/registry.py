@@ -9,7 +9,7 @@ through the same decorator::
 
     @claim(
         "user.example",
-        theorem="Theorem 3.3",
+        provenance="extension",
         kind="universal",
         statement="every generated HMM ... recovers",
         strategy=lambda: st.fixed_dictionaries({"x": st.integers(1, 3)}),
@@ -49,7 +49,7 @@ import importlib.util
 import math
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -204,8 +204,12 @@ def instance_sizes(instance: Mapping[str, Any]) -> dict[str, float]:
 class Claim:
     """One registered claim.
 
-    id: THEORY §5 ID (``head.exact``) or a user ID. theorem: the paper's theorem.
-    kind: universal | existential | implication | statistical. statement: one sentence.
+    id: THEORY §5 ID (``head.exact``) or a user ID. provenance: the THEORY marking of the
+    claim's section, ``"after Thm N"`` or ``"extension"`` (built-ins: from
+    :data:`BUILTIN_PROVENANCE`; user claims say it themselves, default ``"user claim"``).
+    section: the THEORY §5 claim ID whose section states it (built-ins; "" for user claims).
+    theorem: kept for results files of schema v2; equals ``provenance`` unless a user claim
+    sets it. kind: universal | existential | implication | statistical. statement: one sentence.
     strategy: zero-argument factory returning a Hypothesis strategy of instance dicts
     (statistical claims: ``None``; their instances are ``{"seed": s}`` for fixed seeds).
     oracles: names of the deciders the check compares (``witness``, ``lp`` …).
@@ -223,6 +227,8 @@ class Claim:
     kind: str
     statement: str
     check: Callable[[dict], Outcome]
+    provenance: str = ""
+    section: str = ""
     strategy: Callable[[], Any] | None = None
     strategy_name: str = ""
     oracles: tuple[str, ...] = ()
@@ -243,6 +249,8 @@ class Claim:
         return {
             "id": self.id,
             "theorem": self.theorem,
+            "provenance": self.provenance,
+            "section": self.section,
             "kind": self.kind,
             "statement": self.statement,
             "strategy": self.strategy_name,
@@ -298,11 +306,27 @@ def register(c: Claim) -> Claim:
     for p, n in c.examples.items():
         if p not in PROFILES or int(n) < 1:
             raise InputError(f"claim {c.id!r}: examples[{p!r}] = {n!r}; profiles {PROFILES}")
+    c = _with_provenance(c)
     old = _REGISTRY.get(c.id)
     if old is not None and old.module != c.module and not _same_file(old.module, c.module):
         raise InputError(f"claim id {c.id!r} already registered by module {old.module!r}")
     _REGISTRY[c.id] = c
     return c
+
+
+def _with_provenance(c: Claim) -> Claim:
+    """``c`` with its provenance and THEORY section filled in: a built-in's from
+    :data:`BUILTIN_PROVENANCE` (a built-in stating another is an error), a user claim's
+    provenance defaulting to "user claim"; ``theorem`` defaults to the provenance."""
+    if c.id in BUILTIN_PROVENANCE and c.module.startswith("verify.claims."):
+        section = BUILTIN_SECTIONS.get(c.id, c.id)
+        prov = BUILTIN_PROVENANCE[section]
+        if c.provenance and c.provenance != prov:
+            raise InputError(f"claim {c.id!r}: provenance {c.provenance!r}, THEORY says {prov!r}")
+        c = replace(c, provenance=prov, section=section)
+    elif not c.provenance:
+        c = replace(c, provenance="user claim")
+    return c if c.theorem else replace(c, theorem=c.provenance)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -315,9 +339,10 @@ def _same_file(a: str, b: str) -> bool:
 def claim(
     id: str,  # noqa: A002 - the claim's ID is its name everywhere
     *,
-    theorem: str,
     kind: str,
     statement: str,
+    provenance: str = "",
+    theorem: str = "",
     strategy: Callable[[], Any] | None = None,
     strategy_name: str = "",
     oracles: tuple[str, ...] = (),
@@ -334,6 +359,7 @@ def claim(
             Claim(
                 id=id,
                 theorem=theorem,
+                provenance=provenance,
                 kind=kind,
                 statement=statement,
                 check=check,
@@ -442,6 +468,35 @@ BUILTIN_ORDER = (
     "memory.vs_vanilla",
     "memory.attention",
 )
+
+
+#: The THEORY §5 section each built-in claim is checked under, where it is not the claim's
+#: own heading (the trained-head and finite-T claims are not THEORY claims of their own).
+BUILTIN_SECTIONS = {
+    "prompt.trained": "prompt.weaker",  # prompts need less, found by gradient descent
+    "memory.prompt_limit": "memory.prompt",  # the asymptotic half of memory.prompt
+    "memory.attention": "memory.pool",  # "a learned attention head must do at least as well"
+}
+
+#: Provenance of each THEORY §5 section, as its heading marks it (THEORY's Provenance):
+#: ``after Thm N`` (our precise version of the paper's Theorem N) or ``extension`` (ours).
+#: tests/test_theory.py checks this table against THEORY.md's headings.
+BUILTIN_PROVENANCE = {
+    "head.exact": "after Thm 3.3",
+    "head.rowspace": "extension",
+    "head.robust": "after Thm 3.3",
+    "head.necessary": "extension",
+    "prompt.exact": "after Thm 3.6",
+    "prompt.weaker": "after Thm 3.6",
+    "prompt.robust": "extension",
+    "prompt.multi_token": "extension",
+    "prompt.multi_token_start": "extension",
+    "memory.iid_exact": "after Thm 4.3",
+    "memory.pool": "after Thm 4.3",
+    "memory.prompt": "after Thm 4.6",
+    "memory.vs_vanilla": "extension",
+}
+BUILTIN_PROVENANCE.update({cid: BUILTIN_PROVENANCE[sec] for cid, sec in BUILTIN_SECTIONS.items()})
 
 
 # --------------------------------------------------------------------------- instance codec

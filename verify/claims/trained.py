@@ -173,7 +173,6 @@ def _panel_comparison(
 
 @claim(
     "prompt.trained",
-    theorem="Theorem 3.6",
     kind="statistical",
     statement="reference HMMs with k > n (n = 10, k ∈ {12, 16, 20, 30}): a trained soft "
     "prompt + head (train_prompt) reaches, on average over a panel of models, test accuracy "
@@ -228,7 +227,6 @@ def prompt_trained(inst: dict) -> Outcome:
 
 @claim(
     "memory.attention",
-    theorem="Theorem 4.3",
     kind="statistical",
     statement="reference memory HMMs (s = 4, m ∈ {3, 5, 7}, n = 10): trained attention over "
     "the leave-one-out conditionals (train_attention) reaches, on average over a panel of "

@@ -10,13 +10,16 @@ without ``coverage`` and the ``vacuous`` status, is still read)::
      "summary" {status: count}, "claims": [claim record, …]}
 
 Claim record (:meth:`ClaimResult.to_dict`): the registry description (``id, theorem,
-kind, statement, strategy, oracles, examples, thresholds, routes, min_exercised,
-module``) plus ``status`` (:class:`~verify.claims.registry.ClaimStatus`), ``message``,
+provenance, section, kind, statement, strategy, oracles, examples, thresholds, routes,
+min_exercised, module``) plus ``strength`` and ``evidence`` (:func:`strength_of`; a
+``proved`` record also carries ``scope``), ``status``
+(:class:`~verify.claims.registry.ClaimStatus`), ``message``,
 ``profile``, ``budget``, ``seed``, ``counts`` {examples, passed, discarded, inconclusive,
 searched}, ``time_s``, ``quantities`` {name: {count, min, max, mean, median, values}},
 ``coverage`` {size name: [min, max] (k, n, T, …), exercised (fraction of decided examples
 that exercised the premise, or null), exercised_count, exercised_known, decided,
-discard_rate, sizes {name: {value: count}}, targets {label: {max, min, count}}}, ``case``
+discard_rate, exact_decided, sizes {name: {value: count}}, targets {label: {max, min,
+count}}}, ``case``
 (the case document below, or null), ``shards`` (sharded runs only) and ``case_file`` (its
 path relative to the report dir, added when the document is written).
 
@@ -53,6 +56,8 @@ RESULTS_SCHEMA = "ptverify.results"
 RESULTS_SCHEMA_VERSION = 2
 #: Results versions this ptverify reads (1: before coverage and ``vacuous``).
 RESULTS_READABLE = (1, 2)
+#: How strong a verdict is (the shared results vocabulary), strongest first.
+STRENGTHS = ("proved", "certified", "tested", "tested (float route only)")
 CASE_SCHEMA = "ptverify.case"
 CASE_SCHEMA_VERSION = 1
 ROLES = ("counterexample", "witness")
@@ -89,9 +94,16 @@ class ClaimResult:
     coverage: dict[str, Any] = field(default_factory=dict)
     case: dict | None = None
     shards: list[dict] | None = None
+    #: set by the ``prove`` mode only (strength "proved" with the scope it covered)
+    strength: str | None = None
+    scope: dict | None = None
 
     def __post_init__(self) -> None:
         self.status = ClaimStatus(self.status)
+        if self.strength is not None and self.strength not in STRENGTHS:
+            raise InputError(f"strength {self.strength!r} not in {STRENGTHS}")
+        if self.strength == "proved" and not isinstance(self.scope, dict):
+            raise InputError("strength 'proved' needs the scope it covered (a dict)")
 
     def to_dict(self) -> dict:
         """The claim record of results.json (plain JSON types)."""
@@ -108,9 +120,58 @@ class ClaimResult:
             "coverage": self.coverage,
             "case": self.case,
         }
+        strength, evidence = strength_of(out)
+        out["strength"] = self.strength or strength
+        out["evidence"] = evidence
+        if self.scope is not None:
+            out["scope"] = self.scope
         if self.shards is not None:
             out["shards"] = self.shards
         return out
+
+
+def strength_of(record: dict) -> tuple[str | None, dict]:
+    """How strong a claim record's verdict is, and the evidence behind it.
+
+    - ``certified``: an existential claim's witness (or a counterexample) carries an exact
+      rational certificate that re-checks (:func:`check_case_certificate`); a universal,
+      implication or statistical claim whose every decided example was also decided on the
+      exact rational route (``verify.exact``: labels as exact signs, float features equal
+      to the exact ones within ``claims._support.ROUTE_TOL``, log p(x) alike) — the
+      examples report it as ``sizes["exact_route"] = 1``, counted in
+      ``coverage.exact_decided``;
+    - ``tested``: N sampled examples, some of them decided on the exact route;
+    - ``tested (float route only)``: no decided example (or no witness) ran the exact
+      route — float arithmetic, cross-checked at most by the log-space float route;
+    - ``proved`` is never inferred here: the ``prove`` mode sets it with its scope.
+    None when nothing was decided (a crashed claim). ``evidence``: ``examples``,
+    ``decided``, ``exact_decided``, ``exercised`` (fraction or null) and the measured
+    ``sizes`` ({name: [min, max]}) the verdict rests on, plus ``certificate`` ("exact" or
+    null) for a saved case.
+    """
+    cov = record.get("coverage") or {}
+    decided = int(cov.get("decided") or 0)
+    exact = int(cov.get("exact_decided") or 0)
+    case = record.get("case")
+    cert_ok = check_case_certificate(case)[0] if case else None
+    evidence = {
+        "examples": int((record.get("counts") or {}).get("examples", 0)),
+        "decided": decided,
+        "exact_decided": exact,
+        "exercised": cov.get("exercised"),
+        "sizes": {k: v for k, v in cov.items() if isinstance(v, list)},
+        "certificate": "exact" if cert_ok else None,
+    }
+    if cert_ok:
+        return "certified", evidence
+    if record.get("kind") == "existential" and case and case.get("role") == "witness":
+        sizes = (case.get("outcome") or {}).get("sizes") or {}
+        return ("tested" if sizes.get("exact_route") == 1 else STRENGTHS[3]), evidence
+    if decided == 0:
+        return None, evidence
+    if exact == decided and record.get("kind") != "existential":
+        return "certified", evidence
+    return ("tested" if exact else STRENGTHS[3]), evidence
 
 
 def case_document(
@@ -221,8 +282,19 @@ _CLAIM_RECORD = {
         "quantities": {"type": "object"},
         "coverage": _COVERAGE,
         "case": {**CASE_JSON_SCHEMA, "type": ["object", "null"]},
+        "provenance": {"type": "string"},
+        "strength": {
+            "type": ["string", "null"],
+            "enum": [*STRENGTHS, None],
+            "x-expected": f"one of {' | '.join(STRENGTHS)} or null",
+        },
+        "evidence": {"type": "object"},
+        "scope": {"type": "object"},
     },
     "required": ["id", "theorem", "kind", "status", "message", "counts", "time_s", "quantities"],
+    # a "proved" verdict says what it covered: the stated scope and the counts over it
+    "if": {"properties": {"strength": {"const": "proved"}}, "required": ["strength"]},
+    "then": {"required": ["scope", "counts"]},
 }
 
 #: The results document (claim records checked as far as reports rely on them).
@@ -394,6 +466,7 @@ def validate_results(data: Any, where: str = "results") -> dict:
 
 
 __all__ = [
+    "STRENGTHS",
     "CASE_JSON_SCHEMA",
     "CASE_SCHEMA",
     "CASE_SCHEMA_VERSION",
@@ -403,6 +476,7 @@ __all__ = [
     "RESULTS_SCHEMA_VERSION",
     "ClaimResult",
     "Counts",
+    "strength_of",
     "case_certificate",
     "case_document",
     "certificate_mismatch",

@@ -131,6 +131,7 @@ class _Tally:
     decided: int = 0  # outcomes other than discard / inconclusive
     exercised_known: int = 0  # of those, how many said whether they exercised the premise
     exercised: int = 0
+    exact_decided: int = 0  # decided examples that ran the exact rational route
     sizes: dict[str, dict[float, int]] = field(default_factory=dict)
     targets: dict[str, list[float]] = field(default_factory=dict)
     last_bad: tuple[dict, Outcome, bool] | None = None
@@ -157,6 +158,7 @@ class _Tally:
             if out.exercised is not None:
                 self.exercised_known += 1
                 self.exercised += bool(out.exercised)
+            self.exact_decided += out.sizes.get("exact_route") == 1
         for name, value in out.quantities.items():
             v = _finite(value)
             if v is not None:
@@ -192,6 +194,8 @@ class _Tally:
             exercised_count=self.exercised,
             exercised_known=self.exercised_known,
             decided=self.decided,
+            exact_decided=self.exact_decided,
+            reasons=dict(sorted(self.reasons.items(), key=lambda kv: -kv[1])),
             discard_rate=round(self.discarded / self.examples, 4) if self.examples else 0.0,
             sizes={
                 name: {str(_num(v)): c for v, c in sorted(counts.items())}
@@ -481,9 +485,9 @@ def progress_line(i: int, n: int, r: dict) -> str:
     """The progress message after the i-th of n claims finished with record ``r``."""
     cnt = r["counts"]
     return (
-        f"[{i}/{n}] {r['id']:<18} {r['status']:<12} "
-        f"{cnt['examples']} examples ({cnt['discarded']} discarded, "
-        f"{cnt['inconclusive']} inconclusive) {r['time_s']:.1f}s"
+        f"[{i}/{n}] {r['id']:<18} {r['status']:<12} {r.get('strength') or '–'} "
+        f"({r.get('provenance', '')}) {cnt['examples']} examples ({cnt['discarded']} "
+        f"discarded, {cnt['inconclusive']} inconclusive) {r['time_s']:.1f}s"
     )
 
 

@@ -100,9 +100,20 @@ def merge(claim_id: str, base_seed: int, parts: Sequence[ClaimResult]) -> ClaimR
         counts=counts,
         time_s=round(max(p.time_s for p in parts), 3),
         quantities=runner.quantity_summaries(values),
+        coverage=_merged_counts(first.coverage, [p.coverage for p in parts]),
         case=chosen.case,
         shards=shards,
     )
+
+
+def _merged_counts(first: dict, covs: Sequence[dict]) -> dict:
+    """The first shard's coverage with the decided-example counts that a verdict's strength
+    rests on (``decided``, ``exact_decided``) summed over every shard."""
+    out = dict(first or {})
+    for key in ("decided", "exact_decided"):
+        if key in out:
+            out[key] = sum(int((c or {}).get(key) or 0) for c in covs)
+    return out
 
 
 def _deciding_part(c: Claim, parts: Sequence[ClaimResult], counts: Counts) -> ClaimResult:

@@ -187,7 +187,7 @@ def hmm_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
         note = (
             None
             if hmm.is_stationary
-            else "start is not stationary: Theorem 3.6's witness assumes it is"
+            else "start is not stationary: prompt.exact's witness (THEORY) assumes it is"
         )
         report.recovery += [
             _witness(f"prompt witness U={list(pw.U)}", Gu @ pw.b, y, note),
@@ -217,7 +217,7 @@ def memory_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
     if pool.holds:
         pw = Wt.pooled_witness(mem, mu, cell)
         report.recovery.append(
-            _witness("pooled witness (Theorem 4.3)", pw.decision_values(mem, xs), y)
+            _witness("pooled witness (memory.pool)", pw.decision_values(mem, xs), y)
         )
     if mp.holds:
         w = Wt.memory_prompt_witness(mem, mu, mp.witness["s0"], mp.witness["U"], cell)

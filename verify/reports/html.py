@@ -14,9 +14,11 @@ import json
 from pathlib import Path
 
 from verify.claims.registry import CLAIM_STATUSES
+from verify.core import theory
 from verify.harness.records import replay_args
 
 from .pages import write_page
+from .theory import render_theory
 from .values import fmt
 
 #: Parts of a case's outcome detail shown first, under these titles, in this order.
@@ -43,8 +45,11 @@ def _run_line(doc: dict) -> dict:
 
 def _claim_meta(c: dict) -> dict:
     """The claim page's first table (None rows are left out)."""
+    ev = c.get("evidence") or {}
     return {
-        "theorem": c["theorem"],
+        "provenance": c.get("provenance") or c["theorem"],
+        "strength": c.get("strength") or "no verdict",
+        "evidence": _evidence_line(ev) if ev else None,
         "kind": c["kind"],
         "statement": c.get("statement"),
         "strategy": c.get("strategy"),
@@ -55,6 +60,15 @@ def _claim_meta(c: dict) -> dict:
         "seed": c.get("seed"),
         "module": c.get("module"),
     }
+
+
+def _evidence_line(ev: dict) -> str:
+    """What a verdict's strength rests on, in words (records.strength_of's ``evidence``)."""
+    out = f"{ev.get('decided', 0)} decided of {ev.get('examples', 0)} examples"
+    out += f", {ev.get('exact_decided', 0)} also decided in exact rationals"
+    if ev.get("certificate"):
+        out += "; the saved case carries an exact certificate, re-checked"
+    return out
 
 
 def _coverage(cov: dict) -> dict | None:
@@ -76,7 +90,8 @@ def _coverage(cov: dict) -> dict | None:
         if isinstance(rng, list) and len(rng) == 2:
             summary[f"{name} range"] = f"{fmt(rng[0])} … {fmt(rng[1])}"
     sizes, targets = cov.get("sizes") or {}, cov.get("targets") or {}
-    return {"summary": summary, "sizes": sizes, "targets": targets}
+    reasons = cov.get("reasons") or {}
+    return {"summary": summary, "sizes": sizes, "targets": targets, "reasons": reasons}
 
 
 def _case_sections(detail: dict) -> list[tuple[str, str, object, bool]]:
@@ -119,6 +134,7 @@ def write_html(doc: dict, report_dir: str | Path) -> Path:
                 sections=_case_sections(case["outcome"].get("detail") or {}),
                 case_json=json.dumps(case, indent=1)[:20000],
             )
+    write_page(report_dir / theory.PAGE, "theory.html", body=render_theory())
     summary = doc.get("summary", {})
     # `ptverify reproduce --out REPORT_DIR/reproduce` (the default) is linked when present
     link = "reproduce/index.html" if (report_dir / "reproduce" / "index.html").exists() else None

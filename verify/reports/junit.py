@@ -3,7 +3,9 @@
 held / found → passed; falsified / not_found → ``<failure>``; error → ``<error>``;
 inconclusive / vacuous → ``<error type="inconclusive|vacuous">`` (never ``<skipped>``: a
 CI dashboard must not show an undecided claim, or one whose premise was never exercised,
-as green).
+as green). Every ``<testcase>`` carries ``<properties>``: the claim's ``provenance``
+(THEORY's marking, "after Thm N" or "extension"), its verdict ``strength`` (proved |
+certified | tested | tested (float route only)) and the evidence counts behind it.
 """
 
 from __future__ import annotations
@@ -41,9 +43,21 @@ def junit_xml(doc: dict) -> str:
             name=c["id"],
             time=f"{float(c['time_s']):.3f}",
         )
+        ev = c.get("evidence") or {}
+        cprops = ET.SubElement(case, "properties")
+        for key, value in (
+            ("provenance", c.get("provenance") or c["theorem"]),
+            ("strength", c.get("strength") or "none"),
+            ("examples_decided", ev.get("decided")),
+            ("exact_decided", ev.get("exact_decided")),
+            ("exercised", ev.get("exercised")),
+        ):
+            if value is not None:
+                ET.SubElement(cprops, "property", name=key, value=str(value))
         cnt = c["counts"]
         body = (
-            f"{c['theorem']}: {c['message']}\n"
+            f"THEORY claim {c['id']} ({c.get('provenance') or c['theorem']}; strength "
+            f"{c.get('strength') or 'none'}): {c['message']}\n"
             f"examples={cnt.get('examples')} discarded={cnt.get('discarded')} "
             f"inconclusive={cnt.get('inconclusive')}"
         )

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from verify.core import theory
 from verify.harness.files import atomic_write
 
 from . import charts
@@ -44,6 +45,8 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
+        theory_anchor=theory.anchor,
+        strength_class=strength_class,
         fmt=fmt,
         json=json.dumps,
         short=short,
@@ -61,6 +64,11 @@ def environment() -> jinja2.Environment:
         bars_svg=bars_svg,
     )
     return env
+
+
+def strength_class(strength: str) -> str:
+    """A CSS class for a strength (``tested (float route only)`` → ``float``)."""
+    return "float" if "float" in strength else strength.split()[0]
 
 
 def render(template: str, **context: Any) -> str:
