@@ -42,18 +42,6 @@ logger = logging.getLogger(__name__)
 #: Bumped whenever a chunk file's content changes meaning (old chunks are then ignored).
 CHUNK_FORMAT = 1
 
-#: THEORY §5's marking of the claims prove decides (see THEORY's Provenance paragraph).
-PROVENANCE = {
-    "head.exact": "after Thm 3.3",
-    "head.rowspace": "extension",
-    "head.necessary": "extension",
-    "prompt.exact": "after Thm 3.6",
-    "prompt.weaker": "after Thm 3.6's comparison",
-    "prompt.multi_token": "extension",
-    "memory.iid_exact": "after Thm 4.3",
-}
-
-
 @dataclass(frozen=True)
 class ChunkTask:
     """One engine task: models ``[lo, hi)`` of cell ``(k, n, den)``, input lengths Ts."""
@@ -437,7 +425,7 @@ def _record(
     desc = c.describe()
     return {
         **desc,
-        "provenance": desc.get("provenance") or PROVENANCE.get(cid, ""),
+        "provenance": desc["provenance"],
         "status": status,
         "message": message,
         "profile": "prove",
