@@ -15,25 +15,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import torch
 
+from verify.core import task
 from verify.core.generator import reference_hmm, reference_task, task_mu
-from verify.core.inference import posterior_h0
 from verify.experiments.mlm import MLMConfig, pretrain_mlm
 from verify.experiments.reproduce import PRESETS
-from verify.recovery.training import Split, Splits, TrainConfig, train_prompt, train_prompt_mlm
+from verify.recovery.training import Splits, TrainConfig, train_prompt, train_prompt_mlm
 
 #: The ``small`` and ``paper`` presets' encoders and pretraining windows.
 SIZES = {"small": PRESETS["small"].mlm, "paper": PRESETS["paper"].mlm}
 
 
 def _splits(hmm, mu, n_train: int, T: int) -> Splits:
-    out = []
-    for i, b in enumerate((n_train, max(n_train // 5, 10), 10)):
-        xs, _ = hmm.sample(b, T, np.random.default_rng([0, i]))
-        out.append(Split(xs, np.where(posterior_h0(hmm, xs) @ mu > 0, 1.0, -1.0)))
-    return Splits(*out)
+    return task.splits(hmm, mu, (n_train, max(n_train // 5, 10), 10), T, seed=0)
 
 
 def _pretrain_rate(hmm, cfg: MLMConfig, device: str, steps: int, repeat: int, **kw) -> float:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from verify.claims import head_robust_check
+from verify.core import task
 from verify.core.generator import (
     reference_hmm,
     reference_memory_hmm,
@@ -20,7 +21,7 @@ from verify.core.generator import (
     reference_task,
     task_mu,
 )
-from verify.core.inference import loo_conditionals, mask_probe, memory_posterior, posterior_h0
+from verify.core.inference import loo_conditionals, mask_probe
 from verify.core.models import HMM, MemoryHMM
 from verify.experiments.mlm import (
     mask_distribution,
@@ -31,7 +32,6 @@ from verify.experiments.mlm import (
 from verify.experiments.reproduce.presets import EXPERIMENTS, N_ORDINARY, N_TOKENS, Preset
 from verify.harness.progress import bar as progress_bar
 from verify.recovery.training import (
-    Split,
     Splits,
     TrainConfig,
     train_attention,
@@ -51,13 +51,11 @@ def _log(msg: str, on: bool) -> None:
         logger.info(f"[reproduce] {msg}")
 
 
-def _splits(sample, label, preset: Preset, seed: int) -> Splits:
-    """Train/val/test inputs of length T from ``sample(B, T, rng)`` with ±1 labels."""
-    out = []
-    for i, size in enumerate((preset.n_train, preset.n_val, preset.n_test)):
-        xs = sample(size, preset.length, np.random.default_rng([seed, 1000 + i]))
-        out.append(Split(xs, label(xs)))
-    return Splits(*out)
+def _splits(model, mu, preset: Preset, seed: int, cell: int | None = None) -> Splits:
+    """Train/val/test inputs of the preset's length with ±1 labels (``verify.core.task.splits``:
+    generator ``[seed, 1000 + split]``, exact ties dropped)."""
+    sizes = (preset.n_train, preset.n_val, preset.n_test)
+    return task.splits(model, mu, sizes, preset.length, seed, cell)
 
 
 def _row(experiment, k, seed, method, backbone, res, splits, m="", tv="", robust=None) -> dict:
@@ -193,12 +191,7 @@ class _Runner:
     def vanilla(self, k: int, seed: int, transformer: bool) -> None:
         hmm = reference_hmm(seed, k, N_TOKENS)
         mu = task_mu(reference_task(seed, k))
-        sp = _splits(
-            lambda b, t, r: hmm.sample(b, t, r)[0],
-            lambda xs: np.where(posterior_h0(hmm, xs) @ mu > 0, 1.0, -1.0),
-            self.p,
-            seed,
-        )
+        sp = _splits(hmm, mu, self.p, seed)
         if not transformer:
             res = train_linear_head(hmm, sp, self.cfg(seed))
             self.rows.append(_row("vanilla", k, seed, "head", "oracle", res, sp))
@@ -231,20 +224,10 @@ class _Runner:
         k = m * N_ORDINARY
         mem = reference_memory_hmm(seed, m, N_ORDINARY, N_TOKENS)
         mu = task_mu(reference_memory_task(seed, m))
-        sp = _splits(
-            lambda b, t, r: mem.sample(b, t, r)[0],
-            lambda xs: np.where(memory_posterior(mem, xs, 0) @ mu > 0, 1.0, -1.0),
-            self.p,
-            seed,
-        )
+        sp = _splits(mem, mu, self.p, seed, cell=0)
         hmm = reference_hmm(seed, k, N_TOKENS)
         vmu = task_mu(reference_task(seed, k))
-        vsp = _splits(
-            lambda b, t, r: hmm.sample(b, t, r)[0],
-            lambda xs: np.where(posterior_h0(hmm, xs) @ vmu > 0, 1.0, -1.0),
-            self.p,
-            seed,
-        )
+        vsp = _splits(hmm, vmu, self.p, seed)
         if not transformer:
             res = train_attention(mem, sp, self.cfg(seed))
             self.rows.append(_row("memory", k, seed, "attention", "oracle", res, sp, m=m))
