@@ -324,3 +324,17 @@ def test_simplest_between_has_the_smallest_denominator(a, b):
     for q in range(1, x.denominator):
         p = math.floor(lo * q) + 1  # the smallest p/q above lo
         assert not Fraction(p, q) < hi
+
+
+def test_strategies_reach_every_task_cell_and_non_stationary_starts():
+    """The domain of check/find_prompt: memory_instances(cell=None) reaches j* ≠ 0 and
+    stationary=None reaches non-stationary state starts; hmms(stationary=None) reaches
+    non-stationary HMM starts (find() fails when a regime is never generated)."""
+    mi = S.memory_instances(n_cells=(2, 3), satisfying="C-MEM-PROMPT", cell=None,
+                            stationary=None, T=2)  # fmt: skip
+    inst = find(mi, lambda i: i.cell > 0 and i.mem.state_start @ i.mem.state_transition
+                is not None and not np.allclose(i.mem.state_start @ i.mem.state_transition,
+                                                i.mem.state_start))  # fmt: skip
+    assert inst.mem.pointer[0] == inst.cell  # state 0 reads the drawn task cell
+    hmm = find(S.hmms(stationary=None), lambda h: not h.is_stationary)
+    assert not hmm.is_stationary

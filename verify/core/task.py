@@ -155,11 +155,11 @@ class Task:
             return ""
         ties = self.ties.size
         if ties and self.exact:
-            return f"ill-posed: {ties} exact tie(s) μᵀp(x) = 0 on 𝒮 (label 0)"
+            return f"ill-posed: γ = 0, {ties} exact tie(s) μᵀp(x) = 0 on 𝒮 (label 0)"
         if ties:
             return (
-                f"ill-posed: {ties} input(s) with |μᵀp(x)| ≤ {self.tol:.2g} (float "
-                "resolution) and no exact route to decide them (label 0)"
+                f"ill-posed: γ undecided, {ties} input(s) with |μᵀp(x)| ≤ {self.tol:.2g} "
+                "(float resolution) and no exact route to decide them (label 0)"
             )
         return f"ill-posed: γ = {self.gamma:.3g} ≤ {self.tol:.2g}, below float resolution"
 
