@@ -330,11 +330,13 @@ def test_strategies_reach_every_task_cell_and_non_stationary_starts():
     """The domain of check/find_prompt: memory_instances(cell=None) reaches j* ≠ 0 and
     stationary=None reaches non-stationary state starts; hmms(stationary=None) reaches
     non-stationary HMM starts (find() fails when a regime is never generated)."""
-    mi = S.memory_instances(n_cells=(2, 3), satisfying="C-MEM-PROMPT", cell=None,
-                            stationary=None, T=2)  # fmt: skip
-    inst = find(mi, lambda i: i.cell > 0 and i.mem.state_start @ i.mem.state_transition
-                is not None and not np.allclose(i.mem.state_start @ i.mem.state_transition,
-                                                i.mem.state_start))  # fmt: skip
+    mi = S.memory_instances(n_cells=2, n_values=2, n_ordinary=(2, 3), cell=None,
+                            satisfying="C-MEM-PROMPT", stationary=None, T=2)  # fmt: skip
+
+    def moved(i):
+        return not np.allclose(i.mem.state_start @ i.mem.state_transition, i.mem.state_start)
+
+    inst = find(mi, lambda i: i.cell > 0 and moved(i))
     assert inst.mem.pointer[0] == inst.cell  # state 0 reads the drawn task cell
     hmm = find(S.hmms(stationary=None), lambda h: not h.is_stationary)
     assert not hmm.is_stationary
