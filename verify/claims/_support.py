@@ -42,6 +42,16 @@ def ill_posed(
 
     t = task.decide(model, mu, xs, cell, score=score)
     quantities["gamma"] = t.gamma
+    if t.near.size and t.exact:
+        # the near-ties' labels against the exact route's own signs (crosscheck.labels)
+        sub = np.asarray(xs)[t.near]
+        want = ex.labels(ex.rational_model(model), task.rational_mu(mu), sub, cell)
+        if (want != t.labels[t.near]).any():
+            return Outcome.failed(
+                f"verify.core.task labels the near-ties {t.labels[t.near].tolist()}, the "
+                f"exact route {want.tolist()}",
+                quantities=quantities, **cov,
+            )  # fmt: skip
     if t.ill_posed:
         return Outcome.discard(t.reason, quantities=quantities, **cov)
     return None

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import strategies
 from strategies import blocks
-from verify.core import conditions
+from verify.core import conditions, task
 from verify.core.inference import log_likelihood, mask_probe, posterior_h0
 from verify.recovery import witnesses
 
@@ -60,15 +60,38 @@ def _task(inst: Any) -> dict:
     return {"hmm": inst.hmm, "mu": np.asarray(inst.mu, float), "xs": np.asarray(inst.xs)}
 
 
+@st.composite
+def with_tie(draw: Any, base: Any, every: int = 4) -> dict:
+    """``base``'s instance, or (one draw in ``every``) the same instance with μ shifted by
+    a constant so that one input x0 of 𝒮 is an exact tie, μᵀp(x0) = 0 in rationals (the
+    shift is exact: μ and p(x0) are short rationals). The claim must discard it as
+    ill-posed with label 0 at x0, decided by verify.core.task's exact route — the regime
+    of ``check`` on the textbook HMM, which the balanced strategies never reach."""
+    inst = draw(base)
+    if draw(st.integers(0, every - 1)) != 0:
+        return inst
+    i = draw(st.integers(0, len(inst["xs"]) - 1))
+    s = task.exact_scores(inst["hmm"], inst["mu"], inst["xs"][i : i + 1])
+    if s is None:
+        return inst  # not rational: no exact tie to plant
+    mu = [f - s[0] for f in task.rational_mu(inst["mu"])]
+    if any(f.denominator > 10**6 for f in mu):
+        return inst  # the float μ would not read back as these rationals
+    return {**inst, "mu": np.array([float(f) for f in mu])}
+
+
 def head_exact_instances() -> Any:
     """strategies.task_instances(satisfying="C-HEAD", transition_style ∈ {dense, sparse,
-    permutation, mixed}) in two tiers: k, n ≤ 8, T ≤ 6 (exhaustive up to 50 000 inputs), or
-    k, n ≤ 10, T ∈ [8, 32] (512 sampled inputs); |supp μ| from 1 to k."""
+    permutation, mixed}, any start) in two tiers: k, n ≤ 8, T ≤ 6 (exhaustive up to 50 000
+    inputs), or k, n ≤ 10, T ∈ [8, 32] (512 sampled inputs); |supp μ| from 1 to k; one in
+    four with a planted exact tie (:func:`with_tie`)."""
     ti = strategies.task_instances
-    return blocks.tiers(
-        ti(satisfying="C-HEAD", transition_style=STYLES, stationary=None, **SMALL),
-        ti(satisfying="C-HEAD", transition_style=STYLES, stationary=None, **LARGE_HEAD),
-    ).map(_task)
+    return with_tie(
+        blocks.tiers(
+            ti(satisfying="C-HEAD", transition_style=STYLES, stationary=None, **SMALL),
+            ti(satisfying="C-HEAD", transition_style=STYLES, stationary=None, **LARGE_HEAD),
+        ).map(_task)
+    )
 
 
 def _basics(inst: dict) -> tuple:
