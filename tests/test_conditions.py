@@ -264,10 +264,10 @@ def test_c_mem_pool_several_cells() -> None:
 def test_labels_and_margin_by_hand() -> None:
     hmm = HMM([0.5, 0.5], [[1, 0], [0, 1]], [[1, 0], [0, 1]])
     xs = np.array([[0], [1]])
-    np.testing.assert_array_equal(task.labels(hmm, [1.0, -2.0], xs), [1.0, -1.0])
-    assert task.margin(hmm, [1.0, -2.0], xs) == pytest.approx(1.0)
+    np.testing.assert_array_equal(task.labels(hmm, xs, [1.0, -2.0]), [1.0, -1.0])
+    assert task.margin(hmm, xs, [1.0, -2.0]) == pytest.approx(1.0)
     mem = MemoryHMM([[0.5, 0.5]], [1.0], [[1.0]], [0], [[1, 0], [0, 1]])
-    assert task.margin(mem, [3.0, -1.0], xs, cell=0) == pytest.approx(1.0)
+    assert task.margin(mem, xs, [3.0, -1.0], cell=0) == pytest.approx(1.0)
 
 
 def test_result_is_frozen_and_json_ready() -> None:
@@ -290,7 +290,7 @@ def test_result_is_frozen_and_json_ready() -> None:
         (lambda h, m: C.c_mem_prompt(m, [1.0], cell=0), "mu has shape"),
         (lambda h, m: C.c_mem_pool(h, [1.0, -1.0]), "MemoryHMM"),
         (lambda h, m: C.c_prompt_robust(h, [1.0, 0.0, 1.0], np.ones(3), [0]), "supp(mu)"),
-        (lambda h, m: task.margin(m, [1.0, -1.0], np.zeros((1, 1), int)), "cell"),
+        (lambda h, m: task.margin(m, np.zeros((1, 1), int), [1.0, -1.0]), "cell"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_fix(call, words) -> None:

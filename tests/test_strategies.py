@@ -90,10 +90,10 @@ def test_hmm_transition_styles(case) -> None:
 @given(S.task_instances())
 def test_tasks_are_balanced_with_a_margin(inst: S.TaskInstance) -> None:
     hmm, mu, xs = inst
-    y = task.labels(hmm, mu, xs)
+    y = task.labels(hmm, xs, mu)
     floor = max(1, int(0.25 * len(xs)))
     assert (y > 0).sum() >= floor and (y < 0).sum() >= floor
-    assert task.margin(hmm, mu, xs) >= S.MARGIN_FLOOR * np.abs(mu).max() * (1 - 1e-12)
+    assert task.margin(hmm, xs, mu) >= S.MARGIN_FLOOR * np.abs(mu).max() * (1 - 1e-12)
     assert np.isfinite(log_likelihood(hmm, xs)).all()
 
 
@@ -118,7 +118,7 @@ def test_prompt_instances_satisfy_c_prompt_but_not_c_head_mu(inst: S.PromptInsta
 @settings(max_examples=N, deadline=None)
 @given(S.prompt_instances(T=(1, 3)))
 def test_prompt_instances_with_inputs_are_balanced(inst: S.PromptInstance) -> None:
-    y = task.labels(inst.hmm, inst.mu, inst.xs)
+    y = task.labels(inst.hmm, inst.xs, inst.mu)
     assert (y > 0).any() and (y < 0).any()
     assert C.c_prompt(inst.hmm, inst.mu).holds and not C.c_head_mu(inst.hmm, inst.mu).holds
 

@@ -33,12 +33,12 @@ def test_textbook_tie_is_label_zero_and_ill_posed():
     the task says label 0 and ill-posed (the exact route agrees)."""
     hmm = _textbook()
     xs = blocks.input_set(hmm, 3)
-    t = task.decide(hmm, [1, -1], xs)
+    t = task.decide(hmm, xs, [1, -1])
     tie = np.flatnonzero((xs == 1).all(axis=1))
     np.testing.assert_array_equal(t.ties, tie)
     assert t.gamma == 0.0 and t.ill_posed and t.exact
     assert "exact tie" in t.reason
-    np.testing.assert_array_equal(t.labels, ex.labels(ex.rational_model(hmm), [1, -1], xs))
+    np.testing.assert_array_equal(t.labels, ex.labels(ex.rational_model(hmm), xs, [1, -1]))
 
 
 def test_check_reports_the_tie_and_no_misclassification(tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_non_rational_near_tie_stays_undecided():
     r = 1 / np.sqrt(2)  # not a short rational: the instance is not rational
     odd = HMM(hmm.start, np.array([[r, 1 - r], [1 - r, r]]), hmm.emission)
     xs = blocks.input_set(odd, 3)
-    t = task.decide(odd, [1, -1], xs)
+    t = task.decide(odd, xs, [1, -1])
     assert not t.exact and t.ill_posed and "no exact route" in t.reason
     assert (t.labels[t.ties] == 0).all() and t.ties.size >= 1
 
@@ -88,7 +88,7 @@ def test_short_decimal_mu_is_read_as_its_rational():
                                                    Fraction(-1, 5)]  # fmt: skip
     assert task.rational_mu([np.pi])[0] == Fraction(np.pi)
     hmm = HMM(np.ones(3) / 3, np.ones((3, 3)) / 3, np.ones((3, 2)) / 2)
-    t = task.decide(hmm, [0.3, -0.1, -0.2], np.zeros((1, 2), int))
+    t = task.decide(hmm, np.zeros((1, 2), int), [0.3, -0.1, -0.2])
     assert t.labels.tolist() == [0.0] and t.gamma == 0.0
 
 
@@ -103,7 +103,7 @@ def test_memory_task_ties_are_exact():
         emission=np.array([[0.5, 0.5], [0.5, 0.5]]),
     )  # fmt: skip
     xs = np.array([[0, 1], [1, 1]])
-    t = task.decide(mem, [1, -1], xs, 0)
+    t = task.decide(mem, xs, [1, -1], 0)
     assert t.labels.tolist() == [0.0, 0.0] and t.ill_posed and t.exact
 
 
@@ -114,9 +114,9 @@ def test_float_error_bound_covers_the_float_route(data):
     is within tol of the exact score, and labels agree with the exact route everywhere."""
     inst = data.draw(strategies.task_instances(n_states=(2, 6), n_tokens=(2, 5), T=(1, 5)))
     hmm, mu, xs = inst.hmm, inst.mu, inst.xs
-    t = task.decide(hmm, mu, xs)
-    exact = ex.scores(ex.rational_model(hmm), task.rational_mu(mu), xs)
-    err = np.abs(task.scores(hmm, mu, xs) - exact.astype(float)).max()
+    t = task.decide(hmm, xs, mu)
+    exact = ex.scores(ex.rational_model(hmm), xs, task.rational_mu(mu))
+    err = np.abs(task.scores(hmm, xs, mu) - exact.astype(float)).max()
     assert err <= t.tol
     np.testing.assert_array_equal(t.labels, [float(np.sign(v)) for v in exact])
 

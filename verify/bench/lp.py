@@ -28,7 +28,7 @@ def _instance(B: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Features ``G(x)`` (B, n) and labels ``sign(μᵀp(x))`` on B sampled inputs."""
     hmm = reference_hmm(seed, K, n)
     xs, _ = hmm.sample(B, T, rng=seed + 1)
-    y = task.labels(hmm, task_mu(reference_task(seed, K)), xs)
+    y = task.labels(hmm, xs, task_mu(reference_task(seed, K)))
     keep = y != 0  # ties (label 0) make the task ill-posed (THEORY §3, verify.core.task)
     return mask_probe(hmm, xs[keep]), y[keep]
 

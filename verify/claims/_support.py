@@ -40,12 +40,12 @@ def ill_posed(
     (exact at near-ties) in ``quantities["gamma"]``."""
     from .registry import Outcome
 
-    t = task.decide(model, mu, xs, cell, score=score)
+    t = task.decide(model, xs, mu, cell, score=score)
     quantities["gamma"] = t.gamma
     if t.near.size and t.exact:
         # the near-ties' labels against the exact route's own signs (crosscheck.labels)
         sub = np.asarray(xs)[t.near]
-        want = ex.labels(ex.rational_model(model), task.rational_mu(mu), sub, cell)
+        want = ex.labels(ex.rational_model(model), sub, task.rational_mu(mu), cell)
         if (want != t.labels[t.near]).any():
             return Outcome.failed(
                 f"verify.core.task labels the near-ties {t.labels[t.near].tolist()}, the "

@@ -71,7 +71,7 @@ def with_tie(draw: Any, base: Any, every: int = 4) -> dict:
     if draw(st.integers(0, every - 1)) != 0:
         return inst
     i = draw(st.integers(0, len(inst["xs"]) - 1))
-    s = task.exact_scores(inst["hmm"], inst["mu"], inst["xs"][i : i + 1])
+    s = task.exact_scores(inst["hmm"], inst["xs"][i : i + 1], inst["mu"])
     if s is None:
         return inst  # not rational: no exact tie to plant
     mu = [f - s[0] for f in task.rational_mu(inst["mu"])]

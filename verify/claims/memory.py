@@ -218,7 +218,7 @@ def memory_pool(inst: dict) -> Outcome:
     acc = {}
     for name in ("T_short", "T_long"):
         xs, _ = mem.sample(POOL_PROTOCOL["batch"], POOL_PROTOCOL[name], seed)
-        y = task.labels(mem, mu, xs, 0)
+        y = task.labels(mem, xs, mu, 0)
         acc[name] = float((np.sign(w.decision_values(mem, xs)) == y).mean())
         if name == "T_long":
             # the pooled features, labels and log p(x) of the first route_batch sequences
@@ -315,7 +315,7 @@ def memory_prompt_limit(inst: dict) -> Outcome:
     acc = []
     for name in ("T_1", "T_2", "T_3"):
         xs, _ = mem.sample(PROMPT_LIMIT_PROTOCOL["batch"], PROMPT_LIMIT_PROTOCOL[name], seed)
-        y = task.labels(mem, mu, xs, 0)
+        y = task.labels(mem, xs, mu, 0)
         acc.append(float((np.sign(w.decision_values(mem, xs)) == y).mean()))
         q[f"accuracy_{name}"] = acc[-1]
     cov["exercised"] = float(conditions.state_stationary(mem)[int(c.witness["s0"])]) < 1
@@ -419,7 +419,7 @@ def memory_prompt(inst: dict) -> Outcome:
     G = w.features(mem, xs)
     err_g = float(np.abs(G - qx @ mem.W_state(s0).T).max())
     err_b = float(np.abs(G @ w.b - qx @ mu).max()) / max(1.0, float(np.abs(mu).max()))
-    y = task.labels(mem, mu, xs, cell)
+    y = task.labels(mem, xs, mu, cell)
     q.update(identity_error=max(err_g, err_b),
              label_agreement=float((np.sign(qx @ mu) == y).mean()))  # fmt: skip
     # premise: the prompt conditions on something (s0 is not certain without it) and the
@@ -447,7 +447,7 @@ def memory_prompt(inst: dict) -> Outcome:
                             loglik=log_likelihood(mem, xs))  # fmt: skip
     if bad is not None:
         return bad
-    tq = task.decide(mem, mu, xs, cell, score=qx @ mu, s0=s0)
+    tq = task.decide(mem, xs, mu, cell, score=qx @ mu, s0=s0)
     q["gamma_prompted"] = tq.gamma
     if tq.ill_posed:
         return Outcome.discard(f"prompted task (S_0 = s0) {tq.reason}", quantities=q, **cov)

@@ -368,7 +368,7 @@ def c_prompt_robust(hmm: HMM, mu: Any, u: Any, S: Any, xs: Any | None = None) ->
         "b_norm_inf": float(np.abs(head.b).max()),
     }
     if xs is not None:
-        gamma = decide(hmm, mu, xs).gamma
+        gamma = decide(hmm, xs, mu).gamma
         quantities["gamma"] = gamma
         holds = holds and gamma > head.leakage
     return ConditionResult(

@@ -79,7 +79,7 @@ def _states(model: HMM | MemoryHMM) -> int:
     return model.n_states
 
 
-def scores(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
+def scores(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
     """``μᵀ p(x)`` (B,) (HMM) or ``μᵀ P[M_cell | x]`` (B,) (MemoryHMM), float route."""
     if isinstance(model, MemoryHMM):
         if cell is None:
@@ -103,7 +103,7 @@ def rational_mu(mu: Any) -> list[Fraction]:
 
 
 def exact_scores(
-    model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None, s0: int | None = None
+    model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None, s0: int | None = None
 ) -> np.ndarray | None:
     """The exact scores (B,) as Fractions, or None when the instance is not rational or is
     beyond the exact route's limits (``verify.crosscheck.ExactTooLarge``). ``s0``: a memory
@@ -115,7 +115,7 @@ def exact_scores(
         exact = ex.rational_model(model)
         if s0 is not None:
             return ex.memory_posterior(exact, np.asarray(xs), cell, s0).dot(rational_mu(mu))
-        return ex.scores(exact, rational_mu(mu), np.asarray(xs), cell)
+        return ex.scores(exact, np.asarray(xs), rational_mu(mu), cell)
     except InputError:  # not rational, or ExactTooLarge
         return None
 
@@ -190,37 +190,38 @@ def classify(
 
 def decide(
     model: HMM | MemoryHMM,
-    mu: Any,
     xs: Any,
+    mu: Any,
     cell: int | None = None,
     *,
     score: Any = None,
     s0: int | None = None,
 ) -> Task:
-    """The task ``(model, μ, cell)`` on xs (B, T): labels decided exactly at near-ties.
+    """The task ``(model, μ, cell)`` on xs (B, T) (the argument order of every inference
+    call: model, xs, then μ): labels decided exactly at near-ties.
     ``score``: the float scores when the caller already has them (B,); ``s0`` (with
     ``score``): the memory task conditioned on ``S_0 = s0``."""
     if s0 is not None and score is None:
         raise InputError("s0: pass the conditioned float scores as score= with s0")
     xs = np.asarray(xs)
-    s = scores(model, mu, xs, cell) if score is None else np.asarray(score, dtype=np.float64)
+    s = scores(model, xs, mu, cell) if score is None else np.asarray(score, dtype=np.float64)
     T = xs.shape[1] if xs.ndim == 2 else 0
     tol = float_error_bound(mu, T, _states(model))
 
     def exact(idx: np.ndarray) -> np.ndarray | None:
-        return exact_scores(model, mu, xs[idx], cell, s0)
+        return exact_scores(model, xs[idx], mu, cell, s0)
 
     return classify(s, tol, exact)
 
 
-def labels(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) -> np.ndarray:
+def labels(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
     """``y(x) = sign(μᵀ p(x))`` (B,) in {−1, 0, 1} (float64), ties decided exactly."""
-    return decide(model, mu, xs, cell).labels
+    return decide(model, xs, mu, cell).labels
 
 
-def margin(model: HMM | MemoryHMM, mu: Any, xs: Any, cell: int | None = None) -> float:
+def margin(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> float:
     """``γ = min_{x∈𝒮} |μᵀ p(x)|`` over xs (B, T) (0 at an exact tie); ∞ for B = 0."""
-    return decide(model, mu, xs, cell).gamma
+    return decide(model, xs, mu, cell).gamma
 
 
 # --------------------------------------------------------------------------- 𝒮
@@ -301,7 +302,7 @@ def splits(
         xs = model.sample(int(size), int(length), np.random.default_rng([seed, SPLIT_STREAM + i]))[
             0
         ]
-        y = decide(model, mu, xs, cell).labels
+        y = decide(model, xs, mu, cell).labels
         keep = y != 0
         out.append(Split(xs[keep], y[keep]))
     return Splits(*out)

@@ -149,7 +149,7 @@ def _labels(
     """The labels (B,) by ``verify.core.task.decide`` (near-ties decided exactly) and their
     summary; recovery is decided when the task is not ill-posed (and, for a memory model,
     both labels occur)."""
-    t = task.decide(model, mu, xs, cell)
+    t = task.decide(model, xs, mu, cell)
     y = t.labels
     pos, neg, zero = int((y > 0).sum()), int((y < 0).sum()), int((y == 0).sum())
     decided = not t.ill_posed and (cell is None or (pos > 0 and neg > 0))

@@ -92,7 +92,7 @@ def _prompt_candidates(
         # μ_h is irrelevant there); the witness is built for μ restricted to them.
         alive = post.max(axis=0) > 0
         w = prompt_witness(hmm, np.where(alive, mu, 0.0), cp.witness["U"])
-        y = task.labels(hmm, mu, xs)
+        y = task.labels(hmm, xs, mu)
         row.update(
             prompt_witness_exact=bool(np.all(np.sign(w.decision_values(hmm, xs)) == y)),
             prompt_margin_bound=w.margin_bound(row["gamma"]),
@@ -142,7 +142,7 @@ def evaluate_instance(
     from verify.recovery import NOT_RECOVERABLE, RECOVERABLE, max_margin_head
 
     post = posterior_h0(hmm, xs)
-    t = task.decide(hmm, mu, xs, score=post @ mu)  # the one task rule (ill-posed: γ ≤ tol)
+    t = task.decide(hmm, xs, mu, score=post @ mu)  # the one task rule (ill-posed: γ ≤ tol)
     y = t.labels
     row: dict[str, Any] = {"inputs": int(len(xs)), "positives": int((y > 0).sum()),
                            "mu_support": int(np.count_nonzero(mu)), "gamma": t.gamma}  # fmt: skip
