@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -106,13 +108,15 @@ def hmms(
     satisfying: str | None = None,
     violating: str | None = None,
     sigma_floor: float = SIGMA_FLOOR,
-    stationary: bool = True,
+    stationary: bool | None = True,
     max_weight: int = MAX_WEIGHT,
 ) -> HMM:
     """HMMs with k = ``n_states`` and n = ``n_tokens`` (int, inclusive (lo, hi), or strategy).
 
     transition_style: one of TRANSITION_STYLES, a tuple of them, or None (any).
-    Start: stationary (``π A = π``) unless ``stationary=False`` (then any law).
+    Start: stationary (``π A = π``) unless ``stationary=False`` (then any law, drawn from
+    integer weights); ``stationary=None`` draws which (the domain of every function that
+    accepts a non-stationary start).
     Guarantees:
     - ``satisfying="C-HEAD"``: n ≥ k (n is raised to k when its range is lower) and
       σ_min(W) ≥ ``sigma_floor`` (emission mixed toward one-hot rows just enough);
@@ -153,6 +157,8 @@ def hmms(
             emission[order[1]] = emission[order[0]]
         else:
             emission[order[2]] = 0.5 * (emission[order[0]] + emission[order[1]])
+    if stationary is None:
+        stationary = draw(st.booleans())
     if stationary:
         start = stationary_start(transition)
     else:
@@ -161,6 +167,24 @@ def hmms(
 
 
 # --------------------------------------------------------------------------- tasks
+
+
+def simplest_between(lo: Fraction, hi: Fraction) -> Fraction:
+    """The rational with the smallest denominator (then smallest |value|) in the open
+    interval (lo, hi), lo < hi — the Stern–Brocot / continued-fraction construction."""
+    if not lo < hi:
+        raise InputError(f"need lo < hi, got {lo} ≥ {hi}")
+    if lo < 0 < hi:
+        return Fraction(0)
+    if hi <= 0:
+        return -simplest_between(-hi, -lo)
+    n = math.floor(lo) + 1  # the smallest integer > lo
+    if n < hi:
+        return Fraction(n)
+    fl = n - 1  # fl ≤ lo < hi ≤ fl + 1
+    if lo == fl:
+        return fl + Fraction(1, math.floor(1 / (hi - fl)) + 1)
+    return fl + 1 / simplest_between(1 / (hi - fl), 1 / (lo - fl))
 
 
 def balance_task(
@@ -191,7 +215,10 @@ def balance_task(
             best = (gap, i)
     if best is None:
         return None
-    c = -0.5 * (r[best[1]] + r[best[1] + 1])
+    # the simplest rational in the middle half of the gap (small denominator: a shrunk μ
+    # reads as 12/13, not as a binary fraction), not the float midpoint
+    lo, hi = r[best[1]] + best[0] / 4, r[best[1] + 1] - best[0] / 4
+    c = -float(simplest_between(Fraction(lo), Fraction(hi)))
     mu = mu0 + c * direction
     gamma = float(np.abs(post @ mu).min())
     scale = float(np.abs(mu).max())
@@ -257,6 +284,7 @@ def task_instances(
     violating: str | None = None,
     sigma_floor: float = SIGMA_FLOOR,
     max_exhaustive: int = 4096,
+    stationary: bool | None = True,
     **task_kwargs: Any,
 ) -> TaskInstance:
     """TaskInstance(hmm, mu, xs): an HMM from :func:`hmms` (same arguments; i.i.d. chains
@@ -271,6 +299,7 @@ def task_instances(
             satisfying=satisfying,
             violating=violating,
             sigma_floor=sigma_floor,
+            stationary=stationary,
         )
     )
     length = draw_int(draw, T, "T")

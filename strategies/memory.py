@@ -22,6 +22,10 @@ from verify.core.models import MemoryHMM, stationary_distribution
 from verify.core.validation import InputError
 
 POOL, PROMPT = "C-MEM-POOL", "C-MEM-PROMPT"
+#: C-MEM-IID (memory.iid_exact): N = 1, i.i.d. states, W̄ = Σ_s π_S[s] W_s of full column
+#: rank. A different condition from C-MEM-POOL in general (THEORY §5: two IDs); for N = 1
+#: the stacked pooled matrix *is* W̄, so it is built by the same repair.
+IID = "C-MEM-IID"
 #: State-chain styles of :func:`memory_hmms`.
 STATE_STYLES = ("iid", "markov")
 #: Largest product state count m**N · s generated (keeps exact inference cheap).
@@ -49,9 +53,11 @@ def _names(spec: Any, what: str) -> frozenset[str]:
     if spec is None:
         return frozenset()
     names = frozenset([spec] if isinstance(spec, str) else spec)
-    bad = names - {POOL, PROMPT}
+    bad = names - {POOL, PROMPT, IID}
     if bad:
-        raise InputError(f"{what}: unknown condition(s) {sorted(bad)}; use {POOL!r}, {PROMPT!r}")
+        raise InputError(
+            f"{what}: unknown condition(s) {sorted(bad)}; use {POOL!r}, {PROMPT!r}, {IID!r}"
+        )
     return names
 
 
@@ -195,8 +201,9 @@ def _memory_build(
     state_style: Any,
     conditions: tuple[Any, Any],
     sigma_floor: float,
-    cell: int,
+    cell: int | None,
     max_weight: int,
+    stationary: bool | None = True,
 ) -> _Built:
     """A MemoryHMM for ``sizes = (n_cells, n_values, n_ordinary, n_tokens)`` and
     ``conditions = (satisfying, violating)``, as :func:`memory_hmms` documents."""
@@ -204,6 +211,14 @@ def _memory_build(
     if sat & vio:
         raise InputError(f"memory_hmms: {sorted(sat & vio)} both satisfied and violated")
     N = draw_int(draw, sizes[0], "n_cells")
+    if cell is None:  # every task cell j* of a multi-cell model, not only j* = 0
+        cell = draw(st.integers(0, N - 1))
+    if IID in sat | vio:
+        if N != 1 or state_style != "iid":
+            raise InputError(f"{IID} is a condition of N = 1 with state_style='iid'")
+        # for N = 1 the stacked pooled matrix is W̄: C-MEM-IID is built as C-MEM-POOL
+        sat = (sat - {IID}) | ({POOL} if IID in sat else set())
+        vio = (vio - {IID}) | ({POOL} if IID in vio else set())
     m = draw_int(draw, sizes[1], "n_values")
     s = draw_int(draw, sizes[2], "n_ordinary")
     if N < 1 or m < 1 or s < 1 or not 0 <= cell < N:
@@ -236,8 +251,13 @@ def _memory_build(
     pair = (int(order[0]), int(order[1])) if m >= 2 else (0, 0)
     _merge_values(emission, pair, (pool_mode, prompt_mode), pointer, cell)
     prior = normalise(draw(weight_arrays((N, m), zeros=False, max_weight=max_weight)))
+    if stationary is None:
+        stationary = draw(st.booleans())
+    if not stationary:  # any law of S_1 (the conditions keep using π_S of the chain)
+        start = normalise(draw(weight_arrays((s,), zeros=True, max_weight=max_weight)))
     mem = MemoryHMM(prior, start, A, pointer, emission)
-    return _Built(mem, pair, {"pool": pool_mode, "prompt": prompt_mode, "style": style})
+    modes = {"pool": pool_mode, "prompt": prompt_mode, "style": style, "cell": cell}
+    return _Built(mem, pair, modes)
 
 
 def memory_hmms(
@@ -257,7 +277,8 @@ def memory_hmms(
 
     state_style "iid" (every row of the chain is π_S > 0) or "markov" (dense rows unless a
     condition needs structure); None draws one. ``satisfying`` / ``violating``: a name or
-    a collection of "C-MEM-POOL", "C-MEM-PROMPT". Guarantees (state 0 always reads ``cell``):
+    a collection of "C-MEM-POOL", "C-MEM-PROMPT", "C-MEM-IID" (N = 1, "iid" only: W̄ of
+    full column rank, built as C-MEM-POOL). Guarantees (state 0 always reads ``cell``):
     - satisfying C-MEM-POOL: n ≥ m·N and σ_min of the stacked pooled emissions ≥
       sigma_floor, so the C-MEM-POOL system is solvable for every μ;
     - satisfying C-MEM-PROMPT: markov chain with a state whose only successor is s0 = 0,
@@ -309,18 +330,24 @@ def memory_instances(
     satisfying: Any = None,
     violating: Any = None,
     sigma_floor: float = SIGMA_FLOOR,
-    cell: int = 0,
+    cell: int | None = 0,
     T: Any = None,
     mu_floor: float = 1.0,
     max_exhaustive: int = 4096,
+    stationary: bool | None = True,
 ) -> MemoryInstance:
     """MemoryInstance(mem, mu, cell, xs): ``mem`` as from :func:`memory_hmms` (same
     arguments) and μ from :func:`memory_tasks`, opposite on the pair of values a violation
     merged, so each requested condition holds / fails for this very μ. With ``T`` also the
-    input set (exhaustive when n**T ≤ max_exhaustive, else a seeded sample of 512)."""
+    input set (exhaustive when n**T ≤ max_exhaustive, else a seeded sample of 512).
+    ``cell=None`` draws the task cell j* in [0, N); ``stationary=False`` gives the state
+    chain any start law, ``None`` draws which."""
     sizes = (n_cells, n_values, n_ordinary, n_tokens)
     conditions = (satisfying, violating)
-    built = draw(_memory_build(sizes, state_style, conditions, sigma_floor, cell, MAX_WEIGHT))
+    built = draw(
+        _memory_build(sizes, state_style, conditions, sigma_floor, cell, MAX_WEIGHT, stationary)
+    )
+    cell = built.modes["cell"]
     mem = built.mem
     mu = draw(memory_tasks(mem.n_values, opposite=built.pair, floor=mu_floor))
     xs = None

@@ -141,7 +141,7 @@ def test_internal_error_exits_1_with_the_traceback_saved(tmp_path, monkeypatch, 
     def broken(*_a, **_k):
         raise ValueError("operands could not be broadcast together")
 
-    monkeypatch.setattr(check, "posterior_h0", broken)
+    monkeypatch.setattr(check.task, "decide", broken)
     code = main(["check", str(path), "--mu", "1,-1", "--T", "2"])
     err = capsys.readouterr().err
     assert code == 1, err

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import strategies as S
 from verify.core import conditions as C
+from verify.core import task
 from verify.core.generator import reference_hmm
 from verify.core.inference import (
     mask_probe,
@@ -263,10 +264,10 @@ def test_c_mem_pool_several_cells() -> None:
 def test_labels_and_margin_by_hand() -> None:
     hmm = HMM([0.5, 0.5], [[1, 0], [0, 1]], [[1, 0], [0, 1]])
     xs = np.array([[0], [1]])
-    np.testing.assert_array_equal(C.labels(hmm, xs, [1.0, -2.0]), [1.0, -1.0])
-    assert C.margin(hmm, xs, [1.0, -2.0]) == pytest.approx(1.0)
+    np.testing.assert_array_equal(task.labels(hmm, xs, [1.0, -2.0]), [1.0, -1.0])
+    assert task.margin(hmm, xs, [1.0, -2.0]) == pytest.approx(1.0)
     mem = MemoryHMM([[0.5, 0.5]], [1.0], [[1.0]], [0], [[1, 0], [0, 1]])
-    assert C.margin(mem, xs, [3.0, -1.0], cell=0) == pytest.approx(1.0)
+    assert task.margin(mem, xs, [3.0, -1.0], cell=0) == pytest.approx(1.0)
 
 
 def test_result_is_frozen_and_json_ready() -> None:
@@ -289,7 +290,7 @@ def test_result_is_frozen_and_json_ready() -> None:
         (lambda h, m: C.c_mem_prompt(m, [1.0], cell=0), "mu has shape"),
         (lambda h, m: C.c_mem_pool(h, [1.0, -1.0]), "MemoryHMM"),
         (lambda h, m: C.c_prompt_robust(h, [1.0, 0.0, 1.0], np.ones(3), [0]), "supp(mu)"),
-        (lambda h, m: C.margin(m, np.zeros((1, 1), int), [1.0, -1.0]), "cell"),
+        (lambda h, m: task.margin(m, np.zeros((1, 1), int), [1.0, -1.0]), "cell"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_fix(call, words) -> None:
@@ -297,3 +298,34 @@ def test_bad_input_raises_value_error_naming_the_fix(call, words) -> None:
     mem = MemoryHMM([[0.5, 0.5]], [1.0], [[1.0]], [0], [[1, 0], [0, 1]])
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
         call(hmm, mem)
+
+
+def test_c_mem_iid_and_c_mem_pool_are_two_conditions():
+    """THEORY §5: C-MEM-IID (W̄ full column rank) ≠ C-MEM-POOL (the stacked system for one
+    μ). Twin memory values make W̄ rank-deficient: C-MEM-IID fails for every μ, while
+    C-MEM-POOL still holds for μ ∝ 1 (Wᵀ1 = 1) and fails for μ = (1, −1)."""
+    from verify.core.models import MemoryHMM
+
+    twin = MemoryHMM(
+        memory_prior=np.array([[0.5, 0.5]]), state_start=np.array([0.5, 0.5]),
+        state_transition=np.full((2, 2), 0.5), pointer=np.array([0, 0]),
+        emission=np.array([[0.7, 0.3], [0.2, 0.8], [0.7, 0.3], [0.2, 0.8]]),
+    )  # fmt: skip
+    iid = C.c_mem_iid(twin)
+    assert iid.name == "C-MEM-IID" and not iid.holds and iid.quantities["iid"] == 1.0
+    assert C.c_mem_pool(twin, [1.0, 1.0]).holds
+    assert not C.c_mem_pool(twin, [1.0, -1.0]).holds
+    apart = MemoryHMM(
+        memory_prior=np.array([[0.5, 0.5]]), state_start=np.array([0.5, 0.5]),
+        state_transition=np.full((2, 2), 0.5), pointer=np.array([0, 0]),
+        emission=np.array([[0.7, 0.3], [0.2, 0.8], [0.1, 0.9], [0.6, 0.4]]),
+    )  # fmt: skip
+    assert C.c_mem_iid(apart).holds
+    markov = MemoryHMM(
+        apart.memory_prior,
+        apart.state_start,
+        np.array([[0.9, 0.1], [0.1, 0.9]]),
+        apart.pointer,
+        apart.emission,
+    )
+    assert not C.c_mem_iid(markov).holds  # not i.i.d.: memory.iid_exact's premise fails

@@ -14,6 +14,7 @@ import strategies as S
 import verify.core.conditions as cond
 import verify.core.inference as inference
 import verify.crosscheck as ex
+from verify.core import task
 from verify.core.models import HMM, MemoryHMM
 from verify.crosscheck import bruteforce
 
@@ -189,7 +190,7 @@ def test_head_witness_identity_is_exact(inst):
     lhs = ex.mask_probe(exact, inst.xs).dot(b)
     rhs = ex.posterior_h0(exact, inst.xs).dot(inst.mu)
     assert (lhs == rhs).all()
-    assert (ex.labels(exact, inst.xs, inst.mu) == cond.labels(inst.hmm, inst.xs, inst.mu)).all()
+    assert (ex.labels(exact, inst.xs, inst.mu) == task.labels(inst.hmm, inst.xs, inst.mu)).all()
 
 
 @FAST

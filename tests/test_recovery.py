@@ -79,21 +79,30 @@ def test_rowspace_head_needs_mu_in_the_row_space():
 
 
 def test_head_robust_threshold_pays_for_the_mismatch():
-    """robust_threshold(ε, p) = ε‖b‖_∞ + |(Wᵀb − μ)ᵀp(x)|: just ε‖b‖_∞ for b* when μ is in
-    range(Wᵀ) (THEORY's form); for a head that does not solve Wᵀb = μ the second term
-    keeps the promise, so no input it qualifies is flipped by the worst ℓ1 perturbation."""
+    """robust_threshold(ε, p) = ε(max b − min b)/2 + |(Wᵀb − μ)ᵀp(x)| (the span constant,
+    THEORY §5): just ε·span for b* when μ is in range(Wᵀ); ``constant="inf"`` gives the
+    looser ε‖b‖_∞. For a head that does not solve Wᵀb = μ the second term keeps the
+    promise: no input it qualifies is flipped by the worst zero-sum ℓ1 perturbation (ε/2
+    moved between the head's smallest and largest entries), which the span makes tight."""
     hmm = twin_hmm()
     post = posterior_h0(hmm, TWIN_XS)
     w = head_witness(hmm, [0.5, 0.5, -1.0])
-    assert w.robust_threshold(0.1, post) == pytest.approx(0.1 * np.abs(w.b).max(), abs=1e-12)
+    span = (w.b.max() - w.b.min()) / 2
+    assert w.span == pytest.approx(span) and span <= np.abs(w.b).max()
+    assert w.robust_threshold(0.1, post) == pytest.approx(0.1 * span, abs=1e-12)
+    inf = w.robust_threshold(0.1, post, constant="inf")
+    assert inf == pytest.approx(0.1 * np.abs(w.b).max(), abs=1e-12)
+    with pytest.raises(ValueError, match="constant"):
+        w.robust_threshold(0.1, post, constant="two")
     off = rowspace_head_witness(hmm, TWIN_MU)  # μ outside range(Wᵀ): twins 0, 1 differ
     G, margin = mask_probe(hmm, TWIN_XS), post @ TWIN_MU
     y = np.sign(margin)
     assert np.any(np.sign(G @ off.b) != y)  # b misclassifies some inputs even with Ĝ = G
-    j = int(np.argmax(np.abs(off.b)))
+    hi, lo = int(np.argmax(off.b)), int(np.argmin(off.b))
+    move = (np.eye(2)[hi] - np.eye(2)[lo]) / 2
     for eps in (0.0, 0.01, 0.1):
         covered = np.abs(margin) > off.robust_threshold(eps, post)
-        worst = (G - eps * y[:, None] * np.sign(off.b[j]) * np.eye(2)[j]) @ off.b
+        worst = (G - eps * y[:, None] * move[None, :]) @ off.b
         assert np.all(np.sign(worst[covered]) == y[covered])
 
 

@@ -3,6 +3,7 @@ really violate; shrinking lands on readable models."""
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import strategies as S
 from verify.core import conditions as C
+from verify.core import task
 from verify.core.generator import reference_hmm
 from verify.core.inference import log_likelihood, posterior_h0
 from verify.core.models import HMM
@@ -88,10 +90,10 @@ def test_hmm_transition_styles(case) -> None:
 @given(S.task_instances())
 def test_tasks_are_balanced_with_a_margin(inst: S.TaskInstance) -> None:
     hmm, mu, xs = inst
-    y = C.labels(hmm, xs, mu)
+    y = task.labels(hmm, xs, mu)
     floor = max(1, int(0.25 * len(xs)))
     assert (y > 0).sum() >= floor and (y < 0).sum() >= floor
-    assert C.margin(hmm, xs, mu) >= S.MARGIN_FLOOR * np.abs(mu).max() * (1 - 1e-12)
+    assert task.margin(hmm, xs, mu) >= S.MARGIN_FLOOR * np.abs(mu).max() * (1 - 1e-12)
     assert np.isfinite(log_likelihood(hmm, xs)).all()
 
 
@@ -116,7 +118,7 @@ def test_prompt_instances_satisfy_c_prompt_but_not_c_head_mu(inst: S.PromptInsta
 @settings(max_examples=N, deadline=None)
 @given(S.prompt_instances(T=(1, 3)))
 def test_prompt_instances_with_inputs_are_balanced(inst: S.PromptInstance) -> None:
-    y = C.labels(inst.hmm, inst.xs, inst.mu)
+    y = task.labels(inst.hmm, inst.xs, inst.mu)
     assert (y > 0).any() and (y < 0).any()
     assert C.c_prompt(inst.hmm, inst.mu).holds and not C.c_head_mu(inst.hmm, inst.mu).holds
 
@@ -294,3 +296,47 @@ def test_bench_reports_a_rate_per_strategy(capsys) -> None:
     for name in STRATEGIES:
         line = next(ln for ln in out.splitlines() if ln.startswith(name))
         assert float(line.split()[-2]) > 0
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(S.memory_hmms(n_cells=1, state_style="iid", satisfying="C-MEM-IID"))
+def test_memory_hmms_satisfy_c_mem_iid(mem):
+    assert C.c_mem_iid(mem).holds
+
+
+def test_c_mem_iid_needs_one_cell_and_iid_states():
+    with pytest.raises(ValueError, match="C-MEM-IID"):
+        find(S.memory_hmms(n_cells=1, state_style="markov", satisfying="C-MEM-IID"), bool)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.fractions(-20, 20, max_denominator=500), st.fractions(-20, 20, max_denominator=500))
+def test_simplest_between_has_the_smallest_denominator(a, b):
+    """balance_task's shift: the rational with the smallest denominator strictly inside
+    (lo, hi), so a balanced μ reads as 12/13 rather than as a binary fraction."""
+    from strategies.hmm import simplest_between
+
+    lo, hi = min(a, b), max(a, b)
+    if lo == hi:
+        return
+    x = simplest_between(lo, hi)
+    assert lo < x < hi
+    for q in range(1, x.denominator):
+        p = math.floor(lo * q) + 1  # the smallest p/q above lo
+        assert not Fraction(p, q) < hi
+
+
+def test_strategies_reach_every_task_cell_and_non_stationary_starts():
+    """The domain of check/find_prompt: memory_instances(cell=None) reaches j* ≠ 0 and
+    stationary=None reaches non-stationary state starts; hmms(stationary=None) reaches
+    non-stationary HMM starts (find() fails when a regime is never generated)."""
+    mi = S.memory_instances(n_cells=2, n_values=2, n_ordinary=(2, 3), cell=None,
+                            satisfying="C-MEM-PROMPT", stationary=None, T=2)  # fmt: skip
+
+    def moved(i):
+        return not np.allclose(i.mem.state_start @ i.mem.state_transition, i.mem.state_start)
+
+    inst = find(mi, lambda i: i.cell > 0 and moved(i))
+    assert inst.mem.pointer[0] == inst.cell  # state 0 reads the drawn task cell
+    hmm = find(S.hmms(stationary=None), lambda h: not h.is_stationary)
+    assert not hmm.is_stationary

@@ -100,8 +100,14 @@ def test_trainer_crash_is_inconclusive_never_a_pass(monkeypatch):
 
 def test_degenerate_panels_are_discarded(monkeypatch):
     """All labels equal (μ ≥ 0 everywhere) → no model is usable → discard, not a pass."""
-    real = training.labels_from_weights
-    monkeypatch.setattr(training, "labels_from_weights", lambda w, p: real(w, p) * 0 + 1.0)
+    from verify.core import task
+
+    real = task.splits
+
+    def one_label(*a, **kw):
+        return task.Splits(*(task.Split(s.xs, s.y * 0 + 1.0) for s in real(*a, **kw)))
+
+    monkeypatch.setattr(task, "splits", one_label)
     out = get("prompt.trained").check({"seed": 0})
     assert out.status == "discard"
     assert out.quantities["models_degenerate"] == trained_claims.PROMPT_PROTOCOL["panel"]

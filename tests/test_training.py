@@ -22,7 +22,6 @@ from verify.recovery.training import (
     Split,
     Splits,
     TrainConfig,
-    labels_from_weights,
     resolve_device,
     train_attention,
     train_linear_head,
@@ -152,16 +151,6 @@ def test_same_seed_same_result_on_cpu():
         np.testing.assert_array_equal(a.params[key], b.params[key])
     c = train_prompt(hmm, sp, TrainConfig(lr=0.1, device="cpu", max_epochs=15, seed=6))
     assert not np.array_equal(a.params["theta"], c.params["theta"])
-
-
-def test_labels_from_weights_is_sign_of_mu():
-    rng = np.random.default_rng(0)
-    w = rng.normal(size=(2, 4))
-    post = rng.dirichlet(np.ones(4), size=50)
-    y = labels_from_weights(w, post)
-    np.testing.assert_array_equal(y, np.where(post @ (w[1] - w[0]) > 0, 1.0, -1.0))
-    with pytest.raises(ValueError, match="weights"):
-        labels_from_weights(w[:, :3], post)
 
 
 def test_bad_inputs_name_the_argument():

@@ -53,6 +53,7 @@ UNIT_TESTS = {
     "verify/core/validation.py": ["tests/test_models.py"],
     "verify/core/inference.py": ["tests/test_inference.py"],
     "verify/core/conditions.py": ["tests/test_conditions.py"],
+    "verify/core/task.py": ["tests/test_task.py"],
     "verify/recovery/lp.py": ["tests/test_lp.py"],
     "verify/recovery/": ["tests/test_recovery.py", "tests/test_mlm.py"],
     "verify/core/generator.py": ["tests/test_reference.py"],

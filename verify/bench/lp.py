@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
+from verify.core import task
 from verify.core.generator import reference_hmm, reference_task, task_mu
-from verify.core.inference import mask_probe, posterior_h0
+from verify.core.inference import mask_probe
 from verify.recovery import DEFAULT_SOLVERS, max_margin_head
 
 #: (inputs B, tokens n = features d); hidden states k = 30 throughout; input length T.
@@ -27,9 +28,9 @@ def _instance(B: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Features ``G(x)`` (B, n) and labels ``sign(μᵀp(x))`` on B sampled inputs."""
     hmm = reference_hmm(seed, K, n)
     xs, _ = hmm.sample(B, T, rng=seed + 1)
-    scores = posterior_h0(hmm, xs) @ task_mu(reference_task(seed, K))
-    keep = scores != 0  # γ = 0 inputs are ill-posed (THEORY §3)
-    return mask_probe(hmm, xs[keep]), np.sign(scores[keep])
+    y = task.labels(hmm, xs, task_mu(reference_task(seed, K)))
+    keep = y != 0  # ties (label 0) make the task ill-posed (THEORY §3, verify.core.task)
+    return mask_probe(hmm, xs[keep]), y[keep]
 
 
 def run(quick: bool = False) -> None:

@@ -26,11 +26,10 @@ import contextlib
 import time
 from dataclasses import replace
 
-import numpy as np
 import torch
 
+from verify.core import task
 from verify.core.generator import reference_hmm, reference_task, task_mu
-from verify.core.inference import posterior_h0
 from verify.core.validation import InputError
 from verify.experiments.mlm import MLMConfig, WindowSampler, _lr_factor, _new_model, _train_step
 from verify.experiments.reproduce import PRESETS
@@ -50,11 +49,7 @@ DEFAULT_SIZES = ("small", "paper")
 
 
 def _splits(hmm, mu, n_train: int, T: int) -> Splits:
-    out = []
-    for i, b in enumerate((n_train, max(n_train // 5, 10), 10)):
-        xs, _ = hmm.sample(b, T, np.random.default_rng([0, i]))
-        out.append(Split(xs, np.where(posterior_h0(hmm, xs) @ mu > 0, 1.0, -1.0)))
-    return Splits(*out)
+    return task.splits(hmm, mu, (n_train, max(n_train // 5, 10), 10), T, seed=0)
 
 
 def _sync(dev: torch.device) -> None:

@@ -10,14 +10,13 @@ from typing import Any
 import numpy as np
 
 from verify import crosscheck as ex
+from verify.core import task
 from verify.crosscheck import logspace as ls
 from verify.recovery import max_margin_head
 
 #: Identities of THEORY §5 (e.g. ``b*ᵀG(x) = μᵀp(x)``) hold to this tolerance, relative to
 #: ``max(1, ‖μ‖_∞)`` (THEORY: "the identity holds to 1e-9 on 𝒮").
 IDENTITY_TOL = 1e-9
-#: A task with margin γ ≤ GAMMA_TOL on its input set is ill-posed: discarded, never a pass.
-GAMMA_TOL = 1e-12
 #: The LP cross-check of a witness runs on at most this many inputs: the LP_TIGHT inputs
 #: where the witness's margin is smallest (where a disagreement would show) plus a seeded
 #: sample of the rest. Restricting both oracles to one subset keeps the comparison exact
@@ -27,16 +26,72 @@ LP_MAX_ROWS = 96
 LP_TIGHT = 48
 
 
+def ill_posed(
+    model: Any,
+    mu: Any,
+    xs: np.ndarray,
+    score: Any,
+    quantities: dict,
+    cov: dict,
+    cell: int | None = None,
+) -> Any:
+    """None, or a discarded Outcome when the task is ill-posed on xs (``verify.core.task``'s
+    one rule: γ ≤ float_error_bound, near-ties decided exactly). Records the task's γ
+    (exact at near-ties) in ``quantities["gamma"]``."""
+    from .registry import Outcome
+
+    t = task.decide(model, xs, mu, cell, score=score)
+    quantities["gamma"] = t.gamma
+    if t.near.size and t.exact:
+        # the near-ties' labels against the exact route's own signs (crosscheck.labels)
+        sub = np.asarray(xs)[t.near]
+        want = ex.labels(ex.rational_model(model), sub, task.rational_mu(mu), cell)
+        if (want != t.labels[t.near]).any():
+            return Outcome.failed(
+                f"verify.core.task labels the near-ties {t.labels[t.near].tolist()}, the "
+                f"exact route {want.tolist()}",
+                quantities=quantities, **cov,
+            )  # fmt: skip
+    if t.ill_posed:
+        return Outcome.discard(t.reason, quantities=quantities, **cov)
+    return None
+
+
+def prompt_probability_zero(v: Any, post: Any, quantities: dict, cov: dict) -> Any:
+    """None, or a discarded Outcome when the prompt has probability 0 together with some
+    input of 𝒮: ``vᵀp(x) = 0`` (v (k,) = P(z | H_0 = h), post p(x) (B, k)), where G(u, x)
+    is undefined — THEORY §5's precondition of every prompt claim (never a pass or a
+    counterexample). Records ``prompt_probability_min`` = min_x vᵀp(x)."""
+    from .registry import Outcome
+
+    joint = np.asarray(post, dtype=np.float64) @ np.asarray(v, dtype=np.float64)
+    quantities["prompt_probability_min"] = float(joint.min()) if joint.size else 0.0
+    zero = int((joint <= 0).sum())
+    if zero:
+        return Outcome.discard(
+            f"the prompt has probability 0 on {zero} input(s) of 𝒮 (vᵀp(x) = 0)",
+            quantities=quantities, **cov,
+        )  # fmt: skip
+    return None
+
+
 def hmm_sizes(hmm: Any, xs: np.ndarray, **extra: float) -> dict:
-    """Instance sizes of an HMM task: k, n, T, B (|𝒮|) and any ``extra`` (e.g. L)."""
+    """Instance sizes of an HMM task: k, n, T, B (|𝒮|), stationary (1 when the start is
+    stationary, 0 when not: the coverage range [0, 1] shows both regimes were reached) and
+    any ``extra`` (e.g. L)."""
     xs = np.asarray(xs)
-    return {"k": hmm.n_states, "n": hmm.n_tokens, "T": int(xs.shape[1]), "B": len(xs), **extra}
+    return {"k": hmm.n_states, "n": hmm.n_tokens, "T": int(xs.shape[1]), "B": len(xs),
+            "stationary": int(hmm.is_stationary), **extra}  # fmt: skip
 
 
 def mem_sizes(mem: Any, xs: np.ndarray, **extra: float) -> dict:
-    """Instance sizes of a memory task: k = m**N · s (product states), m, s, N, n, T, B."""
+    """Instance sizes of a memory task: k = m**N · s (product states), m, s, N, n, T, B,
+    stationary (1 when the state chain starts stationary) and any ``extra`` (e.g. the task
+    cell j* as ``cell``)."""
     xs = np.asarray(xs)
+    pi = mem.state_start @ mem.state_transition
     return {
+        "stationary": int(np.abs(pi - mem.state_start).max() <= 1e-12),
         "k": mem.n_values**mem.n_cells * mem.n_ordinary,
         "m": mem.n_values,
         "s": mem.n_ordinary,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import strategies
 from strategies import blocks
-from verify.core import conditions
+from verify.core import conditions, task
 from verify.core import generator as reference
 from verify.core.inference import (
     log_likelihood,
@@ -26,11 +26,11 @@ from verify.core.models import HMM, MemoryHMM, stationary_distribution
 from verify.recovery import witnesses
 
 from ._support import (
-    GAMMA_TOL,
     IDENTITY_TOL,
     both_labels,
     certificate_detail,
     decide_routes,
+    ill_posed,
     lp,
     lp_summary,
     mem_sizes,
@@ -62,16 +62,16 @@ def _balanced(draw: Any, instances: Any) -> dict:
 
 
 def iid_instances() -> Any:
-    """strategies.memory_instances(N=1, state_style="iid", satisfying="C-MEM-POOL") in two
+    """strategies.memory_instances(N=1, state_style="iid", satisfying="C-MEM-IID") in two
     tiers: m ∈ [2,3], s ∈ [2,3], n ∈ [2,6], T ∈ [1,5] (exhaustive up to 50 000 inputs), or
     m ∈ [2,5], s ∈ [2,4], n ∈ [5,10], T ∈ [8,32] (512 sampled inputs). s ≥ 2, so W̄ is a
     true average of several W_s; μ balanced by a constant shift (both labels on 𝒮)."""
     mi = strategies.memory_instances
     return blocks.tiers(
-        _balanced(mi(n_cells=1, state_style="iid", satisfying="C-MEM-POOL", n_ordinary=(2, 3),
+        _balanced(mi(n_cells=1, state_style="iid", satisfying="C-MEM-IID", n_ordinary=(2, 3),
                      T=(1, 5), max_exhaustive=MAX_EXHAUSTIVE)),
         _balanced(mi(n_cells=1, n_values=(2, 5), n_ordinary=(2, 4), n_tokens=(5, 10),
-                     state_style="iid", satisfying="C-MEM-POOL", T=(8, 32),
+                     state_style="iid", satisfying="C-MEM-IID", T=(8, 32),
                      max_exhaustive=MAX_EXHAUSTIVE)),
     )  # fmt: skip
 
@@ -91,13 +91,13 @@ def iid_instances() -> Any:
 )
 def memory_iid_exact(inst: dict) -> Outcome:
     mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
-    c = conditions.c_mem_pool(mem, mu, cell)
-    q = {"sigma_min": c.quantities["sigma_min"], "residual": c.quantities["residual"]}
+    c = conditions.c_mem_iid(mem)  # C-MEM-IID, not C-MEM-POOL (THEORY §5: two IDs)
+    q = {"sigma_min": c.quantities["sigma_min"], "iid": c.quantities["iid"]}
     pm = memory_posterior(mem, xs, cell)
     score = pm @ mu
     q["gamma"] = float(np.abs(score).min())
     cov = {
-        "sizes": mem_sizes(mem, xs),
+        "sizes": mem_sizes(mem, xs, cell=cell),
         # premise: W̄ averages several state emissions, and the task has two labels on 𝒮
         "exercised": mem.n_ordinary >= 2 and both_labels(score),
         "targets": {
@@ -106,9 +106,9 @@ def memory_iid_exact(inst: dict) -> Outcome:
         },
     }
     if not c.holds:
-        return Outcome.discard("C-MEM-POOL does not hold", quantities=q, **cov)
-    if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+        return Outcome.discard("C-MEM-IID does not hold", quantities=q, **cov)
+    if (bad := ill_posed(mem, mu, xs, score, q, cov, cell)) is not None:
+        return bad
     w = witnesses.memory_iid_witness(mem, mu, cell)
     G = np.asarray(mask_probe(product_hmm(mem), xs))
     y, bad = decide_routes(mem, xs, mu, score, G, cov, q, cell=cell,
@@ -489,12 +489,13 @@ def prompt_instances() -> Any:
 
     def small(N: int) -> Any:
         return mi(n_cells=N, n_values=(2, 3) if N < 3 else 2, n_ordinary=(2, 3),
-                  satisfying="C-MEM-PROMPT", T=(1, 4), max_exhaustive=MAX_EXHAUSTIVE)  # fmt: skip
+                  satisfying="C-MEM-PROMPT", T=(1, 4), max_exhaustive=MAX_EXHAUSTIVE,
+                  cell=None, stationary=None)  # fmt: skip
 
     def large(N: int) -> Any:
         return mi(n_cells=N, n_values=(2, 4) if N == 1 else (2, 3), n_ordinary=(2, 4),
                   n_tokens=(4, 10), satisfying="C-MEM-PROMPT", T=(8, 32),
-                  max_exhaustive=MAX_EXHAUSTIVE)  # fmt: skip
+                  max_exhaustive=MAX_EXHAUSTIVE, cell=None, stationary=None)  # fmt: skip
 
     return blocks.tiers(
         _balanced(st.sampled_from((1, 2, 3)).flatmap(small)),
@@ -538,12 +539,18 @@ def memory_prompt(inst: dict) -> Outcome:
     mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
     c = conditions.c_mem_prompt(mem, mu, cell)
     q = {"sigma_min": c.quantities["sigma_min"]}
-    cov: dict = {"sizes": mem_sizes(mem, xs)}
+    cov: dict = {"sizes": mem_sizes(mem, xs, cell=cell)}
     if not c.holds:
         return Outcome.discard("C-MEM-PROMPT does not hold", quantities=q, **cov)
     s0, U = int(c.witness["s0"]), c.witness["U"]
     pi_s = conditions.state_stationary(mem)
     q["pi_s0"] = float(pi_s[s0])
+    # the prompt slot's chain starts with law state_start (§1.1): a non-stationary start
+    # that puts no mass on U gives the prompt probability 0 (G(u, x) undefined: discard)
+    q["prompt_probability"] = float(np.asarray(mem.state_start)[list(U)].sum())
+    if q["prompt_probability"] <= 0:
+        return Outcome.discard("the prompt has probability 0 (state_start vanishes on U)",
+                               quantities=q, **cov)  # fmt: skip
     w = witnesses.memory_prompt_witness(mem, mu, s0, U, cell)
     qx = conditioned_posterior(mem, xs, cell, s0)
     if qx is None:
@@ -553,7 +560,7 @@ def memory_prompt(inst: dict) -> Outcome:
     G = w.features(mem, xs)
     err_g = float(np.abs(G - qx @ mem.W_state(s0).T).max())
     err_b = float(np.abs(G @ w.b - qx @ mu).max()) / max(1.0, float(np.abs(mu).max()))
-    y = conditions.labels(mem, xs, mu, cell)
+    y = task.labels(mem, xs, mu, cell)
     q.update(identity_error=max(err_g, err_b),
              label_agreement=float((np.sign(qx @ mu) == y).mean()))  # fmt: skip
     # premise: the prompt conditions on something (s0 is not certain without it) and the
@@ -581,9 +588,10 @@ def memory_prompt(inst: dict) -> Outcome:
                             loglik=log_likelihood(mem, xs))  # fmt: skip
     if bad is not None:
         return bad
-    q["gamma_prompted"] = float(np.abs(qx @ mu).min())
-    if q["gamma_prompted"] <= GAMMA_TOL * max(1.0, float(np.abs(mu).max())):
-        return Outcome.discard("ill-posed: μᵀP[M|S_0=s0,x] = 0 on 𝒮", quantities=q, **cov)
+    tq = task.decide(mem, xs, mu, cell, score=qx @ mu, s0=s0)
+    q["gamma_prompted"] = tq.gamma
+    if tq.ill_posed:
+        return Outcome.discard(f"prompted task (S_0 = s0) {tq.reason}", quantities=q, **cov)
     return witness_vs_lp(
         xs=xs,
         labels=yq,
@@ -635,7 +643,7 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
     hmm, hmu, hxs = inst["hmm"], np.asarray(inst["hmm_mu"], float), inst["hmm_xs"]
     k, n = hmm.n_states, hmm.n_tokens
     q = {"k": float(k), "n": float(n)}
-    cov = {"sizes": mem_sizes(mem, xs), "exercised": k > n}
+    cov = {"sizes": mem_sizes(mem, xs, cell=cell), "exercised": k > n}
     if k <= n:
         return Outcome.miss("k ≤ n", quantities=q, **cov)
     # labels from the second route; features from the float route, compared with it
@@ -649,8 +657,11 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
     my, bad = decide_routes(mem, xs, mu, pm @ mu, P, cov, q, kind="pooled", cell=cell)
     if bad is not None:
         return bad
-    if not (hy != 0).all() or not (my != 0).all():
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+    if (bad := ill_posed(hmm, hmu, hxs, hp @ hmu, q, cov)) is not None:
+        return bad
+    q["gamma_vanilla"] = q["gamma"]
+    if (bad := ill_posed(mem, mu, xs, pm @ mu, q, cov, cell)) is not None:
+        return bad
     if len(set(my)) < 2:
         return Outcome.miss("memory task has one label on 𝒮", quantities=q, **cov)
     van, bad = no_linear_head(hmm, hxs, hy, G, hmu, q, cov, name="vanilla LP",

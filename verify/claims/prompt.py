@@ -31,17 +31,18 @@ from ._prompt_instances import (
     weaker_instances,
 )
 from ._support import (
-    GAMMA_TOL,
     IDENTITY_TOL,
     both_labels,
     built_to_violate_c_head,
     certificate_detail,
     decide_routes,
     hmm_sizes,
+    ill_posed,
     lp,
     lp_summary,
     neglog,
     no_linear_head,
+    prompt_probability_zero,
     relative,
     rows,
     witness_vs_lp,
@@ -80,7 +81,8 @@ def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | No
 
 def _premise(hmm: HMM, mu: np.ndarray, c: Any, inst: dict, q: dict, cov: dict) -> Outcome | None:
     """prompt.exact's premise: c_prompt agrees with brute force, a searched instance
-    violates C-HEAD, C-PROMPT(μ) holds and γ > 0; None when the instance goes on."""
+    violates C-HEAD and C-PROMPT(μ) holds; None when the instance goes on (the prompt's
+    probability and the task's well-posedness are checked next)."""
     bad = check_c_prompt(hmm, mu, c, inst)
     if bad is not None:
         return Outcome.failed(bad.message, quantities={**q, **bad.quantities}, **cov)
@@ -89,8 +91,6 @@ def _premise(hmm: HMM, mu: np.ndarray, c: Any, inst: dict, q: dict, cov: dict) -
     if not c.holds:
         return Outcome.discard("C-PROMPT(μ) does not hold (c_prompt and brute force agree)",
                                quantities=q, **cov)  # fmt: skip
-    if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
     return None
 
 
@@ -145,7 +145,17 @@ def prompt_exact(inst: dict) -> Outcome:
             quantities=q,
             **cov,
         )
-    ph = conditions.prompt_head(hmm, mu, prompt, S)
+    if any(not alive[h] for h in U):
+        return Outcome.failed(f"c_prompt's U={list(U)} holds a state with π = 0", quantities=q,
+                              **cov)  # fmt: skip
+    if (bad := prompt_probability_zero(v, post, q, cov)) is not None:
+        return bad
+    if (bad := ill_posed(hmm, mu, xs, score, q, cov)) is not None:
+        return bad
+    ph = witnesses.prompt_witness(hmm, mu, U, prefix)  # check's / find_prompt's builder
+    if tuple(ph.S) != S_alive:
+        return Outcome.failed(f"prompt_witness's S={list(ph.S)} ≠ c_prompt's S={list(S)}",
+                              quantities=q, **cov)  # fmt: skip
     G = prompted_mask_probe(hmm, xs, prompt)  # forward route through the L slots
     y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt,
                            loglik=log_likelihood(hmm, xs))  # fmt: skip
@@ -167,12 +177,16 @@ def prompt_exact(inst: dict) -> Outcome:
                                    posteriors=post, features=G, outputs=G @ ph.b)},
             **cov,
         )  # fmt: skip
-    bound = q["gamma"] / v.max()
-    got = float((np.sign(score) * (G @ ph.b)).min())
+    # §4's normalised margin (÷ ‖b‖_∞, the LP's norm) is at least γ / (max v · ‖b‖_∞)
+    bound = ph.margin_bound(q["gamma"])
+    bnorm = float(np.abs(ph.b).max())
+    got = float((y * (G @ ph.b)).min()) / bnorm
+    q.update(normalised_margin=got, normalised_margin_bound=bound)
     if got < bound * (1 - 1e-9) - 1e-12:
         return Outcome.failed(
-            f"prompt margin {got:.3e} below the bound γ/max v = {bound:.3e}", quantities=q, **cov
-        )
+            f"normalised prompt margin {got:.3e} below the bound γ/(max v·‖b‖_∞) = {bound:.3e}",
+            quantities=q, **cov,
+        )  # fmt: skip
     return witness_vs_lp(
         xs=xs, labels=y, features=G, head=ph.b, posteriors=post,
         quantities=q, detail=detail, what="prompt witness", outcome=cov,
@@ -216,11 +230,12 @@ def prompt_weaker(inst: dict) -> Outcome:
     cov = {"sizes": hmm_sizes(hmm, xs), "exercised": bool(c.holds) and both_labels(score)}
     if not c.holds:
         return Outcome.miss("C-PROMPT(μ) does not hold", quantities=q, **cov)
-    if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
-    u = _one_hot(hmm.n_states, c.witness["U"])
-    ph = conditions.prompt_head(hmm, mu, u, c.witness["S"])
-    Gu = prompted_mask_probe(hmm, xs, u[None, :])
+    ph = witnesses.prompt_witness(hmm, mu, c.witness["U"])  # check's / find_prompt's builder
+    if (bad := prompt_probability_zero(ph.v, post, q, cov)) is not None:
+        return bad
+    if (bad := ill_posed(hmm, mu, xs, score, q, cov)) is not None:
+        return bad
+    Gu = prompted_mask_probe(hmm, xs, ph.prompt)
     if np.any(np.sign(Gu @ ph.b) != y):
         return Outcome.miss("the prompt witness does not recover here", quantities=q, **cov)
     G = mask_probe(hmm, xs)
@@ -271,10 +286,12 @@ def prompt_robust(inst: dict) -> Outcome:
     cov: dict = {"sizes": hmm_sizes(hmm, xs, L=len(prompt))}
     if c.quantities["sigma_min"] < conditions.SIGMA_TOL:
         return Outcome.discard("W[:, S] is rank-deficient", quantities=q, **cov)
-    if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+    if (bad := ill_posed(hmm, mu, xs, score, q, cov)) is not None:
+        return bad
     ph = witnesses.robust_prompt_witness(hmm, mu, prompt, S)
     _, v = prompt_v(hmm, prompt)  # the definition's route; ph.v is verify.core.inference's
+    if (bad := prompt_probability_zero(v, post, q, cov)) is not None:
+        return bad
     G = prompted_mask_probe(hmm, xs, prompt)
     yr, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
     if bad is not None:
@@ -356,10 +373,8 @@ def prompt_multi_token(inst: dict) -> Outcome:
     joint = post @ v  # ∝ P(z_{1:L} | x): the prompt must be possible together with x
     q = {"prompt_probability": prob}
     cov: dict = {"sizes": hmm_sizes(hmm, xs, L=L)}
-    keep = joint > 1e-300
-    if prob <= 0 or not keep.any():
+    if prob <= 0 or (bad := prompt_probability_zero(v, post, q, cov)) is not None:
         return Outcome.discard("the prompt has probability 0", quantities=q, **cov)
-    xs, post, joint = xs[keep], post[keep], joint[keep]
     GL = np.asarray(prompted_mask_probe(hmm, xs, prompt))
     zero = np.zeros(hmm.n_states)  # no task here: only the probes are compared
     _, bad = decide_routes(hmm, xs, zero, np.zeros(len(xs)), GL, cov, q, kind="prompted",
@@ -428,8 +443,8 @@ def prompt_multi_token_start(inst: dict) -> Outcome:
     cov = {"sizes": hmm_sizes(hmm, xs, L=2), "exercised": not stationary and both_labels(y)}
     if stationary:
         return Outcome.miss("δ_j is stationary here", quantities=q, **cov)
-    if q["gamma"] <= GAMMA_TOL:
-        return Outcome.discard("ill-posed: γ = 0 on 𝒮", quantities=q, **cov)
+    if (bad := ill_posed(hmm, mu, xs, score, q, cov)) is not None:
+        return bad
     ones = np.ones((1, k))
     other = np.full((1, k), 0.25)
     other[0, j] = 0.5

@@ -10,9 +10,10 @@ THEORY's smallest counterexample wants: ``(k, n, T, den, model index, μ index)`
 
 Float-vs-exact comparisons (any difference is a *disagreement*, and fails ``prove``):
 posteriors entrywise within POSTERIOR_TOL; labels ``sign μᵀp(x)`` equal wherever the exact
-score is non-zero; the float route's ill-posedness test (γ ≤ GAMMA_TOL) equal to exact
-γ = 0; conditions' ``holds`` equal to the exact rank/solvability; witness heads' decision
-values within IDENTITY_TOL of the exact target (relative to ``max(1, ‖μ‖∞)``); the
+score is non-zero; the float route's ill-posedness test (γ ≤ the task module's
+``float_error_bound``) equal to exact γ = 0; conditions' ``holds`` equal to the exact
+rank/solvability; witness heads' decision values within IDENTITY_TOL of the exact target
+(relative to ``max(1, ‖μ‖∞)``); the
 registered existential checks' witness/miss equal to the exact separability decision.
 """
 
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from verify import crosscheck as exact
-from verify.core import conditions
+from verify.core import conditions, task
 from verify.core.inference import memory_posterior, posterior_h0, prompted_mask_probe
 from verify.core.models import HMM, MemoryHMM
 from verify.crosscheck.linalg import rank, solve
@@ -37,7 +38,7 @@ from verify.crosscheck.rational import RationalHMM, RationalMemoryHMM
 from verify.crosscheck.scope import Cell, MemCell, inputs, stationary, tasks
 from verify.recovery import witnesses
 
-from ._support import GAMMA_TOL, IDENTITY_TOL
+from ._support import IDENTITY_TOL
 from .registry import get, to_jsonable
 
 #: Float posteriors of a scope model (≤ 3 states, ≤ 3 steps of probabilities in
@@ -243,6 +244,9 @@ def _scores(m: Model, T: int, mu: tuple[int, ...]) -> tuple[np.ndarray, list[Fra
     ex = [Fraction(int(a), int(d)) for a, d in zip(num, c["post"].den, strict=True)]
     sig = np.array([(v > 0) - (v < 0) for v in ex], dtype=np.int64)
     fs = c["post_f"] @ np.asarray(mu, float)
+    # the task module's one tolerance (verify.core.task): below it a float score is a
+    # near-tie that the float route cannot sign
+    tol = task.float_error_bound(mu, T, len(mu))
     why = ""
     if c["post_why"]:
         why = c["post_why"][:300]
@@ -250,8 +254,8 @@ def _scores(m: Model, T: int, mu: tuple[int, ...]) -> tuple[np.ndarray, list[Fra
         why = f"float posterior differs from the exact one by {c['post_err']:.3e}"
     elif np.any((sig != 0) & (np.sign(fs) != sig)):
         why = "float labels sign(μᵀp(x)) differ from the exact ones"
-    elif (float(np.abs(fs).min()) <= GAMMA_TOL) != bool((sig == 0).any()):
-        why = "the float route's γ ≤ GAMMA_TOL test differs from exact γ = 0"
+    elif (float(np.abs(fs).min()) <= tol) != bool((sig == 0).any()):
+        why = f"the task module's float test γ ≤ {tol:.2g} differs from exact γ = 0"
     return sig, ex, why
 
 

@@ -7,9 +7,9 @@ instance (``{"seed": s}``) is a *panel* of ``panel`` models with model seeds
 ``panel·s + j``, so "on average over seeds" and "somewhere the gap is real" are decided per
 instance. Each model gets train/val/test splits sampled with its seed (the convention of
 ``verify.experiments.reproduce``: generator ``[seed, 1000 + split]``) and labels from
-:func:`verify.recovery.training.labels_from_weights`. A model whose train or test split holds one
-label only is degenerate: it is left out of the panel (counted), and a panel with fewer
-than ``min_models`` usable models is discarded. A trainer that raises or reports a
+:func:`verify.core.task.splits` (one task rule; exact ties dropped). A model whose train or
+test split holds one label only is degenerate: it is left out of the panel (counted), and a
+panel with fewer than ``min_models`` usable models is discarded. A trainer that raises or reports a
 non-finite accuracy makes the instance inconclusive, never a pass.
 
 Training runs on the CPU (``device="cpu"``: deterministic, so the thresholds below were
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from verify.core import generator as ref
-from verify.core.inference import memory_posterior, posterior_h0
+from verify.core import task
 
 from .registry import Outcome, claim
 
@@ -87,21 +87,15 @@ def _train_config(seed: int, **kw: Any) -> Any:
     return replace(SMOKE_TRAIN, **{"device": "cpu", "seed": seed, **kw})
 
 
-def _splits(sample: Callable, post: Callable, weights: np.ndarray, proto: dict, seed: int):
-    """Train/val/test inputs ``sample(B, T, rng)`` with labels
-    ``labels_from_weights(weights, post(xs))``; None when a split the accuracy depends on
-    (train, test) holds one label only (a degenerate task)."""
-    from verify.recovery.training import Split, Splits, labels_from_weights
-
-    out = []
-    for i, name in enumerate(("n_train", "n_val", "n_test")):
-        xs = np.asarray(
-            sample(proto[name], proto["length"], np.random.default_rng([seed, 1000 + i]))
-        )
-        out.append(Split(xs, labels_from_weights(weights, np.asarray(post(xs)))))
+def _splits(model: Any, weights: np.ndarray, proto: dict, seed: int, cell: int | None = None):
+    """Train/val/test splits of the task ``μ = weights[1] − weights[0]`` on ``model``
+    (``verify.core.task.splits``: labels by the one task rule, ties dropped); None when a split
+    the accuracy depends on (train, test) holds one label only (a degenerate task)."""
+    sizes = (proto["n_train"], proto["n_val"], proto["n_test"])
+    out = task.splits(model, ref.task_mu(weights), sizes, proto["length"], seed, cell)
     if any(len(np.unique(out[i].y)) < 2 for i in (0, 2)):
         return None
-    return Splits(*out)
+    return out
 
 
 def _accuracy(train: Callable[[], Any], what: str) -> float:
@@ -195,8 +189,7 @@ def prompt_trained(inst: dict) -> Outcome:
         k = PROMPT_KS[j % len(PROMPT_KS)]
         hmm = ref.reference_hmm(seed, k, p["n_tokens"])
         weights = ref.reference_task(seed, k)
-        sp = _splits(lambda b, t, r: hmm.sample(b, t, r)[0], lambda xs: posterior_h0(hmm, xs),
-                     weights, p, seed)  # fmt: skip
+        sp = _splits(hmm, weights, p, seed)
         if sp is None:
             return None
         head = _accuracy(lambda: tr.train_linear_head(hmm, sp, _train_config(seed)), "head")
@@ -250,8 +243,7 @@ def memory_attention(inst: dict) -> Outcome:
         m = ATTENTION_MS[j % len(ATTENTION_MS)]
         mem = ref.reference_memory_hmm(seed, m, p["n_ordinary"], p["n_tokens"])
         weights = ref.reference_memory_task(seed, m)
-        sp = _splits(lambda b, t, r: mem.sample(b, t, r)[0],
-                     lambda xs: memory_posterior(mem, xs, 0), weights, p, seed)  # fmt: skip
+        sp = _splits(mem, weights, p, seed, cell=0)
         if sp is None:
             return None
         cfg = _train_config(seed)

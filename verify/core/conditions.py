@@ -7,7 +7,7 @@ used. ``holds`` is decided above a documented tolerance; strategies that generat
 satisfying instances keep a larger floor (``strategies.SIGMA_FLOOR``), violating instances
 are built exactly.
 
-Also here: the task's labels and margin on an input set (THEORY §3).
+The task's labels and margin (THEORY §3) are ``verify.core.task``'s.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from verify.core.inference import memory_posterior, posterior_h0, prompt_likelihood
+from verify.core.inference import prompt_likelihood
 from verify.core.models import HMM, MemoryHMM, stationary_law
+from verify.core.task import decide
 from verify.core.validation import InputError, as_cell, as_int, index_set, require, weight_vector
 
 #: A matrix "has full column rank" when its smallest singular value is ≥ SIGMA_TOL
@@ -121,37 +122,6 @@ def solve_range(matrix: np.ndarray, mu: np.ndarray, cut: float = SIGMA_TOL) -> R
     norm = float(np.linalg.norm(mu))
     residual = float(np.linalg.norm(matrix.T @ b - mu)) / norm if norm > 0 else 0.0
     return RangeSolve(b, residual, sigma_min(matrix))
-
-
-# --------------------------------------------------------------------------- tasks
-
-
-def labels(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
-    """``y(x) = sign(μᵀ p(x))`` (B,) in {−1, 0, 1} (THEORY §3).
-
-    For a MemoryHMM pass ``cell`` (j*): ``y(x) = sign(μᵀ P[M_{j*} | x])``.
-    """
-    return np.sign(scores(model, xs, mu, cell))
-
-
-def scores(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
-    """``μᵀ p(x)`` (B,) (HMM) or ``μᵀ P[M_cell | x]`` (B,) (MemoryHMM)."""
-    if isinstance(model, MemoryHMM):
-        if cell is None:
-            raise InputError("cell: a MemoryHMM task needs its task cell j*; pass cell=0 …")
-        mu = weight_vector(mu, "mu", model.n_values, "memory value (m)")
-        return memory_posterior(model, xs, as_cell(cell, model.n_cells)) @ mu
-    hmm = _check_hmm(model)
-    if cell is not None:
-        raise InputError("cell: only memory tasks have a task cell; drop cell for an HMM")
-    mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
-    return posterior_h0(hmm, xs) @ mu
-
-
-def margin(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> float:
-    """``γ = min_{x∈𝒮} |μᵀ p(x)|`` over the input set xs (B, T) (THEORY §3); ∞ for B = 0."""
-    sc = scores(model, xs, mu, cell)
-    return float(np.abs(sc).min()) if sc.size else float("inf")
 
 
 # --------------------------------------------------------------------------- C-HEAD
@@ -398,7 +368,7 @@ def c_prompt_robust(hmm: HMM, mu: Any, u: Any, S: Any, xs: Any | None = None) ->
         "b_norm_inf": float(np.abs(head.b).max()),
     }
     if xs is not None:
-        gamma = margin(hmm, xs, mu)
+        gamma = decide(hmm, xs, mu).gamma
         quantities["gamma"] = gamma
         holds = holds and gamma > head.leakage
     return ConditionResult(
@@ -466,7 +436,7 @@ def pooled_system(mem: MemoryHMM, mu: Any, cell: int = 0) -> PooledSystem:
 
 
 def c_mem_pool(mem: MemoryHMM, mu: Any, cell: int = 0) -> ConditionResult:
-    """C-MEM-POOL (memory.iid_exact / memory.pool, Theorem 4.3): the system
+    """C-MEM-POOL (memory.pool, after Thm 4.3): the system
     ``W̄⁽ʲ*⁾ᵀ b = μ / f_{j*}``, ``W̄⁽ʲ⁾ᵀ b = 0`` (j ≠ j*, f_j > 0) has a solution.
 
     For N = 1 this is ``μ ∈ range(W̄ᵀ)``, implied for every μ by σ_min(W̄) ≥ SIGMA_TOL.
@@ -490,6 +460,29 @@ def c_mem_pool(mem: MemoryHMM, mu: Any, cell: int = 0) -> ConditionResult:
         holds=sol.residual <= RESIDUAL_TOL,
         quantities=quantities,
         tol=RESIDUAL_TOL,
+        method="closed-form",
+    )
+
+
+def c_mem_iid(mem: MemoryHMM) -> ConditionResult:
+    """C-MEM-IID (memory.iid_exact, after Thm 4.3): N = 1, i.i.d. states (every row of
+    the state chain equals π_S) and ``W̄ = Σ_s π_S[s] W_s`` (n, m) of full column rank,
+    σ_min(W̄) ≥ SIGMA_TOL. Not C-MEM-POOL (THEORY §5: two IDs): for N = 1 it implies
+    C-MEM-POOL for every μ, but C-MEM-POOL may hold for one μ with W̄ rank-deficient.
+
+    quantities: sigma_min of W̄ (0 when n < m), iid (1 when the chain is i.i.d.), cells N.
+    ``holds`` needs all three: N = 1, i.i.d., σ_min ≥ SIGMA_TOL.
+    """
+    mem = _check_mem(mem)
+    pi = state_stationary(mem)
+    iid = bool(np.abs(mem.state_transition - pi[None, :]).max() <= 1e-12)
+    wbar, _ = pooled_emissions(mem)
+    smin = sigma_min(wbar[0]) if mem.n_cells == 1 else 0.0
+    return ConditionResult(
+        name="C-MEM-IID",
+        holds=mem.n_cells == 1 and iid and smin >= SIGMA_TOL,
+        quantities={"sigma_min": smin, "iid": float(iid), "cells": float(mem.n_cells)},
+        tol=SIGMA_TOL,
         method="closed-form",
     )
 
@@ -545,16 +538,14 @@ __all__ = [
     "RangeSolve",
     "c_head",
     "c_head_mu",
+    "c_mem_iid",
     "c_mem_pool",
     "c_mem_prompt",
     "c_prompt",
     "c_prompt_robust",
-    "labels",
-    "margin",
     "pooled_emissions",
     "pooled_system",
     "prompt_head",
-    "scores",
     "sigma_min",
     "solve_range",
     "state_stationary",

@@ -33,6 +33,7 @@ from verify.crosscheck.rational import (
     fraction_string,
     rational_model,
     to_fraction,
+    weight_fraction,
 )
 
 FEATURES = ("mask_probe", "prompted")
@@ -198,7 +199,7 @@ def find_certificate(
 
 
 def _task_json(task: dict) -> dict:
-    out: dict = {"mu": [fraction_string(to_fraction(v, "task.mu", exact_float=True))
+    out: dict = {"mu": [fraction_string(weight_fraction(v, "task.mu"))
                         for v in task["mu"]]}  # fmt: skip
     for key in ("cell", "s0"):
         if task.get(key) is not None:

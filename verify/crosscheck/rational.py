@@ -87,6 +87,17 @@ def to_fraction(
     return f
 
 
+def weight_fraction(value: Any, field: str, max_den: int = MAX_DEN) -> Fraction:
+    """A task weight (an entry of μ, or of a prompt) as a Fraction: ints, Fractions and
+    strings exactly; a float as the short rational p/q (q ≤ max_den) it is to round-off
+    (``12/13`` stored as 0.923076923076923 reads back as 12/13), else at its exact binary
+    value. The rule of ``verify.core.task`` (its exact route) and of certificates' ``task.mu``."""
+    try:
+        return to_fraction(value, field, max_den)
+    except InputError:
+        return to_fraction(value, field, max_den, exact_float=True)
+
+
 def fraction_string(f: Fraction) -> str:
     """``"p/q"`` (``"p"`` when q = 1): the JSON form of an exact probability."""
     return str(f)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from verify.core import task
 from verify.core.generator import (
     PAPER_N_ORDINARY,
     PAPER_N_TOKENS,
@@ -42,12 +43,13 @@ from verify.core.generator import (
     permutation_mixture,
     reference_hmm,
     softmax_rows,
+    task_mu,
 )
-from verify.core.inference import posterior_h0, smoothed_posteriors
+from verify.core.inference import smoothed_posteriors
 from verify.core.models import HMM, MemoryHMM
 from verify.core.validation import InputError, as_int
 from verify.experiments.mlm import MLMConfig
-from verify.recovery.training import TrainConfig, labels_from_weights
+from verify.recovery.training import TrainConfig
 
 CONVENTIONS = ("theory", "authors")
 #: temperature of the authors' start ``softmax((U − ½)/10)``
@@ -137,16 +139,23 @@ def authors_scores(hmm: HMM, xs: Any) -> np.ndarray:
 
 
 def authors_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
-    """±1 labels ``argmax(weights · A·P[H_1 | x])`` (B,) (:func:`authors_scores`)."""
-    return labels_from_weights(weights, authors_scores(hmm, xs))
+    """Labels ``argmax(weights · A·P[H_1 | x])`` (B,) in {−1, 0, +1}: the sign of
+    ``μᵀ A·P[H_1 | x]`` with ``μ = w₁ − w₀`` under the task module's rule
+    (:func:`verify.core.task.classify`: a near-tie is 0, never class 0 by argmax order; no
+    exact route decides this score, so a near-tie stays 0 and is dropped from the splits)."""
+    xs = np.asarray(xs)
+    mu = task_mu(weights)
+    tol = task.float_error_bound(mu, xs.shape[1], hmm.n_states)
+    return task.classify(authors_scores(hmm, xs) @ mu, tol, None).labels
 
 
 def theory_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
-    """THEORY's labels ``argmax(weights · P[H_0 | x])`` (B,) under the uniform start (the
-    stationary law of the doubly stochastic transition), whatever ``hmm.start`` is."""
+    """THEORY's labels ``sign(μᵀ P[H_0 | x])`` (B,), μ = w₁ − w₀, under the uniform start
+    (the stationary law of the doubly stochastic transition), whatever ``hmm.start`` is
+    (:func:`verify.core.task.labels`)."""
     k = hmm.n_states
     uniform = HMM(np.full(k, 1.0 / k), hmm.transition, hmm.emission)
-    return labels_from_weights(weights, np.asarray(posterior_h0(uniform, xs)))
+    return task.labels(uniform, xs, task_mu(weights))
 
 
 def label_disagreement(hmm: HMM, weights: np.ndarray, xs: Any) -> float:

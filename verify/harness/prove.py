@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 #: Bumped whenever a chunk file's content changes meaning (old chunks are then ignored).
 CHUNK_FORMAT = 1
 
+
 @dataclass(frozen=True)
 class ChunkTask:
     """One engine task: models ``[lo, hi)`` of cell ``(k, n, den)``, input lengths Ts."""

@@ -19,8 +19,6 @@ from verify.core import task
 from verify.core.conditions import ConditionResult
 from verify.core.inference import (
     mask_probe,
-    memory_posterior,
-    posterior_h0,
     prompted_mask_probe,
 )
 from verify.core.models import HMM, MemoryHMM, loads_json, model_from_dict
@@ -102,6 +100,10 @@ class Labels:
     negative: int
     zero: int
     decided: bool
+    tol: float = 0.0  # verify.core.task's float resolution (the ill-posed rule: γ ≤ tol)
+    exact: bool = True  # near-ties decided by the exact route (or none to decide)
+    ties: tuple[tuple[int, ...], ...] = ()  # up to 5 inputs with label 0
+    reason: str = ""  # why the task is ill-posed, if it is
 
 
 @dataclass(frozen=True)
@@ -141,13 +143,20 @@ class CheckReport:
         return 3 if any(r.status == "inconclusive" for r in lps) else 0
 
 
-def _labels(score: np.ndarray, T: int, how: str, cell: int | None) -> tuple[Labels, np.ndarray]:
-    """The labels y = sign(score) (B,) and their summary."""
-    y = np.sign(score)
+def _labels(
+    model: HMM | MemoryHMM, mu: np.ndarray, xs: np.ndarray, how: str, cell: int | None
+) -> tuple[Labels, np.ndarray]:
+    """The labels (B,) by ``verify.core.task.decide`` (near-ties decided exactly) and their
+    summary; recovery is decided when the task is not ill-posed (and, for a memory model,
+    both labels occur)."""
+    t = task.decide(model, xs, mu, cell)
+    y = t.labels
     pos, neg, zero = int((y > 0).sum()), int((y < 0).sum()), int((y == 0).sum())
-    decided = zero == 0 and (cell is None or (pos > 0 and neg > 0))
-    margin = float(np.abs(score).min())
-    return Labels(len(score), T, how, cell, margin, pos, neg, zero, decided), y
+    decided = not t.ill_posed and (cell is None or (pos > 0 and neg > 0))
+    ties = tuple(tuple(int(v) for v in xs[i]) for i in t.ties[:5])
+    lab = Labels(len(y), int(xs.shape[1]), how, cell, t.gamma, pos, neg, zero, decided,
+                 t.tol, t.exact, ties, t.reason)  # fmt: skip
+    return lab, y
 
 
 def _lp(label: str, features: np.ndarray, y: np.ndarray) -> LPVerdict:
@@ -171,7 +180,7 @@ def hmm_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
     cp = C.c_prompt(hmm, mu)
     report.conditions += [C.c_head_mu(hmm, mu), cp]
     xs, how = input_set(hmm, T, seed)
-    report.labels, y = _labels(posterior_h0(hmm, xs) @ mu, T, how, None)
+    report.labels, y = _labels(hmm, mu, xs, how, None)
     if not report.labels.decided:
         return report
     hw = Wt.head_witness(hmm, mu)
@@ -205,9 +214,11 @@ def memory_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
     if mu is None:
         return report
     pool, mp = C.c_mem_pool(mem, mu, cell), C.c_mem_prompt(mem, mu, cell)
+    if mem.n_cells == 1:  # C-MEM-IID (memory.iid_exact) is its own condition (§5)
+        report.conditions.append(C.c_mem_iid(mem))
     report.conditions += [pool, mp]
     xs, how = input_set(mem, T, seed)
-    report.labels, y = _labels(memory_posterior(mem, xs, cell) @ mu, T, how, cell)
+    report.labels, y = _labels(mem, mu, xs, how, cell)
     if not report.labels.decided:
         return report
     report.recovery += [
@@ -248,16 +259,20 @@ def _condition_line(c: ConditionResult, product: bool) -> str:
 
 
 def _labels_lines(lab: Labels) -> list[str]:
-    if lab.cell is None:
-        return [
-            f"input set: {lab.size} inputs of length T={lab.T} ({lab.how})",
-            f"  margin γ = {lab.margin:.4g}; labels +1: {lab.positive}, −1: {lab.negative}, "
-            f"0 (ill-posed): {lab.zero}",
-        ] + ([] if lab.decided else [UNDECIDED["hmm"]])
-    return [
-        f"input set: {lab.size} inputs of length T={lab.T} ({lab.how}); task cell {lab.cell}",
-        f"  margin γ = {lab.margin:.4g}; labels +1: {lab.positive}, −1: {lab.negative}",
-    ] + ([] if lab.decided else [UNDECIDED["memory"]])
+    cell = "" if lab.cell is None else f"; task cell {lab.cell}"
+    how = "near-ties decided exactly" if lab.exact else "NOT rational: near-ties undecided"
+    lines = [
+        f"input set: {lab.size} inputs of length T={lab.T} ({lab.how}){cell}",
+        f"  margin γ = {lab.margin:.4g} (ill-posed when ≤ {lab.tol:.2g}; {how}); "
+        f"labels +1: {lab.positive}, −1: {lab.negative}, 0 (ill-posed): {lab.zero}",
+    ]
+    if lab.ties:
+        shown = ", ".join(str(t) for t in lab.ties)
+        what = "exact tie μᵀp(x) = 0" if lab.exact else "|μᵀp(x)| ≤ tolerance, undecided"
+        lines.append(f"  label 0 ({what}): x = {shown}" + (" …" if lab.zero > 5 else ""))
+    if lab.decided:
+        return lines
+    return lines + [f"  {lab.reason or 'single-label task'}: recovery is not decided"]
 
 
 def _verdict_lines(v: LPVerdict | WitnessVerdict) -> list[str]:
@@ -280,11 +295,7 @@ def _verdict_lines(v: LPVerdict | WitnessVerdict) -> list[str]:
 
 NEED_MU = {
     "hmm": "  (pass --mu to evaluate C-HEAD(μ), C-PROMPT(μ) and recovery)",
-    "memory": "  (pass --mu to evaluate C-MEM-POOL, C-MEM-PROMPT and recovery)",
-}
-UNDECIDED = {
-    "hmm": "  γ = 0: the task is ill-posed on this input set; recovery is not decided",
-    "memory": "  ill-posed or single-label task on this input set; recovery is not decided",
+    "memory": "  (pass --mu to evaluate C-MEM-IID (N = 1), C-MEM-POOL, C-MEM-PROMPT and recovery)",
 }
 
 

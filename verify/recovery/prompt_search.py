@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from verify.core.conditions import ConditionResult, c_prompt
-from verify.core.conditions import labels as task_labels
 from verify.core.inference import prompted_mask_probe
 from verify.core.models import HMM, HMMParams
+from verify.core.task import labels as task_labels
 from verify.core.validation import InputError, as_int, require
 
 from .lp import RECOVERABLE, LPResult, Solver, max_margin_head

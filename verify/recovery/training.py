@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ from verify.core.inference import (
     prompt_likelihood,
 )
 from verify.core.models import HMM, HMMParams, MemoryHMM
+from verify.core.task import Split, Splits
 from verify.core.validation import InputError, as_int
 
 logger = logging.getLogger(__name__)
@@ -70,37 +71,6 @@ def deterministic():
         yield
     finally:
         torch.use_deterministic_algorithms(prev)
-
-
-def labels_from_weights(weights: np.ndarray, post: np.ndarray) -> np.ndarray:
-    """±1 labels of a two-class task: ``argmax(weights @ p)`` → ``sign(μᵀp)``, μ = w₁ − w₀.
-
-    weights (2, k), post (B, k) → (B,) in {−1, +1} (ties go to class 0, i.e. −1)."""
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.ndim != 2 or weights.shape[0] != 2 or weights.shape[1] != post.shape[1]:
-        raise InputError(
-            f"weights must have shape (2, k) = (2, {post.shape[1]}), got {weights.shape}"
-        )
-    scores = post @ weights.T
-    return np.where(scores[:, 1] > scores[:, 0], 1.0, -1.0)
-
-
-class Split(NamedTuple):
-    """One data split: inputs ``xs`` (B, T) int tokens and labels ``y`` (B,) in {−1, +1}."""
-
-    xs: np.ndarray
-    y: np.ndarray
-
-    @property
-    def majority(self) -> float:
-        """Accuracy of always answering the more frequent label (the chance baseline)."""
-        return float(max(np.mean(self.y > 0), np.mean(self.y < 0)))
-
-
-class Splits(NamedTuple):
-    train: Split
-    val: Split
-    test: Split
 
 
 @dataclass(frozen=True)
@@ -164,7 +134,9 @@ def _check_splits(splits: Splits) -> None:
         if xs.shape[0] == 0:
             raise InputError(f"splits.{name} is empty; every split needs at least one example")
         if not np.isin(y, (-1.0, 1.0)).all():
-            raise InputError(f"splits.{name}.y must hold ±1 labels (use labels_from_weights)")
+            raise InputError(
+                f"splits.{name}.y must hold ±1 labels (verify.core.task.splits builds them)"
+            )
 
 
 def _loss(scores: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
@@ -537,7 +509,6 @@ __all__ = [
     "fit",
     "fit_prompt",
     "in_batches",
-    "labels_from_weights",
     "resolve_device",
     "train_attention",
     "train_attention_on_features",

@@ -26,9 +26,6 @@ from verify.core.conditions import (
     solve_range,
     state_stationary,
 )
-from verify.core.conditions import (
-    labels as task_labels,
-)
 from verify.core.inference import (
     loo_conditionals,
     mask_probe,
@@ -39,6 +36,7 @@ from verify.core.inference import (
     prompted_mask_probe,
 )
 from verify.core.models import HMM, MemoryHMM, stationary_law
+from verify.core.task import labels as task_labels
 from verify.core.validation import InputError, as_cell, as_int, index_set, require, weight_vector
 
 
@@ -104,16 +102,24 @@ class HeadWitness:
     def labels(self, model: HMM, xs: Any) -> np.ndarray:
         return task_labels(_hmm(model), xs, self.mu)
 
-    def robust_threshold(self, eps: Any, post: Any) -> np.ndarray:
-        """head.robust: ``sign bᵀĜ(x) = y(x)`` wherever ``‖Ĝ(x) − G(x)‖₁ ≤ ε(x)`` and
-        ``|μᵀp(x)| > ε(x)‖b‖_∞ + |(Wᵀb − μ)ᵀp(x)|``, since ``bᵀĜ = μᵀp + (Wᵀb − μ)ᵀp +
-        bᵀ(Ĝ − G)`` and Hölder bounds the last term. eps: scalar or (B,); post: p(x)
-        (B, k); returns (B,). The second term is rounding for b* under C-HEAD (THEORY's
-        form) and what a truncated head pays for its smaller ‖b‖_∞."""
+    @property
+    def span(self) -> float:
+        """head.robust's span constant ``(max b − min b)/2 = min_c ‖b − c1‖_∞``."""
+        return float(self.b.max() - self.b.min()) / 2 if self.b.size else 0.0
+
+    def robust_threshold(self, eps: Any, post: Any, constant: str = "span") -> np.ndarray:
+        """head.robust: ``sign bᵀĜ(x) = y(x)`` wherever ``‖Ĝ(x) − G(x)‖₁ ≤ ε(x)`` (L1,
+        = 2·TV) and ``|μᵀp(x)| > ε(x)·(max b − min b)/2 + |(Wᵀb − μ)ᵀp(x)|``, since
+        ``bᵀĜ = μᵀp + (Wᵀb − μ)ᵀp + bᵀ(Ĝ − G)`` and, as ``1ᵀ(Ĝ − G) = 0``, the last term
+        is ``(b − c1)ᵀ(Ĝ − G)`` for every c: Hölder with c = (max b + min b)/2 (THEORY §5).
+        ``constant="inf"`` gives the looser ``ε‖b‖_∞`` form (reports compare the two).
+        eps: scalar or (B,); post: p(x) (B, k); returns (B,). The mismatch term is rounding
+        for b* under C-HEAD and what a truncated head pays for its smaller span."""
+        if constant not in ("span", "inf"):
+            raise InputError(f"constant must be 'span' or 'inf', got {constant!r}")
+        c = self.span if constant == "span" else float(np.abs(self.b).max())
         post = np.asarray(post, dtype=np.float64)
-        return np.asarray(eps, dtype=np.float64) * float(np.abs(self.b).max()) + np.abs(
-            post @ self.mismatch
-        )
+        return np.asarray(eps, dtype=np.float64) * c + np.abs(post @ self.mismatch)
 
 
 def head_witness(hmm: HMM, mu: Any) -> HeadWitness:
@@ -185,8 +191,10 @@ class PromptWitness:
         return task_labels(_hmm(model), xs, self.mu)
 
     def margin_bound(self, gamma: float) -> float:
-        """prompt.exact's normalised-margin bound ``γ / max v`` (for ‖b‖ = 1 scaling)."""
-        return float(gamma) / float(self.v.max())
+        """prompt.exact's normalised-margin bound ``γ / (max v · ‖b‖_∞)`` (THEORY §5; §4's
+        normalised margin divides by ‖b‖, here ‖b‖_∞ as in the §6 LP, so the LP's optimal
+        margin is at least this)."""
+        return float(gamma) / (float(self.v.max()) * max(float(np.abs(self.b).max()), 1e-300))
 
 
 def robust_prompt_witness(hmm: HMM, mu: Any, prompt: Any, S: Any) -> PromptWitness:
@@ -200,22 +208,29 @@ def robust_prompt_witness(hmm: HMM, mu: Any, prompt: Any, S: Any) -> PromptWitne
     return PromptWitness(u, (), head.S, head.v, head.b, mu, head.residual, head.leakage)
 
 
-def prompt_witness(hmm: HMM, mu: Any, U: Any) -> PromptWitness:
-    """prompt.exact (Theorem 3.6): one prompt token ``u = 1_U``, ``v = R u``,
-    ``S = supp(v) = S(U)``, b solves ``W[:, S]ᵀ b = μ_S / v_S``.
+def prompt_witness(hmm: HMM, mu: Any, U: Any, prefix: Any = None) -> PromptWitness:
+    """prompt.exact (after Thm 3.6): the prompt token ``u = 1_U`` (after the slots of
+    ``prefix`` (L−1, k), default none), ``v = R u``, ``S = supp(v) = S(U)``, b solves
+    ``W[:, S]ᵀ b = μ_S / v_S``. U must lie in supp(π) (C-PROMPT's witness does).
 
-    ValueError when supp(μ) ⊄ S(U) (the witness does not exist for this U).
+    ValueError when supp(μ) ⊄ S(U) (the witness does not exist for this U) or U holds a
+    state with π = 0 (it carries no prompt weight).
     """
     hmm = _hmm(hmm)
     k = hmm.n_states
     U_t = index_set(U, "U", k, "hidden states")
-    u = np.zeros((1, k))
-    u[0, list(U_t)] = 1.0
+    pi = stationary_law(hmm.start, hmm.transition)
+    dead = [h for h in U_t if pi[h] <= 0]
+    if dead:
+        raise InputError(f"U must lie in supp(π); states {dead} have π = 0 (C-PROMPT, §5)")
+    pre = np.zeros((0, k)) if prefix is None else np.asarray(prefix, dtype=np.float64)
+    u = np.vstack([pre.reshape(-1, k), np.zeros((1, k))])
+    u[-1, list(U_t)] = 1.0
     v = np.asarray(prompt_likelihood(hmm, u))
-    # exact zeros: v_h = Σ_{h'∈U} π[h'] A[h', h] / π[h]. A transient state (π_h = 0) is
-    # never H_0, so it is not in S(U) (THEORY §5 prompt.exact) whatever v_h says there;
-    # keeping it made W[:, S] rank-deficient and the head a least-squares miss.
-    S = np.flatnonzero((v > 0) & (stationary_law(hmm.start, hmm.transition) > 0))
+    # S = S(U) ∩ supp(π): v_h = Σ_{h'∈U} π[h'] A[h', h] / π[h] vanishes exactly off S(U);
+    # a transient state (π_h = 0) has p_h(x) = 0 on every input, so its column of W is
+    # left out (keeping it could make W[:, S] rank-deficient for nothing)
+    S = np.flatnonzero((v > 0) & (pi > 0))
     w = robust_prompt_witness(hmm, mu, u, S)
     return PromptWitness(u, U_t, w.S, w.v, w.b, w.mu, w.residual, w.leakage)
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from verify.claims import head_robust_check
+from verify.core import task
 from verify.core.generator import (
     reference_hmm,
     reference_memory_hmm,
@@ -21,8 +22,9 @@ from verify.core.generator import (
     reference_task,
     task_mu,
 )
-from verify.core.inference import loo_conditionals, mask_probe, memory_posterior, posterior_h0
+from verify.core.inference import loo_conditionals, mask_probe
 from verify.core.models import HMM, MemoryHMM
+from verify.core.task import Split
 from verify.experiments.authors import (
     authors_hmm,
     authors_labels,
@@ -40,10 +42,8 @@ from verify.experiments.reproduce.presets import EXPERIMENTS, N_ORDINARY, N_TOKE
 from verify.harness.engines import Engine
 from verify.harness.progress import bar as progress_bar
 from verify.recovery.training import (
-    Split,
     Splits,
     TrainConfig,
-    labels_from_weights,
     train_attention,
     train_attention_on_features,
     train_linear_head,
@@ -61,13 +61,11 @@ def _log(msg: str, on: bool) -> None:
         logger.info(f"[reproduce] {msg}")
 
 
-def _splits(sample, label, preset: Preset, seed: int) -> Splits:
-    """Train/val/test inputs of length T from ``sample(B, T, rng)`` with ±1 labels."""
-    out = []
-    for i, size in enumerate((preset.n_train, preset.n_val, preset.n_test)):
-        xs = sample(size, preset.length, np.random.default_rng([seed, 1000 + i]))
-        out.append(Split(xs, label(xs)))
-    return Splits(*out)
+def _splits(model, mu, preset: Preset, seed: int, cell: int | None = None, label=None) -> Splits:
+    """Train/val/test inputs of the preset's length with ±1 labels (``verify.core.task.splits``:
+    generator ``[seed, 1000 + split]``, ties dropped; ``label``: the authors' rule)."""
+    sizes = (preset.n_train, preset.n_val, preset.n_test)
+    return task.splits(model, mu, sizes, preset.length, seed, cell, label=label)
 
 
 def _truncate(splits: Splits, length: int) -> Splits:
@@ -265,20 +263,9 @@ class _Runner:
         hmm = reference_hmm(seed, k, N_TOKENS)
         if self.conv == "theory":
             mu = task_mu(reference_task(seed, k))
-            sp = _splits(
-                lambda b, t, r: hmm.sample(b, t, r)[0],
-                lambda xs: np.where(posterior_h0(hmm, xs) @ mu > 0, 1.0, -1.0),
-                self.p,
-                seed,
-            )
-            return hmm, sp, mu
+            return hmm, _splits(hmm, mu, self.p, seed), mu
         src, w = authors_hmm(seed, k, N_TOKENS), authors_weights(seed, k)
-        sp = _splits(
-            lambda b, t, r: src.sample(b, t, r)[0],
-            lambda xs: authors_labels(src, w, xs),
-            self.p,
-            seed,
-        )
+        sp = _splits(src, None, self.p, seed, label=lambda xs: authors_labels(src, w, xs))
         self._record_labels("vanilla", k, seed, label_disagreement(src, w, sp.test.xs))
         return hmm, sp, None
 
@@ -328,16 +315,8 @@ class _Runner:
         k = m * N_ORDINARY
         conv = self.conv
         mem = _pretraining_model("memory", k, seed, conv)
-        if conv == "theory":
-            w = reference_memory_task(seed, m)
-        else:
-            w = authors_weights(seed, m)
-        full = _splits(
-            lambda b, t, r: mem.sample(b, t, r)[0],
-            lambda xs: labels_from_weights(w, memory_posterior(mem, xs, 0)),
-            self.p,
-            seed,
-        )
+        w = reference_memory_task(seed, m) if conv == "theory" else authors_weights(seed, m)
+        full = _splits(mem, task_mu(w), self.p, seed, cell=0)
         sp = _truncate(full, self.head_len)
         hmm, vfull, _ = self._vanilla_task(k, seed)
         vsp = _truncate(vfull, self.head_len)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from verify.experiments.sweep.config import (
     AXES,
-    GAMMA_RTOL,
     GENERATORS,
     PROMPT_MODES,
     QUANTITIES,
@@ -78,7 +77,6 @@ from verify.experiments.sweep.summary import summarize, wilson_interval
 __all__ = [
     "AXES",
     "COLUMNS",
-    "GAMMA_RTOL",
     "GENERATORS",
     "PROMPT_MODES",
     "QUANTITIES",

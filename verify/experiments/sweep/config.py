@@ -38,13 +38,6 @@ QUANTITIES = (
     ("prompt_recovers", "a tried prompt recovers (LP on G(u, x))"),
     ("prompt_only", "prompt recovers, head does not"),
 )
-#: An instance is ill-posed (THEORY §3: γ = 0, here at float64 resolution) and discarded
-#: when ``γ ≤ GAMMA_RTOL · ‖μ‖∞``. Posteriors carry absolute rounding ~1e-16, and the LP
-#: decides at ``ZERO_RTOL = 1e-8`` relative to the features' scale: below this floor a
-#: label's sign may be rounding, and even the task's own head b* (margin γ) could not be
-#: told apart from no head. The paper's generator produces such instances often (sparse μ,
-#: near-deterministic emissions: the posterior sits on states with μ_h = 0).
-GAMMA_RTOL = 1e-8
 SCHEMA_VERSION = 1
 
 

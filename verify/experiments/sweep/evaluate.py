@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from verify.experiments.sweep.config import GAMMA_RTOL, Cell
+from verify.core import task
+from verify.experiments.sweep.config import Cell
 from verify.experiments.sweep.generate import reference_instances, strategy_instances
 
 #: Columns of the results table, in order, with their Arrow/numpy kind.
@@ -53,7 +54,7 @@ COLUMNS: dict[str, str] = {
     "head_recovers": "bool",
     "prompt_recovers": "bool",
     "prompt_only": "bool",  # prompt recovers and the LP certifies that no head does
-    "resolved": "bool",  # γ > GAMMA_RTOL·‖μ‖∞ (status ok)
+    "resolved": "bool",  # not ill-posed: γ > verify.core.task.float_error_bound (status ok)
     "seconds": "float",
 }
 _EMPTY = {"str": "", "int": 0, "float": math.nan, "bool": False}
@@ -91,7 +92,7 @@ def _prompt_candidates(
         # μ_h is irrelevant there); the witness is built for μ restricted to them.
         alive = post.max(axis=0) > 0
         w = prompt_witness(hmm, np.where(alive, mu, 0.0), cp.witness["U"])
-        y = np.sign(post @ mu)
+        y = task.labels(hmm, xs, mu)
         row.update(
             prompt_witness_exact=bool(np.all(np.sign(w.decision_values(hmm, xs)) == y)),
             prompt_margin_bound=w.margin_bound(row["gamma"]),
@@ -141,19 +142,14 @@ def evaluate_instance(
     from verify.recovery import NOT_RECOVERABLE, RECOVERABLE, max_margin_head
 
     post = posterior_h0(hmm, xs)
-    score = post @ mu
-    y = np.sign(score)
-    gamma = float(np.abs(score).min())
+    t = task.decide(hmm, xs, mu, score=post @ mu)  # the one task rule (ill-posed: γ ≤ tol)
+    y = t.labels
     row: dict[str, Any] = {"inputs": int(len(xs)), "positives": int((y > 0).sum()),
-                           "mu_support": int(np.count_nonzero(mu)), "gamma": gamma}  # fmt: skip
+                           "mu_support": int(np.count_nonzero(mu)), "gamma": t.gamma}  # fmt: skip
     conditions, cp = _condition_row(hmm, mu)
     row.update(conditions)
-    if gamma <= GAMMA_RTOL * float(np.abs(mu).max()):
-        row.update(
-            status="discarded",
-            message=f"ill-posed: γ = {gamma:.3g} ≤ {GAMMA_RTOL:g}·‖μ‖∞, some label is below "
-            "float64 resolution",
-        )
+    if t.ill_posed:
+        row.update(status="discarded", message=t.reason)
         return row
     head = max_margin_head(mask_probe(hmm, xs), y)
     row.update(
