@@ -160,7 +160,8 @@ def theory_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
 
 def label_disagreement(hmm: HMM, weights: np.ndarray, xs: Any) -> float:
     """Fraction of the inputs ``xs`` on which :func:`authors_labels` and
-    :func:`theory_labels` differ."""
+    :func:`theory_labels` differ (a near-tie is label 0 under both rules, so it differs
+    only from a ±1 label of the other rule)."""
     return float(np.mean(authors_labels(hmm, weights, xs) != theory_labels(hmm, weights, xs)))
 
 
