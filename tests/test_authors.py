@@ -21,6 +21,7 @@ from verify.core.generator import (
 )
 from verify.core.inference import posterior_h0
 from verify.core.models import HMM
+from verify.core.task import SPLIT_STREAM
 from verify.core.validation import InputError
 from verify.experiments import authors as A
 from verify.experiments.mlm import MLMConfig
@@ -185,6 +186,10 @@ def test_runner_labels_full_inputs_and_truncates_what_the_model_sees(tmp_path):
     assert mu is None and full.test.xs.shape[1] == 16
     src, w = A.authors_hmm(3, 12), A.authors_weights(3, 12)
     np.testing.assert_array_equal(full.test.y, A.authors_labels(src, w, full.test.xs))
+    # the inputs are drawn from the authors' near-uniform start (task.splits' stream), not
+    # from the stationary pretraining HMM; near-ties (label 0) are dropped
+    xs, _ = src.sample(TINY.n_test, TINY.length, np.random.default_rng([3, SPLIT_STREAM + 2]))
+    np.testing.assert_array_equal(full.test.xs, xs[A.authors_labels(src, w, xs) != 0])
     np.testing.assert_array_equal(hmm.start, np.full(12, 1 / 12))  # pretraining: stationary
     runner.vanilla(12, 0, transformer=False)
     runner.vanilla(12, 0, transformer=True)
