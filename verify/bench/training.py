@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import torch
 
@@ -77,7 +79,8 @@ def pretrain_rate(
     net = _new_model(hmm.n_tokens, cfg).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
-    forward, cudnn_sdp = net, torch.backends.cuda.cudnn_sdp_enabled()
+    forward: Callable[..., Any] = net  # the module, or its torch.compile wrapper
+    cudnn_sdp = torch.backends.cuda.cudnn_sdp_enabled()
     if backend == "no-cudnn-sdp":  # eager, without cuDNN's attention (a plan per shape)
         torch.backends.cuda.enable_cudnn_sdp(False)
     elif backend is not None:

@@ -292,7 +292,7 @@ def separable(Z: list[list[Fraction]]) -> tuple[bool, list[Fraction] | None, lis
         for sub in itertools.combinations(range(N), size):
             rows = [[Z[i][j] for i in sub] for j in range(d)] + [[Fraction(1)] * size]
             sol = solve(rows, [Fraction(0)] * d + [Fraction(1)], size)
-            if sol.solvable and all(v >= 0 for v in sol.solution):
+            if sol.solution is not None and all(v >= 0 for v in sol.solution):  # solvable
                 return False, list(sol.solution), list(sub)
     return True, None, []
 
@@ -305,6 +305,7 @@ def _cert(m: Model, T: int, sig: np.ndarray, G: np.ndarray, mu: Any) -> dict | N
     sep, lam, sub = separable(Z)
     if sep:
         return None
+    assert lam is not None  # not separable: separable() returns its λ
     xs = m.at(T)["xs"]
     hint = np.zeros(len(xs))
     hint[sub] = [float(v) for v in lam]
@@ -744,7 +745,9 @@ MEMORY_CLAIMS = ("memory.iid_exact",)
 WEAKER_A = "prompt.weaker(a)"
 
 
-def decide_chunk(cell: Cell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: list[str]) -> dict:
+def decide_chunk(
+    cell: Cell | MemCell, lo: int, hi: int, Ts: tuple[int, ...], claim_ids: list[str]
+) -> dict:
     """Decide every canonical model of ``cell`` with index in [lo, hi) for ``claim_ids``;
     returns ``{"models", "orbits", "stationary_orbits", "tallies": {id: Tally dict}}``."""
     if isinstance(cell, MemCell):

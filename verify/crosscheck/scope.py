@@ -245,8 +245,9 @@ class Scope:
         (HMM cells, then memory cells when ``memory``)."""
         if chunk_size < 1:
             raise InputError(f"chunk size must be ≥ 1, got {chunk_size}")
-        out = []
-        for c in [*self.cells(), *(self.memory_cells() if memory else [])]:
+        out: list[tuple[Cell | MemCell, int, int]] = []
+        cells: list[Cell | MemCell] = [*self.cells(), *(self.memory_cells() if memory else [])]
+        for c in cells:
             for lo in range(0, c.models, chunk_size):
                 out.append((c, lo, min(c.models, lo + chunk_size)))
         return out

@@ -193,13 +193,13 @@ def prove(
     if supported and todo:
         stream = (engine or Engine()).run(run_chunk, [tasks[i] for i in todo])
         try:
-            for j, res in stream:
+            for j, got in stream:
                 i = todo[j]
-                if isinstance(res, BaseException):
-                    failed[i] = f"{type(res).__name__}: {res}"
+                if isinstance(got, BaseException):
+                    failed[i] = f"{type(got).__name__}: {got}"
                     continue
-                results[i] = res
-                doc = {"task": _task_dict(tasks[i]), "result": res}
+                results[i] = got
+                doc = {"task": _task_dict(tasks[i]), "result": got}
                 atomic_write(folder / tasks[i].name, json.dumps(doc, ensure_ascii=False))
                 if on_chunk is not None:
                     on_chunk(len(results), len(tasks))
@@ -321,17 +321,20 @@ def _status(
         if tally is None:
             continue
         if tally.failed:
+            first = tally.first_fail
+            assert first is not None  # Tally.record keeps one with every failure
             return (
                 ClaimStatus.FALSIFIED.value,
                 (
                     f"falsified{part}: {tally.failed} counterexamples; smallest at "
-                    f"{_key_text(tally.first_fail[0])}: {tally.first_fail[1]}"
+                    f"{_key_text(first[0])}: {first[1]}"
                 ),
-                tally.first_fail,
+                first,
                 "counterexample",
             )
         if tally.disagreements:
             d = tally.first_disagreement
+            assert d is not None  # Tally.disagree keeps one with every disagreement
             return (
                 ClaimStatus.FALSIFIED.value,
                 (

@@ -124,7 +124,7 @@ def _html(
     pretraining: Sequence[dict] = (),
     curve_png: Path | None = None,
     all_rows: list[dict] | None = None,
-    labels: list[dict] = (),
+    labels: Sequence[dict] = (),
 ) -> Path:
     """index.html (``templates/reproduce.html``): the verdict on the paper's shape, the
     figures inlined, mean accuracies, the pretrained MLMs' TV and the head.robust check, on

@@ -123,10 +123,10 @@ def side_by_side(rows: list[dict]) -> list[dict]:
     for (exp, bb, method, k), by in sorted(groups.items()):
         cs = ("theory", "authors")
         mean = {c: float(np.mean(by[c][0])) if c in by else None for c in cs}
-        both = None not in mean.values()
+        theory, authors = mean["theory"], mean["authors"]
         out.append({
             "experiment": exp, "backbone": bb, "method": method, "k": k, **mean,
-            "diff": mean["authors"] - mean["theory"] if both else None,
+            "diff": authors - theory if authors is not None and theory is not None else None,
             **{f"input_{c}": (min(by[c][1]) if c in by else None) for c in cs},
             "seeds": "/".join(str(len(by[c][0])) if c in by else "–" for c in cs),
         })  # fmt: skip
