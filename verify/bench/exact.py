@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,7 +40,9 @@ def _time(fn, reps: int) -> float:
     return best
 
 
-def _report(label: str, pairs: list[tuple[str, callable, callable]], reps: int) -> None:
+def _report(
+    label: str, pairs: list[tuple[str, Callable[[], object], Callable[[], object]]], reps: int
+) -> None:
     print(label)
     for name, fast, slow in pairs:
         t_float, t_exact = _time(fast, reps), _time(slow, reps)

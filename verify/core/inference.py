@@ -40,7 +40,7 @@ Array = Any  # numpy.ndarray or torch.Tensor, float64
 # --------------------------------------------------------------------------- plumbing
 
 
-def _params(model: HMM | HMMParams) -> HMMParams:
+def _params(model: HMM | HMMParams | MemoryHMM) -> HMMParams:
     if isinstance(model, HMM):
         return model.params
     if isinstance(model, HMMParams):
@@ -273,20 +273,20 @@ def _backward(params: HMMParams, xs_t: Array, keep_all: bool) -> Messages:
     ones = xp.ones((k,), dtype=A.dtype, device=dev)
     beta_T = xp.ones((B, k), dtype=A.dtype, device=dev) / k
     out = xp.empty((T + 1, B, k), dtype=A.dtype, device=dev) if keep_all else None
-    if keep_all:
+    if out is not None:
         out[T] = beta_T
     scratch = _scratch(ops, beta_T)
 
     def step(beta: Array, j: int, buf: Array) -> Array:
         t = T - 1 - j
-        return ops.matmul(ops.emit(Et, xs_t[t], beta, scratch), At, out[t] if keep_all else buf)
+        return ops.matmul(ops.emit(Et, xs_t[t], beta, scratch), At, buf if out is None else out[t])
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         beta0, log_scale = _scaled_scan(step, beta_T, T, ones, ops)
         log_scale = log_scale + float(np.log(k))
-    if keep_all:
+    if out is not None:
         out[0] = beta0
-    return Messages(out if keep_all else beta0[None], log_scale)
+    return Messages(beta0[None] if out is None else out, log_scale)
 
 
 def _forward_combine(
@@ -411,7 +411,9 @@ def _forward_backward_block(params: HMMParams, leave_one_out: bool, xs: Array) -
     return _forward_combine(params, xs_t, beta, None, emit=True)
 
 
-def _per_position(model: HMM | HMMParams, xs: Any, leave_one_out: bool, what: str) -> Array:
+def _per_position(
+    model: HMM | HMMParams | MemoryHMM, xs: Any, leave_one_out: bool, what: str
+) -> Array:
     params = _params(model)
     xs = _tokens(xs, params.emission.shape[1], params.transition)
     fn = partial(_forward_backward_block, params, leave_one_out)
@@ -466,13 +468,13 @@ def posterior_h0(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
     return _posterior_h0(params, xs, params.start, "posterior_h0")
 
 
-def mask_probe(model: HMM | HMMParams, xs: Any) -> Array:
+def mask_probe(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
     """Head tuning's input ``G(x) = P[X_0 | X_{1:T} = x] = W p(x)`` (B, n)."""
     params = _params(model)
     return posterior_h0(params, xs) @ params.emission
 
 
-def prompted_mask_probe(model: HMM | HMMParams, xs: Any, prompt: Any) -> Array:
+def prompted_mask_probe(model: HMM | HMMParams | MemoryHMM, xs: Any, prompt: Any) -> Array:
     """Prompted mask probe ``G(u, x) = P[X_0 | z_{1:L}, X_{1:T} = x]`` (B, n).
 
     ``prompt`` (L, k): fake-token emission weights ``u_l[h] = P(z_l | H = h)``, z_1 at
@@ -488,7 +490,7 @@ def prompted_mask_probe(model: HMM | HMMParams, xs: Any, prompt: Any) -> Array:
     return _posterior_h0(params, xs, prior0, "prompted_mask_probe") @ params.emission
 
 
-def reversed_transition(model: HMM | HMMParams) -> Array:
+def reversed_transition(model: HMM | HMMParams | MemoryHMM) -> Array:
     """Reversed chain ``R[h, h'] = P(H_{-1}=h' | H_0=h) = π[h'] A[h', h] / π[h]`` (k, k).
 
     π is ``start`` (for an :class:`HMM` whose start is not stationary, its stationary law).
@@ -511,7 +513,7 @@ def reversed_transition(model: HMM | HMMParams) -> Array:
     return xp.where(den > 0, num / xp.where(den > 0, den, 1.0), fallback)
 
 
-def prompt_likelihood(model: HMM | HMMParams, prompt: Any) -> Array:
+def prompt_likelihood(model: HMM | HMMParams | MemoryHMM, prompt: Any) -> Array:
     """``v[h] = P(z_{1:L} | H_0 = h)`` (k,) by the reversed chain (THEORY §2):
     ``w_1 = u_1``, ``w_l = u_l ⊙ (R w_{l-1})``, ``v = R w_L``. Prompt tokens are ordered
     z_1 (position −L) … z_L (position −1). L = 0 gives ``v = 1``."""
@@ -529,13 +531,13 @@ def prompt_likelihood(model: HMM | HMMParams, prompt: Any) -> Array:
     return R @ w
 
 
-def smoothed_posteriors(model: HMM | HMMParams, xs: Any) -> Array:
+def smoothed_posteriors(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
     """``P[H_t | X_{1:T} = x]`` (B, T, k) for t = 1…T, chain starting at x_1 with law
     ``start`` (hmmlearn's ``predict_proba`` with ``startprob_ = start``)."""
     return _per_position(model, xs, False, "smoothed_posteriors")
 
 
-def loo_conditionals(model: HMM | HMMParams, xs: Any) -> Array:
+def loo_conditionals(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
     """Leave-one-out conditionals ``G_i(x) = P[X_i | X_{-i} = x_{-i}]`` (B, T, n), i = 1…T,
     on the input alone (chain starts at x_1 with law ``start``):
     ``G_i ∝ (P(H_i | x_{<i}) ⊙ P(x_{>i} | H_i)) @ E``."""

@@ -71,6 +71,7 @@ def _projection(Z: list[list[Fraction]], idx: list[int], hint: list[Fraction]):
              for c in range(d)] for r in range(d)]  # fmt: skip
     rhs = [sum((a * b for a, b in zip(basis[r], hint, strict=True)), Fraction(0)) for r in range(d)]
     c = solve(gram, rhs, d).solution
+    assert c is not None  # the Gram matrix of a basis is invertible
     return [sum((c[r] * basis[r][i] for r in range(d)), Fraction(0)) for i in range(len(idx))]
 
 

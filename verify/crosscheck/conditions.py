@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -196,6 +197,7 @@ def c_prompt(model: Any, mu: Any, U: Any = None) -> ExactCondition:
     need = {h for h in alive if m[h] != 0}
     succ = [sum(1 << h for h in range(k) if pi[g] * hmm.transition[g][h] > 0) for g in range(k)]
     Wm = W(hmm)
+    candidates: Iterable[tuple[int, ...]]
     if U is not None:
         candidates = [_states(U, k, "U")]
     else:

@@ -95,10 +95,9 @@ def min_norm_solution(M: list[list[Any]], rhs: list[Any], ncols: int) -> tuple |
     Mt = transpose(M, ncols)
     gram = [[sum((Mt[i][x] * Mt[j][x] for x in range(n)), Fraction(0)) for j in range(ncols)]
             for i in range(ncols)]  # fmt: skip
-    sol = solve(gram, list(rhs), ncols)
-    if not sol.solvable:
+    c = solve(gram, list(rhs), ncols).solution
+    if c is None:  # not solvable
         return None
-    c = sol.solution
     return tuple(sum((M[x][j] * c[j] for j in range(ncols)), Fraction(0)) for x in range(n))
 
 
@@ -118,6 +117,7 @@ def range_residual_sq(M: list[list[Any]], rhs: list[Any], ncols: int) -> Fractio
     proj_rhs = [sum((a * b for a, b in zip(basis[i], rhs, strict=True)), Fraction(0))
                 for i in range(d)]  # fmt: skip
     c = solve(gram, proj_rhs, d).solution
+    assert c is not None  # the Gram matrix of independent rows is invertible
     res = [rhs[j] - sum((c[i] * basis[i][j] for i in range(d)), Fraction(0)) for j in range(ncols)]
     return sum((v * v for v in res), Fraction(0)) / norm
 

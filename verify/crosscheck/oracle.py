@@ -190,10 +190,10 @@ def _check_size(hmm: RationalHMM, B: int, length: int, route: str) -> None:
 
 class _Trie(NamedTuple):
     """Backward messages of every suffix: ``levels[j]`` (u_j, k) object ints for the
-    distinct suffixes of length j, ``index[j]`` (B,) the row of each input's suffix."""
+    distinct suffixes of length j, ``rows[j]`` (B,) the row of each input's suffix."""
 
     levels: list[np.ndarray]
-    index: list[np.ndarray]
+    rows: list[np.ndarray]  # not `index`: it would shadow tuple.index
 
 
 def _suffix_trie(hmm: RationalHMM, xs: np.ndarray, keep: bool) -> _Trie:
@@ -225,7 +225,7 @@ def _suffix_trie(hmm: RationalHMM, xs: np.ndarray, keep: bool) -> _Trie:
 def _beta0(hmm: RationalHMM, xs: np.ndarray) -> np.ndarray:
     """``P(x_{1:T} | H_0 = h) · (dA·dE)**T`` (B, k) as Python ints."""
     trie = _suffix_trie(hmm, xs, keep=False)
-    return trie.levels[-1][trie.index[-1]]
+    return trie.levels[-1][trie.rows[-1]]
 
 
 def _int_vector(values: list[Fraction]) -> tuple[np.ndarray, int]:
@@ -267,7 +267,7 @@ def _posterior_sum(hmm: RationalHMM, xs: np.ndarray, prior0: list[Fraction], wha
 def _prefix_trie(hmm: RationalHMM, xs: np.ndarray) -> _Trie:
     """``α(x_{1:i}) = s · fstep[x_1] ⋯ fstep[x_i]`` (row vectors; ``P(H_{i+1}, x_{1:i})``
     times ``ds · (dE·dA)**i``) for every prefix, each distinct prefix once; levels[i] and
-    index[i] for prefixes of length i = 0…T−1."""
+    rows[i] for prefixes of length i = 0…T−1."""
     ints = hmm.integers
     B, T = xs.shape
     msgs = ints.s[None, :].copy()
@@ -297,8 +297,8 @@ def _loo_sum(hmm: RationalHMM, xs: np.ndarray) -> RationalRows:
     prefix = _prefix_trie(hmm, xs)
     out = np.empty((B, T, hmm.n_tokens), dtype=object)
     for i in range(T):  # position i+1: prefix of length i, suffix of length T−1−i
-        alpha, a_idx = prefix.levels[i], prefix.index[i]
-        beta, b_idx = suffix.levels[T - 1 - i], suffix.index[T - 1 - i]
+        alpha, a_idx = prefix.levels[i], prefix.rows[i]
+        beta, b_idx = suffix.levels[T - 1 - i], suffix.rows[T - 1 - i]
         pairs, inv = np.unique(a_idx * len(beta) + b_idx, return_inverse=True)
         comb = (alpha[pairs // len(beta)] * beta[pairs % len(beta)]) @ ints.e
         out[:, i, :] = comb[inv.reshape(-1)]

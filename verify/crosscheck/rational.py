@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
@@ -307,9 +307,9 @@ class RationalHMM:
     def to_float(self) -> HMM:
         """The float64 model (each entry correctly rounded)."""
         return HMM(
-            [float(v) for v in self.start],
-            [[float(v) for v in r] for r in self.transition],
-            [[float(v) for v in r] for r in self.emission],
+            np.array([float(v) for v in self.start]),
+            np.array([[float(v) for v in r] for r in self.transition]),
+            np.array([[float(v) for v in r] for r in self.emission]),
         )
 
     def __repr__(self) -> str:
@@ -423,11 +423,11 @@ class RationalMemoryHMM:
 
     def to_float(self) -> MemoryHMM:
         return MemoryHMM(
-            [[float(v) for v in r] for r in self.memory_prior],
-            [float(v) for v in self.state_start],
-            [[float(v) for v in r] for r in self.state_transition],
-            list(self.pointer),
-            [[float(v) for v in r] for r in self.emission],
+            np.array([[float(v) for v in r] for r in self.memory_prior]),
+            np.array([float(v) for v in self.state_start]),
+            np.array([[float(v) for v in r] for r in self.state_transition]),
+            np.array(list(self.pointer)),
+            np.array([[float(v) for v in r] for r in self.emission]),
         )
 
     def __repr__(self) -> str:
@@ -449,6 +449,16 @@ def _pointer(values: Any) -> tuple[int, ...]:
             raise InputError(f"pointer[{i}]: {v!r} is not an integer cell index")
         out.append(int(v))
     return tuple(out)
+
+
+@overload
+def rational_model(model: HMM | RationalHMM, max_den: int = MAX_DEN) -> RationalHMM: ...
+@overload
+def rational_model(
+    model: MemoryHMM | RationalMemoryHMM, max_den: int = MAX_DEN
+) -> RationalMemoryHMM: ...
+@overload
+def rational_model(model: dict, max_den: int = MAX_DEN) -> RationalModel: ...
 
 
 def rational_model(model: Any, max_den: int = MAX_DEN) -> RationalModel:
