@@ -390,11 +390,14 @@ class OracleProbe:
 
     def __init__(self, model: HMM | MemoryHMM, config: MLMConfig):
         self.memory = isinstance(model, MemoryHMM)
-        hmm = model.as_hmm() if self.memory else model
         self.xs, _ = model.sample(
             config.eval_size, config.eval_len, np.random.default_rng([config.seed, 104729])
         )
-        self.target = loo_conditionals(hmm, self.xs) if self.memory else mask_probe(hmm, self.xs)
+        self.target = (
+            loo_conditionals(model.as_hmm(), self.xs)
+            if isinstance(model, MemoryHMM)
+            else mask_probe(model, self.xs)
+        )
 
     def tv(self, net: MaskedLM) -> float:
         """Mean ½‖Ĝ − G‖₁ over the held-out inputs (and positions, for a MemoryHMM)."""
@@ -432,9 +435,9 @@ class _Checkpoint:
     fingerprint of model+config, losses, TV curve, …) in ``folder``; no-ops for None."""
 
     def __init__(self, folder: str | Path | None, fingerprint: str, config: MLMConfig, n: int):
-        self.folder, self.fingerprint, self.config, self.n_tokens = folder, fingerprint, config, n
-        if folder is not None:
-            self.folder = Path(folder)
+        self.fingerprint, self.config, self.n_tokens = fingerprint, config, n
+        self.folder = None if folder is None else Path(folder)
+        if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
 
     def load(self, net: MaskedLM, opt: Any, sched: Any, avg: Any, dev: torch.device) -> _Done:

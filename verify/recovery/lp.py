@@ -41,8 +41,11 @@ class LPStatus(str, Enum):
     NOT_RECOVERABLE = "not_recoverable"
     INCONCLUSIVE = "inconclusive"
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 RECOVERABLE = LPStatus.RECOVERABLE
@@ -210,7 +213,9 @@ def cvxpy_solver(name: str, **options: Any) -> Solver:
         if problem.status != cp.OPTIMAL:
             return RawSolution(str(problem.status), None, None, None)
         dual = None if margins.dual_value is None else np.asarray(margins.dual_value, float)
-        return RawSolution("optimal", float(t.value), np.asarray(b.value, float), dual)
+        t_value = t.value
+        assert t_value is not None  # set when the problem is optimal
+        return RawSolution("optimal", float(t_value), np.asarray(b.value, float), dual)
 
     solve.__name__ = name
     return solve

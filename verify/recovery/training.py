@@ -21,11 +21,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from verify.core.inference import (
     loo_conditionals,
@@ -157,8 +159,8 @@ def _scores(module: torch.nn.Module, inputs: torch.Tensor, chunk: int = 1024) ->
 
 def fit(
     module: torch.nn.Module,
-    inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    labels: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    inputs: Sequence[torch.Tensor],
+    labels: Sequence[torch.Tensor],
     config: TrainConfig,
     method: str,
     head_params: tuple[str, ...] = ("b",),
@@ -171,9 +173,11 @@ def fit(
     gen = torch.Generator(device="cpu").manual_seed(int(config.seed))
     decay = [p for n, p in module.named_parameters() if n.split(".")[0] in head_params]
     rest = [p for n, p in module.named_parameters() if n.split(".")[0] not in head_params]
-    opt = torch.optim.Adam(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest}], lr=config.lr
-    )
+    groups: list[dict[str, Any]] = [  # torch's own type for parameter groups
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": rest},
+    ]
+    opt = torch.optim.Adam(groups, lr=config.lr)
     n_train = inputs[0].shape[0]
     best = (float("inf"), 0, {k: v.detach().clone() for k, v in module.state_dict().items()})
     epoch = 0
@@ -225,6 +229,9 @@ def fit(
 class _Standardize(torch.nn.Module):
     """Fixed affine map ``(z − mean) / std`` from training-set statistics (last axis)."""
 
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
+
     def __init__(self, z: torch.Tensor):
         super().__init__()
         flat = z.reshape(-1, z.shape[-1])
@@ -242,9 +249,10 @@ class LinearHead(torch.nn.Module):
         super().__init__()
         d = train_features.shape[-1]
         self.norm = _Standardize(train_features)
-        like = {"dtype": train_features.dtype, "device": train_features.device}
-        self.b = torch.nn.Parameter(torch.zeros(d, **like))  # on the features' device:
-        self.c = torch.nn.Parameter(torch.zeros((), **like))  # the MLM's prompt head relies on it
+        dtype, dev = train_features.dtype, train_features.device
+        self.b = torch.nn.Parameter(torch.zeros(d, dtype=dtype, device=dev))  # on the features'
+        self.c = torch.nn.Parameter(torch.zeros((), dtype=dtype, device=dev))  # device: the MLM's
+        # prompt head relies on it
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return self.norm(feats) @ self.b + self.c
@@ -319,8 +327,8 @@ def _labels(splits: Splits, dev: torch.device) -> tuple[torch.Tensor, ...]:
 
 
 def train_on_features(
-    features: tuple[Any, Any, Any],
-    labels: tuple[Any, Any, Any],
+    features: Sequence[ArrayLike],
+    labels: Sequence[ArrayLike],
     config: TrainConfig,
     method: str = "head",
 ) -> TrainResult:
@@ -364,7 +372,7 @@ def train_prompt(
     return res
 
 
-def device_of(net: torch.nn.Module) -> torch.device:
+def device_of(net: torch.nn.Module | MaskedLMLike) -> torch.device:
     """The device of a module's (first) parameters."""
     return next(net.parameters()).device
 
@@ -375,9 +383,9 @@ def in_batches(fn: Any, x: torch.Tensor, size: int = 512) -> torch.Tensor:
 
 
 def fit_prompt(
-    module: torch.nn.Module,
-    inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    labels: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    module: PromptHead | MLMPromptHead,
+    inputs: Sequence[torch.Tensor],
+    labels: Sequence[torch.Tensor],
     config: TrainConfig,
 ) -> TrainResult:
     """Prompt tuning as linear probing, then fine-tuning (LP-FT, Kumar et al. 2022).
@@ -395,14 +403,29 @@ def fit_prompt(
     return replace(res, wall_time_s=res.wall_time_s + probe.wall_time_s)
 
 
+class MaskedLMLike(Protocol):
+    """What :class:`MLMPromptHead` uses of a masked LM (structurally; the model itself,
+    :class:`verify.experiments.mlm.MaskedLM`, lives in a layer above this one)."""
+
+    n_tokens: int
+    mask_id: int
+    embed: torch.nn.Embedding
+
+    def forward_at(self, emb: torch.Tensor, pos: int) -> torch.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[torch.nn.Parameter]: ...
+
+
 class MLMPromptHead(torch.nn.Module):
     """Prompt tuning on the frozen MLM: ``[P_1…P_L, MASK, x]`` → output distribution at the
     MASK → linear probe. P (L, d) trainable, initialised at embeddings of random tokens.
     ``net``: a masked LM with ``embed``, ``mask_id``, ``n_tokens`` and ``forward_at``
     (:class:`verify.experiments.mlm.MaskedLM`)."""
 
+    net: MaskedLMLike
+
     def __init__(
-        self, net: torch.nn.Module, n_prompt: int, train_xs: torch.Tensor, gen: torch.Generator
+        self, net: MaskedLMLike, n_prompt: int, train_xs: torch.Tensor, gen: torch.Generator
     ):
         super().__init__()
         object.__setattr__(self, "net", net)  # frozen backbone, not a registered submodule
@@ -424,7 +447,7 @@ class MLMPromptHead(torch.nn.Module):
 
 
 def train_prompt_mlm(
-    net: torch.nn.Module, splits: Splits, config: TrainConfig | None = None, n_prompt: int = 20
+    net: MaskedLMLike, splits: Splits, config: TrainConfig | None = None, n_prompt: int = 20
 ) -> TrainResult:
     """Prompt tuning with the pretrained MLM: ``n_prompt`` input vectors + probe, backbone
     frozen (THEORY §8: 20 vectors in the paper) for the call and restored afterwards, also
@@ -479,8 +502,8 @@ def train_pooling(
 
 
 def train_attention_on_features(
-    features: tuple[Any, Any, Any],
-    labels: tuple[Any, Any, Any],
+    features: Sequence[ArrayLike],
+    labels: Sequence[ArrayLike],
     config: TrainConfig,
     attend: bool = True,
 ) -> TrainResult:

@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 import torch
@@ -106,6 +106,16 @@ def _row(
 def _checkpoint(out_dir: Path, kind: str, k: int, seed: int, convention: str = "theory") -> Path:
     tag = "" if convention == "theory" else f"_{convention}"
     return out_dir / "checkpoints" / f"{kind}_k{k}_s{seed}{tag}"
+
+
+@overload
+def _pretraining_model(
+    kind: Literal["memory"], k: int, seed: int, convention: str = "theory"
+) -> MemoryHMM: ...
+@overload
+def _pretraining_model(
+    kind: str, k: int, seed: int, convention: str = "theory"
+) -> HMM | MemoryHMM: ...
 
 
 def _pretraining_model(kind: str, k: int, seed: int, convention: str = "theory") -> HMM | MemoryHMM:
