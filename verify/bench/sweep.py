@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import tempfile
 import time
@@ -38,7 +39,8 @@ def _run(tasks: list[CellTask], **engine) -> tuple[float, list[tuple], list[dict
     bad = [r for r in results.values() if isinstance(r, BaseException)]
     if bad:
         raise RuntimeError(f"bench sweep: a cell failed: {bad[0]!r}")
-    rows = [row for i in sorted(results) for row in results[i].rows]
+    cells = [r for _, r in sorted(results.items()) if not isinstance(r, BaseException)]  # all
+    rows = [row for c in cells for row in c.rows]
     keys = ("cell", "instance", "status", "c_head", "c_prompt", "head_lp", "prompt_lp")
     return wall, [tuple(r[k] for k in keys) for r in rows], rows
 
@@ -90,7 +92,10 @@ def _storage(rows: list[dict], copies: int) -> None:
 
 
 def run(quick: bool = False) -> None:
-    cfg = make_config(**GRID, instances=INSTANCES[quick], seed=0)
+    cfg = make_config(
+        k=GRID["k"], n=GRID["n"], T=GRID["T"], prompts=GRID["prompts"],
+        instances=INSTANCES[quick], seed=0,
+    )  # fmt: skip
     tasks = [CellTask(c, cfg.instances, cfg.seed, cfg.prompts) for c in cfg.cells()]
     n_inst = len(tasks) * cfg.instances
     print(
@@ -124,7 +129,7 @@ def run(quick: bool = False) -> None:
     t0 = time.perf_counter()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)
-    ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
+    ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.WARNING)
     cluster.wait_for_nodes()
     print(f"  ray: two-node cluster (1 CPU each) started in {time.perf_counter() - t0:.1f} s")
     try:
