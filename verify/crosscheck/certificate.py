@@ -23,12 +23,14 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.validation import InputError
 from verify.crosscheck.linalg import nullspace, solve
 from verify.crosscheck.oracle import mask_probe, memory_posterior, posterior_h0, prompted_mask_probe
 from verify.crosscheck.rational import (
     ExactTooLarge,
+    ModelLike,
     RationalMemoryHMM,
     fraction_string,
     rational_model,
@@ -45,7 +47,7 @@ MAX_SUBSETS = 20_000
 NOISE = 1e-9
 
 
-def _features(model: Any, xs: np.ndarray, features: str, prompt: Any) -> np.ndarray:
+def _features(model: ModelLike, xs: np.ndarray, features: str, prompt: Any) -> np.ndarray:
     """Exact features (N, d) as Fractions."""
     if features == "mask_probe":
         return mask_probe(model, xs).fractions()
@@ -139,8 +141,8 @@ def _labels(labels: Any, N: int) -> list[int]:
 
 
 def find_certificate(
-    model: Any,
-    xs: Any,
+    model: ModelLike,
+    xs: ArrayLike,
     labels: Any,
     support: Any,
     *,
@@ -291,7 +293,7 @@ def _check(cert: Any) -> tuple[bool, str]:
     )
 
 
-def _check_task(model: Any, xs: np.ndarray, ys: list[int], task: Any) -> tuple[bool, str]:
+def _check_task(model: ModelLike, xs: np.ndarray, ys: list[int], task: Any) -> tuple[bool, str]:
     if not isinstance(task, dict) or "mu" not in task:
         return False, 'certificate: task must be an object with "mu"'
     mu = _fractions(task["mu"], "task.mu")

@@ -16,6 +16,7 @@ from verify.crosscheck.linalg import min_norm_solution, range_residual_sq, rank
 from verify.crosscheck.oracle import prompt_likelihood
 from verify.crosscheck.rational import (
     ExactTooLarge,
+    ModelLike,
     RationalHMM,
     RationalMemoryHMM,
     rational_model,
@@ -46,14 +47,14 @@ class ExactCondition:
         return bool(self.holds)
 
 
-def _hmm(model: Any) -> RationalHMM:
+def _hmm(model: ModelLike) -> RationalHMM:
     exact = rational_model(model)
     if not isinstance(exact, RationalHMM):
         raise InputError("this condition is about an HMM; for a memory model use c_mem_*")
     return exact
 
 
-def _mem(model: Any) -> RationalMemoryHMM:
+def _mem(model: ModelLike) -> RationalMemoryHMM:
     exact = rational_model(model)
     if not isinstance(exact, RationalMemoryHMM):
         raise InputError("this condition is about a memory model (kind 'memory_hmm')")
@@ -89,7 +90,7 @@ def _columns(M: list[list[Fraction]], cols: list[int]) -> list[list[Fraction]]:
 # --------------------------------------------------------------------------- heads
 
 
-def c_head(model: Any) -> ExactCondition:
+def c_head(model: ModelLike) -> ExactCondition:
     """C-HEAD: ``rank W = k`` exactly. quantities: rank, k, n."""
     hmm = _hmm(model)
     k = hmm.n_states
@@ -97,7 +98,7 @@ def c_head(model: Any) -> ExactCondition:
     return ExactCondition("C-HEAD", r == k, {}, {"rank": r, "k": k, "n": hmm.n_tokens})
 
 
-def c_head_mu(model: Any, mu: Any) -> ExactCondition:
+def c_head_mu(model: ModelLike, mu: Any) -> ExactCondition:
     """C-HEAD(μ): ``Wᵀ b = μ`` is solvable. witness b: the minimum-norm solution
     ``pinv(W)ᵀ μ`` (then ``bᵀ G(x) = μᵀ p(x)`` exactly). quantities: rank of W and
     residual_sq = ``min_b ‖Wᵀb − μ‖² / ‖μ‖²`` exactly (0 iff it holds). A μ computed in
@@ -113,7 +114,7 @@ def c_head_mu(model: Any, mu: Any) -> ExactCondition:
     return ExactCondition("C-HEAD(mu)", b is not None, {"b": b} if b is not None else {}, q)
 
 
-def head_witness(model: Any, mu: Any) -> tuple[Fraction, ...] | None:
+def head_witness(model: ModelLike, mu: Any) -> tuple[Fraction, ...] | None:
     """``b* = pinv(W)ᵀ μ`` exactly (the minimum-norm solution of ``Wᵀb = μ``); None when
     μ ∉ range(Wᵀ) (then pinv's b* does not reproduce μᵀp)."""
     return c_head_mu(model, mu).witness.get("b")
@@ -126,7 +127,7 @@ def _alive(hmm: RationalHMM) -> list[bool]:
     return [p > 0 for p in hmm.stationary()]
 
 
-def prompt_support(model: Any, U: Any) -> tuple[int, ...]:
+def prompt_support(model: ModelLike, U: Any) -> tuple[int, ...]:
     """``S(U) = {h : π[h'] A[h', h] > 0 for some h' ∈ U}`` (= supp(R 1_U) on visited states)."""
     hmm = _hmm(model)
     pi = hmm.stationary()
@@ -156,7 +157,7 @@ class ExactPromptWitness:
     leakage: Fraction | None
 
 
-def prompt_witness(model: Any, mu: Any, prompt: Any, S: Any = None) -> ExactPromptWitness:
+def prompt_witness(model: ModelLike, mu: Any, prompt: Any, S: Any = None) -> ExactPromptWitness:
     """Solve ``W[:, S]ᵀ b = μ_S / v_S`` exactly for prompt weights (L, k) (or one row (k,)).
     S defaults to ``{h : v_h > 0, π_h > 0}``; it must contain the effective supp(μ) and
     have ``v_S > 0``."""
@@ -181,7 +182,7 @@ def prompt_witness(model: Any, mu: Any, prompt: Any, S: Any = None) -> ExactProm
     return ExactPromptWitness(v, S_t, b, leak)
 
 
-def c_prompt(model: Any, mu: Any, U: Any = None) -> ExactCondition:
+def c_prompt(model: ModelLike, mu: Any, U: Any = None) -> ExactCondition:
     """C-PROMPT(μ): some U with ``supp(μ) ⊆ S(U)`` (effective support: states with π > 0)
     and ``rank W[:, S(U)] = |S(U)|``. With ``U`` given, that U only; else every non-empty
     U ⊆ {h : π_h > 0} (ExactTooLarge above MAX_PROMPT_SEARCH_STATES such states).
@@ -237,7 +238,7 @@ def c_prompt(model: Any, mu: Any, U: Any = None) -> ExactCondition:
 # --------------------------------------------------------------------------- memory
 
 
-def pooled_emissions(mem: Any) -> tuple[list[list[list[Fraction]]], list[Fraction]]:
+def pooled_emissions(mem: ModelLike) -> tuple[list[list[list[Fraction]]], list[Fraction]]:
     """``W̄⁽ʲ⁾ = Σ_{s:J(s)=j} π_S[s] W_s / f_j`` (N of (n, m)) and ``f_j`` (N,), exactly."""
     mem = _mem(mem)
     pi = mem.state_stationary()
@@ -257,7 +258,7 @@ def pooled_emissions(mem: Any) -> tuple[list[list[list[Fraction]]], list[Fractio
     return wbar, freq
 
 
-def c_mem_pool(mem: Any, mu: Any, cell: int = 0) -> ExactCondition:
+def c_mem_pool(mem: ModelLike, mu: Any, cell: int = 0) -> ExactCondition:
     """C-MEM-POOL: ``W̄⁽ʲ*⁾ᵀ b = μ / f_{j*}``, ``W̄⁽ʲ⁾ᵀ b = 0`` (j ≠ j*, f_j > 0) solvable;
     needs ``f_{j*} > 0``. witness b: the minimum-norm solution. quantities: f_cell,
     rank_cell (rank of W̄⁽ʲ*⁾), rank (of the stacked matrix)."""
@@ -277,7 +278,7 @@ def c_mem_pool(mem: Any, mu: Any, cell: int = 0) -> ExactCondition:
     return ExactCondition("C-MEM-POOL", b is not None, {"b": b} if b is not None else {}, q)
 
 
-def memory_iid_witness(mem: Any, mu: Any) -> tuple[Fraction, ...] | None:
+def memory_iid_witness(mem: ModelLike, mu: Any) -> tuple[Fraction, ...] | None:
     """memory.iid_exact: ``b = pinv(W̄)ᵀ μ`` with ``W̄ = Σ_s state_start[s] W_s``; None when
     μ ∉ range(W̄ᵀ)."""
     mem = _mem(mem)
@@ -292,7 +293,7 @@ def memory_iid_witness(mem: Any, mu: Any) -> tuple[Fraction, ...] | None:
     return min_norm_solution(wbar, list(m), mv)
 
 
-def c_mem_prompt(mem: Any, mu: Any, cell: int = 0) -> ExactCondition:
+def c_mem_prompt(mem: ModelLike, mu: Any, cell: int = 0) -> ExactCondition:
     """C-MEM-PROMPT: a state s0 with ``J(s0) = j*``, ``rank W_{s0} = m``, and a non-empty
     ``U = {st : π_S[st] > 0, successors(st) = {s0}}``. witness: s0 (the smallest valid),
     U, and ``b = pinv(W_{s0})ᵀ μ``. quantities: candidates (states s0 with some U)."""

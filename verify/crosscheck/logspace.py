@@ -19,10 +19,11 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.models import HMM, MemoryHMM
 from verify.core.validation import InputError
-from verify.crosscheck.rational import RationalHMM, RationalMemoryHMM
+from verify.crosscheck.rational import RationalHMM, RationalMemoryHMM, RationalModel
 
 
 class _Logs(NamedTuple):
@@ -66,7 +67,7 @@ def _product_arrays(mem: MemoryHMM) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.array(start), trans, np.array(emis)
 
 
-def _arrays(model: Any) -> _Logs:
+def _arrays(model: HMM | MemoryHMM | RationalModel) -> _Logs:
     if isinstance(model, (RationalHMM, RationalMemoryHMM)):
         model = model.to_float()
     if isinstance(model, MemoryHMM):
@@ -78,7 +79,7 @@ def _arrays(model: Any) -> _Logs:
     return _Logs(_log(start), _log(A), _log(E), np.asarray(E))
 
 
-def _tokens(xs: Any, n: int) -> np.ndarray:
+def _tokens(xs: ArrayLike, n: int) -> np.ndarray:
     arr = np.asarray(xs)
     if arr.ndim != 2 or (arr.size and arr.dtype.kind not in "iu"):
         raise InputError(f"xs must be a (B, T) array of integer token ids, got {arr.shape}")
@@ -107,7 +108,7 @@ def _normalise(log_w: np.ndarray, what: str) -> np.ndarray:
     return np.exp(log_w - tot)
 
 
-def log_likelihood(model: Any, xs: Any) -> np.ndarray:
+def log_likelihood(model: HMM | MemoryHMM | RationalModel, xs: ArrayLike) -> np.ndarray:
     """``log P(X_{1:T} = x)`` (B,), H_0 ~ start at the masked slot; −inf if impossible."""
     lg = _arrays(model)
     xs = _tokens(xs, lg.E.shape[1])
@@ -118,19 +119,21 @@ def _posterior(lg: _Logs, xs: np.ndarray, log_prior: np.ndarray, what: str) -> n
     return _normalise(log_prior[None, :] + _backward(lg, xs)[0], what)
 
 
-def posterior_h0(model: Any, xs: Any) -> np.ndarray:
+def posterior_h0(model: HMM | MemoryHMM | RationalModel, xs: ArrayLike) -> np.ndarray:
     """``P[H_0 | x]`` (B, k)."""
     lg = _arrays(model)
     return _posterior(lg, _tokens(xs, lg.E.shape[1]), lg.start, "posterior_h0")
 
 
-def mask_probe(model: Any, xs: Any) -> np.ndarray:
+def mask_probe(model: HMM | MemoryHMM | RationalModel, xs: ArrayLike) -> np.ndarray:
     """``G(x) = W p(x)`` (B, n)."""
     lg = _arrays(model)
     return _posterior(lg, _tokens(xs, lg.E.shape[1]), lg.start, "mask_probe") @ lg.emission
 
 
-def prompted_mask_probe(model: Any, xs: Any, prompt: Any) -> np.ndarray:
+def prompted_mask_probe(
+    model: HMM | MemoryHMM | RationalModel, xs: ArrayLike, prompt: Any
+) -> np.ndarray:
     """``G(u, x)`` (B, n) for prompt weights (L, k): the chain starts at z_1 with law start,
     ``log P(H_0, z) = logsumexp_h (log a_{-1}(h) + log u_L(h) + log A[h, ·])`` and so on."""
     lg = _arrays(model)
@@ -149,7 +152,7 @@ def prompted_mask_probe(model: Any, xs: Any, prompt: Any) -> np.ndarray:
     return _posterior(lg, xs, la, "prompted_mask_probe") @ lg.emission
 
 
-def loo_conditionals(model: Any, xs: Any) -> np.ndarray:
+def loo_conditionals(model: HMM | MemoryHMM | RationalModel, xs: ArrayLike) -> np.ndarray:
     """``G_i(x)`` (B, T, n): ``∝ (P(H_i, x_{<i}) ⊙ P(x_{>i} | H_i)) @ E``, chain from x_1."""
     lg = _arrays(model)
     xs = _tokens(xs, lg.E.shape[1])
@@ -164,7 +167,9 @@ def loo_conditionals(model: Any, xs: Any) -> np.ndarray:
     return out
 
 
-def memory_posterior(mem: Any, xs: Any, cell: int, s0: int | None = None) -> np.ndarray:
+def memory_posterior(
+    mem: HMM | MemoryHMM | RationalModel, xs: ArrayLike, cell: int, s0: int | None = None
+) -> np.ndarray:
     """``P[M_cell | x]`` (B, m), or ``P[M_cell | S_0 = s0, x]``."""
     if isinstance(mem, RationalMemoryHMM):
         mem = mem.to_float()

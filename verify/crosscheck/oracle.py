@@ -22,11 +22,13 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.validation import InputError
 from verify.crosscheck import bruteforce
 from verify.crosscheck.rational import (
     ExactTooLarge,
+    ModelLike,
     RationalHMM,
     RationalMemoryHMM,
     RationalModel,
@@ -124,11 +126,11 @@ def _lcm_den(values: list[Fraction]) -> int:
 # --------------------------------------------------------------------------- validation
 
 
-def _model(model: Any) -> RationalModel:
+def _model(model: ModelLike) -> RationalModel:
     return rational_model(model)
 
 
-def _tokens(xs: Any, n: int) -> np.ndarray:
+def _tokens(xs: ArrayLike, n: int) -> np.ndarray:
     try:
         arr = np.asarray(xs)
     except Exception:  # noqa: BLE001 - ragged input: the user's error
@@ -351,7 +353,9 @@ def _memory_enum(mem: RationalMemoryHMM, xs: np.ndarray, cell: int, s0: int | No
 # --------------------------------------------------------------------------- public API
 
 
-def _setup(model: Any, xs: Any, L: int, route: str) -> tuple[RationalModel, RationalHMM, Any]:
+def _setup(
+    model: ModelLike, xs: ArrayLike, L: int, route: str
+) -> tuple[RationalModel, RationalHMM, np.ndarray]:
     exact = _model(model)
     hmm = as_hmm(exact)
     arr = _tokens(xs, hmm.n_tokens)
@@ -359,7 +363,7 @@ def _setup(model: Any, xs: Any, L: int, route: str) -> tuple[RationalModel, Rati
     return exact, hmm, arr
 
 
-def likelihood(model: Any, xs: Any, *, route: str = "sum") -> np.ndarray:
+def likelihood(model: ModelLike, xs: ArrayLike, *, route: str = "sum") -> np.ndarray:
     """``P(X_{1:T} = x)`` (B,) as Fractions, with ``H_0 ~ start`` at the masked slot (the
     likelihood of THEORY §1.2's window without prompt; the usual one for stationary start)."""
     _, hmm, xs = _setup(model, xs, 0, route)
@@ -375,7 +379,7 @@ def likelihood(model: Any, xs: Any, *, route: str = "sum") -> np.ndarray:
     return np.array([Fraction(int(v), den) for v in num] + [None], dtype=object)[:-1]
 
 
-def posterior_h0(model: Any, xs: Any, *, route: str = "sum") -> RationalRows:
+def posterior_h0(model: ModelLike, xs: ArrayLike, *, route: str = "sum") -> RationalRows:
     """``p(x) = P[H_0 | X_{1:T} = x]`` (B, k), ``H_0 ~ start`` at the masked slot:
     ``p(x) ∝ start ⊙ P(x | H_0)``. A memory model runs on its product HMM."""
     _, hmm, xs = _setup(model, xs, 0, route)
@@ -390,7 +394,7 @@ def _times_emission(hmm: RationalHMM, post: RationalRows) -> RationalRows:
     return RationalRows(post.num @ ints.e, post.den * ints.dE)
 
 
-def mask_probe(model: Any, xs: Any, *, route: str = "sum") -> RationalRows:
+def mask_probe(model: ModelLike, xs: ArrayLike, *, route: str = "sum") -> RationalRows:
     """``G(x) = P[X_0 | X_{1:T} = x] = W p(x)`` (B, n)."""
     _, hmm, xs = _setup(model, xs, 0, route)
     post = (_posterior_enum(hmm, xs, [], "mask_probe") if route == "enumerate"
@@ -398,7 +402,9 @@ def mask_probe(model: Any, xs: Any, *, route: str = "sum") -> RationalRows:
     return _times_emission(hmm, post)
 
 
-def prompted_posterior(model: Any, xs: Any, prompt: Any, *, route: str = "sum") -> RationalRows:
+def prompted_posterior(
+    model: ModelLike, xs: ArrayLike, prompt: Any, *, route: str = "sum"
+) -> RationalRows:
     """``P[H_0 | z_{1:L}, X_{1:T} = x]`` (B, k) for L ≥ 1 prompt slots (L, k) of weights
     ``u_l[h] = P(z_l | H = h)``: the window's chain starts at z_1 (position −L) with law
     ``start``, so ``P[H_0 | z, x] ∝ ((start ⊙ u_1) A ⊙ u_2 ⋯ ⊙ u_L) A ⊙ P(x | H_0)``."""
@@ -410,14 +416,16 @@ def prompted_posterior(model: Any, xs: Any, prompt: Any, *, route: str = "sum") 
     return _posterior_sum(hmm, xs, _window_prior(hmm, u), "prompted_mask_probe")
 
 
-def prompted_mask_probe(model: Any, xs: Any, prompt: Any, *, route: str = "sum") -> RationalRows:
+def prompted_mask_probe(
+    model: ModelLike, xs: ArrayLike, prompt: Any, *, route: str = "sum"
+) -> RationalRows:
     """``G(u, x) = P[X_0 | z_{1:L}, X_{1:T} = x] = W P[H_0 | z, x]`` (B, n); for a
     stationary start this equals THEORY §2's ``W diag(v) p(x) / (vᵀ p(x))``."""
     post = prompted_posterior(model, xs, prompt, route=route)
     return _times_emission(as_hmm(_model(model)), post)
 
 
-def loo_conditionals(model: Any, xs: Any, *, route: str = "sum") -> RationalRows:
+def loo_conditionals(model: ModelLike, xs: ArrayLike, *, route: str = "sum") -> RationalRows:
     """``G_i(x) = P[X_i | X_{-i} = x_{-i}]`` (B, T, n), i = 1…T, on the input alone (the
     chain starts at x_1 with law ``start``)."""
     _, hmm, xs = _setup(model, xs, -1, route)
@@ -433,7 +441,7 @@ def _cell_values(mem: RationalMemoryHMM, cell: int) -> np.ndarray:
 
 
 def memory_posterior(
-    mem: Any, xs: Any, cell: int, s0: int | None = None, *, route: str = "sum"
+    mem: ModelLike, xs: ArrayLike, cell: int, s0: int | None = None, *, route: str = "sum"
 ) -> RationalRows:
     """``P[M_cell | X_{1:T} = x]`` (B, m); with ``s0``, ``P[M_cell | S_0 = s0, x]`` (the
     masked slot's ordinary state fixed, memory.prompt's target)."""
@@ -471,7 +479,7 @@ def memory_posterior(
     return _normalised(marg.astype(object), "memory_posterior")
 
 
-def reversed_transition(model: Any) -> list[list[Fraction]]:
+def reversed_transition(model: ModelLike) -> list[list[Fraction]]:
     """``R[h, h'] = π[h'] A[h', h] / π[h]`` (k, k) with π the exact stationary law; a row
     with ``π[h] = 0`` is ``A[h', h] / Σ_h'' A[h'', h]`` (uniform when that column is 0)."""
     hmm = as_hmm(_model(model))
@@ -488,7 +496,7 @@ def reversed_transition(model: Any) -> list[list[Fraction]]:
     return R
 
 
-def prompt_likelihood(model: Any, prompt: Any) -> tuple[Fraction, ...]:
+def prompt_likelihood(model: ModelLike, prompt: Any) -> tuple[Fraction, ...]:
     """THEORY §2's ``v[h] = P(z_{1:L} | H_0 = h)`` (k,): ``w_1 = u_1``,
     ``w_l = u_l ⊙ (R w_{l−1})``, ``v = R w_L``."""
     hmm = as_hmm(_model(model))
@@ -505,7 +513,7 @@ def prompt_likelihood(model: Any, prompt: Any) -> tuple[Fraction, ...]:
     return tuple(Rw(w))
 
 
-def scores(model: Any, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
+def scores(model: ModelLike, xs: ArrayLike, mu: Any, cell: int | None = None) -> np.ndarray:
     """``μᵀ p(x)`` (HMM) or ``μᵀ P[M_cell | x]`` (memory model), (B,) as Fractions."""
     exact = _model(model)
     if isinstance(exact, RationalMemoryHMM):
@@ -517,7 +525,7 @@ def scores(model: Any, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
     return posterior_h0(exact, xs).dot(mu)
 
 
-def labels(model: Any, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
+def labels(model: ModelLike, xs: ArrayLike, mu: Any, cell: int | None = None) -> np.ndarray:
     """``y(x) = sign(μᵀ p(x))`` (B,) int64 in {−1, 0, 1}, decided exactly (THEORY §3)."""
     exact = _model(model)
     if isinstance(exact, RationalMemoryHMM):

@@ -438,6 +438,8 @@ class RationalMemoryHMM:
 
 
 RationalModel = RationalHMM | RationalMemoryHMM
+#: What :func:`rational_model` accepts: a float model, an exact one or a model dict.
+ModelLike = HMM | MemoryHMM | RationalHMM | RationalMemoryHMM | dict
 
 
 def _pointer(values: Any) -> tuple[int, ...]:
@@ -529,6 +531,7 @@ __all__ = [
     "MAX_DEN",
     "RationalHMM",
     "RationalMemoryHMM",
+    "ModelLike",
     "RationalModel",
     "as_hmm",
     "exact_stationary_laws",
