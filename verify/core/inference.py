@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import array_api_compat
 import numpy as np
 import threadpoolctl
+from numpy.typing import ArrayLike
 
 from verify.core.validation import (
     InputError,
@@ -62,18 +63,18 @@ def _xp(a: Array):
     return array_api_compat.array_namespace(a)
 
 
-def _tokens(xs: Any, n: int, like: Array, name: str = "xs") -> Array:
+def _tokens(xs: ArrayLike, n: int, like: Array, name: str = "xs") -> Array:
     """Validate ``xs`` (B, T) integer tokens in [0, n); return it on ``like``'s backend."""
-    xs = token_array(xs, n, name)
-    on_torch = array_api_compat.is_torch_array(xs)
+    arr = token_array(xs, n, name)
+    on_torch = array_api_compat.is_torch_array(arr)
     if array_api_compat.is_torch_array(like):
         import torch
 
-        src = xs if on_torch else torch.from_numpy(np.ascontiguousarray(xs))
+        src = arr if on_torch else torch.from_numpy(np.ascontiguousarray(arr))
         return src.to(device=like.device, dtype=torch.long)
     if on_torch:
-        return xs.detach().cpu().numpy().astype(np.int64)
-    return xs.astype(np.int64, copy=False)
+        return arr.detach().cpu().numpy().astype(np.int64)
+    return arr.astype(np.int64, copy=False)
 
 
 class _Ops(NamedTuple):
@@ -381,7 +382,7 @@ def _as_prompt(prompt: Any, like: Array, k: int) -> Array:
 # --------------------------------------------------------------------------- public API
 
 
-def log_likelihood(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
+def log_likelihood(model: HMM | HMMParams | MemoryHMM, xs: ArrayLike) -> Array:
     """``log P(X_{1:T} = x)`` (B,) with ``H_0 ~ start`` at the masked slot; −inf where the
     sequence is impossible (equal to the usual likelihood when ``start`` is stationary)."""
     params = _params(model)
@@ -412,12 +413,12 @@ def _forward_backward_block(params: HMMParams, leave_one_out: bool, xs: Array) -
 
 
 def _per_position(
-    model: HMM | HMMParams | MemoryHMM, xs: Any, leave_one_out: bool, what: str
+    model: HMM | HMMParams | MemoryHMM, xs: ArrayLike, leave_one_out: bool, what: str
 ) -> Array:
     params = _params(model)
-    xs = _tokens(xs, params.emission.shape[1], params.transition)
+    tokens = _tokens(xs, params.emission.shape[1], params.transition)
     fn = partial(_forward_backward_block, params, leave_one_out)
-    out, log_scale = _blockwise(fn, xs, _row_bytes(params, 2 * xs.shape[1] + 1))
+    out, log_scale = _blockwise(fn, tokens, _row_bytes(params, 2 * tokens.shape[1] + 1))
     _check_possible(log_scale, _ops(out), what)
     return out
 
@@ -458,7 +459,7 @@ def _posterior_h0(params: HMMParams, xs: Array, prior0: Array, what: str) -> Arr
     return post
 
 
-def posterior_h0(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
+def posterior_h0(model: HMM | HMMParams | MemoryHMM, xs: ArrayLike) -> Array:
     """``p(x) = P[H_0 | X_{1:T} = x]`` (B, k); with T = 0 it is ``start``.
 
     ``p(x) ∝ start ⊙ β_0``, with β from the scaled backward recursion.
@@ -468,13 +469,13 @@ def posterior_h0(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
     return _posterior_h0(params, xs, params.start, "posterior_h0")
 
 
-def mask_probe(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
+def mask_probe(model: HMM | HMMParams | MemoryHMM, xs: ArrayLike) -> Array:
     """Head tuning's input ``G(x) = P[X_0 | X_{1:T} = x] = W p(x)`` (B, n)."""
     params = _params(model)
     return posterior_h0(params, xs) @ params.emission
 
 
-def prompted_mask_probe(model: HMM | HMMParams | MemoryHMM, xs: Any, prompt: Any) -> Array:
+def prompted_mask_probe(model: HMM | HMMParams | MemoryHMM, xs: ArrayLike, prompt: Any) -> Array:
     """Prompted mask probe ``G(u, x) = P[X_0 | z_{1:L}, X_{1:T} = x]`` (B, n).
 
     ``prompt`` (L, k): fake-token emission weights ``u_l[h] = P(z_l | H = h)``, z_1 at
@@ -531,20 +532,20 @@ def prompt_likelihood(model: HMM | HMMParams | MemoryHMM, prompt: Any) -> Array:
     return R @ w
 
 
-def smoothed_posteriors(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
+def smoothed_posteriors(model: HMM | HMMParams | MemoryHMM, xs: ArrayLike) -> Array:
     """``P[H_t | X_{1:T} = x]`` (B, T, k) for t = 1…T, chain starting at x_1 with law
     ``start`` (hmmlearn's ``predict_proba`` with ``startprob_ = start``)."""
     return _per_position(model, xs, False, "smoothed_posteriors")
 
 
-def loo_conditionals(model: HMM | HMMParams | MemoryHMM, xs: Any) -> Array:
+def loo_conditionals(model: HMM | HMMParams | MemoryHMM, xs: ArrayLike) -> Array:
     """Leave-one-out conditionals ``G_i(x) = P[X_i | X_{-i} = x_{-i}]`` (B, T, n), i = 1…T,
     on the input alone (chain starts at x_1 with law ``start``):
     ``G_i ∝ (P(H_i | x_{<i}) ⊙ P(x_{>i} | H_i)) @ E``."""
     return _per_position(model, xs, True, "loo_conditionals")
 
 
-def memory_posterior(mem: MemoryHMM, xs: Any, cell: int) -> np.ndarray:
+def memory_posterior(mem: MemoryHMM, xs: ArrayLike, cell: int) -> np.ndarray:
     """``P[M_cell | X_{1:T} = x]`` (B, m): a marginal of ``P[H_0 | x]`` on the product HMM."""
     mem = require(mem, MemoryHMM, "mem", "for an HMM use posterior_h0")
     marg = mem.cell_marginalizer(cell)

@@ -26,12 +26,15 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from verify.core.inference import loo_conditionals, mask_probe
 from verify.core.models import HMM, MemoryHMM
@@ -48,6 +51,9 @@ from verify.recovery.training import (
     deterministic,
     resolve_device,
 )
+
+if TYPE_CHECKING:
+    from torch.optim.swa_utils import AveragedModel
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +371,7 @@ class WindowSampler:
         return tokens, inputs, mask
 
 
-def _weight_average(net: MaskedLM, config: MLMConfig) -> Any:
+def _weight_average(net: MaskedLM, config: MLMConfig) -> AveragedModel | None:
     """``torch.optim.swa_utils.AveragedModel`` keeping ``w̄ ← ema·w̄ + (1 − ema)·w`` of
     ``net`` (None when ``config.ema == 0``)."""
     if not config.ema:
@@ -440,7 +446,14 @@ class _Checkpoint:
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
 
-    def load(self, net: MaskedLM, opt: Any, sched: Any, avg: Any, dev: torch.device) -> _Done:
+    def load(
+        self,
+        net: MaskedLM,
+        opt: Optimizer,
+        sched: LRScheduler,
+        avg: AveragedModel | None,
+        dev: torch.device,
+    ) -> _Done:
         """Restore the saved state into ``net``, ``opt``, ``sched`` (and the weight average
         ``avg`` unless None) when the saved fingerprint matches; return what it had done
         (nothing when there is no match)."""
@@ -477,7 +490,15 @@ class _Checkpoint:
             loop_time_s=float(meta.get("loop_time_s", 0.0)),
         )
 
-    def save(self, step: int, net: MaskedLM, opt: Any, sched: Any, avg: Any, done: _Done) -> None:
+    def save(
+        self,
+        step: int,
+        net: MaskedLM,
+        opt: Optimizer,
+        sched: LRScheduler,
+        avg: AveragedModel | None,
+        done: _Done,
+    ) -> None:
         if self.folder is None:
             return
         state = {
@@ -519,7 +540,12 @@ def _evaluate(net: MaskedLM, probe: OracleProbe, step: int, done: _Done, progres
 
 
 def _train_step(
-    forward: Any, net: MaskedLM, opt: Any, sched: Any, batch: tuple, amp: bool
+    forward: Callable[..., torch.Tensor],
+    net: MaskedLM,
+    opt: Optimizer,
+    sched: LRScheduler,
+    batch: tuple,
+    amp: bool,
 ) -> float:
     """One optimiser step on ``batch = (tokens, inputs, mask)`` (B, L): cross-entropy of
     ``forward(inputs)`` against the tokens at the masked positions (eager:
@@ -570,6 +596,7 @@ def pretrain_mlm(
     avg = _weight_average(net, config)
     done = ckpt.load(net, opt, sched, avg, dev)
     trained = net if avg is None else avg.module  # what is evaluated and returned
+    assert isinstance(trained, MaskedLM)  # the average holds a deep copy of net
     step0, tokens0, time0 = done.step, done.tokens, done.loop_time_s
     sampler = WindowSampler(model, config, dev)
     probe = OracleProbe(model, config)
