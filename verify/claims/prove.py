@@ -33,6 +33,7 @@ from verify import crosscheck as exact
 from verify.core import conditions, task
 from verify.core.inference import memory_posterior, posterior_h0, prompted_mask_probe
 from verify.core.models import HMM, MemoryHMM
+from verify.crosscheck.conditions import ExactCondition
 from verify.crosscheck.linalg import rank, solve
 from verify.crosscheck.rational import RationalHMM, RationalMemoryHMM
 from verify.crosscheck.scope import Cell, MemCell, inputs, stationary, tasks
@@ -146,7 +147,9 @@ class Model:
     start (k,), A (k, k), E (k, n): integer numerators over ``den``.
     """
 
-    def __init__(self, cell: Cell, idx: int, start: Any, A: Any, E: Any) -> None:
+    def __init__(
+        self, cell: Cell, idx: int, start: np.ndarray, A: np.ndarray, E: np.ndarray
+    ) -> None:
         self.cell, self.idx, den = cell, int(idx), cell.den
         fr = lambda v: Fraction(int(v), den)  # noqa: E731
         self.exact = RationalHMM(
@@ -186,11 +189,11 @@ class Model:
         """(exact rank W = k, float conditions.c_head)."""
         return _c_head(self.exact.emission)
 
-    def c_head_mu(self, mu: tuple[int, ...]) -> tuple[Any, bool]:
+    def c_head_mu(self, mu: tuple[int, ...]) -> tuple[ExactCondition, bool]:
         """(exact C-HEAD(μ) condition, float c_head_mu holds)."""
         return _c_head_mu(self.exact.emission, mu)
 
-    def c_prompt(self, mu: tuple[int, ...]) -> tuple[Any, Any]:
+    def c_prompt(self, mu: tuple[int, ...]) -> tuple[ExactCondition, conditions.ConditionResult]:
         """(exact C-PROMPT(μ) condition, float conditions.c_prompt), once per model and μ."""
         if mu not in self._prompt:
             self._prompt[mu] = (
@@ -212,7 +215,7 @@ class Model:
 
 
 @lru_cache(maxsize=65536)
-def _c_head_mu(emission: tuple, mu: tuple[int, ...]) -> tuple[Any, bool]:
+def _c_head_mu(emission: tuple, mu: tuple[int, ...]) -> tuple[ExactCondition, bool]:
     """(exact C-HEAD(μ), float c_head_mu holds): both depend on W alone, so one emission
     matrix (tuple of Fraction rows) is decided once per worker."""
     k = len(emission)
@@ -627,7 +630,9 @@ class MemModel:
     """One memory.iid_exact scope model: N = 1, prior (m,), i.i.d. states π_S (s,),
     emission (m·s, n), integer numerators over ``den``; exact and float forms."""
 
-    def __init__(self, cell: MemCell, idx: int, prior: Any, pi: Any, E: Any) -> None:
+    def __init__(
+        self, cell: MemCell, idx: int, prior: np.ndarray, pi: np.ndarray, E: np.ndarray
+    ) -> None:
         self.cell, self.idx, den = cell, int(idx), cell.den
         fr = lambda v: Fraction(int(v), den)  # noqa: E731
         s = cell.s
