@@ -33,6 +33,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core import task
 from verify.core.generator import (
@@ -130,7 +131,7 @@ def authors_memory_hmm(
     )
 
 
-def authors_scores(hmm: HMM, xs: Any) -> np.ndarray:
+def authors_scores(hmm: HMM, xs: ArrayLike) -> np.ndarray:
     """``A·P[H_1 | x]`` (B, k), ``P[H_1 | x]`` under ``hmm.start`` (the chain starts at
     x_1): ``(A·p)[h] = Σ_h' A[h, h'] p[h']``, i.e. ``p @ Aᵀ`` per row. Equals
     ``P[H_0 | x]`` when the start is uniform and A doubly stochastic."""
@@ -158,7 +159,7 @@ def theory_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
     return task.labels(uniform, xs, task_mu(weights))
 
 
-def label_disagreement(hmm: HMM, weights: np.ndarray, xs: Any) -> float:
+def label_disagreement(hmm: HMM, weights: np.ndarray, xs: ArrayLike) -> float:
     """Fraction of the inputs ``xs`` on which :func:`authors_labels` and
     :func:`theory_labels` differ (a near-tie is label 0 under both rules, so it differs
     only from a ±1 label of the other rule)."""

@@ -126,7 +126,7 @@ def _sparsity_applies(generator: str, value: str) -> bool:
         return False
 
 
-def _canonical_sparsity(value: Any, flag: str) -> str:
+def _canonical_sparsity(value: object, flag: str) -> str:
     text = str(value).strip()
     if text in STRATEGY_STYLES:
         return text
@@ -142,7 +142,7 @@ def _canonical_sparsity(value: Any, flag: str) -> str:
     return repr(tau)
 
 
-def parse_int_list(text: Any, flag: str, lo: int, hi: int) -> tuple[int, ...]:
+def parse_int_list(text: object, flag: str, lo: int, hi: int) -> tuple[int, ...]:
     """``"2,4,6"``, ``"2:12"`` (inclusive) or ``"2:30:4"`` (start:stop:step, inclusive) or a
     list of ints (TOML) → sorted distinct ints in [lo, hi]; ValueError naming ``flag``."""
     items: list[int] = []
@@ -181,7 +181,7 @@ def parse_int_list(text: Any, flag: str, lo: int, hi: int) -> tuple[int, ...]:
     return tuple(sorted(set(items)))
 
 
-def _parse_str_list(text: Any, flag: str) -> list[str]:
+def _parse_str_list(text: object, flag: str) -> list[str]:
     parts = text if isinstance(text, (list, tuple)) else str(text).split(",")
     out = [str(p).strip() for p in parts if str(p).strip()]
     if not out:
@@ -189,7 +189,7 @@ def _parse_str_list(text: Any, flag: str) -> list[str]:
     return out
 
 
-def _sparsities(sparsity: Any, gens: list[str], flag: str) -> tuple[str, ...]:
+def _sparsities(sparsity: object, gens: list[str], flag: str) -> tuple[str, ...]:
     """The distinct canonical sparsity values; each generator must have one that applies."""
     out = tuple(
         dict.fromkeys(_canonical_sparsity(s, flag) for s in _parse_str_list(sparsity, flag))
@@ -201,7 +201,7 @@ def _sparsities(sparsity: Any, gens: list[str], flag: str) -> tuple[str, ...]:
     return out
 
 
-def _count(value: Any, flag: str, lo: int) -> int:
+def _count(value: object, flag: str, lo: int) -> int:
     """An integer ≥ lo given as an int or a decimal string (CLI and TOML values): a string
     is parsed, then :func:`~verify.core.validation.as_int` decides (type and range)."""
     if isinstance(value, str):
@@ -214,15 +214,15 @@ def _count(value: Any, flag: str, lo: int) -> int:
 
 def make_config(
     *,
-    generator: Any = "reference",
-    k: Any = "2,4,6",
-    n: Any = "3,5",
-    T: Any = "2",
-    sparsity: Any = None,
-    nnz: Any = DEFAULT_NNZ,
-    instances: Any = 12,
-    seed: Any = 0,
-    prompts: Any = "witness",
+    generator: object = "reference",
+    k: object = "2,4,6",
+    n: object = "3,5",
+    T: object = "2",
+    sparsity: object = None,
+    nnz: object = DEFAULT_NNZ,
+    instances: object = 12,
+    seed: object = 0,
+    prompts: object = "witness",
     flags: dict[str, str] | None = None,
 ) -> SweepConfig:
     """Validate raw axis values (CLI strings or TOML lists) into a :class:`SweepConfig`.
@@ -239,8 +239,8 @@ def make_config(
                 f"{names['generator']}: {g!r} is unknown; use {' or '.join(GENERATORS)}"
             )
     sparsities = () if sparsity is None else _sparsities(sparsity, gens, names["sparsity"])
-    _count(instances, names["instances"], 1)
-    _count(seed, names["seed"], 0)
+    n_instances = _count(instances, names["instances"], 1)
+    seed_int = _count(seed, names["seed"], 0)
     if prompts not in PROMPT_MODES:
         raise InputError(
             f"{names['prompts']}: {prompts!r} is unknown; use {' or '.join(PROMPT_MODES)}"
@@ -252,8 +252,8 @@ def make_config(
         T=parse_int_list(T, names["T"], 1, MAX_T),
         sparsity=sparsities,
         nnz=parse_int_list(nnz, names["nnz"], 1, 2 * MAX_K),
-        instances=int(instances),
-        seed=int(seed),
+        instances=n_instances,
+        seed=seed_int,
         prompts=prompts,
     )
 

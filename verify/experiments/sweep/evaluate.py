@@ -8,13 +8,18 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from verify.core import task
 from verify.experiments.sweep.config import Cell
 from verify.experiments.sweep.generate import reference_instances, strategy_instances
+
+if TYPE_CHECKING:  # imported lazily at run time
+    from verify.core.conditions import ConditionResult
+    from verify.core.models import HMM
+    from verify.recovery.lp import LPResult
 
 #: Columns of the results table, in order, with their Arrow/numpy kind.
 COLUMNS: dict[str, str] = {
@@ -60,7 +65,7 @@ COLUMNS: dict[str, str] = {
 _EMPTY = {"str": "", "int": 0, "float": math.nan, "bool": False}
 
 
-def _condition_row(hmm: Any, mu: np.ndarray) -> tuple[dict[str, Any], Any]:
+def _condition_row(hmm: HMM, mu: np.ndarray) -> tuple[dict[str, Any], ConditionResult]:
     """C-HEAD, C-HEAD(μ) and C-PROMPT(μ) columns of a row, and c_prompt's result."""
     from verify.core.conditions import c_head, c_head_mu, c_prompt
 
@@ -80,7 +85,13 @@ def _condition_row(hmm: Any, mu: np.ndarray) -> tuple[dict[str, Any], Any]:
 
 
 def _prompt_candidates(
-    hmm: Any, mu: np.ndarray, xs: np.ndarray, post: np.ndarray, cp: Any, prompts: str, row: dict
+    hmm: HMM,
+    mu: np.ndarray,
+    xs: np.ndarray,
+    post: np.ndarray,
+    cp: ConditionResult,
+    prompts: str,
+    row: dict,
 ) -> list[tuple[str, np.ndarray]]:
     """The prompts to try, in order (see :func:`evaluate_instance`); records the
     witness's own exactness and margin bound in ``row``."""
@@ -107,14 +118,14 @@ def _prompt_candidates(
 
 
 def _best_prompt(
-    hmm: Any, xs: np.ndarray, y: np.ndarray, candidates: list[tuple[str, np.ndarray]]
-) -> tuple[str, Any] | None:
+    hmm: HMM, xs: np.ndarray, y: np.ndarray, candidates: list[tuple[str, np.ndarray]]
+) -> tuple[str, LPResult] | None:
     """(source, LP) of the first recovering prompt, else the best by ``LPResult.rank``; None
     when no candidate is usable."""
     from verify.core.inference import prompted_mask_probe
     from verify.recovery import RECOVERABLE, max_margin_head
 
-    best = None
+    best: tuple[str, LPResult] | None = None
     for source, u in candidates:
         try:
             lp = max_margin_head(prompted_mask_probe(hmm, xs, u), y)
@@ -128,7 +139,7 @@ def _best_prompt(
 
 
 def evaluate_instance(
-    hmm: Any, mu: np.ndarray, xs: np.ndarray, prompts: str = "witness"
+    hmm: HMM, mu: np.ndarray, xs: np.ndarray, prompts: str = "witness"
 ) -> dict[str, Any]:
     """Conditions, head and prompt recoverability of one task (hmm, μ (k,), xs (B, T)).
 
