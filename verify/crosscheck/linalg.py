@@ -5,15 +5,20 @@ fraction-free reduced row echelon form and rank). Matrices are lists of rows of 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from flint import fmpq, fmpq_mat
 
 from verify.core.validation import InputError
 
+#: An exact entry, and a matrix as rows of them.
+Exact = Fraction | int
+Matrix = Sequence[Sequence[Exact]]
 
-def _q(x: Any) -> fmpq:
+
+def _q(x: Exact) -> fmpq:
     f = x if isinstance(x, Fraction) else Fraction(x)
     return fmpq(f.numerator, f.denominator)
 
@@ -22,19 +27,19 @@ def _frac(x: fmpq) -> Fraction:
     return Fraction(int(x.p), int(x.q))
 
 
-def to_fmpq_mat(rows: list[list[Any]], ncols: int) -> fmpq_mat:
+def to_fmpq_mat(rows: Matrix, ncols: int) -> fmpq_mat:
     """``rows`` (r, ncols) as an fmpq_mat (an empty row list gives a 0 × ncols matrix)."""
     return fmpq_mat(len(rows), ncols, [_q(v) for r in rows for v in r])
 
 
-def rank(rows: list[list[Any]], ncols: int) -> int:
+def rank(rows: Matrix, ncols: int) -> int:
     """Exact rank of a (r, ncols) rational matrix."""
     if not rows or ncols == 0:
         return 0
     return int(to_fmpq_mat(rows, ncols).rank())
 
 
-def rref(rows: list[list[Any]], ncols: int) -> tuple[list[list[Fraction]], list[int]]:
+def rref(rows: Matrix, ncols: int) -> tuple[list[list[Fraction]], list[int]]:
     """Reduced row echelon form (its non-zero rows) and the pivot columns."""
     if not rows or ncols == 0:
         return [], []
@@ -44,7 +49,7 @@ def rref(rows: list[list[Any]], ncols: int) -> tuple[list[list[Fraction]], list[
     return out, pivots
 
 
-def nullspace(rows: list[list[Any]], ncols: int) -> list[list[Fraction]]:
+def nullspace(rows: Matrix, ncols: int) -> list[list[Fraction]]:
     """A basis of ``{z : M z = 0}`` (each basis vector has a 1 at one free column)."""
     R, pivots = rref(rows, ncols)
     free = [j for j in range(ncols) if j not in pivots]
@@ -68,7 +73,7 @@ class Solve(NamedTuple):
     rank_augmented: int
 
 
-def solve(rows: list[list[Any]], rhs: list[Any], ncols: int) -> Solve:
+def solve(rows: Matrix, rhs: Sequence[Exact], ncols: int) -> Solve:
     """Solve ``M z = rhs`` for M (r, ncols) exactly, by the rref of ``[M | rhs]``."""
     if len(rows) != len(rhs):
         raise InputError(f"rhs has {len(rhs)} entries; the system has {len(rows)} equations")
@@ -84,11 +89,11 @@ def solve(rows: list[list[Any]], rhs: list[Any], ncols: int) -> Solve:
     return Solve(True, tuple(z), r_m, r_aug)
 
 
-def transpose(rows: list[list[Any]], ncols: int) -> list[list[Any]]:
+def transpose(rows: Matrix, ncols: int) -> Matrix:
     return [[r[j] for r in rows] for j in range(ncols)]
 
 
-def min_norm_solution(M: list[list[Any]], rhs: list[Any], ncols: int) -> tuple | None:
+def min_norm_solution(M: Matrix, rhs: Sequence[Exact], ncols: int) -> tuple | None:
     """The minimum-norm solution of ``Mᵀ b = rhs`` for M (n, ncols) — ``pinv(M).T @ rhs``
     when it is solvable — as ``b = M c`` with ``(Mᵀ M) c = rhs``; None when unsolvable."""
     n = len(M)
@@ -101,7 +106,7 @@ def min_norm_solution(M: list[list[Any]], rhs: list[Any], ncols: int) -> tuple |
     return tuple(sum((M[x][j] * c[j] for j in range(ncols)), Fraction(0)) for x in range(n))
 
 
-def range_residual_sq(M: list[list[Any]], rhs: list[Any], ncols: int) -> Fraction:
+def range_residual_sq(M: Matrix, rhs: Sequence[Exact], ncols: int) -> Fraction:
     """``min_b ‖Mᵀb − rhs‖² / ‖rhs‖²`` exactly (0 for rhs = 0): the squared relative distance
     of rhs from range(Mᵀ), by projecting onto a basis of M's row space (from its rref)."""
     rhs = [Fraction(v) for v in rhs]
