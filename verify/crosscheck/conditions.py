@@ -19,6 +19,7 @@ from verify.crosscheck.rational import (
     ModelLike,
     RationalHMM,
     RationalMemoryHMM,
+    Weights,
     rational_model,
     to_fraction,
 )
@@ -61,14 +62,14 @@ def _mem(model: ModelLike) -> RationalMemoryHMM:
     return exact
 
 
-def _mu(mu: Any, size: int, what: str) -> tuple[Fraction, ...]:
+def _mu(mu: Weights, size: int, what: str) -> tuple[Fraction, ...]:
     vals = list(mu)
     if len(vals) != size:
         raise InputError(f"mu has {len(vals)} entries; it needs one per {what} ({size})")
     return tuple(to_fraction(v, f"mu[{i}]", exact_float=True) for i, v in enumerate(vals))
 
 
-def _cell(mem: RationalMemoryHMM, cell: Any) -> int:
+def _cell(mem: RationalMemoryHMM, cell: object) -> int:
     if (
         isinstance(cell, bool)
         or not isinstance(cell, (int, np.integer))
@@ -98,7 +99,7 @@ def c_head(model: ModelLike) -> ExactCondition:
     return ExactCondition("C-HEAD", r == k, {}, {"rank": r, "k": k, "n": hmm.n_tokens})
 
 
-def c_head_mu(model: ModelLike, mu: Any) -> ExactCondition:
+def c_head_mu(model: ModelLike, mu: Weights) -> ExactCondition:
     """C-HEAD(μ): ``Wᵀ b = μ`` is solvable. witness b: the minimum-norm solution
     ``pinv(W)ᵀ μ`` (then ``bᵀ G(x) = μᵀ p(x)`` exactly). quantities: rank of W and
     residual_sq = ``min_b ‖Wᵀb − μ‖² / ‖μ‖²`` exactly (0 iff it holds). A μ computed in
@@ -114,7 +115,7 @@ def c_head_mu(model: ModelLike, mu: Any) -> ExactCondition:
     return ExactCondition("C-HEAD(mu)", b is not None, {"b": b} if b is not None else {}, q)
 
 
-def head_witness(model: ModelLike, mu: Any) -> tuple[Fraction, ...] | None:
+def head_witness(model: ModelLike, mu: Weights) -> tuple[Fraction, ...] | None:
     """``b* = pinv(W)ᵀ μ`` exactly (the minimum-norm solution of ``Wᵀb = μ``); None when
     μ ∉ range(Wᵀ) (then pinv's b* does not reproduce μᵀp)."""
     return c_head_mu(model, mu).witness.get("b")
@@ -157,7 +158,7 @@ class ExactPromptWitness:
     leakage: Fraction | None
 
 
-def prompt_witness(model: ModelLike, mu: Any, prompt: Any, S: Any = None) -> ExactPromptWitness:
+def prompt_witness(model: ModelLike, mu: Weights, prompt: Any, S: Any = None) -> ExactPromptWitness:
     """Solve ``W[:, S]ᵀ b = μ_S / v_S`` exactly for prompt weights (L, k) (or one row (k,)).
     S defaults to ``{h : v_h > 0, π_h > 0}``; it must contain the effective supp(μ) and
     have ``v_S > 0``."""
@@ -182,7 +183,7 @@ def prompt_witness(model: ModelLike, mu: Any, prompt: Any, S: Any = None) -> Exa
     return ExactPromptWitness(v, S_t, b, leak)
 
 
-def c_prompt(model: ModelLike, mu: Any, U: Any = None) -> ExactCondition:
+def c_prompt(model: ModelLike, mu: Weights, U: Any = None) -> ExactCondition:
     """C-PROMPT(μ): some U with ``supp(μ) ⊆ S(U)`` (effective support: states with π > 0)
     and ``rank W[:, S(U)] = |S(U)|``. With ``U`` given, that U only; else every non-empty
     U ⊆ {h : π_h > 0} (ExactTooLarge above MAX_PROMPT_SEARCH_STATES such states).
@@ -258,7 +259,7 @@ def pooled_emissions(mem: ModelLike) -> tuple[list[list[list[Fraction]]], list[F
     return wbar, freq
 
 
-def c_mem_pool(mem: ModelLike, mu: Any, cell: int = 0) -> ExactCondition:
+def c_mem_pool(mem: ModelLike, mu: Weights, cell: int = 0) -> ExactCondition:
     """C-MEM-POOL: ``W̄⁽ʲ*⁾ᵀ b = μ / f_{j*}``, ``W̄⁽ʲ⁾ᵀ b = 0`` (j ≠ j*, f_j > 0) solvable;
     needs ``f_{j*} > 0``. witness b: the minimum-norm solution. quantities: f_cell,
     rank_cell (rank of W̄⁽ʲ*⁾), rank (of the stacked matrix)."""
@@ -278,7 +279,7 @@ def c_mem_pool(mem: ModelLike, mu: Any, cell: int = 0) -> ExactCondition:
     return ExactCondition("C-MEM-POOL", b is not None, {"b": b} if b is not None else {}, q)
 
 
-def memory_iid_witness(mem: ModelLike, mu: Any) -> tuple[Fraction, ...] | None:
+def memory_iid_witness(mem: ModelLike, mu: Weights) -> tuple[Fraction, ...] | None:
     """memory.iid_exact: ``b = pinv(W̄)ᵀ μ`` with ``W̄ = Σ_s state_start[s] W_s``; None when
     μ ∉ range(W̄ᵀ)."""
     mem = _mem(mem)
@@ -293,7 +294,7 @@ def memory_iid_witness(mem: ModelLike, mu: Any) -> tuple[Fraction, ...] | None:
     return min_norm_solution(wbar, list(m), mv)
 
 
-def c_mem_prompt(mem: ModelLike, mu: Any, cell: int = 0) -> ExactCondition:
+def c_mem_prompt(mem: ModelLike, mu: Weights, cell: int = 0) -> ExactCondition:
     """C-MEM-PROMPT: a state s0 with ``J(s0) = j*``, ``rank W_{s0} = m``, and a non-empty
     ``U = {st : π_S[st] > 0, successors(st) = {s0}}``. witness: s0 (the smallest valid),
     U, and ``b = pinv(W_{s0})ᵀ μ``. quantities: candidates (states s0 with some U)."""

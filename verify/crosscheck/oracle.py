@@ -32,6 +32,7 @@ from verify.crosscheck.rational import (
     RationalHMM,
     RationalMemoryHMM,
     RationalModel,
+    Weights,
     as_hmm,
     rational_model,
     to_fraction,
@@ -58,7 +59,7 @@ ROUTES = ("sum", "enumerate")
 # --------------------------------------------------------------------------- results
 
 
-def _div(a: Any, b: Any) -> float:
+def _div(a: int, b: int) -> float:
     return a / b  # Python int / int true division is correctly rounded
 
 
@@ -95,7 +96,7 @@ class RationalRows(NamedTuple):
         """One vector (d,) as Fractions (first axis index i)."""
         return [Fraction(int(v), int(self.den[i])) for v in self.num[i]]
 
-    def dot(self, w: Any) -> np.ndarray:
+    def dot(self, w: Weights) -> np.ndarray:
         """``value · w`` (...) as Fractions for a rational weight vector w (d,)."""
         wf = [to_fraction(v, f"w[{j}]", exact_float=True) for j, v in enumerate(w)]
         if len(wf) != self.num.shape[-1]:
@@ -104,7 +105,7 @@ class RationalRows(NamedTuple):
         wi = np.array([int(v * d) for v in wf], dtype=object)
         return _to_frac(self.num @ wi, self.den * d)
 
-    def signs(self, w: Any) -> np.ndarray:
+    def signs(self, w: Weights) -> np.ndarray:
         """``sign(value · w)`` (...) in {−1, 0, 1} as int64, decided exactly."""
         wf = [to_fraction(v, f"w[{j}]", exact_float=True) for j, v in enumerate(w)]
         if len(wf) != self.num.shape[-1]:
@@ -513,7 +514,7 @@ def prompt_likelihood(model: ModelLike, prompt: Any) -> tuple[Fraction, ...]:
     return tuple(Rw(w))
 
 
-def scores(model: ModelLike, xs: ArrayLike, mu: Any, cell: int | None = None) -> np.ndarray:
+def scores(model: ModelLike, xs: ArrayLike, mu: Weights, cell: int | None = None) -> np.ndarray:
     """``μᵀ p(x)`` (HMM) or ``μᵀ P[M_cell | x]`` (memory model), (B,) as Fractions."""
     exact = _model(model)
     if isinstance(exact, RationalMemoryHMM):
@@ -525,7 +526,7 @@ def scores(model: ModelLike, xs: ArrayLike, mu: Any, cell: int | None = None) ->
     return posterior_h0(exact, xs).dot(mu)
 
 
-def labels(model: ModelLike, xs: ArrayLike, mu: Any, cell: int | None = None) -> np.ndarray:
+def labels(model: ModelLike, xs: ArrayLike, mu: Weights, cell: int | None = None) -> np.ndarray:
     """``y(x) = sign(μᵀ p(x))`` (B,) int64 in {−1, 0, 1}, decided exactly (THEORY §3)."""
     exact = _model(model)
     if isinstance(exact, RationalMemoryHMM):

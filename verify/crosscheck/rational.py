@@ -10,6 +10,7 @@ returns an exact model unchanged.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -440,6 +441,8 @@ class RationalMemoryHMM:
 RationalModel = RationalHMM | RationalMemoryHMM
 #: What :func:`rational_model` accepts: a float model, an exact one or a model dict.
 ModelLike = HMM | MemoryHMM | RationalHMM | RationalMemoryHMM | dict
+#: Weights (μ, w) as given: ints, floats, Fractions or fraction strings, read exactly.
+Weights = Iterable[object]
 
 
 def _pointer(values: Any) -> tuple[int, ...]:
@@ -533,6 +536,7 @@ __all__ = [
     "RationalMemoryHMM",
     "ModelLike",
     "RationalModel",
+    "Weights",
     "as_hmm",
     "exact_stationary_laws",
     "fraction_string",
