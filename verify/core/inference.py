@@ -17,6 +17,7 @@ batch rows; :func:`log_likelihood` returns −inf for such rows so callers can d
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
@@ -89,10 +90,10 @@ class _Ops(NamedTuple):
 
     xp: Any
     is_torch: bool
-    emit: Any  # (table (n, d), idx (B,), v (B, d), scratch) -> table[idx] ⊙ v
-    mul: Any  # (a, b, out) -> a ⊙ b
-    matmul: Any  # (a (B, k), M (k, d), out) -> a @ M
-    scale_rows: Any  # (x (B, d), c (B,)) -> x ⊙ c[:, None]; in place on numpy
+    emit: Callable[..., Array]  # (table (n, d), idx (B,), v (B, d), scratch) -> table[idx] ⊙ v
+    mul: Callable[..., Array]  # (a, b, out) -> a ⊙ b
+    matmul: Callable[..., Array]  # (a (B, k), M (k, d), out) -> a @ M
+    scale_rows: Callable[..., Array]  # (x (B, d), c (B,)) -> x ⊙ c[:, None]; in place on numpy
 
 
 def _np_emit(table: np.ndarray, idx: np.ndarray, v: np.ndarray, scratch: np.ndarray):

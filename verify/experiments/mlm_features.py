@@ -4,10 +4,11 @@ head's input) and their total variation to the exact oracle (THEORY §2)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from verify.core.inference import mask_probe
 from verify.core.models import HMM, MemoryHMM
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @torch.no_grad()
-def mask_distribution(net: MaskedLM, xs: Any, batch_size: int = 512) -> np.ndarray:
+def mask_distribution(net: MaskedLM, xs: ArrayLike, batch_size: int = 512) -> np.ndarray:
     """Ĝ(x): the MLM's output distribution at a [MASK] prepended to ``xs`` (B, T) → (B, n)
     float64 — the trained counterpart of ``mask_probe``."""
     xs = np.asarray(xs)
@@ -36,7 +37,7 @@ def mean_tv(g_hat: np.ndarray, g: np.ndarray) -> float:
     return float(0.5 * np.abs(np.asarray(g_hat) - np.asarray(g)).sum(-1).mean())
 
 
-def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: Any) -> float:
+def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: ArrayLike) -> float:
     """Mean ``TV = ½‖Ĝ(x) − G(x)‖₁`` of the MLM's mask probe against the exact one (§2)."""
     hmm = model.as_hmm() if isinstance(model, MemoryHMM) else model
     return mean_tv(mask_distribution(net, xs), mask_probe(hmm, xs))
@@ -44,7 +45,7 @@ def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: Any) -> float:
 
 @torch.no_grad()
 def position_distributions(
-    net: MaskedLM, xs: Any, stride: int | None = None, batch_size: int = 256
+    net: MaskedLM, xs: ArrayLike, stride: int | None = None, batch_size: int = 256
 ) -> np.ndarray:
     """Per-position predictions Ĝ_i(x) (B, T, n) on the input alone (x_1 at position 0):
     in pass j of ``stride`` passes the positions i ≡ j (mod stride) are masked, so Ĝ_i

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext
 from typing import Any, TypeVar
 
 from verify.core.validation import InputError, as_int
@@ -83,7 +84,7 @@ class Engine:
             as_int(self.threads, "--threads", 1)
 
     @classmethod
-    def from_args(cls, args: Any) -> Engine:
+    def from_args(cls, args: object) -> Engine:
         """The engine of parsed CLI arguments (``--engine``, ``--workers``, ``--address``,
         ``--threads``; absent ones take the defaults)."""
         return cls(
@@ -176,7 +177,7 @@ def _worker_main(conn: Connection, initializer: Callable | None, initargs: tuple
 
 
 class _Worker:
-    def __init__(self, ctx: Any, initializer: Callable | None, initargs: tuple):
+    def __init__(self, ctx: SpawnContext, initializer: Callable | None, initargs: tuple):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(
             target=_worker_main, args=(child, initializer, initargs), daemon=True

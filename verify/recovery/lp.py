@@ -30,6 +30,7 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.validation import InputError, finite_array
 
@@ -145,7 +146,7 @@ class LPResult:
 # --------------------------------------------------------------------------- validation
 
 
-def _validate(features: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+def _validate(features: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     F = finite_array(features, "features", 2, "a matrix (N, d), one row per input")
     try:
         y = np.asarray(labels, dtype=np.float64)
@@ -327,7 +328,7 @@ def _solve_with_fallbacks(
 
 
 def max_margin_head(
-    features: Any, labels: Any, *, solvers: Sequence[str | Solver] | None = None
+    features: ArrayLike, labels: ArrayLike, *, solvers: Sequence[str | Solver] | None = None
 ) -> LPResult:
     """Decide whether a linear head recovers ``labels`` from ``features`` (THEORY §6).
 
