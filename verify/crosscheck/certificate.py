@@ -133,7 +133,7 @@ def _solve_lambda(Z: list[list[Fraction]], hint: list[Fraction]) -> tuple[list, 
     return None
 
 
-def _labels(labels: Any, N: int) -> list[int]:
+def _labels(labels: ArrayLike, N: int) -> list[int]:
     ys = [int(v) for v in np.asarray(labels).reshape(-1)]
     if len(ys) != N or any(v not in (1, -1) for v in ys):
         raise InputError(f"labels must be {N} values in {{1, -1}}")
@@ -143,12 +143,12 @@ def _labels(labels: Any, N: int) -> list[int]:
 def find_certificate(
     model: ModelLike,
     xs: ArrayLike,
-    labels: Any,
-    support: Any,
+    labels: ArrayLike,
+    support: ArrayLike,
     *,
     features: str = "mask_probe",
     prompt: Any = None,
-    lambda_hint: Any = None,
+    lambda_hint: ArrayLike | None = None,
     task: dict | None = None,
 ) -> dict | None:
     """An exact certificate (the JSON dict of this module's docstring) from an LP's
@@ -210,7 +210,7 @@ def _task_json(task: dict) -> dict:
     return out
 
 
-def _fractions(values: Any, what: str) -> list[Fraction]:
+def _fractions(values: object, what: str) -> list[Fraction]:
     if not isinstance(values, list):
         raise InputError(f"{what}: expected a list of fraction strings")
     out = []
@@ -221,7 +221,7 @@ def _fractions(values: Any, what: str) -> list[Fraction]:
     return out
 
 
-def check_certificate(cert: Any) -> tuple[bool, str]:
+def check_certificate(cert: object) -> tuple[bool, str]:
     """Re-derive the certificate's features from its ``model_exact`` and check, in exact
     arithmetic, ``λ ≥ 0``, ``Σλ = 1``, ``Σ λ_i y_i F(x_i) = 0``, labels ±1 (and, with a
     task, ``y_i = sign(μᵀ p(x_i))``). Returns (ok, message); never raises on bad input."""
@@ -233,7 +233,7 @@ def check_certificate(cert: Any) -> tuple[bool, str]:
         return False, f"malformed certificate: {exc}"
 
 
-def _check(cert: Any) -> tuple[bool, str]:
+def _check(cert: object) -> tuple[bool, str]:
     if not isinstance(cert, dict):
         return False, "certificate: expected a JSON object"
     if cert.get("exact") is not True:
