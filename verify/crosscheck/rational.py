@@ -104,12 +104,14 @@ def fraction_string(f: Fraction) -> str:
     return str(f)
 
 
-def _vector(values: Any, field: str, max_den: int) -> tuple[Fraction, ...]:
+def _vector(values: Iterable[object], field: str, max_den: int) -> tuple[Fraction, ...]:
     arr = list(values)
     return tuple(to_fraction(v, f"{field}[{i}]", max_den) for i, v in enumerate(arr))
 
 
-def _matrix(values: Any, field: str, max_den: int) -> tuple[tuple[Fraction, ...], ...]:
+def _matrix(
+    values: Iterable[Iterable[object]], field: str, max_den: int
+) -> tuple[tuple[Fraction, ...], ...]:
     rows = [list(r) for r in values]
     if not rows or len({len(r) for r in rows}) != 1 or not rows[0]:
         raise InputError(f"{field}: expected a non-empty rectangular matrix")
@@ -161,7 +163,7 @@ def stationary_law(A: tuple[tuple[Fraction, ...], ...]) -> tuple[Fraction, ...] 
 
 
 def _start_vector(
-    values: Any, A: tuple[tuple[Fraction, ...], ...], field: str, max_den: int
+    values: Iterable[object], A: tuple[tuple[Fraction, ...], ...], field: str, max_den: int
 ) -> tuple[tuple[Fraction, ...], bool]:
     """The start law exactly: entrywise when possible, else the exact stationary law of A
     that the float start approximates. Returns (law, replaced_by_stationary)."""
@@ -445,7 +447,7 @@ ModelLike = HMM | MemoryHMM | RationalHMM | RationalMemoryHMM | dict
 Weights = Iterable[object]
 
 
-def _pointer(values: Any) -> tuple[int, ...]:
+def _pointer(values: Iterable[object]) -> tuple[int, ...]:
     out = []
     for i, v in enumerate(list(values)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)):
@@ -466,7 +468,7 @@ def rational_model(
 def rational_model(model: dict, max_den: int = MAX_DEN) -> RationalModel: ...
 
 
-def rational_model(model: Any, max_den: int = MAX_DEN) -> RationalModel:
+def rational_model(model: object, max_den: int = MAX_DEN) -> RationalModel:
     """The exact form of ``model``: an HMM, a MemoryHMM, a model dict (the model JSON's
     field names, entries as floats, ints or fraction strings) or an exact model (returned
     as is).
