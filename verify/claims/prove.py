@@ -209,7 +209,7 @@ class Model:
             c["G"] = exact.mask_probe(self.exact, c["xs"]).fractions()
         return c["G"]
 
-    def instance(self, T: int, mu: Any) -> dict:
+    def instance(self, T: int, mu: tuple[int, ...]) -> dict:
         """The case-file instance (the registered claims' format): hmm, mu, xs = 𝒮."""
         return to_jsonable({"hmm": self.float, "mu": np.asarray(mu, float), "xs": self.at(T)["xs"]})
 
@@ -275,7 +275,9 @@ def _identity(Gfr: np.ndarray, b: Any, target: list[Fraction]) -> bool:
     return True
 
 
-def _float_identity(values: np.ndarray, target: list[Fraction], sig: np.ndarray, mu: Any) -> str:
+def _float_identity(
+    values: np.ndarray, target: list[Fraction], sig: np.ndarray, mu: tuple[int, ...]
+) -> str:
     t = np.array([float(v) for v in target])
     err = float(np.abs(values - t).max()) / max(1.0, float(np.abs(mu).max()))
     if err > IDENTITY_TOL:
@@ -300,7 +302,7 @@ def separable(Z: list[list[Fraction]]) -> tuple[bool, list[Fraction] | None, lis
     return True, None, []
 
 
-def _cert(m: Model, T: int, sig: np.ndarray, G: np.ndarray, mu: Any) -> dict | None:
+def _cert(m: Model, T: int, sig: np.ndarray, G: np.ndarray, mu: tuple[int, ...]) -> dict | None:
     """None when a linear head on features G (B, n) recovers the labels, else the exact
     certificate of :func:`verify.crosscheck.find_certificate` (``Σλ y G(x) = 0``, re-checked;
     ``replay`` and case validation check it again)."""
@@ -665,7 +667,7 @@ class MemModel:
         c = self.cell
         return (c.m, c.s, c.n, T, c.den, self.idx, mi)
 
-    def instance(self, T: int, mu: Any, xs: np.ndarray) -> dict:
+    def instance(self, T: int, mu: tuple[int, ...], xs: np.ndarray) -> dict:
         return to_jsonable({"mem": self.float, "mu": np.asarray(mu, float), "cell": 0, "xs": xs})
 
 
