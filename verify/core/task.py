@@ -114,6 +114,8 @@ def exact_scores(
     try:
         exact = ex.rational_model(model)
         if s0 is not None:
+            # memory.prompt's conditioned task always names its cell (decide's callers)
+            assert cell is not None, "s0 (a conditioned memory task) comes with its cell"
             return ex.memory_posterior(exact, np.asarray(xs), cell, s0).dot(rational_mu(mu))
         return ex.scores(exact, np.asarray(xs), rational_mu(mu), cell)
     except InputError:  # not rational, or ExactTooLarge
