@@ -79,6 +79,7 @@ UNIT_TESTS = {
         "tests/test_workflow.py",
     ],
     "verify/claims/memory.py": ["tests/test_asymptotic.py"],
+    "verify/claims/_ladder.py": ["tests/test_asymptotic.py"],
 }
 #: Claim statuses that count as the gate noticing a bug (with ``exit 1``).
 CATCHING = ("falsified", "not_found")
