@@ -80,6 +80,8 @@ UNIT_TESTS = {
     ],
     "verify/claims/memory.py": ["tests/test_asymptotic.py"],
     "verify/claims/_ladder.py": ["tests/test_asymptotic.py"],
+    "verify/claims/prove.py": ["tests/test_prove.py"],
+    "verify/claims/_prove_support.py": ["tests/test_prove.py"],
 }
 #: Claim statuses that count as the gate noticing a bug (with ``exit 1``).
 CATCHING = ("falsified", "not_found")
