@@ -58,6 +58,7 @@ UNIT_TESTS = {
     "verify/recovery/": ["tests/test_recovery.py", "tests/test_mlm.py"],
     "verify/core/generator.py": ["tests/test_reference.py"],
     "verify/experiments/mlm.py": ["tests/test_mlm.py"],
+    "verify/experiments/mlm_windows.py": ["tests/test_mlm.py"],
     "verify/recovery/training.py": ["tests/test_training.py"],
     "verify/experiments/reproduce/": ["tests/test_reproduce.py", "tests/test_authors.py"],
     "verify/experiments/authors.py": ["tests/test_authors.py"],
