@@ -68,7 +68,7 @@ UNIT_TESTS = {
     "strategies/": ["tests/test_strategies.py"],
     # issue 23: the pytest plugin, pinned cases, portable replay (mutants 45–49)
     "verify/harness/": ["tests/test_workflow.py"],
-    "verify/cli.py": ["tests/test_workflow.py"],
+    "verify/cli/": ["tests/test_workflow.py"],
     # issue 24: verdict strength, provenance, the spec page, the asymptotic rule (35–39)
     "verify/harness/runner.py": ["tests/test_runner.py", "tests/test_verdicts.py"],
     "verify/harness/records.py": ["tests/test_reports.py", "tests/test_verdicts.py"],
