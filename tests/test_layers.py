@@ -58,3 +58,28 @@ def test_a_planted_import_of_the_experiments_breaks_the_forbidden_contract(tmp_p
     assert "experiments: only the benchmarks and the CLI import verify.experiments BROKEN" in (
         " ".join(proc.stdout.split())
     ), proc.stdout
+
+
+#: Issue 21: a module over this many lines is split along its seams (re-exporting what
+#: moved), so each file reads as one idea.
+MAX_MODULE_LINES = 600
+
+
+def long_modules(root: Path = ROOT, limit: int = MAX_MODULE_LINES) -> dict[str, int]:
+    """``{path: lines}`` of every ``*.py`` under ``root``'s verify/ and strategies/ longer
+    than ``limit`` lines."""
+    out = {}
+    for top in ("verify", "strategies"):
+        for path in sorted((root / top).rglob("*.py")):
+            n = len(path.read_text(encoding="utf-8").splitlines())
+            if n > limit:
+                out[path.relative_to(root).as_posix()] = n
+    return out
+
+
+def test_no_module_over_600_lines():
+    found = long_modules()
+    assert not found, (
+        f"modules over {MAX_MODULE_LINES} lines (split them along their seams): "
+        + ", ".join(f"{p} ({n})" for p, n in found.items())
+    )
