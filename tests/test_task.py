@@ -14,7 +14,8 @@ import strategies
 from strategies import blocks
 from verify import crosscheck as ex
 from verify.core import task
-from verify.core.models import HMM
+from verify.core.inference import log_likelihood
+from verify.core.models import HMM, MemoryHMM
 from verify.recovery import analysis as check
 
 TEXTBOOK = {
@@ -133,3 +134,18 @@ def test_splits_drop_ties_and_use_the_reproduce_streams():
         np.testing.assert_array_equal(s.xs, xs[keep])
         assert set(np.unique(s.y)) <= {-1.0, 1.0}
     assert dropped > 0  # P(1, 1, 1) = 0.008: the train split holds some ties
+
+
+def test_sampled_input_set_follows_the_window_chain():
+    """A non-stationary start: the window [MASK] x_1 … x_T has H_0 ~ start, so x_1 comes
+    from start·A. Sampling the input alone (H_1 ~ start) here gives only sequences of
+    probability 0 in the window, and 𝒮 came out empty (the thorough profile's head.exact
+    crash); 𝒮 is sampled from the window's law instead, and every input is possible."""
+    hmm = HMM([1.0, 0.0], [[0.0, 1.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]])
+    xs = task.input_set(hmm, 20, seed=0)  # 2^20 > 50 000: the sampled branch
+    assert xs.shape == (1, 20) and xs[0, 0] == 1  # x = (1, 0, 1, 0, …), the only one
+    assert np.isfinite(log_likelihood(hmm, xs)).all()
+    mem = MemoryHMM([[0.5, 0.5]], [1.0, 0.0], [[0.0, 1.0], [1.0, 0.0]], [0, 0],
+                    [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])  # fmt: skip
+    ms = task.input_set(mem, 20, seed=0)
+    assert len(ms) == 1 and ms[0, 0] == 1

@@ -236,6 +236,19 @@ def exhaustive_inputs(n_tokens: int, T: int) -> np.ndarray:
     return np.indices((n_tokens,) * T).reshape(T, -1).T.astype(np.int64)
 
 
+def window_chain(model: HMM | MemoryHMM) -> HMM | MemoryHMM:
+    """The model whose ``sample`` draws ``X_{1:T}`` as the window ``[MASK] x_1 … x_T`` has
+    it (THEORY §1.2: ``H_0 ~ start`` at the masked slot, so ``H_1 ~ start·A``), which is
+    the law every posterior and ``log_likelihood`` here use. ``model.sample`` draws the
+    input alone (``H_1 ~ start``); the two agree when ``start`` is stationary, but with a
+    non-stationary start an input drawn the other way can have probability 0 in the
+    window (the thorough profile drew a head.exact instance whose sampled 𝒮 was empty)."""
+    if isinstance(model, MemoryHMM):
+        return MemoryHMM(model.memory_prior, model.state_start @ model.state_transition,
+                         model.state_transition, model.pointer, model.emission)  # fmt: skip
+    return HMM(model.start @ model.transition, model.transition, model.emission)
+
+
 def input_set(
     model: HMM | MemoryHMM,
     T: int,
@@ -247,14 +260,15 @@ def input_set(
     """The input set 𝒮 (B, T) of THEORY §3 with every zero-probability sequence dropped.
 
     Exhaustive ``[n]^T`` when ``n**T ≤ max_exhaustive``; else ``n_samples`` sequences drawn
-    from the model with ``np.random.default_rng(seed)``, duplicates removed (sorted).
+    from the window's law of ``X_{1:T}`` (:func:`window_chain`) with
+    ``np.random.default_rng(seed)``, duplicates removed (sorted).
     """
     T = as_int(T, "T", 0, note=" (input length)")
     n = model.n_tokens
     if n**T <= max_exhaustive:
         xs = exhaustive_inputs(n, T)
         return xs[np.isfinite(log_likelihood(model, xs))]
-    xs, _ = model.sample(n_samples, T, np.random.default_rng(seed))
+    xs, _ = window_chain(model).sample(n_samples, T, np.random.default_rng(seed))
     xs = np.unique(xs, axis=0)
     return xs[np.isfinite(log_likelihood(model, xs))]
 
@@ -335,6 +349,7 @@ __all__ = [
     "exact_scores",
     "float_error_bound",
     "input_set",
+    "window_chain",
     "labels",
     "margin",
     "rational_mu",
