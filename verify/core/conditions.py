@@ -182,7 +182,7 @@ def successor_sets(hmm: HMM) -> list[int]:
     pi = stationary_law(hmm.start, hmm.transition)
     masks = []
     for h in range(hmm.n_states):
-        row = np.flatnonzero(hmm.transition[h] > SUPPORT_TOL) if pi[h] > 0 else []
+        row = np.flatnonzero(hmm.transition[h] > SUPPORT_TOL) if pi[h] > 0 else ()
         masks.append(sum(1 << int(j) for j in row))
     return masks
 

@@ -13,10 +13,15 @@ The checks here know nothing of models; the layers above call them with the fiel
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import array_api_compat
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+_T = TypeVar("_T")
 
 #: Absolute tolerance on ``|sum(row) - 1|`` for every probability vector a model is built
 #: from. Loose enough for decimal literals typed by a person in JSON (1/3 → 0.3333333333),
@@ -70,7 +75,15 @@ def check_size(value: int, field: str, limit: int) -> None:
         raise InputError(f"{field} = {value} exceeds the supported maximum {limit}")
 
 
-def require(value: Any, kind: type | tuple[type, ...], field: str, fix: str = "") -> Any:
+@overload
+def require(value: object, kind: type[_T], field: str, fix: str = "") -> _T: ...
+
+
+@overload
+def require(value: object, kind: tuple[type, ...], field: str, fix: str = "") -> Any: ...
+
+
+def require(value: object, kind: type | tuple[type, ...], field: str, fix: str = "") -> object:
     """``value`` if it is an instance of ``kind``, else InputError naming the types wanted."""
     if isinstance(value, kind):
         return value
@@ -239,7 +252,7 @@ def token_array(xs: Any, n: int, field: str = "xs") -> Any:
     if array_api_compat.is_torch_array(xs):
         if xs.dtype.is_floating_point or xs.dtype.is_complex or str(xs.dtype) == "torch.bool":
             raise InputError(f"{field} must hold integer token ids, got dtype {xs.dtype}")
-        arr = xs
+        arr: np.ndarray | torch.Tensor = xs
     else:
         try:
             arr = np.asarray(xs)
