@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
+#: What ``np.random.default_rng`` takes: every seeded function here accepts one.
+SeedLike = int | np.random.SeedSequence | np.random.Generator | np.random.BitGenerator | None
+
 #: Absolute tolerance on ``|sum(row) - 1|`` for every probability vector a model is built
 #: from. Loose enough for decimal literals typed by a person in JSON (1/3 → 0.3333333333),
 #: tight enough that a forgotten normalisation is caught.
@@ -285,6 +288,7 @@ def token_array(xs: Any, n: int, field: str = "xs") -> Any:
 
 __all__ = [
     "SUM_TOL",
+    "SeedLike",
     "InputError",
     "as_cell",
     "as_int",
