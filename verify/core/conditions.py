@@ -180,10 +180,11 @@ def successor_sets(hmm: HMM) -> list[int]:
     A prompt state with stationary probability zero contributes nothing to ``v = R u``
     (``R[h, h'] ∝ π[h']``), so it can never be part of a useful U.
     """
+    row: np.ndarray | list[int]  # the successors of h (none for a state with π = 0)
     pi = stationary_law(hmm.start, hmm.transition)
     masks = []
     for h in range(hmm.n_states):
-        row = np.flatnonzero(hmm.transition[h] > SUPPORT_TOL) if pi[h] > 0 else ()
+        row = np.flatnonzero(hmm.transition[h] > SUPPORT_TOL) if pi[h] > 0 else []
         masks.append(sum(1 << int(j) for j in row))
     return masks
 
