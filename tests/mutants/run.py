@@ -56,6 +56,7 @@ UNIT_TESTS = {
     "verify/core/task.py": ["tests/test_task.py"],
     "verify/recovery/lp.py": ["tests/test_lp.py"],
     "verify/recovery/": ["tests/test_recovery.py", "tests/test_mlm.py"],
+    "verify/recovery/analysis.py": ["tests/test_analysis.py"],  # check + sweep (issue 21)
     "verify/core/generator.py": ["tests/test_reference.py"],
     "verify/experiments/mlm.py": ["tests/test_mlm.py"],
     "verify/experiments/mlm_windows.py": ["tests/test_mlm.py"],

@@ -13,9 +13,10 @@ The task's labels and margin (THEORY §3) are ``verify.core.task``'s.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.inference import prompt_likelihood
 from verify.core.models import HMM, MemoryHMM, stationary_law
@@ -77,11 +78,11 @@ class ConditionResult:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_hmm(hmm: Any) -> HMM:
+def _check_hmm(hmm: object) -> HMM:
     return require(hmm, HMM, "hmm", "for a MemoryHMM use c_mem_pool / c_mem_prompt or mem.as_hmm()")
 
 
-def _check_mem(mem: Any) -> MemoryHMM:
+def _check_mem(mem: object) -> MemoryHMM:
     return require(mem, MemoryHMM, "mem")
 
 
@@ -148,7 +149,7 @@ def c_head(hmm: HMM) -> ConditionResult:
     )
 
 
-def c_head_mu(hmm: HMM, mu: Any) -> ConditionResult:
+def c_head_mu(hmm: HMM, mu: ArrayLike) -> ConditionResult:
     """C-HEAD(μ) (head.rowspace): ``μ ∈ range(Wᵀ)``, i.e. ``Wᵀb = μ`` is solvable.
 
     quantities: residual (relative, vs RESIDUAL_TOL), sigma_min of W, b_norm_inf = ‖b‖_∞
@@ -179,6 +180,7 @@ def successor_sets(hmm: HMM) -> list[int]:
     A prompt state with stationary probability zero contributes nothing to ``v = R u``
     (``R[h, h'] ∝ π[h']``), so it can never be part of a useful U.
     """
+    row: np.ndarray | list[int]  # the successors of h (none for a state with π = 0)
     pi = stationary_law(hmm.start, hmm.transition)
     masks = []
     for h in range(hmm.n_states):
@@ -252,7 +254,7 @@ def _prompt_search_greedy(W: np.ndarray, succ: list[int], need: int) -> _PromptS
     return _PromptSearch(mask, sigma_min(W[:, list(_bits(mask, k))]), visited)
 
 
-def c_prompt(hmm: HMM, mu: Any, max_tokens: int = 1) -> ConditionResult:
+def c_prompt(hmm: HMM, mu: ArrayLike, max_tokens: int = 1) -> ConditionResult:
     """C-PROMPT(μ) (prompt.exact, Theorem 3.6): some prompt-state set U has
     ``supp(μ) ⊆ S(U)`` and ``W[:, S(U)]`` of full column rank (σ_min ≥ SIGMA_TOL), where
     ``S(U) = {h : A[h', h] > 0 for some h' ∈ U}`` over states h' with ``π[h'] > 0``;
@@ -324,7 +326,7 @@ class PromptHead(NamedTuple):
     S: tuple[int, ...]
 
 
-def prompt_head(hmm: HMM, mu: Any, u: Any, S: Any) -> PromptHead:
+def prompt_head(hmm: HMM, mu: ArrayLike, u: ArrayLike, S: ArrayLike) -> PromptHead:
     """Build the prompt witness for prompt weights u ((k,) one token or (L, k)) and target
     set S (iterable of states, must contain the effective supp(μ): states with π > 0)."""
     hmm = _check_hmm(hmm)
@@ -353,7 +355,9 @@ def prompt_head(hmm: HMM, mu: Any, u: Any, S: Any) -> PromptHead:
     return PromptHead(v, sol.b, leakage, sol.sigma_min, sol.residual, tuple(S_idx))
 
 
-def c_prompt_robust(hmm: HMM, mu: Any, u: Any, S: Any, xs: Any | None = None) -> ConditionResult:
+def c_prompt_robust(
+    hmm: HMM, mu: ArrayLike, u: ArrayLike, S: ArrayLike, xs: ArrayLike | None = None
+) -> ConditionResult:
     """C-PROMPT-ROBUST(μ) (prompt.robust, ε-support form): ``W[:, S]`` has full column rank
     (so the witness b exists); with an input set xs, also ``γ > ℓ`` (recovery certified).
 
@@ -421,7 +425,7 @@ class PooledSystem(NamedTuple):
     wbar_cell: np.ndarray
 
 
-def pooled_system(mem: MemoryHMM, mu: Any, cell: int = 0) -> PooledSystem:
+def pooled_system(mem: MemoryHMM, mu: ArrayLike, cell: int = 0) -> PooledSystem:
     """The stacked pooled system of :func:`c_mem_pool` / ``pooled_witness`` from
     :func:`pooled_emissions`; its σ_min ≥ SIGMA_TOL means it is solvable for every μ."""
     mem = _check_mem(mem)
@@ -435,7 +439,7 @@ def pooled_system(mem: MemoryHMM, mu: Any, cell: int = 0) -> PooledSystem:
     return PooledSystem(matrix, rhs, float(freq[j_star]), wbar[j_star])
 
 
-def c_mem_pool(mem: MemoryHMM, mu: Any, cell: int = 0) -> ConditionResult:
+def c_mem_pool(mem: MemoryHMM, mu: ArrayLike, cell: int = 0) -> ConditionResult:
     """C-MEM-POOL (memory.pool, after Thm 4.3): the system
     ``W̄⁽ʲ*⁾ᵀ b = μ / f_{j*}``, ``W̄⁽ʲ⁾ᵀ b = 0`` (j ≠ j*, f_j > 0) has a solution.
 
@@ -487,7 +491,7 @@ def c_mem_iid(mem: MemoryHMM) -> ConditionResult:
     )
 
 
-def c_mem_prompt(mem: MemoryHMM, mu: Any, cell: int = 0) -> ConditionResult:
+def c_mem_prompt(mem: MemoryHMM, mu: ArrayLike, cell: int = 0) -> ConditionResult:
     """C-MEM-PROMPT (memory.prompt, Theorem 4.6): a state s0 with ``J(s0) = j*`` and
     σ_min(W_{s0}) ≥ SIGMA_TOL, and a non-empty U ⊆ [s] of states with ``π_S > 0`` whose
     successors in the state chain are exactly {s0}.

@@ -17,9 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.models import HMM, MemoryHMM
-from verify.core.validation import InputError, as_int
+from verify.core.validation import InputError, SeedLike, as_int
 
 #: τ_trans and τ_emit of the authors' experiments (THEORY §8).
 PAPER_TAU = 0.01
@@ -72,7 +73,7 @@ def softmax_rows(rows: int, cols: int, tau: float, rng: np.random.Generator) -> 
 
 
 def reference_hmm(
-    seed: Any,
+    seed: SeedLike,
     n_states: int,
     n_tokens: int = PAPER_N_TOKENS,
     tau_trans: float = PAPER_TAU,
@@ -103,7 +104,7 @@ def sparse_task_weights(
     return weights.reshape(shape)
 
 
-def reference_task(seed: Any, n_states: int, n_nonzero: int = PAPER_N_NONZERO) -> np.ndarray:
+def reference_task(seed: SeedLike, n_states: int, n_nonzero: int = PAPER_N_NONZERO) -> np.ndarray:
     """The paper's task weights (2, k): ``min(n_nonzero, 2k)`` nonzero N(0, 1) entries.
 
     Label ``argmax(weights @ p(x))``; the equivalent μ is :func:`task_mu` of the result.
@@ -113,7 +114,7 @@ def reference_task(seed: Any, n_states: int, n_nonzero: int = PAPER_N_NONZERO) -
     return sparse_task_weights((2, k), nnz, np.random.default_rng(seed))
 
 
-def task_mu(weights: Any) -> np.ndarray:
+def task_mu(weights: ArrayLike) -> np.ndarray:
     """μ = ``weights[1] − weights[0]`` (d,) for a 2-class weight matrix (2, d)."""
     arr = np.asarray(weights, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] != 2:
@@ -122,7 +123,7 @@ def task_mu(weights: Any) -> np.ndarray:
 
 
 def reference_memory_hmm(
-    seed: Any,
+    seed: SeedLike,
     n_values: int,
     n_ordinary: int = PAPER_N_ORDINARY,
     n_tokens: int = PAPER_N_TOKENS,
@@ -148,7 +149,9 @@ def reference_memory_hmm(
     )
 
 
-def reference_memory_task(seed: Any, n_values: int, n_nonzero: int = PAPER_N_NONZERO) -> np.ndarray:
+def reference_memory_task(
+    seed: SeedLike, n_values: int, n_nonzero: int = PAPER_N_NONZERO
+) -> np.ndarray:
     """Task weights over memory values (2, m) with ``min(n_nonzero, 2m)`` N(0, 1) nonzeros;
     label ``argmax(weights @ P[M | x])``; μ = :func:`task_mu` of the result (task cell 0)."""
     m = as_int(n_values, "n_values", 1)

@@ -66,16 +66,15 @@ def _xp(a: Array):
 
 def _tokens(xs: ArrayLike, n: int, like: Array, name: str = "xs") -> Array:
     """Validate ``xs`` (B, T) integer tokens in [0, n); return it on ``like``'s backend."""
-    arr = token_array(xs, n, name)
-    on_torch = array_api_compat.is_torch_array(arr)
+    arr = token_array(xs, n, name)  # a numpy array, or a torch tensor as given
     if array_api_compat.is_torch_array(like):
         import torch
 
-        src = arr if on_torch else torch.from_numpy(np.ascontiguousarray(arr))
+        src = torch.from_numpy(np.ascontiguousarray(arr)) if isinstance(arr, np.ndarray) else arr
         return src.to(device=like.device, dtype=torch.long)
-    if on_torch:
-        return arr.detach().cpu().numpy().astype(np.int64)
-    return arr.astype(np.int64, copy=False)
+    if isinstance(arr, np.ndarray):
+        return arr.astype(np.int64, copy=False)
+    return arr.detach().cpu().numpy().astype(np.int64)
 
 
 class _Ops(NamedTuple):

@@ -45,13 +45,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.inference import log_likelihood, memory_posterior, posterior_h0
 from verify.core.models import HMM, MemoryHMM
-from verify.core.validation import InputError, as_cell, as_int, require, weight_vector
+from verify.core.validation import (
+    InputError,
+    SeedLike,
+    as_cell,
+    as_int,
+    require,
+    weight_vector,
+)
 
 #: Exhaustive input sets up to this many sequences (THEORY §3).
 MAX_EXHAUSTIVE = 50_000
@@ -66,7 +74,7 @@ TIE_ULPS = 64
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def float_error_bound(mu: Any, T: int, n_states: int) -> float:
+def float_error_bound(mu: ArrayLike, T: int, n_states: int) -> float:
     """``tol = TIE_ULPS · (T + K + 2) · eps · ‖μ‖∞``: a bound on ``|s_float(x) − s(x)|``
     for inputs of length T on a chain of K (product) hidden states."""
     scale = float(np.abs(np.asarray(mu, dtype=np.float64)).max()) if np.size(mu) else 0.0
@@ -79,7 +87,9 @@ def _states(model: HMM | MemoryHMM) -> int:
     return model.n_states
 
 
-def scores(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
+def scores(
+    model: HMM | MemoryHMM, xs: ArrayLike, mu: ArrayLike, cell: int | None = None
+) -> np.ndarray:
     """``μᵀ p(x)`` (B,) (HMM) or ``μᵀ P[M_cell | x]`` (B,) (MemoryHMM), float route."""
     if isinstance(model, MemoryHMM):
         if cell is None:
@@ -93,7 +103,7 @@ def scores(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) ->
     return posterior_h0(hmm, xs) @ mu
 
 
-def rational_mu(mu: Any) -> list[Fraction]:
+def rational_mu(mu: ArrayLike) -> list[Fraction]:
     """μ as Fractions by the module's rule (short rational when a float is one)."""
     from verify.crosscheck.rational import weight_fraction  # exact route: above core (layering)
 
@@ -103,7 +113,11 @@ def rational_mu(mu: Any) -> list[Fraction]:
 
 
 def exact_scores(
-    model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None, s0: int | None = None
+    model: HMM | MemoryHMM,
+    xs: ArrayLike,
+    mu: ArrayLike,
+    cell: int | None = None,
+    s0: int | None = None,
 ) -> np.ndarray | None:
     """The exact scores (B,) as Fractions, or None when the instance is not rational or is
     beyond the exact route's limits (``verify.crosscheck.ExactTooLarge``). ``s0``: a memory
@@ -167,7 +181,7 @@ class Task:
 
 
 def classify(
-    float_scores: Any, tol: float, exact: Callable[[np.ndarray], np.ndarray | None] | None
+    float_scores: ArrayLike, tol: float, exact: Callable[[np.ndarray], np.ndarray | None] | None
 ) -> Task:
     """The rule on given float scores (B,): near-ties (``|s| ≤ tol``) go to ``exact(idx)``
     (Fractions for those indices, or None when undecidable). Used by :func:`decide` and by
@@ -192,11 +206,11 @@ def classify(
 
 def decide(
     model: HMM | MemoryHMM,
-    xs: Any,
-    mu: Any,
+    xs: ArrayLike,
+    mu: ArrayLike,
     cell: int | None = None,
     *,
-    score: Any = None,
+    score: ArrayLike | None = None,
     s0: int | None = None,
 ) -> Task:
     """The task ``(model, μ, cell)`` on xs (B, T) (the argument order of every inference
@@ -216,12 +230,14 @@ def decide(
     return classify(s, tol, exact)
 
 
-def labels(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> np.ndarray:
+def labels(
+    model: HMM | MemoryHMM, xs: ArrayLike, mu: ArrayLike, cell: int | None = None
+) -> np.ndarray:
     """``y(x) = sign(μᵀ p(x))`` (B,) in {−1, 0, 1} (float64), ties decided exactly."""
     return decide(model, xs, mu, cell).labels
 
 
-def margin(model: HMM | MemoryHMM, xs: Any, mu: Any, cell: int | None = None) -> float:
+def margin(model: HMM | MemoryHMM, xs: ArrayLike, mu: ArrayLike, cell: int | None = None) -> float:
     """``γ = min_{x∈𝒮} |μᵀ p(x)|`` over xs (B, T) (0 at an exact tie); ∞ for B = 0."""
     return decide(model, xs, mu, cell).gamma
 
@@ -252,7 +268,7 @@ def window_chain(model: HMM | MemoryHMM) -> HMM | MemoryHMM:
 def input_set(
     model: HMM | MemoryHMM,
     T: int,
-    seed: Any = 0,
+    seed: SeedLike = 0,
     *,
     max_exhaustive: int = MAX_EXHAUSTIVE,
     n_samples: int = 512,
@@ -303,7 +319,7 @@ SPLIT_STREAM = 1000
 
 def splits(
     model: HMM | MemoryHMM,
-    mu: Any,
+    mu: ArrayLike,
     sizes: tuple[int, int, int],
     length: int,
     seed: int,
@@ -329,7 +345,7 @@ def splits(
     return Splits(*out)
 
 
-def signs(values: Any) -> np.ndarray:
+def signs(values: ArrayLike) -> np.ndarray:
     """±1 predictions of a real-valued head's outputs (B,): ``sign`` with 0 → −1 is *not*
     used — an output of exactly 0 is no prediction, so it counts as wrong against either
     label (0.0 here, never equal to a ±1 label)."""

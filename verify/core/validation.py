@@ -13,10 +13,19 @@ The checks here know nothing of models; the layers above call them with the fiel
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import array_api_compat
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import torch
+
+_T = TypeVar("_T")
+
+#: What ``np.random.default_rng`` takes: every seeded function here accepts one.
+SeedLike = int | np.random.SeedSequence | np.random.Generator | np.random.BitGenerator | None
 
 #: Absolute tolerance on ``|sum(row) - 1|`` for every probability vector a model is built
 #: from. Loose enough for decimal literals typed by a person in JSON (1/3 → 0.3333333333),
@@ -44,7 +53,7 @@ def _int_range(lo: int | None, hi: int | None) -> str:
 
 
 def as_int(
-    value: Any, field: str, lo: int | None = None, hi: int | None = None, note: str = ""
+    value: object, field: str, lo: int | None = None, hi: int | None = None, note: str = ""
 ) -> int:
     """``value`` as an ``int`` in ``lo..hi`` (inclusive; None: unbounded).
 
@@ -59,7 +68,7 @@ def as_int(
     return int(value)
 
 
-def as_cell(cell: Any, n_cells: int) -> int:
+def as_cell(cell: object, n_cells: int) -> int:
     """A memory cell index j in ``0..N-1`` (the task cell j*)."""
     return as_int(cell, "cell", 0, n_cells - 1, f" (memory_prior has N={n_cells} rows)")
 
@@ -70,7 +79,15 @@ def check_size(value: int, field: str, limit: int) -> None:
         raise InputError(f"{field} = {value} exceeds the supported maximum {limit}")
 
 
-def require(value: Any, kind: type | tuple[type, ...], field: str, fix: str = "") -> Any:
+@overload
+def require(value: object, kind: type[_T], field: str, fix: str = "") -> _T: ...
+
+
+@overload
+def require(value: object, kind: tuple[type, ...], field: str, fix: str = "") -> Any: ...
+
+
+def require(value: object, kind: type | tuple[type, ...], field: str, fix: str = "") -> object:
     """``value`` if it is an instance of ``kind``, else InputError naming the types wanted."""
     if isinstance(value, kind):
         return value
@@ -86,7 +103,7 @@ def require(value: Any, kind: type | tuple[type, ...], field: str, fix: str = ""
 _WANT = {1: "a vector (k,)", 2: "a matrix (rows, cols)"}
 
 
-def _read(value: Any, field: str) -> np.ndarray:
+def _read(value: ArrayLike, field: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -107,7 +124,7 @@ def check_finite(arr: np.ndarray, field: str) -> None:
         )
 
 
-def finite_array(value: Any, field: str, ndim: int, want: str | None = None) -> np.ndarray:
+def finite_array(value: ArrayLike, field: str, ndim: int, want: str | None = None) -> np.ndarray:
     """``value`` as a non-empty finite float64 array of ``ndim`` dimensions (a new array
     when ``value`` is not already float64); ``want`` names the shape, e.g. "a matrix (N, d)"."""
     arr = _read(value, field)
@@ -130,7 +147,7 @@ def check_nonnegative(arr: np.ndarray, field: str) -> None:
         )
 
 
-def probability_array(value: Any, field: str, ndim: int) -> np.ndarray:
+def probability_array(value: ArrayLike, field: str, ndim: int) -> np.ndarray:
     """``value`` as a finite, non-negative float64 array of ``ndim`` dimensions, read-only
     (rows are checked to sum to one by :func:`check_rows_sum_to_one`, after the shapes)."""
     arr = finite_array(value, field, ndim)
@@ -156,7 +173,7 @@ def check_rows_sum_to_one(arr: np.ndarray, field: str) -> None:
         )
 
 
-def weight_vector(value: Any, field: str, size: int, what: str) -> np.ndarray:
+def weight_vector(value: ArrayLike, field: str, size: int, what: str) -> np.ndarray:
     """``value`` as a finite float64 vector (size,), one weight per ``what`` (e.g. the task
     weights μ, one per "hidden state (k)"); read-only."""
     try:
@@ -179,7 +196,7 @@ def weight_vector(value: Any, field: str, size: int, what: str) -> np.ndarray:
 
 
 def index_array(
-    value: Any,
+    value: ArrayLike,
     field: str,
     size: int,
     hi: int,
@@ -215,7 +232,7 @@ def _whole(raw: np.ndarray, field: str, want: str) -> np.ndarray:
     return raw.astype(np.int64)
 
 
-def index_set(value: Any, field: str, size: int, what: str) -> tuple[int, ...]:
+def index_set(value: ArrayLike, field: str, size: int, what: str) -> tuple[int, ...]:
     """A non-empty set of indices in ``0..size-1`` (any iterable or array of ints), sorted.
 
     ``what`` names the indices ("hidden states", "ordinary states") in the message.
@@ -231,7 +248,9 @@ def index_set(value: Any, field: str, size: int, what: str) -> tuple[int, ...]:
     return out
 
 
-def token_array(xs: Any, n: int, field: str = "xs") -> Any:
+def token_array(
+    xs: ArrayLike | torch.Tensor, n: int, field: str = "xs"
+) -> np.ndarray | torch.Tensor:
     """Token ids ``xs`` (B, T) in ``0..n-1``: an int numpy array, or a torch tensor as given.
 
     An empty float array (``np.zeros((B, 0))``) is a valid empty batch.
@@ -239,7 +258,7 @@ def token_array(xs: Any, n: int, field: str = "xs") -> Any:
     if array_api_compat.is_torch_array(xs):
         if xs.dtype.is_floating_point or xs.dtype.is_complex or str(xs.dtype) == "torch.bool":
             raise InputError(f"{field} must hold integer token ids, got dtype {xs.dtype}")
-        arr = xs
+        arr: np.ndarray | torch.Tensor = xs
     else:
         try:
             arr = np.asarray(xs)
@@ -272,6 +291,7 @@ def token_array(xs: Any, n: int, field: str = "xs") -> Any:
 
 __all__ = [
     "SUM_TOL",
+    "SeedLike",
     "InputError",
     "as_cell",
     "as_int",

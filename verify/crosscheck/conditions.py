@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import SupportsInt
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.validation import InputError
 from verify.crosscheck.linalg import min_norm_solution, range_residual_sq, rank
@@ -128,7 +129,7 @@ def _alive(hmm: RationalHMM) -> list[bool]:
     return [p > 0 for p in hmm.stationary()]
 
 
-def prompt_support(model: ModelLike, U: Any) -> tuple[int, ...]:
+def prompt_support(model: ModelLike, U: Iterable[SupportsInt]) -> tuple[int, ...]:
     """``S(U) = {h : π[h'] A[h', h] > 0 for some h' ∈ U}`` (= supp(R 1_U) on visited states)."""
     hmm = _hmm(model)
     pi = hmm.stationary()
@@ -139,7 +140,7 @@ def prompt_support(model: ModelLike, U: Any) -> tuple[int, ...]:
     )  # fmt: skip
 
 
-def _states(U: Any, k: int, what: str) -> tuple[int, ...]:
+def _states(U: Iterable[SupportsInt], k: int, what: str) -> tuple[int, ...]:
     out = tuple(sorted({int(h) for h in U}))
     if not out or out[0] < 0 or out[-1] >= k:
         raise InputError(f"{what} must be a non-empty set of hidden states in 0..{k - 1}")
@@ -158,7 +159,9 @@ class ExactPromptWitness:
     leakage: Fraction | None
 
 
-def prompt_witness(model: ModelLike, mu: Weights, prompt: Any, S: Any = None) -> ExactPromptWitness:
+def prompt_witness(
+    model: ModelLike, mu: Weights, prompt: ArrayLike, S: Iterable[SupportsInt] | None = None
+) -> ExactPromptWitness:
     """Solve ``W[:, S]ᵀ b = μ_S / v_S`` exactly for prompt weights (L, k) (or one row (k,)).
     S defaults to ``{h : v_h > 0, π_h > 0}``; it must contain the effective supp(μ) and
     have ``v_S > 0``."""
@@ -183,7 +186,9 @@ def prompt_witness(model: ModelLike, mu: Weights, prompt: Any, S: Any = None) ->
     return ExactPromptWitness(v, S_t, b, leak)
 
 
-def c_prompt(model: ModelLike, mu: Weights, U: Any = None) -> ExactCondition:
+def c_prompt(
+    model: ModelLike, mu: Weights, U: Iterable[SupportsInt] | None = None
+) -> ExactCondition:
     """C-PROMPT(μ): some U with ``supp(μ) ⊆ S(U)`` (effective support: states with π > 0)
     and ``rank W[:, S(U)] = |S(U)|``. With ``U`` given, that U only; else every non-empty
     U ⊆ {h : π_h > 0} (ExactTooLarge above MAX_PROMPT_SEARCH_STATES such states).

@@ -16,7 +16,7 @@ exact model (converted to floats).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -132,7 +132,7 @@ def mask_probe(model: HMM | MemoryHMM | RationalModel, xs: ArrayLike) -> np.ndar
 
 
 def prompted_mask_probe(
-    model: HMM | MemoryHMM | RationalModel, xs: ArrayLike, prompt: Any
+    model: HMM | MemoryHMM | RationalModel, xs: ArrayLike, prompt: ArrayLike
 ) -> np.ndarray:
     """``G(u, x)`` (B, n) for prompt weights (L, k): the chain starts at z_1 with law start,
     ``log P(H_0, z) = logsumexp_h (log a_{-1}(h) + log u_L(h) + log A[h, ·])`` and so on."""

@@ -30,7 +30,6 @@ pipeline smaller.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -48,7 +47,7 @@ from verify.core.generator import (
 )
 from verify.core.inference import smoothed_posteriors
 from verify.core.models import HMM, MemoryHMM
-from verify.core.validation import InputError, as_int
+from verify.core.validation import InputError, SeedLike, as_int
 from verify.experiments.mlm import MLMConfig
 from verify.recovery.training import TrainConfig
 
@@ -86,7 +85,7 @@ DEVIATIONS = (
 )
 
 
-def near_uniform_start(seed: Any, k: int) -> np.ndarray:
+def near_uniform_start(seed: SeedLike, k: int) -> np.ndarray:
     """``softmax((U − ½)/10)`` (k,), U ~ Unif[0,1]^k from ``default_rng([seed, START_STREAM])``."""
     k = as_int(k, "k", 1)
     rng = np.random.default_rng([as_int(seed, "seed", 0), START_STREAM])
@@ -100,7 +99,7 @@ def authors_hmm(seed: int, k: int, n_tokens: int = PAPER_N_TOKENS) -> HMM:
     return HMM(near_uniform_start(seed, k), ref.transition, ref.emission)
 
 
-def authors_weights(seed: Any, n_cols: int, n_draws: int = N_DRAWS) -> np.ndarray:
+def authors_weights(seed: SeedLike, n_cols: int, n_draws: int = N_DRAWS) -> np.ndarray:
     """Task weights (2, n_cols): N(0, 1) values written at ``n_draws`` positions of the
     flattened matrix drawn uniformly *with replacement* (a repeat keeps the later value,
     so ≤ min(n_draws, 2·n_cols) nonzeros)."""
@@ -113,7 +112,10 @@ def authors_weights(seed: Any, n_cols: int, n_draws: int = N_DRAWS) -> np.ndarra
 
 
 def authors_memory_hmm(
-    seed: Any, n_values: int, n_ordinary: int = PAPER_N_ORDINARY, n_tokens: int = PAPER_N_TOKENS
+    seed: SeedLike,
+    n_values: int,
+    n_ordinary: int = PAPER_N_ORDINARY,
+    n_tokens: int = PAPER_N_TOKENS,
 ) -> MemoryHMM:
     """:func:`~verify.core.generator.reference_memory_hmm` with the s×s block a mixture of
     ``4·n_values`` permutations (the authors' memory generator)."""
@@ -139,7 +141,7 @@ def authors_scores(hmm: HMM, xs: ArrayLike) -> np.ndarray:
     return p1 @ hmm.transition.T
 
 
-def authors_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
+def authors_labels(hmm: HMM, weights: np.ndarray, xs: ArrayLike) -> np.ndarray:
     """Labels ``argmax(weights · A·P[H_1 | x])`` (B,) in {−1, 0, +1}: the sign of
     ``μᵀ A·P[H_1 | x]`` with ``μ = w₁ − w₀`` under the task module's rule
     (:func:`verify.core.task.classify`: a near-tie is 0, never class 0 by argmax order; no
@@ -150,7 +152,7 @@ def authors_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
     return task.classify(authors_scores(hmm, xs) @ mu, tol, None).labels
 
 
-def theory_labels(hmm: HMM, weights: np.ndarray, xs: Any) -> np.ndarray:
+def theory_labels(hmm: HMM, weights: np.ndarray, xs: ArrayLike) -> np.ndarray:
     """THEORY's labels ``sign(μᵀ P[H_0 | x])`` (B,), μ = w₁ − w₀, under the uniform start
     (the stationary law of the doubly stochastic transition), whatever ``hmm.start`` is
     (:func:`verify.core.task.labels`)."""

@@ -42,12 +42,14 @@ invalid.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 from jsonschema import validators
+from jsonschema.protocols import Validator
 
 from verify.claims.registry import CLAIM_STATUSES, Claim, ClaimStatus
 from verify.core.validation import InputError
@@ -178,7 +180,7 @@ def case_document(
     c: Claim,
     claims_from: str | None,
     role: str,
-    instance: Any,
+    instance: object,
     outcome: dict,
     *,
     claims_file: str | None = None,
@@ -308,10 +310,14 @@ RESULTS_JSON_SCHEMA: dict = {
 }
 
 
-def _ordered(validator: Any, flag: bool, instance: Any, schema: dict):
+def _ordered(
+    validator: Validator, flag: bool, instance: object, schema: dict
+) -> Iterator[jsonschema.ValidationError]:
     """``x-ordered``: a list of numbers is non-decreasing."""
-    nums = isinstance(instance, list) and all(validator.is_type(v, "number") for v in instance)
-    if flag and nums and any(a > b for a, b in zip(instance, instance[1:], strict=False)):
+    if not (flag and isinstance(instance, list)):
+        return
+    nums = all(validator.is_type(v, "number") for v in instance)
+    if nums and any(a > b for a, b in zip(instance, instance[1:], strict=False)):
         yield jsonschema.ValidationError(f"{instance!r} is not ordered")
 
 
@@ -348,11 +354,15 @@ def _error_message(err: jsonschema.ValidationError, where: str) -> str:
     return f"{path}: {err.message}"
 
 
-def _check(schema: dict, data: Any, where: str) -> None:
-    """InputError naming the first field (in schema order) that violates ``schema``."""
+def _check(schema: dict, data: object, where: str) -> dict:
+    """``data``, or InputError naming the first field (in schema order) that violates
+    ``schema`` (a JSON object's schema)."""
     err = next(_Validator(schema).iter_errors(data), None)
     if err is not None:
         raise InputError(_error_message(err, where))
+    if not isinstance(data, dict):  # the schemas here are all of type "object"
+        raise InputError(f"{where}: expected object, got {type(data).__name__}")
+    return data
 
 
 # --------------------------------------------------------------------------- validation
@@ -445,24 +455,24 @@ def _recheck_certificate(case: dict, where: str) -> None:
         raise InputError(f"{where}.{case_certificate(case)[1]}: {message}")
 
 
-def validate_case(data: Any, where: str = "case", *, check_certificate: bool = True) -> dict:
+def validate_case(data: object, where: str = "case", *, check_certificate: bool = True) -> dict:
     """Validate a case document against :data:`CASE_JSON_SCHEMA`; InputError names the
     offending field. An exact certificate is re-checked (unless ``check_certificate`` is
     False: replay checks it itself and reports the verdict)."""
-    _check(CASE_JSON_SCHEMA, data, where)
+    doc = _check(CASE_JSON_SCHEMA, data, where)
     if check_certificate:
-        _recheck_certificate(data, where)
-    return data
+        _recheck_certificate(doc, where)
+    return doc
 
 
-def validate_results(data: Any, where: str = "results") -> dict:
+def validate_results(data: object, where: str = "results") -> dict:
     """Validate a results document against :data:`RESULTS_JSON_SCHEMA` and re-check the
     exact certificate of every case it holds."""
-    _check(RESULTS_JSON_SCHEMA, data, where)
-    for i, c in enumerate(data["claims"]):
+    doc = _check(RESULTS_JSON_SCHEMA, data, where)
+    for i, c in enumerate(doc["claims"]):
         if c.get("case") is not None:
             _recheck_certificate(c["case"], f"{where}.claims[{i}].case")
-    return data
+    return doc
 
 
 __all__ = [

@@ -13,16 +13,14 @@ from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from verify.core import conditions as C
 from verify.core import task
 from verify.core.conditions import ConditionResult
-from verify.core.inference import (
-    mask_probe,
-    prompted_mask_probe,
-)
+from verify.core.inference import mask_probe, posterior_h0, prompted_mask_probe
 from verify.core.models import HMM, MemoryHMM, loads_json, model_from_dict
-from verify.core.validation import InputError, as_int
+from verify.core.validation import InputError, as_int, require
 from verify.recovery import LPResult, max_margin_head
 from verify.recovery import witnesses as Wt
 
@@ -80,6 +78,63 @@ def read_check_input(
                 f"(the model has {want}), got {mu!r}"
             )
     return CheckInput(model, mu_arr, T, int(cell))
+
+
+# --------------------------------------------------------------------------- the analysis
+
+
+@dataclass(frozen=True)
+class PromptAnalysis:
+    """The C-PROMPT(μ) witness (prompt.exact, after Thm 3.6) on 𝒮: ``u = 1_U`` and its head
+    b, ``wrong``: how many labels ``sign(bᵀG(u, x))`` misses, and the §6 LP on ``G(u, x)``
+    (B, n)."""
+
+    witness: Wt.PromptWitness
+    wrong: int
+    lp: LPResult
+
+
+@dataclass(frozen=True)
+class HMMAnalysis:
+    """One HMM task (hmm, μ) on 𝒮 (xs (B, T)): C-HEAD, C-HEAD(μ), C-PROMPT(μ) (THEORY §5),
+    the task (labels, γ, the ill-posed rule), and, when it is not ill-posed, the §6 LP on
+    ``G(x)`` and the prompt witness when C-PROMPT(μ) holds. ``posterior``: p(x) (B, k).
+    The one implementation behind ``check`` and every sweep row."""
+
+    c_head: ConditionResult
+    c_head_mu: ConditionResult
+    c_prompt: ConditionResult
+    task: task.Task
+    posterior: NDArray[np.float64]
+    head_lp: LPResult | None = None  # None when ill-posed
+    prompt: PromptAnalysis | None = None  # None when ill-posed or C-PROMPT(μ) fails
+
+    @property
+    def conditions(self) -> list[ConditionResult]:
+        return [self.c_head, self.c_head_mu, self.c_prompt]
+
+
+def analyse_hmm(hmm: HMM, mu: NDArray[np.float64], xs: NDArray[np.int64]) -> HMMAnalysis:
+    """Conditions and recovery of the task (hmm, μ (k,)) on xs (B, T); see
+    :class:`HMMAnalysis`. Labels by ``verify.core.task.decide`` (near-ties decided exactly)."""
+    post = np.asarray(posterior_h0(hmm, xs))
+    t = task.decide(hmm, xs, mu, score=post @ mu)  # the one task rule (ill-posed: γ ≤ tol)
+    ch, chm, cp = C.c_head(hmm), C.c_head_mu(hmm, mu), C.c_prompt(hmm, mu)
+    if t.ill_posed:
+        return HMMAnalysis(ch, chm, cp, t, post)
+    y = t.labels
+    head = max_margin_head(np.asarray(mask_probe(hmm, xs)), y)
+    prompt = None
+    if cp.holds:
+        # C-PROMPT covers only the states with π > 0 (p_h(x) = 0 for every x elsewhere, so
+        # μ_h is irrelevant there); the witness is built for μ restricted to the states
+        # that some input of 𝒮 can have at the mask.
+        alive = post.max(axis=0) > 0
+        w = Wt.prompt_witness(hmm, np.where(alive, mu, 0.0), cp.witness["U"])
+        Gu = np.asarray(prompted_mask_probe(hmm, xs, w.prompt))
+        wrong = int((np.sign(Gu @ w.b) != y).sum())
+        prompt = PromptAnalysis(w, wrong, max_margin_head(Gu, y))
+    return HMMAnalysis(ch, chm, cp, t, post, head, prompt)
 
 
 # --------------------------------------------------------------------------- the report
@@ -143,20 +198,16 @@ class CheckReport:
         return 3 if any(r.status == "inconclusive" for r in lps) else 0
 
 
-def _labels(
-    model: HMM | MemoryHMM, mu: np.ndarray, xs: np.ndarray, how: str, cell: int | None
-) -> tuple[Labels, np.ndarray]:
-    """The labels (B,) by ``verify.core.task.decide`` (near-ties decided exactly) and their
-    summary; recovery is decided when the task is not ill-posed (and, for a memory model,
-    both labels occur)."""
-    t = task.decide(model, xs, mu, cell)
+def _labels(t: task.Task, xs: NDArray[np.int64], how: str, cell: int | None) -> Labels:
+    """The summary of the task's labels (B,) on xs; recovery is decided when the task is not
+    ill-posed (and, for a memory model, both labels occur)."""
     y = t.labels
     pos, neg, zero = int((y > 0).sum()), int((y < 0).sum()), int((y == 0).sum())
     decided = not t.ill_posed and (cell is None or (pos > 0 and neg > 0))
     ties = tuple(tuple(int(v) for v in xs[i]) for i in t.ties[:5])
     lab = Labels(len(y), int(xs.shape[1]), how, cell, t.gamma, pos, neg, zero, decided,
                  t.tol, t.exact, ties, t.reason)  # fmt: skip
-    return lab, y
+    return lab
 
 
 def _lp(label: str, features: np.ndarray, y: np.ndarray) -> LPVerdict:
@@ -170,27 +221,25 @@ def _witness(
 
 
 def hmm_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
-    """Conditions and recovery for an HMM: C-HEAD; given μ, C-HEAD(μ), C-PROMPT(μ), the LP
-    on G(x), the head witness b* and, when C-PROMPT(μ) holds, the prompt witness and the
-    LP on G(u, x)."""
-    hmm, mu, T, _ = inp
-    report = CheckReport(name, hmm, [C.c_head(hmm)], mu is not None)
+    """Conditions and recovery for an HMM: C-HEAD; given μ, :func:`analyse_hmm` (C-HEAD(μ),
+    C-PROMPT(μ), the LP on G(x), and, when C-PROMPT(μ) holds, the prompt witness and the
+    LP on G(u, x)) and the head witness b*."""
+    hmm, mu, T = require(inp.model, HMM, "model"), inp.mu, inp.T
     if mu is None:
-        return report
-    cp = C.c_prompt(hmm, mu)
-    report.conditions += [C.c_head_mu(hmm, mu), cp]
+        return CheckReport(name, hmm, [C.c_head(hmm)], False)
     xs, how = input_set(hmm, T, seed)
-    report.labels, y = _labels(hmm, mu, xs, how, None)
-    if not report.labels.decided:
+    a = analyse_hmm(hmm, mu, xs)
+    report = CheckReport(name, hmm, a.conditions, True, _labels(a.task, xs, how, None))
+    if a.head_lp is None:  # ill-posed: recovery is not decided
         return report
+    y = a.task.labels
     hw = Wt.head_witness(hmm, mu)
     report.recovery += [
-        _lp("LP, linear head on G(x)", mask_probe(hmm, xs), y),
+        LPVerdict("LP, linear head on G(x)", a.head_lp),
         _witness("witness b* = pinv(W)ᵀμ", hw.decision_values(hmm, xs), y),
     ]
-    if cp.holds:
-        pw = Wt.prompt_witness(hmm, mu, cp.witness["U"])
-        Gu = np.asarray(prompted_mask_probe(hmm, xs, pw.prompt))
+    if a.prompt is not None:
+        U = list(a.prompt.witness.U)
         # THEORY §1.1: prompt claims assume H_0 ~ π whatever the prompt length; with
         # another start the prompt also shifts the prior, so the witness may miss.
         note = (
@@ -199,8 +248,8 @@ def hmm_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
             else "start is not stationary: prompt.exact's witness (THEORY) assumes it is"
         )
         report.recovery += [
-            _witness(f"prompt witness U={list(pw.U)}", Gu @ pw.b, y, note),
-            _lp(f"LP, head on G(u,x), U={list(pw.U)}", Gu, y),
+            WitnessVerdict(f"prompt witness U={U}", a.prompt.wrong, len(y), note),
+            LPVerdict(f"LP, head on G(u,x), U={U}", a.prompt.lp),
         ]
     return report
 
@@ -209,7 +258,7 @@ def memory_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
     """Conditions and recovery for a memory HMM: C-HEAD of the product chain; given μ,
     C-MEM-POOL and C-MEM-PROMPT, the LPs on G(x) and on mean-pooled G_i(x), and the
     witnesses of the conditions that hold."""
-    mem, mu, T, cell = inp
+    mem, mu, T, cell = require(inp.model, MemoryHMM, "model"), inp.mu, inp.T, inp.cell
     report = CheckReport(name, mem, [C.c_head(mem.as_hmm())], mu is not None)
     if mu is None:
         return report
@@ -218,7 +267,9 @@ def memory_report(inp: CheckInput, name: str, seed: int = 0) -> CheckReport:
         report.conditions.append(C.c_mem_iid(mem))
     report.conditions += [pool, mp]
     xs, how = input_set(mem, T, seed)
-    report.labels, y = _labels(mem, mu, xs, how, cell)
+    t = task.decide(mem, xs, mu, cell)
+    y = t.labels
+    report.labels = _labels(t, xs, how, cell)
     if not report.labels.decided:
         return report
     report.recovery += [
@@ -303,11 +354,11 @@ def report_lines(report: CheckReport) -> list[str]:
     """The report as the lines ``ptverify check`` prints."""
     memory = isinstance(report.model, MemoryHMM)
     lines = [f"{report.name}: {report.model!r}"]
-    if not memory:
+    if isinstance(report.model, HMM):
         lines.append(f"  stationary start: {'yes' if report.model.is_stationary else 'no'}")
     lines.append("conditions:")
     lines += [_condition_line(c, memory and c.name == "C-HEAD") for c in report.conditions]
-    if not report.mu_given:
+    if not report.mu_given or report.labels is None:
         return [*lines, NEED_MU["memory" if memory else "hmm"]]
     lines += _labels_lines(report.labels)
     if report.labels.decided:

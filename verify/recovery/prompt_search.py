@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.conditions import ConditionResult, c_prompt
 from verify.core.inference import prompted_mask_probe
@@ -85,8 +85,8 @@ def _gradient_prompt(
 
 def find_prompt(
     hmm: HMM,
-    mu: Any,
-    xs: Any,
+    mu: ArrayLike,
+    xs: ArrayLike,
     max_tokens: int = 1,
     *,
     steps: int = 150,

@@ -15,9 +15,9 @@ conditions layer's (:mod:`verify.core.conditions`); witnesses package it with an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from verify.core.conditions import (
     SIGMA_TOL,
@@ -40,11 +40,11 @@ from verify.core.task import labels as task_labels
 from verify.core.validation import InputError, as_cell, as_int, index_set, require, weight_vector
 
 
-def _hmm(model: Any) -> HMM:
+def _hmm(model: object) -> HMM:
     return require(model, HMM, "model")
 
 
-def _mem(model: Any) -> MemoryHMM:
+def _mem(model: object) -> MemoryHMM:
     return require(model, MemoryHMM, "model")
 
 
@@ -54,7 +54,7 @@ def _relative(residual: np.ndarray, mu: np.ndarray) -> float:
     return float(np.linalg.norm(residual)) / norm if norm > 0 else float(np.linalg.norm(residual))
 
 
-def pooled_features(model: HMM | MemoryHMM, xs: Any) -> np.ndarray:
+def pooled_features(model: HMM | MemoryHMM, xs: ArrayLike) -> np.ndarray:
     """Mean-pooled leave-one-out conditionals ``(1/T) Σ_i G_i(x)`` (B, n) (THEORY §4): the
     features on which the §6 LP decides pooled recovery and the pooled head acts."""
     hmm = product_hmm(model) if isinstance(model, MemoryHMM) else _hmm(model)
@@ -91,15 +91,15 @@ class HeadWitness:
     def residual(self) -> float:
         return _relative(self.mismatch, self.mu)
 
-    def decision_values(self, model: HMM, xs: Any) -> np.ndarray:
+    def decision_values(self, model: HMM, xs: ArrayLike) -> np.ndarray:
         """``bᵀ G(x)`` (B,)."""
         return np.asarray(mask_probe(_hmm(model), xs)) @ self.b
 
-    def target_values(self, model: HMM, xs: Any) -> np.ndarray:
+    def target_values(self, model: HMM, xs: ArrayLike) -> np.ndarray:
         """``μᵀ p(x)`` (B,): equal to decision_values when the residual is 0."""
         return np.asarray(posterior_h0(_hmm(model), xs)) @ self.mu
 
-    def labels(self, model: HMM, xs: Any) -> np.ndarray:
+    def labels(self, model: HMM, xs: ArrayLike) -> np.ndarray:
         return task_labels(_hmm(model), xs, self.mu)
 
     @property
@@ -107,7 +107,9 @@ class HeadWitness:
         """head.robust's span constant ``(max b − min b)/2 = min_c ‖b − c1‖_∞``."""
         return float(self.b.max() - self.b.min()) / 2 if self.b.size else 0.0
 
-    def robust_threshold(self, eps: Any, post: Any, constant: str = "span") -> np.ndarray:
+    def robust_threshold(
+        self, eps: ArrayLike, post: ArrayLike, constant: str = "span"
+    ) -> np.ndarray:
         """head.robust: ``sign bᵀĜ(x) = y(x)`` wherever ``‖Ĝ(x) − G(x)‖₁ ≤ ε(x)`` (L1,
         = 2·TV) and ``|μᵀp(x)| > ε(x)·(max b − min b)/2 + |(Wᵀb − μ)ᵀp(x)|``, since
         ``bᵀĜ = μᵀp + (Wᵀb − μ)ᵀp + bᵀ(Ĝ − G)`` and, as ``1ᵀ(Ĝ − G) = 0``, the last term
@@ -122,7 +124,7 @@ class HeadWitness:
         return np.asarray(eps, dtype=np.float64) * c + np.abs(post @ self.mismatch)
 
 
-def head_witness(hmm: HMM, mu: Any) -> HeadWitness:
+def head_witness(hmm: HMM, mu: ArrayLike) -> HeadWitness:
     """head.exact (Theorem 3.3): ``b* = pinv(W).T @ μ``; exact when W has full column rank."""
     hmm = _hmm(hmm)
     mu = weight_vector(mu, "mu", hmm.n_states, "hidden state (k)")
@@ -130,7 +132,7 @@ def head_witness(hmm: HMM, mu: Any) -> HeadWitness:
     return HeadWitness(b, mu, hmm.W.T @ b - mu, "pinv")
 
 
-def rowspace_head_witness(hmm: HMM, mu: Any, cut: float = SIGMA_TOL) -> HeadWitness:
+def rowspace_head_witness(hmm: HMM, mu: ArrayLike, cut: float = SIGMA_TOL) -> HeadWitness:
     """head.rowspace: a least-squares solution of ``Wᵀ b = μ`` with its residual
     (0 ⇔ C-HEAD(μ), μ ∈ range(Wᵀ)), from W's singular directions with σ ≥ ``cut``."""
     hmm = _hmm(hmm)
@@ -139,7 +141,7 @@ def rowspace_head_witness(hmm: HMM, mu: Any, cut: float = SIGMA_TOL) -> HeadWitn
     return HeadWitness(b, mu, hmm.W.T @ b - mu, "lstsq" if cut == SIGMA_TOL else f"σ ≥ {cut:g}")
 
 
-def robust_head_witnesses(hmm: HMM, mu: Any) -> list[HeadWitness]:
+def robust_head_witnesses(hmm: HMM, mu: ArrayLike) -> list[HeadWitness]:
     """The heads head.robust checks against a trained MLM: ``b*`` and the least-squares
     heads truncated at each σ in :data:`ROBUST_CUTS` that keeps a different rank. When W is
     nearly rank-deficient ``‖b*‖_∞`` is huge and b* qualifies almost no input; a truncated
@@ -178,16 +180,16 @@ class PromptWitness:
     residual: float
     leakage: float
 
-    def decision_values(self, model: HMM, xs: Any) -> np.ndarray:
+    def decision_values(self, model: HMM, xs: ArrayLike) -> np.ndarray:
         """``bᵀ G(u, x)`` (B,), G by the forward route through the prompt."""
         return np.asarray(prompted_mask_probe(_hmm(model), xs, self.prompt)) @ self.b
 
-    def target_values(self, model: HMM, xs: Any) -> np.ndarray:
+    def target_values(self, model: HMM, xs: ArrayLike) -> np.ndarray:
         """``μᵀ p(x) / (vᵀ p(x))`` (B,), by the reversed-chain route (THEORY §2)."""
         p = np.asarray(posterior_h0(_hmm(model), xs))
         return (p @ self.mu) / (p @ self.v)
 
-    def labels(self, model: HMM, xs: Any) -> np.ndarray:
+    def labels(self, model: HMM, xs: ArrayLike) -> np.ndarray:
         return task_labels(_hmm(model), xs, self.mu)
 
     def margin_bound(self, gamma: float) -> float:
@@ -197,7 +199,9 @@ class PromptWitness:
         return float(gamma) / (float(self.v.max()) * max(float(np.abs(self.b).max()), 1e-300))
 
 
-def robust_prompt_witness(hmm: HMM, mu: Any, prompt: Any, S: Any) -> PromptWitness:
+def robust_prompt_witness(
+    hmm: HMM, mu: ArrayLike, prompt: ArrayLike, S: ArrayLike
+) -> PromptWitness:
     """prompt.robust: any prompt ``u ≥ 0`` ((k,) or (L, k)) and target set S ⊇ supp(μ) with
     ``W[:, S]`` of full column rank; b as in prompt.exact, leakage ℓ reported."""
     hmm = _hmm(hmm)
@@ -208,7 +212,9 @@ def robust_prompt_witness(hmm: HMM, mu: Any, prompt: Any, S: Any) -> PromptWitne
     return PromptWitness(u, (), head.S, head.v, head.b, mu, head.residual, head.leakage)
 
 
-def prompt_witness(hmm: HMM, mu: Any, U: Any, prefix: Any = None) -> PromptWitness:
+def prompt_witness(
+    hmm: HMM, mu: ArrayLike, U: ArrayLike, prefix: ArrayLike | None = None
+) -> PromptWitness:
     """prompt.exact (after Thm 3.6): the prompt token ``u = 1_U`` (after the slots of
     ``prefix`` (L−1, k), default none), ``v = R u``, ``S = supp(v) = S(U)``, b solves
     ``W[:, S]ᵀ b = μ_S / v_S``. U must lie in supp(π) (C-PROMPT's witness does).
@@ -258,20 +264,26 @@ class MemoryHeadWitness:
     s0: int | None = None
     U: tuple[int, ...] = ()
 
-    def features(self, model: MemoryHMM, xs: Any) -> np.ndarray:
+    def features(self, model: MemoryHMM, xs: ArrayLike) -> np.ndarray:
         """The features the head reads (B, n): G(x), mean_i G_i(x) or G(u, x)."""
         hmm = product_hmm(_mem(model))
         if self.kind == "pool":
             return pooled_features(model, xs)
         if self.kind == "prompt":
-            return np.asarray(prompted_mask_probe(hmm, xs, self.prompt))
+            return np.asarray(prompted_mask_probe(hmm, xs, self._u()))
         return np.asarray(mask_probe(hmm, xs))
 
-    def decision_values(self, model: MemoryHMM, xs: Any) -> np.ndarray:
+    def _u(self) -> np.ndarray:
+        """The prompt of a kind-"prompt" witness."""
+        if self.prompt is None:
+            raise ValueError(f"a {self.kind!r} memory witness has no prompt")
+        return self.prompt
+
+    def decision_values(self, model: MemoryHMM, xs: ArrayLike) -> np.ndarray:
         """``bᵀ features(x)`` (B,)."""
         return self.features(model, xs) @ self.b
 
-    def target_values(self, model: MemoryHMM, xs: Any) -> np.ndarray:
+    def target_values(self, model: MemoryHMM, xs: ArrayLike) -> np.ndarray:
         """What the proof says the head outputs (B,):
         iid: ``μᵀ P[M | x]`` (exact); prompt: ``μᵀ P[M_{j*} | S_0 = s0, x]`` (exact, from
         ``P[H_0 | z, x] ∝ v ⊙ p(x)``, valid for a stationary state chain); pool: the same
@@ -280,21 +292,21 @@ class MemoryHeadWitness:
         if self.kind != "prompt":
             return memory_posterior(mem, xs, self.cell) @ self.mu
         hmm = product_hmm(mem)
-        v = np.asarray(prompt_likelihood(hmm, self.prompt))
+        v = np.asarray(prompt_likelihood(hmm, self._u()))
         q = np.asarray(posterior_h0(hmm, xs)) * v[None, :]
         q /= q.sum(axis=1, keepdims=True)
         return q @ mem.cell_marginalizer(self.cell) @ self.mu
 
-    def limit_values(self, memory: Any) -> np.ndarray:
+    def limit_values(self, memory: ArrayLike) -> np.ndarray:
         """``μ_{M_{j*}}`` (B,) for sampled memory contents (B, N): the T → ∞ limit."""
         memory = np.asarray(memory)
         return self.mu[memory[:, self.cell]]
 
-    def labels(self, model: MemoryHMM, xs: Any) -> np.ndarray:
+    def labels(self, model: MemoryHMM, xs: ArrayLike) -> np.ndarray:
         return task_labels(_mem(model), xs, self.mu, self.cell)
 
 
-def memory_iid_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitness:
+def memory_iid_witness(mem: MemoryHMM, mu: ArrayLike, cell: int = 0) -> MemoryHeadWitness:
     """memory.iid_exact: N = 1, i.i.d. states (all rows of ``state_transition`` equal).
 
     ``W̄ = Σ_s P(S_0 = s) W_s`` with ``P(S_0) = state_start`` (π_S when the chain starts
@@ -316,7 +328,7 @@ def memory_iid_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitn
     return MemoryHeadWitness(b, mu, cell, wbar, _relative(wbar.T @ b - mu, mu), "iid")
 
 
-def pooled_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitness:
+def pooled_witness(mem: MemoryHMM, mu: ArrayLike, cell: int = 0) -> MemoryHeadWitness:
     """memory.pool (Theorem 4.3): b solving ``W̄⁽ʲ*⁾ᵀ b = μ / f_{j*}``, ``W̄⁽ʲ⁾ᵀ b = 0``
     (j ≠ j*, f_j > 0), applied to mean-pooled LOO conditionals; matrix is the stacked
     ``[W̄⁽ʲ*⁾ | W̄⁽ʲ⁾ …]`` (n, m·cells). ValueError when no state reads cell j* (f_{j*} = 0)."""
@@ -334,7 +346,7 @@ def pooled_witness(mem: MemoryHMM, mu: Any, cell: int = 0) -> MemoryHeadWitness:
 
 
 def memory_prompt_witness(
-    mem: MemoryHMM, mu: Any, s0: int, U: Any, cell: int = 0
+    mem: MemoryHMM, mu: ArrayLike, s0: int, U: ArrayLike, cell: int = 0
 ) -> MemoryHeadWitness:
     """memory.prompt (Theorem 4.6): prompt ``u(a, st) = 1[st ∈ U]`` on product states
     (constant in memory), which forces ``S_0 = s0``; ``b = pinv(W_{s0}).T μ``.

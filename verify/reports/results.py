@@ -9,7 +9,6 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from verify.core.models import loads_json
 from verify.core.validation import InputError
@@ -22,7 +21,7 @@ from verify.harness.records import (
 )
 
 
-def dumps(doc: Any) -> str:
+def dumps(doc: object) -> str:
     return json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
 
 

@@ -3,7 +3,7 @@ a value gets (the ``value`` and ``cell`` macros in ``templates/_macros.html`` dr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import SupportsFloat
 
 #: The matrices of each model kind, in page order: (field, caption).
 MODEL_MATRICES = {
@@ -21,7 +21,7 @@ MODEL_LABELS = {"hmm": "HMM", "memory_hmm": "memory-augmented HMM"}
 MAX_ROWS = 60
 
 
-def fmt(v: Any) -> str:
+def fmt(v: object) -> str:
     """A number in at most 4 significant digits (scientific outside [1e-3, 1e4))."""
     if isinstance(v, float):
         if v == 0:
@@ -32,19 +32,19 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def short(v: Any) -> str:
+def short(v: SupportsFloat | None) -> str:
     """A heatmap cell's text: an integer, ``.25``-style below one, else 2 digits."""
     if v is None:
         return "–"
-    v = float(v)
-    if v == 0:
+    x = float(v)
+    if x == 0:
         return "0"
-    if v == round(v):
-        return str(int(v))
-    return f"{v:.2f}".lstrip("0") if 0 < v < 1 else f"{v:.2g}"
+    if x == round(x):
+        return str(int(x))
+    return f"{x:.2f}".lstrip("0") if 0 < x < 1 else f"{x:.2g}"
 
 
-def value_kind(value: Any) -> str:
+def value_kind(value: object) -> str:
     """How a case value is shown: ``model`` (matrices and heatmaps), ``array`` or
     ``long_array`` (a saved array; long ones cut to :data:`MAX_ROWS`), ``rows`` (a list of
     records as one table), ``mapping`` (key/value table), ``matrix`` or ``scalar``."""
@@ -63,7 +63,7 @@ def value_kind(value: Any) -> str:
     return "scalar"
 
 
-def cell_kind(value: Any) -> str:
+def cell_kind(value: object) -> str:
     """How a table cell is shown: ``num`` (a float), ``list`` (a short flat list, inline),
     ``json`` (other lists and dicts, as JSON) or ``text``."""
     if isinstance(value, float):
@@ -79,7 +79,7 @@ def cell_kind(value: Any) -> str:
     return "text"
 
 
-def as_rows(matrix: Any) -> list[list] | None:
+def as_rows(matrix: object) -> list[list] | None:
     """A list as table rows (a flat list is one row); None for anything else."""
     if not isinstance(matrix, list):
         return None

@@ -263,7 +263,7 @@ TOML_TOP = ("instances", "seed", "prompts", "grid")
 TOML_GRID = ("generator", "k", "n", "T", "sparsity", "nnz")
 
 
-def load_toml(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> SweepConfig:
+def load_toml(path: str | os.PathLike, overrides: dict[str, object] | None = None) -> SweepConfig:
     """A sweep from a TOML file::
 
         instances = 12

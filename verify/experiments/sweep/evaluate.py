@@ -11,15 +11,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from verify.core import task
 from verify.experiments.sweep.config import Cell
 from verify.experiments.sweep.generate import reference_instances, strategy_instances
 
 if TYPE_CHECKING:  # imported lazily at run time
-    from verify.core.conditions import ConditionResult
     from verify.core.models import HMM
+    from verify.recovery.analysis import HMMAnalysis
     from verify.recovery.lp import LPResult
+
+#: One row of the results table: column name (:data:`COLUMNS`) → value.
+Row = dict[str, Any]
 
 #: Columns of the results table, in order, with their Arrow/numpy kind.
 COLUMNS: dict[str, str] = {
@@ -65,11 +68,9 @@ COLUMNS: dict[str, str] = {
 _EMPTY = {"str": "", "int": 0, "float": math.nan, "bool": False}
 
 
-def _condition_row(hmm: HMM, mu: np.ndarray) -> tuple[dict[str, Any], ConditionResult]:
-    """C-HEAD, C-HEAD(μ) and C-PROMPT(μ) columns of a row, and c_prompt's result."""
-    from verify.core.conditions import c_head, c_head_mu, c_prompt
-
-    ch, chm, cp = c_head(hmm), c_head_mu(hmm, mu), c_prompt(hmm, mu)
+def _condition_columns(a: HMMAnalysis) -> Row:
+    """C-HEAD, C-HEAD(μ) and C-PROMPT(μ) columns of a row."""
+    ch, chm, cp = a.c_head, a.c_head_mu, a.c_prompt
     return {
         "c_head": ch.holds,
         "c_head_sigma_min": ch.quantities["sigma_min"],
@@ -81,51 +82,25 @@ def _condition_row(hmm: HMM, mu: np.ndarray) -> tuple[dict[str, Any], ConditionR
         "c_prompt_support": int(cp.quantities["support_size"]),
         "c_prompt_U": ",".join(str(h) for h in cp.witness.get("U", ())),
         "c_prompt_v_max": cp.quantities["v_max"],
-    }, cp
-
-
-def _prompt_candidates(
-    hmm: HMM,
-    mu: np.ndarray,
-    xs: np.ndarray,
-    post: np.ndarray,
-    cp: ConditionResult,
-    prompts: str,
-    row: dict,
-) -> list[tuple[str, np.ndarray]]:
-    """The prompts to try, in order (see :func:`evaluate_instance`); records the
-    witness's own exactness and margin bound in ``row``."""
-    from verify.recovery import prompt_witness
-
-    candidates: list[tuple[str, np.ndarray]] = []
-    if cp.holds:
-        # C-PROMPT covers only the states with π > 0 (p_h(x) = 0 for every x elsewhere, so
-        # μ_h is irrelevant there); the witness is built for μ restricted to them.
-        alive = post.max(axis=0) > 0
-        w = prompt_witness(hmm, np.where(alive, mu, 0.0), cp.witness["U"])
-        y = task.labels(hmm, xs, mu)
-        row.update(
-            prompt_witness_exact=bool(np.all(np.sign(w.decision_values(hmm, xs)) == y)),
-            prompt_margin_bound=w.margin_bound(row["gamma"]),
-        )
-        candidates.append(("witness", w.prompt))
-    if prompts == "states":
-        k = hmm.n_states
-        # u = 1 gives v = R1 = 1, G(u, x) = G(x): a prompt can always do what the head does.
-        candidates.append(("neutral", np.ones((1, k))))
-        candidates += [(f"state {h}", np.eye(k)[h : h + 1]) for h in range(k)]
-    return candidates
+    }
 
 
 def _best_prompt(
-    hmm: HMM, xs: np.ndarray, y: np.ndarray, candidates: list[tuple[str, np.ndarray]]
+    hmm: HMM, xs: NDArray[np.int64], a: HMMAnalysis, prompts: str
 ) -> tuple[str, LPResult] | None:
     """(source, LP) of the first recovering prompt, else the best by ``LPResult.rank``; None
-    when no candidate is usable."""
+    when no prompt is usable. Tried in order: the C-PROMPT(μ) witness (its LP from the
+    analysis), then with ``prompts="states"`` the neutral and single-state prompts."""
     from verify.core.inference import prompted_mask_probe
     from verify.recovery import RECOVERABLE, max_margin_head
 
-    best: tuple[str, LPResult] | None = None
+    best = None if a.prompt is None else ("witness", a.prompt.lp)
+    if prompts != "states" or (best is not None and best[1].status == RECOVERABLE):
+        return best
+    k, y = hmm.n_states, a.task.labels
+    # u = 1 gives v = R1 = 1, G(u, x) = G(x): a prompt can always do what the head does.
+    candidates = [("neutral", np.ones((1, k)))]
+    candidates += [(f"state {h}", np.eye(k)[h : h + 1]) for h in range(k)]
     for source, u in candidates:
         try:
             lp = max_margin_head(prompted_mask_probe(hmm, xs, u), y)
@@ -139,9 +114,10 @@ def _best_prompt(
 
 
 def evaluate_instance(
-    hmm: HMM, mu: np.ndarray, xs: np.ndarray, prompts: str = "witness"
-) -> dict[str, Any]:
-    """Conditions, head and prompt recoverability of one task (hmm, μ (k,), xs (B, T)).
+    hmm: HMM, mu: NDArray[np.float64], xs: NDArray[np.int64], prompts: str = "witness"
+) -> Row:
+    """Conditions, head and prompt recoverability of one task (hmm, μ (k,), xs (B, T)), by
+    ``check``'s analysis (:func:`verify.recovery.analysis.analyse_hmm`).
 
     Prompts tried, in order, until one recovers (LP on ``G(u, x)``): the C-PROMPT(μ)
     witness ``u = 1_U`` when the condition holds; with ``prompts="states"`` also the neutral
@@ -149,26 +125,29 @@ def evaluate_instance(
     (prompt.robust's ε-support witnesses, which the paper's dense but concentrated
     transitions need). The best is recorded; a miss is not a proof that no prompt
     recovers."""
-    from verify.core.inference import mask_probe, posterior_h0
-    from verify.recovery import NOT_RECOVERABLE, RECOVERABLE, max_margin_head
+    from verify.recovery import NOT_RECOVERABLE, RECOVERABLE
+    from verify.recovery.analysis import analyse_hmm
 
-    post = posterior_h0(hmm, xs)
-    t = task.decide(hmm, xs, mu, score=post @ mu)  # the one task rule (ill-posed: γ ≤ tol)
-    y = t.labels
-    row: dict[str, Any] = {"inputs": int(len(xs)), "positives": int((y > 0).sum()),
-                           "mu_support": int(np.count_nonzero(mu)), "gamma": t.gamma}  # fmt: skip
-    conditions, cp = _condition_row(hmm, mu)
-    row.update(conditions)
-    if t.ill_posed:
+    a = analyse_hmm(hmm, mu, xs)
+    t = a.task
+    row: Row = {"inputs": int(len(xs)), "positives": int((t.labels > 0).sum()),
+                "mu_support": int(np.count_nonzero(mu)), "gamma": t.gamma}  # fmt: skip
+    row.update(_condition_columns(a))
+    if a.head_lp is None:  # ill-posed (γ ≤ tol, THEORY §3)
         row.update(status="discarded", message=t.reason)
         return row
-    head = max_margin_head(mask_probe(hmm, xs), y)
+    head = a.head_lp
     row.update(
         head_lp=head.status,
         head_margin=head.verified_margin,
         head_certificate=head.certificate_residual,
     )
-    best = _best_prompt(hmm, xs, y, _prompt_candidates(hmm, mu, xs, post, cp, prompts, row))
+    if a.prompt is not None:
+        row.update(
+            prompt_witness_exact=a.prompt.wrong == 0,
+            prompt_margin_bound=a.prompt.witness.margin_bound(t.gamma),
+        )
+    best = _best_prompt(hmm, xs, a, prompts)
     if best is None:
         row.update(prompt_lp="no_witness")
     else:

@@ -14,9 +14,9 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
-from verify.experiments.sweep.config import QUANTITIES, SweepConfig
+from verify.experiments.sweep.config import QUANTITIES, Cell, SweepConfig
 from verify.harness.files import atomic_write
 from verify.reports.pages import write_page
 
@@ -28,7 +28,7 @@ def _slice_name(key: tuple) -> str:
     return f"{gen}_T{T}_s{sp}_z{z}".replace("/", "_")
 
 
-def _json_safe(value: Any) -> Any:
+def _json_safe(value: object) -> object:
     """NaN (an empty cell's fraction) → None, so the JSON is standard."""
     if isinstance(value, float) and math.isnan(value):
         return None
@@ -59,7 +59,7 @@ def summary_csv(summary: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _heatmap(plt: Any, recs: list[dict], q: str, title: str, key: tuple, path: Path) -> None:
+def _heatmap(plt: ModuleType, recs: list[dict], q: str, title: str, key: tuple, path: Path) -> None:
     """One (n × k) heatmap of quantity ``q``'s fraction over a slice's cells, labelled with
     successes/trials (when ≤ 120 cells) and the k = n line; written as ``path`` + .png/.svg."""
     import matplotlib
@@ -132,7 +132,7 @@ def write_sweep_report(
     summary: list[dict],
     *,
     n_rows: int,
-    failed: Sequence[tuple[Any, str]] = (),
+    failed: Sequence[tuple[Cell, str]] = (),
     interrupted: bool = False,
 ) -> Path:
     """summary.csv, summary.json, heatmaps and index.html under ``out``; returns the page."""

@@ -7,24 +7,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from verify.core.validation import InputError
 from verify.experiments.sweep.config import Cell, SweepConfig
 from verify.experiments.sweep.evaluate import COLUMNS
 from verify.harness.files import atomic_path
 
+if TYPE_CHECKING:  # imported lazily at run time
+    import pyarrow as pa
+
 logger = logging.getLogger(__name__)
 
 
-def _arrow_schema() -> Any:
+def _arrow_schema() -> pa.Schema:
     import pyarrow as pa
 
     kinds = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
     return pa.schema([(name, kinds[kind]) for name, kind in COLUMNS.items()])
 
 
-def rows_to_table(rows: Sequence[dict]) -> Any:
+def rows_to_table(rows: Sequence[dict]) -> pa.Table:
     """Rows → a pyarrow Table with the fixed schema (also for zero rows)."""
     import pyarrow as pa
 
@@ -32,7 +35,7 @@ def rows_to_table(rows: Sequence[dict]) -> Any:
     return pa.table({name: [r[name] for r in rows] for name in COLUMNS}, schema=schema)
 
 
-def write_table_atomic(table: Any, path: Path) -> Path:
+def write_table_atomic(table: pa.Table, path: Path) -> Path:
     """Parquet via a temporary file + ``os.replace``: readers never see half a file."""
     import pyarrow.parquet as pq
 
