@@ -7,6 +7,7 @@ POSTERIOR_TOL (see the note beside it)."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -69,6 +70,11 @@ class Tally:
         cur = getattr(self, slot)
         if cur is None or tuple(key) < tuple(cur[0]):
             setattr(self, slot, [list(key), message, instance, detail])
+
+    def fail(self, key: tuple, message: str, instance: Any) -> None:
+        """A counterexample at ``key``."""
+        self.failed += 1
+        self.record("first_fail", key, message, instance)
 
     def disagree(self, key: tuple, message: str, instance: Any) -> None:
         self.disagreements += 1
@@ -228,6 +234,24 @@ def _scores(m: Model, T: int, mu: tuple[int, ...]) -> tuple[np.ndarray, list[Fra
     elif (float(np.abs(fs).min()) <= tol) != bool((sig == 0).any()):
         why = f"the task module's float test γ ≤ {tol:.2g} differs from exact γ = 0"
     return sig, ex, why
+
+
+def _ill_posed(
+    t: Tally,
+    sig: np.ndarray,
+    why: str = "",
+    key: tuple = (),
+    instance: Callable[[], dict] | None = None,
+) -> bool:
+    """Whether the instance is ill-posed (margin γ = 0: some exact score μᵀp(x) is 0 on 𝒮);
+    if so it is discarded, and a float-route disagreement ``why`` (from :func:`_scores`) on
+    it is still recorded at ``key`` with ``instance()`` (built only then)."""
+    if not (sig == 0).any():
+        return False
+    t.discard("ill-posed: γ = 0 on 𝒮")
+    if why:
+        t.disagree(key, why, instance() if instance is not None else None)
+    return True
 
 
 def _both(sig: np.ndarray) -> bool:

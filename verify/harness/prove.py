@@ -306,6 +306,23 @@ def _case(c: registry.Claim, role: str, slot: list) -> dict:
     return case_document(c, None, role, instance, outcome)
 
 
+def _falsified(
+    head: str, slot: list | None, certificate: bool = True
+) -> tuple[str, str, list | None, str]:
+    """The falsified status of :func:`_status`: message ``"<head> at <key>: <why>"`` for the
+    smallest such instance ``slot = [key, why, instance, certificate]`` (Tally keeps one
+    with every failure and disagreement), which is the case (without its certificate when
+    ``certificate`` is False)."""
+    assert slot is not None, "Tally.record keeps a slot with every failure / disagreement"
+    case = slot if certificate else [*slot[:3], None]
+    return (
+        ClaimStatus.FALSIFIED.value,
+        f"{head} at {_key_text(slot[0])}: {slot[1]}",
+        case,
+        "counterexample",
+    )
+
+
 def _status(
     cid: str, kind: str, t: Tally, a: Tally | None, failed: dict
 ) -> tuple[str, str, list | None, str]:
@@ -321,29 +338,14 @@ def _status(
         if tally is None:
             continue
         if tally.failed:
-            first = tally.first_fail
-            assert first is not None  # Tally.record keeps one with every failure
-            return (
-                ClaimStatus.FALSIFIED.value,
-                (
-                    f"falsified{part}: {tally.failed} counterexamples; smallest at "
-                    f"{_key_text(first[0])}: {first[1]}"
-                ),
-                first,
-                "counterexample",
-            )
+            head = f"falsified{part}: {tally.failed} counterexamples; smallest"
+            return _falsified(head, tally.first_fail)
         if tally.disagreements:
-            d = tally.first_disagreement
-            assert d is not None  # Tally.disagree keeps one with every disagreement
-            return (
-                ClaimStatus.FALSIFIED.value,
-                (
-                    f"the float route disagrees with the exact one{part} on {tally.disagreements} "
-                    f"instances; first at {_key_text(d[0])}: {d[1]}"
-                ),
-                [d[0], d[1], d[2], None],
-                "counterexample",
+            head = (
+                f"the float route disagrees with the exact one{part} on {tally.disagreements} "
+                "instances; first"
             )
+            return _falsified(head, tally.first_disagreement, certificate=False)
     if t.inconclusive:
         return (
             ClaimStatus.INCONCLUSIVE.value,
