@@ -150,11 +150,13 @@ def _float_existential(claim_id: str, inst: dict, exact_witness: bool) -> str:
     return ""
 
 
-def _witness(t: Tally, claim_id: str, key: tuple, inst: dict, cert: dict | None, why: str) -> bool:
-    """Whether a searched candidate of an existential claim is a witness (exactly: it has a
-    certificate ``cert``); tallies the float route against that decision (``why`` from
-    :func:`_scores`, else the registered check: a disagreement, or inconclusive) and a
-    miss."""
+def _candidate(
+    t: Tally, claim_id: str, key: tuple, inst: dict, cert: dict | None, why: str
+) -> None:
+    """Tally a searched candidate of an existential claim, a witness exactly when it has a
+    certificate ``cert``: the float route against that decision (``why`` from
+    :func:`_scores`, else the registered check: a disagreement, or inconclusive) and, with
+    no certificate, a miss."""
     why = why or _float_existential(claim_id, inst, cert is not None)
     if why == "inconclusive":
         t.inconclusive += 1
@@ -162,7 +164,6 @@ def _witness(t: Tally, claim_id: str, key: tuple, inst: dict, cert: dict | None,
         t.disagree(key, why, inst)
     if cert is None:
         t.misses += 1
-    return cert is not None
 
 
 def head_necessary(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
@@ -187,7 +188,8 @@ def head_necessary(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             G = m.G(T)
             cert = _cert(m, T, sig, G, mu)
             inst = m.instance(T, mu)
-            if not _witness(t, "head.necessary", key, inst, cert, why):
+            _candidate(t, "head.necessary", key, inst, cert, why)
+            if cert is None:
                 continue
             t.record(
                 "first_witness",
@@ -299,7 +301,8 @@ def prompt_weaker(m: Model, Ts: tuple[int, ...], t: Tally, part_a: Tally) -> Non
             cert = _cert(m, T, sig, G, mu)
             inst = m.instance(T, mu)
             inst = {"head_hmm": inst["hmm"], "head_mu": inst["mu"], **inst}
-            if not _witness(t, "prompt.weaker", key, inst, cert, why):
+            _candidate(t, "prompt.weaker", key, inst, cert, why)
+            if cert is None:
                 continue
             cert["prompt"] = {
                 "U": list(cond.witness["U"]),

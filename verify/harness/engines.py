@@ -37,7 +37,8 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TypeVar
 
 from verify.core.validation import InputError, as_int
 
@@ -60,7 +61,7 @@ class EngineUnavailable(InputError):
     to fix it. An InputError, so the command line reports it with exit code 2."""
 
 
-def import_ray() -> Any:
+def import_ray() -> ModuleType:
     """``import ray``, or EngineUnavailable naming the extra to install."""
     try:
         import ray
@@ -357,11 +358,11 @@ def _run_ray(
     ray = import_ray()
     started = False
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING"}
+        quiet = {"log_to_driver": False, "logging_level": "WARNING"}
         if address:
-            ray.init(address=address, **kwargs)
+            ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, **kwargs)
+            ray.init(num_cpus=workers, include_dashboard=False, **quiet)
         started = True
     try:
         gpus = num_gpus if ray.cluster_resources().get("GPU", 0) >= num_gpus else 0

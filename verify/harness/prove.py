@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from verify.claims import registry
 from verify.claims.prove import (
@@ -117,13 +117,40 @@ def _task_dict(task: ChunkTask) -> dict:
     }
 
 
+class CellTotals(TypedDict):
+    """One cell's share of :class:`ProveTotals`: scope models, their orbits (canonical
+    representatives decided), and the orbits with a stationary start."""
+
+    models: int
+    orbits: int
+    stationary_orbits: int
+
+
+class ProveTotals(TypedDict):
+    """The ``prove`` object of results.json: models, orbits and chunks over the whole
+    scope, per cell, resumed / damaged / failed chunk files, and times (seconds)."""
+
+    models: int
+    orbits: int
+    stationary_orbits: int
+    cells: dict[str, CellTotals]
+    chunks: int
+    chunks_done: int
+    chunks_resumed: int
+    chunks_damaged: list[str]
+    chunks_failed: dict[str, str]
+    chunk_dir: str
+    wall_s: float
+    chunk_cpu_s: float
+
+
 @dataclass
 class ProveRun:
     """What :func:`prove` computed: per-claim records, not-expressible claims, totals."""
 
     records: list[dict]
     not_expressible: dict[str, str]
-    totals: dict[str, Any]
+    totals: ProveTotals
     interrupted: bool
 
 
@@ -225,30 +252,30 @@ def _totals(
     failed: dict[int, str],
     wall: float,
     folder: Path,
-) -> dict:
-    cells: dict[str, dict] = {}
+) -> ProveTotals:
+    cells: dict[str, CellTotals] = {}
     for i, t in enumerate(tasks):
         name = f"memory m={t.m} s={t.s} n={t.n}" if t.s else f"k={t.k} n={t.n}"
-        c = cells.setdefault(name, {"models": 0, "orbits": 0, "stationary_orbits": 0})
+        c = cells.setdefault(name, CellTotals(models=0, orbits=0, stationary_orbits=0))
         c["models"] += t.hi - t.lo
         if i in results:
             c["orbits"] += results[i]["orbits"]
             c["stationary_orbits"] += results[i]["stationary_orbits"]
     cpu = sum(r.get("wall_s", 0.0) for r in results.values())
-    return {
-        "models": sum(t.hi - t.lo for t in tasks),
-        "orbits": sum(r["orbits"] for r in results.values()),
-        "stationary_orbits": sum(r["stationary_orbits"] for r in results.values()),
-        "cells": cells,
-        "chunks": len(tasks),
-        "chunks_done": len(results),
-        "chunks_resumed": resumed,
-        "chunks_damaged": damaged,
-        "chunks_failed": {tasks[i].name: why for i, why in sorted(failed.items())},
-        "chunk_dir": str(folder),
-        "wall_s": round(wall, 3),
-        "chunk_cpu_s": round(cpu, 3),
-    }
+    return ProveTotals(
+        models=sum(t.hi - t.lo for t in tasks),
+        orbits=sum(r["orbits"] for r in results.values()),
+        stationary_orbits=sum(r["stationary_orbits"] for r in results.values()),
+        cells=cells,
+        chunks=len(tasks),
+        chunks_done=len(results),
+        chunks_resumed=resumed,
+        chunks_damaged=damaged,
+        chunks_failed={tasks[i].name: why for i, why in sorted(failed.items())},
+        chunk_dir=str(folder),
+        wall_s=round(wall, 3),
+        chunk_cpu_s=round(cpu, 3),
+    )
 
 
 def _merged(cid: str, results: dict[int, dict]) -> tuple[Tally, float]:
@@ -268,7 +295,7 @@ def _key_text(key: list) -> str:
     return f"k={k}, n={n}, T={T}, den={den}, model #{idx}, task #{mi}"
 
 
-def _counts(t: Tally, totals: dict, secs: float) -> dict:
+def _counts(t: Tally, models: int, orbits: int, secs: float) -> dict:
     discarded = sum(t.discarded.values())
     return {
         # the fields every results record has (runner's Counts) …
@@ -278,8 +305,8 @@ def _counts(t: Tally, totals: dict, secs: float) -> dict:
         "inconclusive": t.inconclusive,
         "searched": t.searched,
         # … and prove's
-        "models": totals["models"],
-        "orbits": totals["orbits"],
+        "models": models,
+        "orbits": orbits,
         "instances": t.instances,
         "decided": t.decided,
         "premise_false": t.premise_false,
@@ -404,7 +431,7 @@ def _record(
     tasks: list[ChunkTask],
     results: dict[int, dict],
     failed: dict[int, str],
-    totals: dict,
+    totals: ProveTotals,
 ) -> dict:
     c = registry.get(cid)
     _, kind = DECIDERS[cid]
@@ -421,13 +448,11 @@ def _record(
         status, message, slot, role = _status(cid, kind, t, a, failed)
     # models and orbits of the cells this claim ranges over (HMM or memory cells)
     mine = [i for i, task in enumerate(tasks) if bool(task.s) == (cid in MEMORY_CLAIMS)]
-    own = {
-        "models": sum(tasks[i].hi - tasks[i].lo for i in mine),
-        "orbits": sum(results[i]["orbits"] for i in mine if i in results),
-    }
-    counts = _counts(t, own, secs)
+    models = sum(tasks[i].hi - tasks[i].lo for i in mine)
+    orbits = sum(results[i]["orbits"] for i in mine if i in results)
+    counts = _counts(t, models, orbits, secs)
     if a is not None:
-        counts["part_a"] = _counts(a, own, 0.0)
+        counts["part_a"] = _counts(a, models, orbits, 0.0)
     desc = c.describe()
     return {
         **desc,
@@ -453,7 +478,16 @@ def _record(
     }
 
 
-__all__ = ["CHUNK_FORMAT", "ChunkTask", "ProveRun", "chunk_tag", "prove", "run_chunk"]
+__all__ = [
+    "CHUNK_FORMAT",
+    "CellTotals",
+    "ChunkTask",
+    "ProveRun",
+    "ProveTotals",
+    "chunk_tag",
+    "prove",
+    "run_chunk",
+]
 
 
 def check_chunk_size(value: int) -> int:
