@@ -65,6 +65,7 @@ SLOW_TESTS = (
     "tests/test_mlm.py::test_tv_to_oracle_decreases_with_training",
     "tests/test_runner.py::test_parallel_workers_find_user_claims_by_id",
     "tests/test_engines.py::test_the_task_of_a_dead_worker_is_rerun_and_only_that_task",
+    "tests/test_engines.py::test_killing_a_run_leaves_no_worker_behind",
     "tests/test_conditions.py::test_prompt_robust_leakage_bounds_the_error",
     "tests/test_conditions.py::test_prompt_witness_recovers_mu_exactly",
     "tests/test_models.py::test_huge_sizes_are_refused_before_allocation",

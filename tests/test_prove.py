@@ -182,3 +182,19 @@ def test_memory_iid_exact_is_proved_on_its_memory_cells(tmp_path: Path) -> None:
     assert rec["status"] == "held" and rec["strength"] == "proved"
     assert rec["counts"]["models"] == 729 and rec["counts"]["exercised"] > 0
     assert rec["counts"]["float_vs_exact_disagreements"] == 0
+
+
+def test_every_decider_records_a_float_disagreement_on_an_ill_posed_instance(monkeypatch) -> None:
+    """γ = 0 instances are discarded, but the float route's verdict on them still counts: with
+    a float ill-posedness test that never fires (bound -1), each ill-posed instance is a
+    disagreement in every decider that meets one (head.necessary and prompt.weaker once
+    dropped it: issue 21's one helper, _ill_posed)."""
+    from verify.core import task
+
+    monkeypatch.setattr(task, "float_error_bound", lambda mu, T, k: -1.0)
+    res = decide_chunk(Cell(2, 2, 2), 0, 243, (1, 2), HMM_IDS)
+    for cid in ("head.exact", "head.necessary", "prompt.exact", "prompt.weaker"):
+        t = res["tallies"][cid]
+        ill = t["discarded"].get("ill-posed: γ = 0 on 𝒮", 0)
+        assert ill > 0 and t["disagreements"] == ill, (cid, ill, t["disagreements"])
+        assert "float test γ ≤ -1 differs from exact γ = 0" in t["first_disagreement"][1]

@@ -8,7 +8,6 @@ difference, and the achieved GFLOP/s beside float64 matrix multiplies measured i
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 import threadpoolctl
@@ -46,7 +45,7 @@ def _hmmlearn_model(h: HMM):
 
 
 def _reference_answers(
-    h: Any, xs: np.ndarray, h1: np.ndarray, gam: np.ndarray
+    h: HMM, xs: np.ndarray, h1: np.ndarray, gam: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """hmmlearn's answers as P[H_0 | x] (B, k) — from P[H_1 | x] by one reversed step — and
     the leave-one-out conditionals (B, T, n) — P(H_i | x_{-i}) ∝ γ_i / E[:, x_i] (E > 0)."""

@@ -26,7 +26,6 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import torch
 
@@ -79,7 +78,7 @@ def pretrain_rate(
     net = _new_model(hmm.n_tokens, cfg).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
-    forward: Callable[..., Any] = net  # the module, or its torch.compile wrapper
+    forward: Callable[..., torch.Tensor] = net  # the module, or its torch.compile wrapper
     cudnn_sdp = torch.backends.cuda.cudnn_sdp_enabled()
     if backend == "no-cudnn-sdp":  # eager, without cuDNN's attention (a plan per shape)
         torch.backends.cuda.enable_cudnn_sdp(False)

@@ -7,10 +7,10 @@ POSTERIOR_TOL (see the note beside it)."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
@@ -65,12 +65,19 @@ class Tally:
     def discard(self, reason: str) -> None:
         self.discarded[reason] = self.discarded.get(reason, 0) + 1
 
-    def record(self, slot: str, key: tuple, message: str, instance: Any, detail: Any = None):
+    def record(
+        self, slot: str, key: tuple, message: str, instance: dict | None, detail: dict | None = None
+    ) -> None:
         cur = getattr(self, slot)
         if cur is None or tuple(key) < tuple(cur[0]):
             setattr(self, slot, [list(key), message, instance, detail])
 
-    def disagree(self, key: tuple, message: str, instance: Any) -> None:
+    def fail(self, key: tuple, message: str, instance: dict) -> None:
+        """A counterexample at ``key``."""
+        self.failed += 1
+        self.record("first_fail", key, message, instance)
+
+    def disagree(self, key: tuple, message: str, instance: dict | None) -> None:
         self.disagreements += 1
         self.record("first_disagreement", key, message, instance)
 
@@ -230,11 +237,29 @@ def _scores(m: Model, T: int, mu: tuple[int, ...]) -> tuple[np.ndarray, list[Fra
     return sig, ex, why
 
 
+def _ill_posed(
+    t: Tally,
+    sig: np.ndarray,
+    why: str = "",
+    key: tuple = (),
+    instance: Callable[[], dict] | None = None,
+) -> bool:
+    """Whether the instance is ill-posed (margin γ = 0: some exact score μᵀp(x) is 0 on 𝒮);
+    if so it is discarded, and a float-route disagreement ``why`` (from :func:`_scores`) on
+    it is still recorded at ``key`` with ``instance()`` (built only then)."""
+    if not (sig == 0).any():
+        return False
+    t.discard("ill-posed: γ = 0 on 𝒮")
+    if why:
+        t.disagree(key, why, instance() if instance is not None else None)
+    return True
+
+
 def _both(sig: np.ndarray) -> bool:
     return bool((sig > 0).any() and (sig < 0).any())
 
 
-def _identity(Gfr: np.ndarray, b: Any, target: list[Fraction]) -> bool:
+def _identity(Gfr: np.ndarray, b: Sequence[Fraction | int], target: list[Fraction]) -> bool:
     """Exact ``G(x)·b == target(x)`` for every row."""
     bq = [Fraction(v) for v in b]
     for row, t in zip(Gfr, target, strict=True):

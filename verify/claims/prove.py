@@ -23,6 +23,7 @@ import itertools
 import time
 from collections.abc import Callable
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from ._prove_support import (
     _cert,
     _float_identity,
     _identity,
+    _ill_posed,
     _scores,
     separable,
 )
@@ -83,19 +85,13 @@ def head_exact(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
                 t.premise_false += 1
                 continue
             sig, score, why = _scores(m, T, mu)
-            if (sig == 0).any():
-                t.discard("ill-posed: γ = 0 on 𝒮")
-                if why:
-                    t.disagree(key, why, m.instance(T, mu))
+            if _ill_posed(t, sig, why, key, partial(m.instance, T, mu)):
                 continue
             c = m.at(T)
             b = m.c_head_mu(mu)[0].witness.get("b")
             G = m.G(T)
             if b is None or not _identity(G, b, score):
-                t.failed += 1
-                t.record(
-                    "first_fail", key, "b*ᵀG(x) ≠ μᵀp(x) exactly (C-HEAD holds)", m.instance(T, mu)
-                )
+                t.fail(key, "b*ᵀG(x) ≠ μᵀp(x) exactly (C-HEAD holds)", m.instance(T, mu))
                 continue
             t.passed += 1
             t.exercised += _both(sig)
@@ -126,18 +122,12 @@ def head_rowspace(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
                 t.premise_false += 1
                 continue
             sig, score, why = _scores(m, T, mu)
-            if (sig == 0).any():
-                t.discard("ill-posed: γ = 0 on 𝒮")
-                if why:
-                    t.disagree(key, why, m.instance(T, mu))
+            if _ill_posed(t, sig, why, key, partial(m.instance, T, mu)):
                 continue
             c = m.at(T)
             G = m.G(T)
             if not _identity(G, cond.witness["b"], score):
-                t.failed += 1
-                t.record(
-                    "first_fail", key, "bᵀG(x) ≠ μᵀp(x) exactly for Wᵀb = μ", m.instance(T, mu)
-                )
+                t.fail(key, "bᵀG(x) ≠ μᵀp(x) exactly for Wᵀb = μ", m.instance(T, mu))
                 continue
             t.passed += 1
             t.exercised += _both(sig)
@@ -160,6 +150,22 @@ def _float_existential(claim_id: str, inst: dict, exact_witness: bool) -> str:
     return ""
 
 
+def _candidate(
+    t: Tally, claim_id: str, key: tuple, inst: dict, cert: dict | None, why: str
+) -> None:
+    """Tally a searched candidate of an existential claim, a witness exactly when it has a
+    certificate ``cert``: the float route against that decision (``why`` from
+    :func:`_scores`, else the registered check: a disagreement, or inconclusive) and, with
+    no certificate, a miss."""
+    why = why or _float_existential(claim_id, inst, cert is not None)
+    if why == "inconclusive":
+        t.inconclusive += 1
+    elif why:
+        t.disagree(key, why, inst)
+    if cert is None:
+        t.misses += 1
+
+
 def head_necessary(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
     """Existential: C-HEAD(μ) fails and no linear head recovers the labels on 𝒮 (exact
     separability). Candidates after the chunk's smallest witness are skipped."""
@@ -173,8 +179,7 @@ def head_necessary(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
                 t.premise_false += 1
                 continue
             sig, _, why = _scores(m, T, mu)
-            if (sig == 0).any():
-                t.discard("ill-posed: γ = 0 on 𝒮")
+            if _ill_posed(t, sig, why, key, partial(m.instance, T, mu)):
                 continue
             if not _both(sig):
                 t.premise_false += 1  # one label: a constant head recovers
@@ -183,13 +188,8 @@ def head_necessary(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             G = m.G(T)
             cert = _cert(m, T, sig, G, mu)
             inst = m.instance(T, mu)
-            why = why or _float_existential("head.necessary", inst, cert is not None)
-            if why == "inconclusive":
-                t.inconclusive += 1
-            elif why:
-                t.disagree(key, why, inst)
+            _candidate(t, "head.necessary", key, inst, cert, why)
             if cert is None:
-                t.misses += 1
                 continue
             t.record(
                 "first_witness",
@@ -232,17 +232,13 @@ def prompt_exact(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             if any(x == 0 for x in pv):
                 t.discard("the prompt has probability 0 on an input of 𝒮")
                 continue
-            if (sig == 0).any():
-                t.discard("ill-posed: γ = 0 on 𝒮")
-                if why:
-                    t.disagree(key, why, m.instance(T, mu))
+            if _ill_posed(t, sig, why, key, partial(m.instance, T, mu)):
                 continue
             u = [[1 if h in U else 0 for h in range(m.k)]]
             Gu = exact.prompted_mask_probe(m.exact, c["xs"], u).fractions()
             target = [s / p for s, p in zip(score, pv, strict=True)]
             if not _identity(Gu, b, target):
-                t.failed += 1
-                t.record("first_fail", key, "bᵀG(u,x) ≠ μᵀp(x)/(vᵀp(x)) exactly", m.instance(T, mu))
+                t.fail(key, "bᵀG(u,x) ≠ μᵀp(x)/(vᵀp(x)) exactly", m.instance(T, mu))
                 continue
             t.passed += 1
             t.exercised += _both(sig) and len(cond.witness["S"]) < m.k
@@ -280,10 +276,7 @@ def prompt_weaker(m: Model, Ts: tuple[int, ...], t: Tally, part_a: Tally) -> Non
             part_a.passed += 1
             part_a.exercised += 1
         else:
-            part_a.failed += 1
-            part_a.record(
-                "first_fail", key0, "C-HEAD holds, π > 0, C-PROMPT(μ) fails", m.instance(Ts[0], mu)
-            )
+            part_a.fail(key0, "C-HEAD holds, π > 0, C-PROMPT(μ) fails", m.instance(Ts[0], mu))
         for T in Ts:
             t.instances += 1
             key = m.key(T, mi)
@@ -297,8 +290,7 @@ def prompt_weaker(m: Model, Ts: tuple[int, ...], t: Tally, part_a: Tally) -> Non
             if any(x == 0 for x in c["post"].dot(cond.witness["v"])):
                 t.discard("the prompt has probability 0 on an input of 𝒮")
                 continue
-            if (sig == 0).any():
-                t.discard("ill-posed: γ = 0 on 𝒮")
+            if _ill_posed(t, sig, why, key, partial(m.instance, T, mu)):
                 continue
             if not _both(sig):
                 t.premise_false += 1
@@ -309,13 +301,8 @@ def prompt_weaker(m: Model, Ts: tuple[int, ...], t: Tally, part_a: Tally) -> Non
             cert = _cert(m, T, sig, G, mu)
             inst = m.instance(T, mu)
             inst = {"head_hmm": inst["hmm"], "head_mu": inst["mu"], **inst}
-            why = why or _float_existential("prompt.weaker", inst, cert is not None)
-            if why == "inconclusive":
-                t.inconclusive += 1
-            elif why:
-                t.disagree(key, why, inst)
+            _candidate(t, "prompt.weaker", key, inst, cert, why)
             if cert is None:
-                t.misses += 1
                 continue
             cert["prompt"] = {
                 "U": list(cond.witness["U"]),
@@ -357,8 +344,7 @@ def prompt_multi_token(m: Model, Ts: tuple[int, ...], t: Tally) -> None:
             one = exact.prompted_mask_probe(m.exact, xs, [w])
             inst = to_jsonable({"hmm": m.float, "xs": xs, "prompt": np.array([u1, u2], float)})
             if not np.array_equal(two.fractions(), one.fractions()):
-                t.failed += 1
-                t.record("first_fail", key, "G(u_1 u_2, x) ≠ G(w_2, x) exactly", inst)
+                t.fail(key, "G(u_1 u_2, x) ≠ G(w_2, x) exactly", inst)
                 continue
             t.passed += 1
             t.exercised += 1
@@ -401,8 +387,7 @@ def memory_iid_exact(m: MemModel, Ts: tuple[int, ...], t: Tally) -> None:
             num = pm.num @ np.array(mu, dtype=object)
             score = [Fraction(int(a), int(d)) for a, d in zip(num, pm.den, strict=True)]
             sig = np.array([(v > 0) - (v < 0) for v in score], dtype=np.int64)
-            if (sig == 0).any():
-                t.discard("ill-posed: γ = 0 on 𝒮")
+            if _ill_posed(t, sig):
                 continue
             if G is None:
                 G = exact.mask_probe(m.exact, xs).fractions()
@@ -413,9 +398,7 @@ def memory_iid_exact(m: MemModel, Ts: tuple[int, ...], t: Tally) -> None:
                 )
             b = exact.memory_iid_witness(m.exact, mu)
             if not g_ok or b is None or not _identity(G, b, score):
-                t.failed += 1
-                t.record(
-                    "first_fail",
+                t.fail(
                     key,
                     "G(x) ≠ W̄ P[M|x] or bᵀG(x) ≠ μᵀP[M|x] exactly",
                     m.instance(T, mu, xs),

@@ -9,9 +9,12 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from verify.harness.engines import Engine
+
+if TYPE_CHECKING:
+    from verify.crosscheck.scope import Scope
 
 from ._common import (
     EXIT_FAIL,
@@ -129,7 +132,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def prove_scope(args: argparse.Namespace) -> Any:
+def prove_scope(args: argparse.Namespace) -> Scope:
     """The scope of ``ptverify prove`` from its axes (the sweep's list syntax)."""
     from verify.crosscheck.scope import Scope
     from verify.experiments.sweep import parse_int_list
@@ -234,18 +237,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     for flag, out in (("--json", args.json), ("--case", args.case)):
         if out:
             writable_dir(Path(out).parent, flag)
-    if args.case and inp.mu is None:
+    case_mu = inp.mu
+    if args.case and case_mu is None:
         raise UsageError('--case needs a task: pass --mu (or put "mu" in the model file)')
     report = build_report(inp, path.name, seed=args.seed)
     print("\n".join(report_lines(report)))
     if args.json:
         atomic_write(args.json, json.dumps(report_json(report), indent=1))
         print(f"ptverify: wrote {args.json}")
-    if args.case:
+    if args.case and case_mu is not None:
         from verify.harness.pinned import model_case
 
         xs, _ = input_set(inp.model, inp.T, args.seed)
-        case = model_case(inp.model, xs, inp.mu, inp.cell)
+        case = model_case(inp.model, xs, case_mu, inp.cell)
         atomic_write(args.case, json.dumps(case, indent=1))
         print(
             f"ptverify: wrote {args.case} (claim {case['claim']}: "

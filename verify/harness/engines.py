@@ -11,7 +11,11 @@ runs, never what it computes.
   task at a time over its own pipe. A worker that dies (killed, out of memory) is replaced
   and *its* task is rerun, at most ``max_retries`` more times (then :class:`WorkerDied` is
   that task's result); the other tasks are not disturbed. Closing the stream early (or
-  Ctrl-C) terminates the workers (``Process.terminate``: public APIs only).
+  Ctrl-C) terminates the workers (``Process.terminate``: public APIs only). Workers never
+  outlive the process that started them: while the pool runs, SIGTERM to that process
+  raises :class:`Terminated` (a KeyboardInterrupt: the pool stops its workers, callers keep
+  partial results and exit 130), and each worker dies with its parent however the parent
+  ends, SIGKILL included (Linux ``PR_SET_PDEATHSIG``, else a thread polling the parent).
 - ``ray`` (optional extra, ``pip install 'ptverify[ray]'``): one Ray task per item with
   ``max_retries`` (a task whose worker dies, or that raises, is rerun), collected with
   ``ray.wait`` as each finishes. Joins the cluster at ``address``, or an already
@@ -20,14 +24,21 @@ runs, never what it computes.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TypeVar
 
 from verify.core.validation import InputError, as_int
 
@@ -39,6 +50,10 @@ Stream = Generator[tuple[int, R | BaseException], None, None]
 #: Reruns of a task whose worker died (or, on Ray, that raised) before it counts as failed.
 MAX_RETRIES = 3
 RAY_HINT = "pip install 'ptverify[ray]'"
+#: How often a worker without ``PR_SET_PDEATHSIG`` checks that its parent lives (seconds):
+#: the longest an orphaned worker runs on there.
+PARENT_POLL_S = 0.5
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class EngineUnavailable(InputError):
@@ -46,7 +61,7 @@ class EngineUnavailable(InputError):
     to fix it. An InputError, so the command line reports it with exit code 2."""
 
 
-def import_ray() -> Any:
+def import_ray() -> ModuleType:
     """``import ray``, or EngineUnavailable naming the extra to install."""
     try:
         import ray
@@ -55,6 +70,12 @@ def import_ray() -> Any:
             f"--engine ray needs Ray, an optional extra of ptverify: {RAY_HINT}"
         ) from None
     return ray
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached the process while a local pool ran. A KeyboardInterrupt, so it takes
+    Ctrl-C's path: the pool terminates its workers, callers keep the results finished so
+    far and the command line exits 130 (interrupted), never 0."""
 
 
 class WorkerDied(RuntimeError):
@@ -156,9 +177,64 @@ def _run_inline(fn: Callable[[T], R], tasks: Sequence[T]) -> Stream[R]:
         yield i, result
 
 
-def _worker_main(conn: Connection, initializer: Callable | None, initargs: tuple) -> None:
-    """A local worker: run ``initializer``, then ``(fn, task)`` messages one at a time,
-    answering ``(True, result)`` or ``(False, exception)``; stop on None or a closed pipe."""
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread, so the
+    pool's ``finally`` stops the workers (SIGTERM's default action ends the process at once
+    and runs no ``finally``). Only from the main thread (the only one that may set signal
+    handlers) and only where SIGTERM has its default action: a handler the program set is
+    left alone. The first SIGTERM raises; later ones are ignored until the block ends, so
+    the cleanup itself is not cut short (the workers' watchdog covers a SIGKILL)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated(f"terminated by signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker process end when ``parent`` (the pid that started it) does, however
+    it ends (SIGKILL runs no cleanup there): on Linux the kernel sends this process SIGKILL
+    when its parent dies (``prctl(PR_SET_PDEATHSIG)``, needs no GIL, so it also stops a
+    worker stuck in C code); elsewhere a daemon thread polls ``os.getppid()`` every
+    :data:`PARENT_POLL_S` and exits when the parent changed (the orphan was re-parented)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != parent:  # the parent died before prctl: no signal will come
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ptverify-parent-watch", daemon=True).start()
+
+
+def _worker_main(
+    conn: Connection, parent: int, initializer: Callable[..., None] | None, initargs: tuple
+) -> None:
+    """A local worker: die with ``parent``, run ``initializer``, then ``(fn, task)``
+    messages one at a time, answering ``(True, result)`` or ``(False, exception)``; stop on
+    None or a closed pipe."""
+    _die_with_parent(parent)
     try:
         if initializer is not None:
             initializer(*initargs)
@@ -177,10 +253,10 @@ def _worker_main(conn: Connection, initializer: Callable | None, initargs: tuple
 
 
 class _Worker:
-    def __init__(self, ctx: SpawnContext, initializer: Callable | None, initargs: tuple):
+    def __init__(self, ctx: SpawnContext, initializer: Callable[..., None] | None, initargs: tuple):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(
-            target=_worker_main, args=(child, initializer, initargs), daemon=True
+            target=_worker_main, args=(child, os.getpid(), initializer, initargs), daemon=True
         )
         self.proc.start()
         child.close()
@@ -202,8 +278,21 @@ def _run_pool(
     tasks: Sequence[T],
     workers: int,
     max_retries: int,
-    initializer: Callable | None = None,
+    initializer: Callable[..., None] | None = None,
     initargs: tuple = (),
+) -> Stream[R]:
+    """The local pool, with SIGTERM turned into :class:`Terminated` while it runs."""
+    with _sigterm_interrupts():
+        yield from _pool(fn, tasks, workers, max_retries, initializer, initargs)
+
+
+def _pool(
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    workers: int,
+    max_retries: int,
+    initializer: Callable[..., None] | None,
+    initargs: tuple,
 ) -> Stream[R]:
     ctx = multiprocessing.get_context("spawn")  # no fork after BLAS/torch threads started
     todo = deque(range(len(tasks)))
@@ -269,11 +358,11 @@ def _run_ray(
     ray = import_ray()
     started = False
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": "WARNING"}
+        quiet = {"log_to_driver": False, "logging_level": "WARNING"}
         if address:
-            ray.init(address=address, **kwargs)
+            ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, **kwargs)
+            ray.init(num_cpus=workers, include_dashboard=False, **quiet)
         started = True
     try:
         gpus = num_gpus if ray.cluster_resources().get("GPU", 0) >= num_gpus else 0
@@ -305,6 +394,7 @@ __all__ = [
     "MAX_RETRIES",
     "Engine",
     "EngineUnavailable",
+    "Terminated",
     "WorkerDied",
     "import_ray",
     "run_tasks",

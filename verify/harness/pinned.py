@@ -15,12 +15,17 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from verify.claims import registry
 from verify.claims.registry import to_jsonable
 from verify.core.validation import InputError
 from verify.harness.records import case_document, validate_case
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from verify.core.models import HMM, MemoryHMM
 
 
 def read_case(path: str | os.PathLike, *, check_certificate: bool = True) -> dict:
@@ -62,7 +67,7 @@ def load_pinned(folder: str | os.PathLike) -> dict[str, list[dict]]:
 MODEL_CASE_CLAIMS = {"hmm": "head.exact", "memory": "memory.prompt"}
 
 
-def model_case(model: Any, xs: Any, mu: Any, cell: int = 0) -> dict:
+def model_case(model: HMM | MemoryHMM, xs: np.ndarray, mu: np.ndarray, cell: int = 0) -> dict:
     """A case document ``ptverify replay`` accepts for a user's model, task μ and input
     set xs (B, T): the instance of :data:`MODEL_CASE_CLAIMS`' claim, with that claim's
     outcome on it now; role ``counterexample`` (replay says whether it falsifies)."""

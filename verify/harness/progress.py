@@ -56,4 +56,14 @@ def bar(
     )
 
 
-__all__ = ["ROOT", "bar", "configure_logging"]
+def progress_line(i: int, n: int, r: dict) -> str:
+    """The progress message after the i-th of n claims finished with record ``r``."""
+    cnt = r["counts"]
+    return (
+        f"[{i}/{n}] {r['id']:<18} {r['status']:<12} {r.get('strength') or '–'} "
+        f"({r.get('provenance', '')}) {cnt['examples']} examples ({cnt['discarded']} "
+        f"discarded, {cnt['inconclusive']} inconclusive) {r['time_s']:.1f}s"
+    )
+
+
+__all__ = ["ROOT", "bar", "configure_logging", "progress_line"]

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from verify.claims import registry
 from verify.claims.prove import (
@@ -117,13 +117,40 @@ def _task_dict(task: ChunkTask) -> dict:
     }
 
 
+class CellTotals(TypedDict):
+    """One cell's share of :class:`ProveTotals`: scope models, their orbits (canonical
+    representatives decided), and the orbits with a stationary start."""
+
+    models: int
+    orbits: int
+    stationary_orbits: int
+
+
+class ProveTotals(TypedDict):
+    """The ``prove`` object of results.json: models, orbits and chunks over the whole
+    scope, per cell, resumed / damaged / failed chunk files, and times (seconds)."""
+
+    models: int
+    orbits: int
+    stationary_orbits: int
+    cells: dict[str, CellTotals]
+    chunks: int
+    chunks_done: int
+    chunks_resumed: int
+    chunks_damaged: list[str]
+    chunks_failed: dict[str, str]
+    chunk_dir: str
+    wall_s: float
+    chunk_cpu_s: float
+
+
 @dataclass
 class ProveRun:
     """What :func:`prove` computed: per-claim records, not-expressible claims, totals."""
 
     records: list[dict]
     not_expressible: dict[str, str]
-    totals: dict[str, Any]
+    totals: ProveTotals
     interrupted: bool
 
 
@@ -225,30 +252,30 @@ def _totals(
     failed: dict[int, str],
     wall: float,
     folder: Path,
-) -> dict:
-    cells: dict[str, dict] = {}
+) -> ProveTotals:
+    cells: dict[str, CellTotals] = {}
     for i, t in enumerate(tasks):
         name = f"memory m={t.m} s={t.s} n={t.n}" if t.s else f"k={t.k} n={t.n}"
-        c = cells.setdefault(name, {"models": 0, "orbits": 0, "stationary_orbits": 0})
+        c = cells.setdefault(name, CellTotals(models=0, orbits=0, stationary_orbits=0))
         c["models"] += t.hi - t.lo
         if i in results:
             c["orbits"] += results[i]["orbits"]
             c["stationary_orbits"] += results[i]["stationary_orbits"]
     cpu = sum(r.get("wall_s", 0.0) for r in results.values())
-    return {
-        "models": sum(t.hi - t.lo for t in tasks),
-        "orbits": sum(r["orbits"] for r in results.values()),
-        "stationary_orbits": sum(r["stationary_orbits"] for r in results.values()),
-        "cells": cells,
-        "chunks": len(tasks),
-        "chunks_done": len(results),
-        "chunks_resumed": resumed,
-        "chunks_damaged": damaged,
-        "chunks_failed": {tasks[i].name: why for i, why in sorted(failed.items())},
-        "chunk_dir": str(folder),
-        "wall_s": round(wall, 3),
-        "chunk_cpu_s": round(cpu, 3),
-    }
+    return ProveTotals(
+        models=sum(t.hi - t.lo for t in tasks),
+        orbits=sum(r["orbits"] for r in results.values()),
+        stationary_orbits=sum(r["stationary_orbits"] for r in results.values()),
+        cells=cells,
+        chunks=len(tasks),
+        chunks_done=len(results),
+        chunks_resumed=resumed,
+        chunks_damaged=damaged,
+        chunks_failed={tasks[i].name: why for i, why in sorted(failed.items())},
+        chunk_dir=str(folder),
+        wall_s=round(wall, 3),
+        chunk_cpu_s=round(cpu, 3),
+    )
 
 
 def _merged(cid: str, results: dict[int, dict]) -> tuple[Tally, float]:
@@ -268,7 +295,7 @@ def _key_text(key: list) -> str:
     return f"k={k}, n={n}, T={T}, den={den}, model #{idx}, task #{mi}"
 
 
-def _counts(t: Tally, totals: dict, secs: float) -> dict:
+def _counts(t: Tally, models: int, orbits: int, secs: float) -> dict:
     discarded = sum(t.discarded.values())
     return {
         # the fields every results record has (runner's Counts) …
@@ -278,8 +305,8 @@ def _counts(t: Tally, totals: dict, secs: float) -> dict:
         "inconclusive": t.inconclusive,
         "searched": t.searched,
         # … and prove's
-        "models": totals["models"],
-        "orbits": totals["orbits"],
+        "models": models,
+        "orbits": orbits,
         "instances": t.instances,
         "decided": t.decided,
         "premise_false": t.premise_false,
@@ -306,6 +333,23 @@ def _case(c: registry.Claim, role: str, slot: list) -> dict:
     return case_document(c, None, role, instance, outcome)
 
 
+def _falsified(
+    head: str, slot: list | None, certificate: bool = True
+) -> tuple[str, str, list | None, str]:
+    """The falsified status of :func:`_status`: message ``"<head> at <key>: <why>"`` for the
+    smallest such instance ``slot = [key, why, instance, certificate]`` (Tally keeps one
+    with every failure and disagreement), which is the case (without its certificate when
+    ``certificate`` is False)."""
+    assert slot is not None, "Tally.record keeps a slot with every failure / disagreement"
+    case = slot if certificate else [*slot[:3], None]
+    return (
+        ClaimStatus.FALSIFIED.value,
+        f"{head} at {_key_text(slot[0])}: {slot[1]}",
+        case,
+        "counterexample",
+    )
+
+
 def _status(
     cid: str, kind: str, t: Tally, a: Tally | None, failed: dict
 ) -> tuple[str, str, list | None, str]:
@@ -321,29 +365,14 @@ def _status(
         if tally is None:
             continue
         if tally.failed:
-            first = tally.first_fail
-            assert first is not None  # Tally.record keeps one with every failure
-            return (
-                ClaimStatus.FALSIFIED.value,
-                (
-                    f"falsified{part}: {tally.failed} counterexamples; smallest at "
-                    f"{_key_text(first[0])}: {first[1]}"
-                ),
-                first,
-                "counterexample",
-            )
+            head = f"falsified{part}: {tally.failed} counterexamples; smallest"
+            return _falsified(head, tally.first_fail)
         if tally.disagreements:
-            d = tally.first_disagreement
-            assert d is not None  # Tally.disagree keeps one with every disagreement
-            return (
-                ClaimStatus.FALSIFIED.value,
-                (
-                    f"the float route disagrees with the exact one{part} on {tally.disagreements} "
-                    f"instances; first at {_key_text(d[0])}: {d[1]}"
-                ),
-                [d[0], d[1], d[2], None],
-                "counterexample",
+            head = (
+                f"the float route disagrees with the exact one{part} on {tally.disagreements} "
+                "instances; first"
             )
+            return _falsified(head, tally.first_disagreement, certificate=False)
     if t.inconclusive:
         return (
             ClaimStatus.INCONCLUSIVE.value,
@@ -402,7 +431,7 @@ def _record(
     tasks: list[ChunkTask],
     results: dict[int, dict],
     failed: dict[int, str],
-    totals: dict,
+    totals: ProveTotals,
 ) -> dict:
     c = registry.get(cid)
     _, kind = DECIDERS[cid]
@@ -419,13 +448,11 @@ def _record(
         status, message, slot, role = _status(cid, kind, t, a, failed)
     # models and orbits of the cells this claim ranges over (HMM or memory cells)
     mine = [i for i, task in enumerate(tasks) if bool(task.s) == (cid in MEMORY_CLAIMS)]
-    own = {
-        "models": sum(tasks[i].hi - tasks[i].lo for i in mine),
-        "orbits": sum(results[i]["orbits"] for i in mine if i in results),
-    }
-    counts = _counts(t, own, secs)
+    models = sum(tasks[i].hi - tasks[i].lo for i in mine)
+    orbits = sum(results[i]["orbits"] for i in mine if i in results)
+    counts = _counts(t, models, orbits, secs)
     if a is not None:
-        counts["part_a"] = _counts(a, own, 0.0)
+        counts["part_a"] = _counts(a, models, orbits, 0.0)
     desc = c.describe()
     return {
         **desc,
@@ -451,7 +478,16 @@ def _record(
     }
 
 
-__all__ = ["CHUNK_FORMAT", "ChunkTask", "ProveRun", "chunk_tag", "prove", "run_chunk"]
+__all__ = [
+    "CHUNK_FORMAT",
+    "CellTotals",
+    "ChunkTask",
+    "ProveRun",
+    "ProveTotals",
+    "chunk_tag",
+    "prove",
+    "run_chunk",
+]
 
 
 def check_chunk_size(value: int) -> int:

@@ -26,9 +26,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle
+
+    from verify.claims.registry import Claim
 
 _PASSING = ("held", "found")
 _WORDS = {"inconclusive": "INCONCLUSIVE", "vacuous": "VACUOUS", "not_found": "NOT FOUND"}
@@ -78,7 +83,7 @@ def _family(claim_id: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in head)
 
 
-def _load(config: pytest.Config) -> list[Any]:
+def _load(config: pytest.Config) -> list[Claim]:
     """Built-in and ``--ptverify-claims-from`` claims, in registry order."""
     from verify.claims import all_claims, load_builtin, load_claims_module
 
@@ -100,7 +105,7 @@ class ClaimsCollector(pytest.Collector):
     """The ``ptverify`` node holding one :class:`ClaimItem` per claim."""
 
     def collect(self) -> list[pytest.Item]:
-        items = []
+        items: list[pytest.Item] = []
         claims = _load(self.config)
         for family in sorted({_family(c.id) for c in claims}):
             self.config.addinivalue_line(
@@ -113,12 +118,14 @@ class ClaimsCollector(pytest.Collector):
             items.append(item)
         return items
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         from verify.core.validation import InputError
 
         if isinstance(excinfo.value, InputError):  # bad option or case file: one line
             return f"ptverify: {excinfo.value}"
-        return str(super().repr_failure(excinfo, style=style))
+        return super().repr_failure(excinfo)  # a Collector's takes no style
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -145,8 +152,8 @@ class ClaimFailed(Exception):
 class ClaimItem(pytest.Item):
     """One claim, run by :func:`verify.harness.runner.run_claim` when the item runs."""
 
-    def __init__(self, *, claim_id: str, **kw: Any) -> None:
-        super().__init__(**kw)
+    def __init__(self, *, claim_id: str, name: str, parent: ClaimsCollector) -> None:
+        super().__init__(name=name, parent=parent)
         self.claim_id = claim_id
 
     def runtest(self) -> None:
@@ -175,7 +182,9 @@ class ClaimItem(pytest.Item):
             )
         raise ClaimFailed(failure_text(r, case_path))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, ClaimFailed):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)

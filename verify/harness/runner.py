@@ -53,6 +53,7 @@ import os
 import time
 import traceback
 import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -74,6 +75,7 @@ from verify.core.validation import InputError
 from verify.harness.engines import Engine
 from verify.harness.pinned import load_pinned
 from verify.harness.progress import bar as progress_bar
+from verify.harness.progress import progress_line
 from verify.harness.records import ClaimResult, Counts, case_document
 from verify.harness.stats import quantity_summaries, wilson_interval
 
@@ -82,7 +84,7 @@ logger = logging.getLogger(__name__)
 #: Runner profile → Hypothesis profile name (never the test suite's "ci"/"dev"/"thorough").
 HYPOTHESIS_PROFILES = {p: f"ptverify-{p}" for p in registry.PROFILES}
 
-_COMMON = dict(
+_COMMON = settings(
     deadline=None,
     report_multiple_bugs=False,
     print_blob=False,
@@ -92,14 +94,15 @@ _COMMON = dict(
 )
 #: Where dev/thorough keep failing examples (relative to the current directory).
 DATABASE_DIR = ".hypothesis/ptverify"
-_KEEP = dict(
+_KEEP = settings(
+    _COMMON,
     derandomize=False,
     database=DirectoryBasedExampleDatabase(DATABASE_DIR),
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
-settings.register_profile("ptverify-ci", derandomize=True, database=None, **_COMMON)
-settings.register_profile("ptverify-dev", **{**_COMMON, **_KEEP})
-settings.register_profile("ptverify-thorough", **{**_COMMON, **_KEEP})
+settings.register_profile("ptverify-ci", _COMMON, derandomize=True, database=None)
+settings.register_profile("ptverify-dev", _KEEP)
+settings.register_profile("ptverify-thorough", _KEEP)
 
 #: Claim statuses and whether each counts against the gate.
 STATUSES = registry.CLAIM_STATUSES
@@ -127,7 +130,7 @@ class _Tally:
     inconclusive: int = 0
     misses: int = 0
     quantities: dict[str, list[float]] = field(default_factory=dict)
-    reasons: dict[str, int] = field(default_factory=dict)
+    reasons: Counter[str] = field(default_factory=Counter)
     decided: int = 0  # outcomes other than discard / inconclusive
     exercised_known: int = 0  # of those, how many said whether they exercised the premise
     exercised: int = 0
@@ -145,12 +148,10 @@ class _Tally:
             self.passed += 1
         elif out.status == "discard":
             self.discarded += 1
-            key = "discarded: " + (out.message or "ill-posed")[:100]
-            self.reasons[key] = self.reasons.get(key, 0) + 1
+            self.reasons["discarded: " + (out.message or "ill-posed")[:100]] += 1
         elif out.status == "inconclusive":
             self.inconclusive += 1
-            key = "inconclusive: " + (out.message or "no reason given")[:100]
-            self.reasons[key] = self.reasons.get(key, 0) + 1
+            self.reasons["inconclusive: " + (out.message or "no reason given")[:100]] += 1
         elif out.status == "miss":
             self.misses += 1
         if out.status not in ("discard", "inconclusive"):
@@ -267,6 +268,7 @@ def _run_search(c: Claim, profile: str, budget: int, seed: int | None, tally: _T
     # An existential claim stops at its witness, or at a "fail" (e.g. prompt.weaker's
     # implication part checked along the search); other kinds stop at a "fail".
     bad = ("witness", "fail") if c.kind == "existential" else ("fail",)
+    assert c.strategy is not None, "registry.register refuses a searched claim without one"
     strategy = c.strategy()
 
     def prop(instance: dict) -> None:
@@ -430,7 +432,7 @@ def _count_verdict(c: Claim, tally: _Tally) -> tuple[ClaimStatus, str]:
     need = max(1, math.ceil(c.min_decided * tally.examples))
     frac = tally.exercised_fraction()
     gated = c.kind in ("universal", "implication") and frac is not None
-    if tally.passed >= need and gated and frac < c.min_exercised:
+    if tally.passed >= need and gated and frac is not None and frac < c.min_exercised:
         return ClaimStatus.VACUOUS, (
             f"vacuous: the premise was exercised on {tally.exercised} of "
             f"{tally.exercised_known} passing examples ({frac:.0%} < "
@@ -479,16 +481,6 @@ _PINNED: dict[str, list[dict]] = {}
 
 def _worker(claim_id: str, profile: str, examples: int | None, seed: int | None) -> dict:
     return run_claim(claim_id, profile, examples, seed, _PINNED.get(claim_id, ())).to_dict()
-
-
-def progress_line(i: int, n: int, r: dict) -> str:
-    """The progress message after the i-th of n claims finished with record ``r``."""
-    cnt = r["counts"]
-    return (
-        f"[{i}/{n}] {r['id']:<18} {r['status']:<12} {r.get('strength') or '–'} "
-        f"({r.get('provenance', '')}) {cnt['examples']} examples ({cnt['discarded']} "
-        f"discarded, {cnt['inconclusive']} inconclusive) {r['time_s']:.1f}s"
-    )
 
 
 def run_claims(
