@@ -270,6 +270,7 @@ def tasks(
     post = posterior_h0(hmm, xs)
     mu = balance_task(post, mu0, direction, int(balance * len(xs)), margin_floor)
     assume(mu is not None)
+    assert mu is not None  # for the type checker: assume() rejected None
     return mu
 
 
@@ -368,6 +369,7 @@ def prompt_instances(
         direction[supp] = 1.0
         shifted = balance_task(posterior_h0(hmm, xs), mu, direction, 1, MARGIN_FLOOR)
         assume(shifted is not None and shifted[a] != 0)
+        assert shifted is not None  # for the type checker: assume() rejected None
         mu = shifted
     return PromptInstance(hmm, mu, (int(p),), S, xs)
 

@@ -52,12 +52,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from verify.core.models import HMM, MemoryHMM, model_from_dict
 from verify.core.validation import InputError
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+    from strategies.instance import Instance
+
+_Check = TypeVar("_Check", bound="Callable[..., Outcome]")
 
 KINDS = ("universal", "existential", "implication", "statistical")
 PROFILES = ("ci", "dev", "thorough")
@@ -333,7 +340,9 @@ def _same_file(a: str, b: str) -> bool:
     """Whether modules ``a`` and ``b`` were loaded from one file (a path and a dotted name)."""
     fa = getattr(sys.modules.get(a), "__file__", None)
     fb = getattr(sys.modules.get(b), "__file__", None)
-    return bool(fa and fb) and Path(fa).resolve() == Path(fb).resolve()
+    if not fa or not fb:
+        return False
+    return Path(fa).resolve() == Path(fb).resolve()
 
 
 def claim(
@@ -351,10 +360,23 @@ def claim(
     min_decided: float = 0.5,
     min_exercised: float = 0.8,
     routes: tuple[str, ...] = (),
-) -> Callable[[Callable[[dict], Outcome]], Callable[[dict], Outcome]]:
-    """Decorator registering ``check`` as claim ``id`` (see the module docstring)."""
+    instance: type[Instance] | None = None,
+) -> Callable[[_Check], _Check]:
+    """Decorator registering ``check`` as claim ``id`` (see the module docstring).
 
-    def deco(check: Callable[[dict], Outcome]) -> Callable[[dict], Outcome]:
+    ``instance``: the claim's instance dataclass (:class:`strategies.instance.Instance`),
+    for a check typed on it and a strategy drawing it. The registered claim then speaks
+    dicts at the harness boundary, as every claim does: its strategy yields
+    ``instance.as_dict()`` and its check reads the dict back with ``instance.from_dict``
+    (a replayed case, a pinned one, a hand-written ``{"seed": 0}``)."""
+
+    def deco(check: _Check) -> _Check:
+        registered: Callable[[dict], Outcome] = check
+        factory = strategy
+        if instance is not None:
+            registered = _decoding(check, instance)
+            if strategy is not None:
+                factory = _encoding(strategy)
         register(
             Claim(
                 id=id,
@@ -362,8 +384,8 @@ def claim(
                 provenance=provenance,
                 kind=kind,
                 statement=statement,
-                check=check,
-                strategy=strategy,
+                check=registered,
+                strategy=factory,
                 strategy_name=strategy_name or getattr(strategy, "__doc__", None) or "",
                 oracles=tuple(oracles),
                 examples=dict(examples or {}),
@@ -377,6 +399,26 @@ def claim(
         return check
 
     return deco
+
+
+def _decoding(
+    check: Callable[[Any], Outcome], instance: type[Instance]
+) -> Callable[[dict], Outcome]:
+    def decoded(d: dict) -> Outcome:
+        return check(instance.from_dict(d))
+
+    decoded.__doc__, decoded.__module__ = check.__doc__, check.__module__
+    return decoded
+
+
+def _encoding(
+    strategy: Callable[[], SearchStrategy[Instance]],
+) -> Callable[[], SearchStrategy[dict]]:
+    def encoded() -> SearchStrategy[dict]:
+        return strategy().map(lambda inst: inst.as_dict())
+
+    encoded.__doc__ = strategy.__doc__
+    return encoded
 
 
 def load_builtin() -> None:
@@ -414,6 +456,8 @@ def load_claims_module(spec: str) -> str:
         if name in sys.modules:
             return name
         mspec = importlib.util.spec_from_file_location(name, path)
+        if mspec is None or mspec.loader is None:
+            raise InputError(f"--claims-from: {spec!r} cannot be loaded as a Python module")
         module = importlib.util.module_from_spec(mspec)
         sys.modules[name] = module
         try:
@@ -512,7 +556,9 @@ def to_jsonable(value: Any) -> Any:
         arr = value.astype(kind)
         lst = arr.tolist()
         if kind == "float64" and not np.isfinite(arr).all():
-            lst = np.where(np.isfinite(arr), arr, None).tolist()
+            obj = arr.astype(object)
+            obj[~np.isfinite(arr)] = None
+            lst = obj.tolist()
         return {"array": lst, "dtype": kind}
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
