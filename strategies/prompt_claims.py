@@ -52,7 +52,7 @@ class PromptTask(Instance):
     mu: FloatArray
     xs: IntArray
     U: IntArray
-    S: IntArray
+    S: IntArray | None = None  # not read by the check (it finds S itself)
     prefix: FloatArray | None = None
 
     @classmethod
@@ -65,15 +65,16 @@ class PromptTask(Instance):
 @dataclass(frozen=True)
 class WeakerTask(Instance):
     """prompt.weaker's pair: a C-HEAD task (head_hmm, head_mu) for part (a) and a prompt
-    instance (the fields of :class:`PromptTask`) searched for part (b)."""
+    instance (the fields of :class:`PromptTask`) searched for part (b). Fields the check
+    does not read are optional, so ``ptverify prove``'s instances (no U, S) decode."""
 
     head_hmm: HMM
     head_mu: FloatArray
     hmm: HMM
     mu: FloatArray
     xs: IntArray
-    U: IntArray
-    S: IntArray
+    U: IntArray | None = None  # the built witness, not read by the check (part (b) searches)
+    S: IntArray | None = None
     prefix: FloatArray | None = None
 
 
@@ -87,7 +88,7 @@ class RobustPromptTask(Instance):
     xs: IntArray
     S: IntArray
     prompt: FloatArray
-    leak: float
+    leak: float | None = None  # recorded for the case page, not read by the check
 
 
 @dataclass(frozen=True)

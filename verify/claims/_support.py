@@ -228,7 +228,7 @@ def witness_vs_lp(
 
     The constructive witness ``head`` must label every input correctly; the LP on the same
     features must then say "recoverable", and its certified upper bound on t* (the
-    certificate residual) cannot be below the witness's normalised margin. Any
+    certificate residual) cannot be below the witness's normalised margin. Every
     disagreement is a counterexample; an LP that cannot decide makes the instance
     inconclusive (never a pass). ``outcome``: extra Outcome fields (exercised, sizes,
     targets) attached to whatever is returned.

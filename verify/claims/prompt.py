@@ -384,7 +384,7 @@ def prompt_multi_token(inst: MultiTokenTask) -> Outcome:
     joint = post @ v  # ∝ P(z_{1:L} | x): the prompt must be possible together with x
     q = {"prompt_probability": prob}
     cov: dict = {"sizes": hmm_sizes(hmm, xs, L=L)}
-    if prob <= 0 or (bad := prompt_probability_zero(v, post, q, cov)) is not None:
+    if prob <= 0 or prompt_probability_zero(v, post, q, cov) is not None:
         return Outcome.discard("the prompt has probability 0", quantities=q, **cov)
     GL = np.asarray(prompted_mask_probe(hmm, xs, prompt))
     zero = np.zeros(hmm.n_states)  # no task here: only the probes are compared

@@ -52,7 +52,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -178,7 +178,7 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def instance_sizes(instance: Mapping[str, Any]) -> dict[str, float]:
+def instance_sizes(instance: Mapping[str, object]) -> dict[str, float]:
     """Sizes read off an instance, for claims whose outcomes report none (user claims):
     ``k`` and ``n`` of its first HMM (``k = m**N · s`` for a memory HMM), ``T`` and ``B``
     of its first 2-D integer array ``(B, T)`` of inputs, and any top-level integer ``k``,
@@ -236,7 +236,7 @@ class Claim:
     check: Callable[[dict], Outcome]
     provenance: str = ""
     section: str = ""
-    strategy: Callable[[], Any] | None = None
+    strategy: Callable[[], SearchStrategy[object]] | None = None
     strategy_name: str = ""
     oracles: tuple[str, ...] = ()
     examples: Mapping[str, int] = field(default_factory=dict)
@@ -352,7 +352,7 @@ def claim(
     statement: str,
     provenance: str = "",
     theorem: str = "",
-    strategy: Callable[[], Any] | None = None,
+    strategy: Callable[[], SearchStrategy[object]] | None = None,
     strategy_name: str = "",
     oracles: tuple[str, ...] = (),
     examples: Mapping[str, int] | None = None,
@@ -401,9 +401,7 @@ def claim(
     return deco
 
 
-def _decoding(
-    check: Callable[[Any], Outcome], instance: type[Instance]
-) -> Callable[[dict], Outcome]:
+def _decoding(check: Callable[..., Outcome], instance: type[Instance]) -> Callable[[dict], Outcome]:
     def decoded(d: dict) -> Outcome:
         return check(instance.from_dict(d))
 
@@ -411,11 +409,9 @@ def _decoding(
     return decoded
 
 
-def _encoding(
-    strategy: Callable[[], SearchStrategy[Instance]],
-) -> Callable[[], SearchStrategy[dict]]:
+def _encoding(strategy: Callable[[], SearchStrategy[object]]) -> Callable[[], SearchStrategy[dict]]:
     def encoded() -> SearchStrategy[dict]:
-        return strategy().map(lambda inst: inst.as_dict())
+        return strategy().map(lambda inst: cast("Instance", inst).as_dict())
 
     encoded.__doc__ = strategy.__doc__
     return encoded
@@ -546,7 +542,7 @@ BUILTIN_PROVENANCE.update({cid: BUILTIN_PROVENANCE[sec] for cid, sec in BUILTIN_
 # --------------------------------------------------------------------------- instance codec
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> Any:
     """Plain-JSON form of an instance value: models → their ``to_dict``; arrays →
     ``{"array": nested lists, "dtype": ...}``; tuples → lists; non-finite floats → None."""
     if isinstance(value, (HMM, MemoryHMM)):
@@ -575,7 +571,7 @@ def to_jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def from_jsonable(value: Any, where: str = "instance") -> Any:
+def from_jsonable(value: object, where: str = "instance") -> Any:
     """Inverse of :func:`to_jsonable` with strict validation; errors name the field."""
     if isinstance(value, dict):
         if value.get("kind") in ("hmm", "memory_hmm"):
