@@ -36,14 +36,20 @@ def _model(kind: type[HMM] | type[MemoryHMM]) -> Callable[[object], object]:
     return check
 
 
+def _number(v: object) -> int | float | str | np.number:
+    if not isinstance(v, (int, float, str, np.number)):
+        raise TypeError(f"expected a number, got {type(v).__name__}")
+    return v
+
+
 #: Field annotation (as written: ``from __future__ import annotations``) → converter.
 _CONVERT: dict[str, Callable[[object], object]] = {
     "HMM": _model(HMM),
     "MemoryHMM": _model(MemoryHMM),
     "FloatArray": lambda v: np.asarray(v, dtype=np.float64),
     "IntArray": lambda v: np.asarray(v, dtype=np.int64),
-    "int": lambda v: int(v),  # type: ignore[call-overload]
-    "float": lambda v: float(v),  # type: ignore[arg-type]
+    "int": lambda v: int(_number(v)),
+    "float": lambda v: float(_number(v)),
 }
 
 

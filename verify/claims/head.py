@@ -2,10 +2,10 @@
 
 Budgets (examples per profile) are chosen so that ``ptverify run --profile ci`` on every
 built-in claim stays within 5 minutes on 2 cores; the measured time is in the report.
-Instances come in two size tiers (``strategies.tiers``): small ones (k ≤ 8, n ≤ 8, T ≤ 6,
-exhaustive input sets up to 50 000 sequences) for three draws in four, and large ones
-(k ≤ 10 with C-HEAD, k ≤ 30 without; n ≤ 10; T from 8 to 32; seeded samples of 512
-inputs). Failures shrink toward the small tier, so they read at a glance.
+Instances (:mod:`strategies.head_claims`) come in two size tiers: small ones (k ≤ 8,
+n ≤ 8, T ≤ 6, exhaustive input sets up to 50 000 sequences) for three draws in four, and
+large ones (k ≤ 10 with C-HEAD, k ≤ 30 without; n ≤ 10; T from 8 to 32; seeded samples of
+512 inputs). Failures shrink toward the small tier, so they read at a glance.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The claims registry: one :class:`Claim` per THEORY.md §5 statement, user claims alike.
 
-A claim is a property of generated *instances* (plain dicts of models, arrays and numbers)
+A claim is a property of generated *instances* (dicts of models, arrays and numbers)
 decided by a ``check(instance) -> Outcome`` function. Built-in and user claims register
 through the same decorator::
 
@@ -20,7 +20,9 @@ through the same decorator::
         return Outcome.passed(quantities={"x": instance["x"]})
 
 ``strategy`` is a zero-argument factory so that importing the registry never imports the
-strategies.
+strategies. Built-in claims type their instances: ``@claim(..., instance=HeadTask)`` with a
+frozen dataclass of :mod:`strategies.instance` (generated in ``strategies/*_claims.py``);
+the registered claim still speaks dicts to the harness (see :func:`claim`).
 Workers of a parallel run find claims by ID: they import the same modules (built-ins plus
 every ``--claims-from`` module) and look the ID up here, so claims never need pickling.
 
