@@ -54,7 +54,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -180,13 +180,15 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def instance_sizes(instance: Mapping[str, object]) -> dict[str, float]:
+def instance_sizes(instance: Mapping[str, object] | Instance) -> dict[str, float]:
     """Sizes read off an instance, for claims whose outcomes report none (user claims):
     ``k`` and ``n`` of its first HMM (``k = m**N · s`` for a memory HMM), ``T`` and ``B``
     of its first 2-D integer array ``(B, T)`` of inputs, and any top-level integer ``k``,
-    ``n``, ``T``, ``L``, ``m``, ``s``, ``N`` (these win)."""
+    ``n``, ``T``, ``L``, ``m``, ``s``, ``N`` (these win). A claim instance dataclass is read
+    through its ``as_dict()`` form."""
+    items = instance if isinstance(instance, Mapping) else instance.as_dict()
     out: dict[str, float] = {}
-    for value in instance.values():
+    for value in items.values():
         if isinstance(value, HMM) and "k" not in out:
             out.update(k=value.n_states, n=value.n_tokens)
         elif isinstance(value, MemoryHMM) and "k" not in out:
@@ -200,7 +202,7 @@ def instance_sizes(instance: Mapping[str, object]) -> dict[str, float]:
         ):
             out.update(T=int(value.shape[1]), B=int(value.shape[0]))
     for name in ("k", "n", "T", "L", "m", "s", "N"):
-        v = instance.get(name)
+        v = items.get(name)
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             out[name] = int(v)
     return out
@@ -219,7 +221,8 @@ class Claim:
     section: the THEORY §5 claim ID whose section states it (built-ins; "" for user claims).
     theorem: kept for results files of schema v2; equals ``provenance`` unless a user claim
     sets it. kind: universal | existential | implication | statistical. statement: one sentence.
-    strategy: zero-argument factory returning a Hypothesis strategy of instance dicts
+    strategy: zero-argument factory returning a Hypothesis strategy of instance dicts (or of
+    :class:`strategies.instance.Instance` dataclasses, with ``instance``)
     (statistical claims: ``None``; their instances are ``{"seed": s}`` for fixed seeds).
     oracles: names of the deciders the check compares (``witness``, ``lp`` …).
     examples: examples (statistical: seeds) per runner profile ``ci|dev|thorough``.
@@ -367,18 +370,17 @@ def claim(
     """Decorator registering ``check`` as claim ``id`` (see the module docstring).
 
     ``instance``: the claim's instance dataclass (:class:`strategies.instance.Instance`),
-    for a check typed on it and a strategy drawing it. The registered claim then speaks
-    dicts at the harness boundary, as every claim does: its strategy yields
-    ``instance.as_dict()`` and its check reads the dict back with ``instance.from_dict``
-    (a replayed case, a pinned one, a hand-written ``{"seed": 0}``)."""
+    for a check typed on it and a strategy drawing it. The runner hands the drawn instance
+    to the check as is and saves its ``as_dict()`` form in case files (the keys a dict
+    instance would have); the registered check also takes that dict form (a replayed or
+    pinned case, a hand-written ``{"seed": 0}``), read back with ``instance.from_dict``.
+    The strategy is not wrapped: a ``.map`` around it would change Hypothesis's span tree,
+    hence its generation, and with it every ci example."""
 
     def deco(check: _Check) -> _Check:
         registered: Callable[[dict], Outcome] = check
-        factory = strategy
         if instance is not None:
             registered = _decoding(check, instance)
-            if strategy is not None:
-                factory = _encoding(strategy)
         register(
             Claim(
                 id=id,
@@ -387,7 +389,7 @@ def claim(
                 kind=kind,
                 statement=statement,
                 check=registered,
-                strategy=factory,
+                strategy=strategy,
                 strategy_name=strategy_name or getattr(strategy, "__doc__", None) or "",
                 oracles=tuple(oracles),
                 examples=dict(examples or {}),
@@ -409,14 +411,6 @@ def _decoding(check: Callable[..., Outcome], instance: type[Instance]) -> Callab
 
     decoded.__doc__, decoded.__module__ = check.__doc__, check.__module__
     return decoded
-
-
-def _encoding(strategy: Callable[[], SearchStrategy[object]]) -> Callable[[], SearchStrategy[dict]]:
-    def encoded() -> SearchStrategy[dict]:
-        return strategy().map(lambda inst: cast("Instance", inst).as_dict())
-
-    encoded.__doc__ = strategy.__doc__
-    return encoded
 
 
 def load_builtin() -> None:
@@ -546,7 +540,11 @@ BUILTIN_PROVENANCE.update({cid: BUILTIN_PROVENANCE[sec] for cid, sec in BUILTIN_
 
 def to_jsonable(value: object) -> Any:
     """Plain-JSON form of an instance value: models → their ``to_dict``; arrays →
-    ``{"array": nested lists, "dtype": ...}``; tuples → lists; non-finite floats → None."""
+    ``{"array": nested lists, "dtype": ...}``; tuples → lists; non-finite floats → None; a
+    claim instance (:class:`strategies.instance.Instance`) → its ``as_dict()`` form."""
+    as_dict = getattr(value, "as_dict", None)
+    if callable(as_dict):
+        return to_jsonable(as_dict())
     if isinstance(value, (HMM, MemoryHMM)):
         return value.to_dict()
     if isinstance(value, np.ndarray):
