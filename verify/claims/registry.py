@@ -51,7 +51,7 @@ import importlib.util
 import math
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, is_dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -178,6 +178,13 @@ def _float(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+def is_instance(value: object) -> bool:
+    """Whether ``value`` is a claim instance the harness can run and save: a dict, or a
+    claim-instance dataclass (:class:`strategies.instance.Instance`, saved as its
+    ``as_dict()``)."""
+    return isinstance(value, dict) or (is_dataclass(value) and hasattr(value, "as_dict"))
 
 
 def instance_sizes(instance: Mapping[str, object] | Instance) -> dict[str, float]:
