@@ -353,7 +353,7 @@ def second_route(
                 if is_mem
                 else np.asarray(lpost) @ np.asarray(model.emission)
             ),
-            "prompted": lambda: np.asarray(ls.prompted_mask_probe(model, xs, prompt)),
+            "prompted": lambda: np.asarray(ls.prompted_mask_probe(model, xs, np.asarray(prompt))),
             "pooled": lambda: np.asarray(ls.loo_conditionals(model, xs)).mean(axis=1),
         }[kind]()
         ll = np.asarray(ls.log_likelihood(model, xs)) if loglik else None

@@ -54,7 +54,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, is_dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import numpy as np
 
@@ -180,7 +180,7 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def is_instance(value: object) -> bool:
+def is_instance(value: object) -> TypeGuard[dict | Instance]:
     """Whether ``value`` is a claim instance the harness can run and save: a dict, or a
     claim-instance dataclass (:class:`strategies.instance.Instance`, saved as its
     ``as_dict()``)."""
@@ -248,7 +248,7 @@ class Claim:
     check: Callable[[dict], Outcome]
     provenance: str = ""
     section: str = ""
-    strategy: Callable[[], SearchStrategy[object]] | None = None
+    strategy: Callable[[], Any] | None = None
     strategy_name: str = ""
     oracles: tuple[str, ...] = ()
     examples: Mapping[str, int] = field(default_factory=dict)
