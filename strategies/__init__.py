@@ -4,6 +4,9 @@ Every strategy returns plain values (``HMM``/``MemoryHMM`` objects, numpy arrays
 NamedTuples) and states its guarantee in its docstring; satisfying instances keep a
 σ_min floor (SIGMA_FLOOR), violating instances are built exactly. Probabilities are ratios
 of small integers, so shrunk counterexamples read like ``[[1/2, 1/2], [1, 0]]``.
+The built-in claims' instance families (frozen dataclasses, :mod:`strategies.instance`) and
+their generators are in :mod:`strategies.head_claims`, :mod:`strategies.prompt_claims` and
+:mod:`strategies.memory_claims`.
 """
 
 from strategies.blocks import (

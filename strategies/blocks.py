@@ -9,7 +9,7 @@ an all-zero weight row becomes uniform. So a shrunk example reads ``[1/2, 1/2]``
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 from hypothesis import strategies as st
@@ -28,8 +28,15 @@ SIGMA_FLOOR = 0.05
 #: token" matrix, σ_min = 1), so the repair always succeeds for a floor ≤ 1.
 REPAIR_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
+#: An integer size argument: an int, an inclusive ``(lo, hi)`` pair, or a strategy.
+IntSpec = int | tuple[int, int] | st.SearchStrategy[int]
+#: A style argument: one style, a sequence to draw from, or None (any).
+StyleSpec = str | tuple[str, ...] | list[str] | None
+#: A condition argument (``satisfying``/``violating``): one name, several, or None.
+ConditionSpec = str | Iterable[str] | None
 
-def draw_int(draw: Any, spec: Any, name: str) -> int:
+
+def draw_int(draw: st.DrawFn, spec: IntSpec, name: str) -> int:
     """An int from ``spec``: an int, an inclusive ``(lo, hi)`` pair, or a strategy."""
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         return int(spec)
@@ -59,7 +66,7 @@ def normalise(weights: np.ndarray, floor: float = 0.0) -> np.ndarray:
 
 @st.composite
 def weight_arrays(
-    draw: Any, shape: tuple[int, ...], *, zeros: bool = True, max_weight: int = MAX_WEIGHT
+    draw: st.DrawFn, shape: tuple[int, ...], *, zeros: bool = True, max_weight: int = MAX_WEIGHT
 ) -> np.ndarray:
     """Integer weights of ``shape`` in ``[0 if zeros else 1, max_weight]``; shrink to lo."""
     lo = 0 if zeros else 1
@@ -144,10 +151,13 @@ def input_sets(
 
 
 __all__ = [
+    "ConditionSpec",
+    "IntSpec",
     "MAX_EXHAUSTIVE",
     "MAX_WEIGHT",
     "REPAIR_ALPHAS",
     "SIGMA_FLOOR",
+    "StyleSpec",
     "draw_int",
     "exhaustive_inputs",
     "home_tokens",

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from strategies.blocks import (
     MAX_WEIGHT,
     SIGMA_FLOOR,
+    IntSpec,
+    StyleSpec,
     draw_int,
     input_set,
     normalise,
@@ -54,7 +56,7 @@ class PromptInstance(NamedTuple):
 
 
 @st.composite
-def transitions(draw: Any, k: int, style: str, *, max_weight: int = MAX_WEIGHT) -> np.ndarray:
+def transitions(draw: st.DrawFn, k: int, style: str, *, max_weight: int = MAX_WEIGHT) -> np.ndarray:
     """Row-stochastic (k, k) of a style: "dense" (every entry > 0), "sparse" (exact zeros
     allowed), "permutation" (``Σ_r w_r P_r / Σw``, THEORY §8 with integer weights: doubly
     stochastic), "iid" (every row the same law), "mixed" (each row dense or sparse, drawn)."""
@@ -88,7 +90,7 @@ def stationary_start(transition: np.ndarray) -> np.ndarray:
     return stationary_distribution(transition)
 
 
-def _style(draw: Any, spec: Any) -> str:
+def _style(draw: st.DrawFn, spec: StyleSpec) -> str:
     if spec is None:
         return draw(st.sampled_from(TRANSITION_STYLES))
     if isinstance(spec, (tuple, list)):
@@ -101,10 +103,10 @@ def _style(draw: Any, spec: Any) -> str:
 
 @st.composite
 def hmms(
-    draw: Any,
-    n_states: Any = (2, 4),
-    n_tokens: Any = (1, 5),
-    transition_style: Any = None,
+    draw: st.DrawFn,
+    n_states: IntSpec = (2, 4),
+    n_tokens: IntSpec = (1, 5),
+    transition_style: StyleSpec = None,
     satisfying: str | None = None,
     violating: str | None = None,
     sigma_floor: float = SIGMA_FLOOR,
@@ -232,7 +234,7 @@ def balance_task(
 
 @st.composite
 def tasks(
-    draw: Any,
+    draw: st.DrawFn,
     hmm: HMM,
     xs: np.ndarray,
     *,
@@ -270,16 +272,17 @@ def tasks(
     post = posterior_h0(hmm, xs)
     mu = balance_task(post, mu0, direction, int(balance * len(xs)), margin_floor)
     assume(mu is not None)
+    assert mu is not None  # for the type checker: assume() rejected None
     return mu
 
 
 @st.composite
 def task_instances(
-    draw: Any,
-    n_states: Any = (2, 4),
-    n_tokens: Any = (2, 4),
-    T: Any = (1, 3),
-    transition_style: Any = ("dense", "sparse", "permutation"),
+    draw: st.DrawFn,
+    n_states: IntSpec = (2, 4),
+    n_tokens: IntSpec = (2, 4),
+    T: IntSpec = (1, 3),
+    transition_style: StyleSpec = ("dense", "sparse", "permutation"),
     satisfying: str | None = None,
     violating: str | None = None,
     sigma_floor: float = SIGMA_FLOOR,
@@ -314,11 +317,11 @@ def task_instances(
 
 @st.composite
 def prompt_instances(
-    draw: Any,
-    n_states: Any = (3, 5),
-    n_tokens: Any = (2, 5),
+    draw: st.DrawFn,
+    n_states: IntSpec = (3, 5),
+    n_tokens: IntSpec = (2, 5),
     sigma_floor: float = SIGMA_FLOOR,
-    T: Any = None,
+    T: IntSpec | None = None,
     max_weight: int = 3,
     max_exhaustive: int = 4096,
 ) -> PromptInstance:
@@ -368,6 +371,7 @@ def prompt_instances(
         direction[supp] = 1.0
         shifted = balance_task(posterior_h0(hmm, xs), mu, direction, 1, MARGIN_FLOOR)
         assume(shifted is not None and shifted[a] != 0)
+        assert shifted is not None  # for the type checker: assume() rejected None
         mu = shifted
     return PromptInstance(hmm, mu, (int(p),), S, xs)
 

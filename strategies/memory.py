@@ -3,7 +3,7 @@ and C-MEM-PROMPT by construction, and their memory tasks."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from hypothesis import strategies as st
@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from strategies.blocks import (
     MAX_WEIGHT,
     SIGMA_FLOOR,
+    ConditionSpec,
+    IntSpec,
     draw_int,
     input_set,
     normalise,
@@ -49,7 +51,7 @@ class _Built(NamedTuple):
     modes: dict
 
 
-def _names(spec: Any, what: str) -> frozenset[str]:
+def _names(spec: ConditionSpec, what: str) -> frozenset[str]:
     if spec is None:
         return frozenset()
     names = frozenset([spec] if isinstance(spec, str) else spec)
@@ -62,7 +64,12 @@ def _names(spec: Any, what: str) -> frozenset[str]:
 
 
 def _modes(
-    draw: Any, sat: frozenset[str], vio: frozenset[str], N: int, s: int, state_style: Any
+    draw: st.DrawFn,
+    sat: frozenset[str],
+    vio: frozenset[str],
+    N: int,
+    s: int,
+    state_style: str | None,
 ) -> tuple[str | None, str | None, str, int]:
     """How the requested violations are built — ``pool`` "twin", "swap" or None, ``prompt``
     "implied", "no-funnel", "rank" or None — the chain's style, and s grown to what the
@@ -97,7 +104,7 @@ def _modes(
 
 
 def _chain(
-    draw: Any,
+    draw: st.DrawFn,
     s: int,
     style: str,
     modes: tuple[str | None, str | None],
@@ -196,10 +203,10 @@ def _merge_values(
 
 @st.composite
 def _memory_build(
-    draw: Any,
-    sizes: tuple[Any, Any, Any, Any],
-    state_style: Any,
-    conditions: tuple[Any, Any],
+    draw: st.DrawFn,
+    sizes: tuple[IntSpec, IntSpec, IntSpec, IntSpec],
+    state_style: str | None,
+    conditions: tuple[ConditionSpec, ConditionSpec],
     sigma_floor: float,
     cell: int | None,
     max_weight: int,
@@ -261,13 +268,13 @@ def _memory_build(
 
 
 def memory_hmms(
-    n_cells: Any = 1,
-    n_values: Any = (2, 3),
-    n_ordinary: Any = (1, 3),
-    n_tokens: Any = (2, 6),
+    n_cells: IntSpec = 1,
+    n_values: IntSpec = (2, 3),
+    n_ordinary: IntSpec = (1, 3),
+    n_tokens: IntSpec = (2, 6),
     state_style: str | None = None,
-    satisfying: Any = None,
-    violating: Any = None,
+    satisfying: ConditionSpec = None,
+    violating: ConditionSpec = None,
     sigma_floor: float = SIGMA_FLOOR,
     cell: int = 0,
     max_weight: int = MAX_WEIGHT,
@@ -299,7 +306,7 @@ def memory_hmms(
 
 @st.composite
 def memory_tasks(
-    draw: Any,
+    draw: st.DrawFn,
     n_values: int,
     *,
     opposite: tuple[int, int] = (0, 1),
@@ -321,17 +328,17 @@ def memory_tasks(
 
 @st.composite
 def memory_instances(
-    draw: Any,
-    n_cells: Any = 1,
-    n_values: Any = (2, 3),
-    n_ordinary: Any = (1, 3),
-    n_tokens: Any = (2, 6),
+    draw: st.DrawFn,
+    n_cells: IntSpec = 1,
+    n_values: IntSpec = (2, 3),
+    n_ordinary: IntSpec = (1, 3),
+    n_tokens: IntSpec = (2, 6),
     state_style: str | None = None,
-    satisfying: Any = None,
-    violating: Any = None,
+    satisfying: ConditionSpec = None,
+    violating: ConditionSpec = None,
     sigma_floor: float = SIGMA_FLOOR,
     cell: int | None = 0,
-    T: Any = None,
+    T: IntSpec | None = None,
     mu_floor: float = 1.0,
     max_exhaustive: int = 4096,
     stationary: bool | None = True,

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from hypothesis import strategies as st
 
-from strategies.blocks import draw_int
+from strategies.blocks import IntSpec, draw_int
 from verify.core.generator import (
     PAPER_N_ORDINARY,
     PAPER_N_TOKENS,
@@ -29,9 +27,9 @@ SEED_MAX = 2**32 - 1
 
 @st.composite
 def reference_hmms(
-    draw: Any,
-    n_states: Any = (2, 12),
-    n_tokens: Any = PAPER_N_TOKENS,
+    draw: st.DrawFn,
+    n_states: IntSpec = (2, 12),
+    n_tokens: IntSpec = PAPER_N_TOKENS,
     tau_trans: float = PAPER_TAU,
     tau_emit: float = PAPER_TAU,
 ) -> HMM:
@@ -51,10 +49,10 @@ def reference_tasks(n_states: int, n_nonzero: int = 6) -> st.SearchStrategy[np.n
 
 @st.composite
 def reference_memory_hmms(
-    draw: Any,
-    n_values: Any = PAPER_MEMORY_VALUES,
-    n_ordinary: Any = PAPER_N_ORDINARY,
-    n_tokens: Any = PAPER_N_TOKENS,
+    draw: st.DrawFn,
+    n_values: IntSpec = PAPER_MEMORY_VALUES,
+    n_ordinary: IntSpec = PAPER_N_ORDINARY,
+    n_tokens: IntSpec = PAPER_N_TOKENS,
     tau_trans: float = PAPER_TAU,
     tau_emit: float = PAPER_TAU,
 ) -> MemoryHMM:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from verify.claims import memory as mc
+from verify.claims import _ladder as ladder
 from verify.claims import registry
 from verify.recovery import witnesses
 
@@ -28,7 +28,7 @@ def synthetic(bias: float, scale: float, seed: int = 0):
 
 
 def test_a_converging_score_passes():
-    status, message, q = mc.ladder_decision(synthetic(0.0, 2.0), MU, RUNGS, 2.0)
+    status, message, q = ladder.ladder_decision(synthetic(0.0, 2.0), MU, RUNGS, 2.0)
     assert status == "pass", message
     assert q["rate_ratio"] < 1.5
 
@@ -36,19 +36,19 @@ def test_a_converging_score_passes():
 def test_a_biased_score_is_falsified_although_every_sign_is_right():
     # the head converges to 0.6·μ_M: every label is right (a finite-T accuracy threshold
     # passes it), but the limit the statement names is missed
-    status, message, _ = mc.ladder_decision(synthetic(-0.4, 2.0), MU, RUNGS, 2.0)
+    status, message, _ = ladder.ladder_decision(synthetic(-0.4, 2.0), MU, RUNGS, 2.0)
     assert status == "fail" and "rate" in message
 
 
 def test_a_slow_instance_is_inconclusive_at_t_max_not_falsified():
     # noise so large that the accuracy bound needs T* beyond the ladder (seed 80's shape)
-    status, message, q = mc.ladder_decision(synthetic(0.0, 60.0), MU * 0.1, RUNGS, 2.0)
+    status, message, q = ladder.ladder_decision(synthetic(0.0, 60.0), MU * 0.1, RUNGS, 2.0)
     assert status == "inconclusive", message
     assert "inconclusive at T = 4096" in message and q["T_star"] > 4096
 
 
 def test_a_ladder_shorter_than_the_mixing_time_is_inconclusive():
-    status, message, _ = mc.ladder_decision(synthetic(0.0, 2.0), MU, RUNGS, 100.0)
+    status, message, _ = ladder.ladder_decision(synthetic(0.0, 2.0), MU, RUNGS, 100.0)
     assert status == "inconclusive" and "mixing" in message
 
 
@@ -62,7 +62,7 @@ def test_accuracy_below_the_predicted_level_at_t_star_is_falsified():
         flip = np.arange(300) < 90
         return np.where(flip, -np.sign(target) * 1e-9 * np.sqrt(64 / T), f), target
 
-    status, message, _ = mc.ladder_decision(score, MU, RUNGS, 2.0)
+    status, message, _ = ladder.ladder_decision(score, MU, RUNGS, 2.0)
     assert status == "fail", message
 
 
@@ -116,6 +116,6 @@ def test_sizes_report_the_longest_t_actually_run():
 
 
 def test_a_chain_that_is_not_ergodic_is_outside_the_premise():
-    assert mc.relaxation_time(np.array([[0.0, 1.0], [1.0, 0.0]])) == float("inf")
+    assert ladder.relaxation_time(np.array([[0.0, 1.0], [1.0, 0.0]])) == float("inf")
     out = registry.get("memory.pool").check({"seed": 108})  # |λ₂| = 1 on this seed
     assert out.status == "discard" and "not ergodic" in out.message

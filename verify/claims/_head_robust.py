@@ -4,8 +4,6 @@ MLM's outputs Ĝ), so ``reproduce`` checks its transformer panels with it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from verify.core.inference import posterior_h0
@@ -13,7 +11,7 @@ from verify.core.models import HMM
 from verify.recovery.witnesses import robust_head_witnesses
 
 
-def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: Any) -> dict:
+def head_robust_check(hmm: HMM, mu: np.ndarray, g_hat: np.ndarray, xs: np.ndarray) -> dict:
     """Claim ``head.robust`` against a trained MLM, pointwise: with ``ε(x) = ‖Ĝ(x) −
     G(x)‖₁`` (L1 = 2·TV) for that input, every x with ``|μᵀp(x)| > ε(x)(max b − min b)/2 +
     |(Wᵀb − μ)ᵀp(x)|`` must have ``sign bᵀĜ(x) = sign μᵀp(x)``

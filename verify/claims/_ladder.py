@@ -1,6 +1,6 @@
 """The ladder rule of the asymptotic claims (THEORY §5 memory.pool, memory.prompt_limit):
 decide a limit ``f_T(x) → μ_{M_j*}`` on a ladder of input lengths T (split from
-verify.claims.memory, which re-exports these names)."""
+verify.claims.memory); :func:`ladder_outcome` is one seed's outcome on it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
+
+from verify.core.models import MemoryHMM
+
+from .registry import Outcome
 
 #: The decision rule of the asymptotic claims (memory.pool, memory.prompt_limit; THEORY §5
 #: memory.pool): a fixed finite-T accuracy threshold cannot falsify a limit, so each seed is
@@ -154,3 +158,38 @@ def _rng(seed: int, T: int) -> np.random.Generator:
     """Fresh sequences per (seed, rung): the accuracy at T* is checked on sequences the
     error scale was not measured on."""
     return np.random.default_rng([seed, T])
+
+
+def ladder_outcome(
+    mem: MemoryHMM,
+    decide: Callable[[MemoryHMM, np.ndarray], np.ndarray],
+    mu: np.ndarray,
+    seed: int,
+    protocol: Mapping[str, float],
+    quantities: dict[str, float],
+    cov: dict,
+    detail: dict,
+) -> Outcome:
+    """An asymptotic claim's outcome for one seed: ``decide(mem, xs)`` (B,) scored against
+    μ_{M_j*} (cell 0) on ``protocol["batch"]`` fresh sequences per rung of the protocol's
+    ladder (:func:`ladder_decision`). Discarded when the state chain is not ergodic
+    (|λ₂| = 1: periodic or reducible, no ergodic average). The ladder's quantities join
+    ``quantities``, the longest T decided on joins ``cov["sizes"]`` (sizes as measured: the
+    ladder stops where the seed is decided) and the per-rung rows join ``detail``."""
+
+    def score(T: int) -> tuple[np.ndarray, np.ndarray]:
+        xs, memory = mem.sample(int(protocol["batch"]), T, _rng(seed, T))
+        return decide(mem, xs), mu[memory[:, 0]]
+
+    t_rel = relaxation_time(mem.state_transition)
+    if not math.isfinite(t_rel):
+        return Outcome.discard(
+            "the state chain is not ergodic (|λ₂| = 1): outside the premise",
+            quantities=quantities, **cov,
+        )  # fmt: skip
+    status, message, lq = ladder_decision(score, mu, _rungs(protocol), t_rel, protocol)
+    quantities.update(lq)
+    if "T_reached" in lq:
+        cov["sizes"]["T"] = int(lq["T_reached"])
+    detail = {**detail, "ladder": _ladder_rows(lq)}
+    return Outcome(status, message, quantities=quantities, detail=detail, **cov)

@@ -5,14 +5,21 @@ exact certificates, and the rows of conflicting inputs shown on counterexample p
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterable
+from fractions import Fraction
 
 import numpy as np
 
 from verify import crosscheck as ex
 from verify.core import task
+from verify.core.models import HMM, MemoryHMM
 from verify.crosscheck import logspace as ls
 from verify.recovery import max_margin_head
+from verify.recovery.lp import LPResult
+
+from .registry import Outcome
+
+Model = HMM | MemoryHMM  # a claim's model (a memory task also names its cell)
 
 #: Identities of THEORY §5 (e.g. ``b*ᵀG(x) = μᵀp(x)``) hold to this tolerance, relative to
 #: ``max(1, ‖μ‖_∞)`` (THEORY: "the identity holds to 1e-9 on 𝒮").
@@ -27,19 +34,17 @@ LP_TIGHT = 48
 
 
 def ill_posed(
-    model: Any,
-    mu: Any,
+    model: Model,
+    mu: np.ndarray,
     xs: np.ndarray,
-    score: Any,
+    score: np.ndarray,
     quantities: dict,
     cov: dict,
     cell: int | None = None,
-) -> Any:
+) -> Outcome | None:
     """None, or a discarded Outcome when the task is ill-posed on xs (``verify.core.task``'s
     one rule: γ ≤ float_error_bound, near-ties decided exactly). Records the task's γ
     (exact at near-ties) in ``quantities["gamma"]``."""
-    from .registry import Outcome
-
     t = task.decide(model, xs, mu, cell, score=score)
     quantities["gamma"] = t.gamma
     if t.near.size and t.exact:
@@ -57,13 +62,13 @@ def ill_posed(
     return None
 
 
-def prompt_probability_zero(v: Any, post: Any, quantities: dict, cov: dict) -> Any:
+def prompt_probability_zero(
+    v: np.ndarray, post: np.ndarray, quantities: dict, cov: dict
+) -> Outcome | None:
     """None, or a discarded Outcome when the prompt has probability 0 together with some
     input of 𝒮: ``vᵀp(x) = 0`` (v (k,) = P(z | H_0 = h), post p(x) (B, k)), where G(u, x)
     is undefined — THEORY §5's precondition of every prompt claim (never a pass or a
     counterexample). Records ``prompt_probability_min`` = min_x vᵀp(x)."""
-    from .registry import Outcome
-
     joint = np.asarray(post, dtype=np.float64) @ np.asarray(v, dtype=np.float64)
     quantities["prompt_probability_min"] = float(joint.min()) if joint.size else 0.0
     zero = int((joint <= 0).sum())
@@ -75,7 +80,7 @@ def prompt_probability_zero(v: Any, post: Any, quantities: dict, cov: dict) -> A
     return None
 
 
-def hmm_sizes(hmm: Any, xs: np.ndarray, **extra: float) -> dict:
+def hmm_sizes(hmm: HMM, xs: np.ndarray, **extra: float) -> dict:
     """Instance sizes of an HMM task: k, n, T, B (|𝒮|), stationary (1 when the start is
     stationary, 0 when not: the coverage range [0, 1] shows both regimes were reached) and
     any ``extra`` (e.g. L)."""
@@ -84,7 +89,7 @@ def hmm_sizes(hmm: Any, xs: np.ndarray, **extra: float) -> dict:
             "stationary": int(hmm.is_stationary), **extra}  # fmt: skip
 
 
-def mem_sizes(mem: Any, xs: np.ndarray, **extra: float) -> dict:
+def mem_sizes(mem: MemoryHMM, xs: np.ndarray, **extra: float) -> dict:
     """Instance sizes of a memory task: k = m**N · s (product states), m, s, N, n, T, B,
     stationary (1 when the state chain starts stationary) and any ``extra`` (e.g. the task
     cell j* as ``cell``)."""
@@ -119,12 +124,12 @@ def neglog(value: float, floor: float = 1e-300) -> float:
     return -float(np.log10(max(float(value), floor)))
 
 
-def lp(features: np.ndarray, labels: np.ndarray) -> Any:
+def lp(features: np.ndarray, labels: np.ndarray) -> LPResult:
     """THEORY §6's max-margin LP (``verify.recovery.max_margin_head``)."""
     return max_margin_head(features, labels)
 
 
-def lp_summary(res: Any) -> dict:
+def lp_summary(res: LPResult) -> dict:
     """The LP answer for a report (status, margins, certificate support)."""
     out = {
         "status": res.status,
@@ -143,7 +148,7 @@ def lp_summary(res: Any) -> dict:
 
 def rows(
     xs: np.ndarray,
-    idx: Any,
+    idx: Iterable[int],
     *,
     labels: np.ndarray | None = None,
     posteriors: np.ndarray | None = None,
@@ -181,7 +186,7 @@ def _lp_subset(labels: np.ndarray, outputs: np.ndarray) -> np.ndarray | None:
     return np.sort(np.concatenate([tight, pick]))
 
 
-def _lp_disagreement(res: Any, wmargin: float, what: str) -> tuple[str, str] | None:
+def _lp_disagreement(res: LPResult, wmargin: float, what: str) -> tuple[str, str] | None:
     """(outcome status, message) when the LP's answer does not agree with a witness whose
     normalised margin is ``wmargin`` > 0 on every input; None when they agree."""
     if res.status == "not_recoverable" and wmargin <= res.certificate_residual:
@@ -218,18 +223,16 @@ def witness_vs_lp(
     detail: dict,
     what: str = "witness",
     outcome: dict | None = None,
-) -> Any:
+) -> Outcome:
     """The two oracles of a universal claim, which must agree (THEORY §5–§6).
 
     The constructive witness ``head`` must label every input correctly; the LP on the same
     features must then say "recoverable", and its certified upper bound on t* (the
-    certificate residual) cannot be below the witness's normalised margin. Any
+    certificate residual) cannot be below the witness's normalised margin. Every
     disagreement is a counterexample; an LP that cannot decide makes the instance
     inconclusive (never a pass). ``outcome``: extra Outcome fields (exercised, sizes,
     targets) attached to whatever is returned.
     """
-    from .registry import Outcome
-
     extra = outcome or {}
     outputs = features @ head
     hnorm = float(np.abs(head).max()) if head.size else 0.0
@@ -284,19 +287,19 @@ class Route:
     ``labels`` (B,) ints (exact signs on the exact route), ``scores`` (B,) floats,
     ``features`` (B, d) floats or None, ``loglik`` (B,) log p(x) or None."""
 
-    def __init__(self, name: str, labels: np.ndarray, scores: np.ndarray, features: Any,
-                 loglik: np.ndarray | None = None):  # fmt: skip
+    def __init__(self, name: str, labels: np.ndarray, scores: np.ndarray,
+                 features: np.ndarray | None, loglik: np.ndarray | None = None):  # fmt: skip
         self.name, self.labels, self.scores = name, labels, scores
         self.features, self.loglik = features, loglik
 
 
-def _log_fraction(p: Any) -> float:
+def _log_fraction(p: Fraction) -> float:
     """``log p`` of a non-negative Fraction, exact to float rounding at any size (−inf at 0)."""
     return math.log(p.numerator) - math.log(p.denominator) if p > 0 else -math.inf
 
 
 def second_route(
-    model: Any,
+    model: Model,
     xs: np.ndarray,
     mu: np.ndarray,
     *,
@@ -316,13 +319,14 @@ def second_route(
     xs = np.asarray(xs)
     is_mem = cell is not None
     L = 0 if prompt is None else len(prompt)
-    k = (model.n_values**model.n_cells * model.n_ordinary) if is_mem else model.n_states
+    m = model  # k: product states m**N · s of a memory model
+    k = m.n_values**m.n_cells * m.n_ordinary if isinstance(m, MemoryHMM) else m.n_states
     work = len(xs) * (L + 1 + xs.shape[1]) * k * k * (2 if kind == "pooled" else 1)
     reason = f"work {work} > EXACT_WORK"
     if work <= EXACT_WORK:
         try:
             exact = ex.rational_model(model)
-            post = (ex.memory_posterior(exact, xs, cell, s0) if is_mem
+            post = (ex.memory_posterior(exact, xs, cell, s0) if cell is not None
                     else ex.posterior_h0(exact, xs))  # fmt: skip
             feats = {
                 None: lambda: None,
@@ -338,8 +342,8 @@ def second_route(
         except ValueError as exc:  # ExactTooLarge or not rational: the log-space route
             reason = str(exc)[:120]
     try:
-        post = (ls.memory_posterior(model, xs, cell, s0) if is_mem
-                else ls.posterior_h0(model, xs))  # fmt: skip
+        lpost = (ls.memory_posterior(model, xs, cell, s0) if cell is not None
+                 else ls.posterior_h0(model, xs))  # fmt: skip
         feats = {
             None: lambda: None,
             # G = W p on this route's own posterior (no second backward pass); a memory
@@ -347,15 +351,15 @@ def second_route(
             "mask": lambda: (
                 np.asarray(ls.mask_probe(model, xs))
                 if is_mem
-                else np.asarray(post) @ np.asarray(model.emission)
+                else np.asarray(lpost) @ np.asarray(model.emission)
             ),
-            "prompted": lambda: np.asarray(ls.prompted_mask_probe(model, xs, prompt)),
+            "prompted": lambda: np.asarray(ls.prompted_mask_probe(model, xs, np.asarray(prompt))),
             "pooled": lambda: np.asarray(ls.loo_conditionals(model, xs)).mean(axis=1),
         }[kind]()
         ll = np.asarray(ls.log_likelihood(model, xs)) if loglik else None
     except ValueError as exc:
         return f"exact route refuses ({reason}); log-space route refuses ({str(exc)[:120]})"
-    scores = np.asarray(post) @ mu
+    scores = np.asarray(lpost) @ mu
     return Route("log-space", np.sign(scores).astype(np.int64), scores, feats, ll)
 
 
@@ -392,7 +396,7 @@ def compare_routes(
 
 
 def decide_routes(
-    model: Any,
+    model: Model,
     xs: np.ndarray,
     mu: np.ndarray,
     scores: np.ndarray,
@@ -401,29 +405,31 @@ def decide_routes(
     quantities: dict,
     *,
     loglik: np.ndarray | None = None,
-    **kw: Any,
-) -> tuple[np.ndarray | None, Any]:
-    """Run :func:`second_route` and :func:`compare_routes` (features of ``kw["kind"]``, and
-    log p(x) when the float route's ``loglik`` (B,) is given); return ``(labels, None)`` with
-    the second route's labels (exact signs on the exact route), or ``(None, outcome)``:
+    kind: str | None = "mask",
+    prompt: np.ndarray | None = None,
+    cell: int | None = None,
+    s0: int | None = None,
+) -> np.ndarray | Outcome:
+    """Run :func:`second_route` (``kind``, ``prompt``, ``cell``, ``s0`` as there) and
+    :func:`compare_routes` (log p(x) too when the float route's ``loglik`` (B,) is given);
+    return the second route's labels (B,) (exact signs on the exact route), or an outcome:
     inconclusive when no second route could decide, failed when the routes disagree.
     Records the route in ``cov["sizes"]["exact_route"]`` (1 exact, 0 log-space)."""
-    from .registry import Outcome
-
-    route = second_route(model, xs, mu, loglik=loglik is not None, **kw)
+    route = second_route(model, xs, mu, loglik=loglik is not None, kind=kind, prompt=prompt,
+                         cell=cell, s0=s0)  # fmt: skip
     if isinstance(route, str):
-        return None, Outcome.inconclusive(route, quantities=quantities, **cov)
+        return Outcome.inconclusive(route, quantities=quantities, **cov)
     cov.setdefault("sizes", {})["exact_route"] = int(route.name == "exact")
     msg = compare_routes(route, scores, features, loglik=loglik)
     if msg is not None:
-        return None, Outcome.failed(
+        return Outcome.failed(
             msg, quantities=quantities,
             detail={"routes": ["float (verify.core.inference)", route.name]}, **cov,
         )  # fmt: skip
-    return route.labels.astype(np.float64), None
+    return route.labels.astype(np.float64)
 
 
-def exact_c_head(hmm: Any) -> bool | None:
+def exact_c_head(hmm: HMM) -> bool | None:
     """C-HEAD decided by exact rational rank (verify.crosscheck), or None when the model is not
     rational."""
     try:
@@ -432,14 +438,12 @@ def exact_c_head(hmm: Any) -> bool | None:
         return None
 
 
-def built_to_violate_c_head(hmm: Any, quantities: dict, cov: dict) -> Any:
+def built_to_violate_c_head(hmm: HMM, quantities: dict, cov: dict) -> Outcome | None:
     """None, or a failed Outcome for a model drawn as violating C-HEAD (strategies.hmms(
     violating="C-HEAD")) on which c_head and exact rational rank disagree, or on which
     both say C-HEAD holds: a strategy that stops violating its condition leaves the
     claim's premise untested while its examples still pass."""
     from verify.core.conditions import c_head
-
-    from .registry import Outcome
 
     holds = c_head(hmm).holds
     ex_holds = exact_c_head(hmm)
@@ -461,35 +465,35 @@ CERT_TOL = 1e-7
 
 
 def certificate_on_route(
-    res: Any,
+    res: LPResult,
     xs: np.ndarray,
     labels: np.ndarray,
-    model: Any,
+    model: Model,
     mu: np.ndarray,
     quantities: dict,
     cov: dict,
     *,
-    task_model: Any = None,
-    **kw: Any,
-) -> Any:
+    task_model: Model | None = None,
+    kind: str = "mask",
+    prompt: np.ndarray | None = None,
+) -> Outcome | None:
     """None, or an Outcome when the LP's ``not_recoverable`` certificate does not stand on
     the second route: its support's labels (from ``task_model``, default ``model``, and μ)
     must equal ``labels`` there, and ``‖Σ λ_i y_i F(x_i)‖₁ ≤ CERT_TOL`` with the features F
-    of ``model`` (``kw``: second_route's kind, prompt, cell). Inconclusive when no second
+    of ``model`` (second_route's ``kind`` and ``prompt``). Inconclusive when no second
     route decides the support; failed when the certificate is wrong on it (e.g. λ placed
     on other inputs than the ones it certifies)."""
-    from .registry import Outcome
-
     supp = res.support()
+    assert res.certificate is not None, "a not_recoverable LP answer carries its certificate"
     lam, y = res.certificate[supp], np.asarray(labels)[supp]
-    route = second_route(model, xs[supp], mu, **kw)
+    route = second_route(model, xs[supp], mu, kind=kind, prompt=prompt)
     task = route if task_model is None or isinstance(route, str) else (
         second_route(task_model, xs[supp], mu, kind=None))  # fmt: skip
-    for r in (route, task):
-        if isinstance(r, str):
-            return Outcome.inconclusive(f"certificate's second route: {r}",
-                                        quantities=quantities, **cov)  # fmt: skip
-    resid = float(np.abs((lam * task.labels) @ route.features).sum())
+    if isinstance(route, str) or isinstance(task, str):
+        r = route if isinstance(route, str) else task
+        return Outcome.inconclusive(f"certificate's second route: {r}",
+                                    quantities=quantities, **cov)  # fmt: skip
+    resid = float(np.abs((lam * task.labels) @ np.asarray(route.features)).sum())
     quantities["certificate_residual_route"] = resid
     if (task.labels != y).any() or not resid <= CERT_TOL:
         wrong = int((task.labels != y).sum())
@@ -506,7 +510,7 @@ def certificate_on_route(
 
 
 def no_linear_head(
-    model: Any,
+    model: Model,
     xs: np.ndarray,
     labels: np.ndarray,
     features: np.ndarray,
@@ -517,9 +521,9 @@ def no_linear_head(
     name: str = "LP",
     key: str = "lp_margin_upper",
     recovers: str = "a linear head recovers",
-    task_model: Any = None,
+    task_model: Model | None = None,
     prompt: np.ndarray | None = None,
-) -> tuple[Any, Any]:
+) -> tuple[LPResult, Outcome | None]:
     """The §6 LP on ``features`` (B, d) with ``labels`` (B,) as the "no head recovers" half
     of an existential claim: ``(res, None)`` when the LP certifies that no linear head does
     and the certificate stands on the second route (:func:`certificate_on_route`; features
@@ -527,7 +531,6 @@ def no_linear_head(
     ``(res, outcome)`` — miss when a head recovers, inconclusive when the LP cannot
     decide, failed when its certificate is wrong. Records the LP's certified upper bound on
     the margin t* in ``quantities[key]``."""
-    from .registry import Outcome
 
     res = lp(features, labels)
     quantities[key] = float(res.certificate_residual)
@@ -542,8 +545,8 @@ def no_linear_head(
 
 
 def certificate_detail(
-    res: Any,
-    model: Any,
+    res: LPResult,
+    model: Model,
     xs: np.ndarray,
     labels: np.ndarray,
     features: np.ndarray,
@@ -557,20 +560,21 @@ def certificate_detail(
     witness's ``outputs`` (B,) when given), the LP summary and the exact rational
     certificate (:func:`exact_certificate`)."""
     supp = res.support()
-    kind = {} if prompt is None else {"features": "prompted", "prompt": prompt}
+    kind = "mask_probe" if prompt is None else "prompted"
     return {
         "inputs": rows(xs, supp, labels=labels, posteriors=posteriors, features=features,
                        outputs=outputs, weights=res.certificate),
         "certificate": lp_summary(res),
-        "exact_certificate": exact_certificate(model, xs, labels, res, task=task, **kind),
+        "exact_certificate": exact_certificate(model, xs, labels, res, task=task,
+                                               features=kind, prompt=prompt),
     }  # fmt: skip
 
 
 def exact_certificate(
-    model: Any,
+    model: Model,
     xs: np.ndarray,
     labels: np.ndarray,
-    res: Any,
+    res: LPResult,
     *,
     features: str = "mask_probe",
     prompt: np.ndarray | None = None,

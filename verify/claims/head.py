@@ -2,24 +2,27 @@
 
 Budgets (examples per profile) are chosen so that ``ptverify run --profile ci`` on every
 built-in claim stays within 5 minutes on 2 cores; the measured time is in the report.
-Instances come in two size tiers (``strategies.tiers``): small ones (k ≤ 8, n ≤ 8, T ≤ 6,
-exhaustive input sets up to 50 000 sequences) for three draws in four, and large ones
-(k ≤ 10 with C-HEAD, k ≤ 30 without; n ≤ 10; T from 8 to 32; seeded samples of 512
-inputs). Failures shrink toward the small tier, so they read at a glance.
+Instances (:mod:`strategies.head_claims`) come in two size tiers: small ones (k ≤ 8,
+n ≤ 8, T ≤ 6, exhaustive input sets up to 50 000 sequences) for three draws in four, and
+large ones (k ≤ 10 with C-HEAD, k ≤ 30 without; n ≤ 10; T from 8 to 32; seeded samples of
+512 inputs). Failures shrink toward the small tier, so they read at a glance.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from hypothesis import assume
-from hypothesis import strategies as st
 
-import strategies
-from strategies import blocks
-from verify.core import conditions, task
+from strategies.head_claims import (
+    HeadRobustTask,
+    HeadTask,
+    head_exact_instances,
+    necessary_instances,
+    robust_instances,
+    rowspace_tiers,
+)
+from verify.core import conditions
 from verify.core.inference import log_likelihood, mask_probe, posterior_h0
+from verify.core.models import HMM
 from verify.recovery import witnesses
 
 from ._head_robust import head_robust_check
@@ -40,13 +43,6 @@ from ._support import (
 )
 from .registry import Outcome, claim
 
-#: Size tiers (THEORY §3: exhaustive 𝒮 when n**T ≤ 50 000, else a seeded sample of 512).
-SMALL = {"n_states": (2, 8), "n_tokens": (2, 8), "T": (1, 6), "max_exhaustive": 50_000}
-LARGE_HEAD = {"n_states": (2, 10), "n_tokens": (2, 10), "T": (8, 32), "max_exhaustive": 50_000}
-LARGE = {"n_states": (2, 30), "n_tokens": (2, 10), "T": (8, 32), "max_exhaustive": 50_000}
-STYLES = ("dense", "sparse", "permutation", "mixed")
-
-
 #: The routes each universal head claim compares on every instance.
 ROUTES = (
     "c_head ↔ exact rational rank of W",
@@ -56,46 +52,10 @@ ROUTES = (
 )
 
 
-def _task(inst: Any) -> dict:
-    return {"hmm": inst.hmm, "mu": np.asarray(inst.mu, float), "xs": np.asarray(inst.xs)}
-
-
-@st.composite
-def with_tie(draw: Any, base: Any, every: int = 4) -> dict:
-    """``base``'s instance, or (one draw in ``every``) the same instance with μ shifted by
-    a constant so that one input x0 of 𝒮 is an exact tie, μᵀp(x0) = 0 in rationals (the
-    shift is exact: μ and p(x0) are short rationals). The claim must discard it as
-    ill-posed with label 0 at x0, decided by verify.core.task's exact route — the regime
-    of ``check`` on the textbook HMM, which the balanced strategies never reach."""
-    inst = draw(base)
-    if draw(st.integers(0, every - 1)) != 0:
-        return inst
-    i = draw(st.integers(0, len(inst["xs"]) - 1))
-    s = task.exact_scores(inst["hmm"], inst["xs"][i : i + 1], inst["mu"])
-    if s is None:
-        return inst  # not rational: no exact tie to plant
-    mu = [f - s[0] for f in task.rational_mu(inst["mu"])]
-    if any(f.denominator > 10**6 for f in mu):
-        return inst  # the float μ would not read back as these rationals
-    return {**inst, "mu": np.array([float(f) for f in mu])}
-
-
-def head_exact_instances() -> Any:
-    """strategies.task_instances(satisfying="C-HEAD", transition_style ∈ {dense, sparse,
-    permutation, mixed}, any start) in two tiers: k, n ≤ 8, T ≤ 6 (exhaustive up to 50 000
-    inputs), or k, n ≤ 10, T ∈ [8, 32] (512 sampled inputs); |supp μ| from 1 to k; one in
-    four with a planted exact tie (:func:`with_tie`)."""
-    ti = strategies.task_instances
-    return with_tie(
-        blocks.tiers(
-            ti(satisfying="C-HEAD", transition_style=STYLES, stationary=None, **SMALL),
-            ti(satisfying="C-HEAD", transition_style=STYLES, stationary=None, **LARGE_HEAD),
-        ).map(_task)
-    )
-
-
-def _basics(inst: dict) -> tuple:
-    hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
+def _basics(
+    inst: HeadTask | HeadRobustTask,
+) -> tuple[HMM, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    hmm, mu, xs = inst.hmm, inst.mu, inst.xs
     post = posterior_h0(hmm, xs)
     score = post @ mu
     return hmm, mu, xs, post, score
@@ -103,6 +63,7 @@ def _basics(inst: dict) -> tuple:
 
 @claim(
     "head.exact",
+    instance=HeadTask,
     kind="universal",
     statement="C-HEAD ⇒ b* = pinv(W)ᵀμ gives b*ᵀG(x) = μᵀp(x) on 𝒮 (LP agrees)",
     strategy=head_exact_instances,
@@ -111,7 +72,7 @@ def _basics(inst: dict) -> tuple:
     examples={"ci": 300, "dev": 1500, "thorough": 10000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
-def head_exact(inst: dict) -> Outcome:
+def head_exact(inst: HeadTask) -> Outcome:
     hmm, mu, xs, post, score = _basics(inst)
     c = conditions.c_head(hmm)
     q = {"sigma_min": c.quantities["sigma_min"], "gamma": float(np.abs(score).min())}
@@ -132,9 +93,9 @@ def head_exact(inst: dict) -> Outcome:
         return Outcome.failed(
             f"c_head says {c.holds}, exact rational rank says {ex_holds}", quantities=q, **cov
         )
-    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, loglik=log_likelihood(hmm, xs))
-    if bad is not None:
-        return bad
+    y = decide_routes(hmm, xs, mu, score, G, cov, q, loglik=log_likelihood(hmm, xs))
+    if isinstance(y, Outcome):
+        return y
     w = witnesses.head_witness(hmm, mu)
     b = w.b
     # the witness's own route (mask probe) against ours (posterior · μ)
@@ -142,14 +103,14 @@ def head_exact(inst: dict) -> Outcome:
     q["identity_error"] = float(err.max())
     detail = {"task": {"mu": mu.tolist(), "T": int(xs.shape[1]), "inputs": len(xs)}}
     if err.max() > IDENTITY_TOL:
-        bad = np.argsort(-err)[:5]
+        worst = np.argsort(-err)[:5]
         return Outcome.failed(
             f"b*ᵀG(x) ≠ μᵀp(x): error {err.max():.3e} > {IDENTITY_TOL:g}",
             quantities=q,
             detail={
                 **detail,
                 "head": b.tolist(),
-                "inputs": rows(xs, bad, labels=np.sign(score), posteriors=post, outputs=G @ b),
+                "inputs": rows(xs, worst, labels=np.sign(score), posteriors=post, outputs=G @ b),
             },
             **cov,
         )
@@ -159,38 +120,9 @@ def head_exact(inst: dict) -> Outcome:
     )  # fmt: skip
 
 
-@st.composite
-def rowspace_instances(draw: Any, large: bool = False) -> dict:
-    """HMMs violating C-HEAD (strategies.hmms(violating="C-HEAD"), transitions dense,
-    sparse or mixed) with μ = Wᵀc + t·1 ∈ range(Wᵀ) (c small integers; t balances the
-    labels, keeping μ in the range since Wᵀ1 = 1); input set of length T (exhaustive up
-    to 50 000 inputs, else 512 sampled). Draws where no shift gives both labels (μ ∝ 1 on
-    𝒮) are rejected: one label is a task any constant head recovers."""
-    hmms, input_set, balance = (
-        strategies.hmms,
-        blocks.input_set,
-        strategies.balance_task,
-    )
-    tier = LARGE if large else SMALL
-    hmm = draw(hmms(n_states=tier["n_states"], n_tokens=tier["n_tokens"], violating="C-HEAD",
-                    transition_style=("dense", "sparse", "mixed")))  # fmt: skip
-    T = draw(st.integers(*tier["T"]))
-    seed = draw(st.integers(0, 2**32 - 1)) if hmm.n_tokens**T > tier["max_exhaustive"] else 0
-    xs = input_set(hmm, T, seed, max_exhaustive=tier["max_exhaustive"])
-    c = np.array([draw(st.integers(-3, 3)) for _ in range(hmm.n_tokens)], dtype=float)
-    mu0 = hmm.W.T @ c
-    mu = balance(posterior_h0(hmm, xs), mu0, np.ones(hmm.n_states), 1, 1e-3)
-    assume(mu is not None)
-    return {"hmm": hmm, "mu": mu, "xs": xs}
-
-
-def rowspace_tiers() -> Any:
-    """rowspace_instances in two tiers: k ≤ 8, T ≤ 6, or k ≤ 30, n ≤ 10, T ∈ [8, 32]."""
-    return blocks.tiers(rowspace_instances(), rowspace_instances(large=True))
-
-
 @claim(
     "head.rowspace",
+    instance=HeadTask,
     kind="universal",
     statement="C-HEAD(μ): μ ∈ range(Wᵀ) ⇒ any solution of Wᵀb = μ recovers exactly",
     strategy=rowspace_tiers,
@@ -200,7 +132,7 @@ def rowspace_tiers() -> Any:
     examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
-def head_rowspace(inst: dict) -> Outcome:
+def head_rowspace(inst: HeadTask) -> Outcome:
     hmm, mu, xs, post, score = _basics(inst)
     c = conditions.c_head_mu(hmm, mu)
     q = {
@@ -221,9 +153,9 @@ def head_rowspace(inst: dict) -> Outcome:
     if (bad := ill_posed(hmm, mu, xs, score, q, cov)) is not None:
         return bad
     G = mask_probe(hmm, xs)
-    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
-    if bad is not None:
-        return bad
+    y = decide_routes(hmm, xs, mu, score, G, cov, q)
+    if isinstance(y, Outcome):
+        return y
     w = witnesses.rowspace_head_witness(hmm, mu)
     b = w.b
     q["witness_residual"] = float(w.residual)
@@ -245,19 +177,9 @@ def head_rowspace(inst: dict) -> Outcome:
     )  # fmt: skip
 
 
-@st.composite
-def robust_instances(draw: Any) -> dict:
-    """head.exact's instances plus a perturbation size ε = f·γ/((max b* − min b*)/2) (f ∈
-    {1/4, 1/2, 9/10, 99/100, 999/1000, 3/2, 3}: f > 1 checks that only inputs meeting the
-    premise are required to keep their sign) and a seed for the random perturbations."""
-    inst = draw(head_exact_instances())
-    inst["eps_factor"] = draw(st.sampled_from([0.25, 0.5, 0.9, 0.99, 0.999, 1.5, 3.0]))
-    inst["seed"] = draw(st.integers(0, 2**16))
-    return inst
-
-
 @claim(
     "head.robust",
+    instance=HeadRobustTask,
     kind="universal",
     statement="‖Ĝ(x) − G(x)‖₁ ≤ ε (L1 = 2·TV) with 1ᵀĜ = 1ᵀG ⇒ sign b*ᵀĜ(x) = y(x) "
     "whenever |μᵀp(x)| > ε(max b* − min b*)/2 (the span constant; and sign bᵀĜ(x) = y(x) "
@@ -273,7 +195,7 @@ def robust_instances(draw: Any) -> dict:
     examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"random_perturbations": 8},
 )
-def head_robust(inst: dict) -> Outcome:
+def head_robust(inst: HeadRobustTask) -> Outcome:
     hmm, mu, xs, post, score = _basics(inst)
     c = conditions.c_head(hmm)
     gamma = float(np.abs(score).min())
@@ -285,9 +207,9 @@ def head_robust(inst: dict) -> Outcome:
         return bad
     gamma = q["gamma"]
     G = mask_probe(hmm, xs)
-    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q)
-    if bad is not None:
-        return bad
+    y = decide_routes(hmm, xs, mu, score, G, cov, q)
+    if isinstance(y, Outcome):
+        return y
     # b* (THEORY's form) first, then the SVD-truncated heads the check against a trained
     # MLM also uses, whose threshold carries the mismatch |(Wᵀb − μ)ᵀp(x)|
     heads = witnesses.robust_head_witnesses(hmm, mu)
@@ -295,9 +217,9 @@ def head_robust(inst: dict) -> Outcome:
     span = heads[0].span
     if span <= 0:  # μ ∝ 1: b* is constant, bᵀĜ = bᵀG for every admissible Ĝ
         return Outcome.miss("b* is constant (μ ∝ 1): no perturbation can act", quantities=q, **cov)
-    eps = float(inst["eps_factor"]) * gamma / span
+    eps = inst.eps_factor * gamma / span
     q.update(epsilon=eps, b_span=span, b_norm_inf=float(np.abs(b).max()))
-    rng = np.random.default_rng(int(inst["seed"]))
+    rng = np.random.default_rng(inst.seed)
     randoms = []
     for _ in range(8):  # Ĝ − G sums to 0 (both are distributions), ‖·‖₁ = ε
         d = rng.standard_normal(G.shape)
@@ -356,31 +278,9 @@ def head_robust(inst: dict) -> Outcome:
     )  # fmt: skip
 
 
-#: head.necessary's first rung: the smallest instances that can be witnesses. k = 2 cannot:
-#: violating C-HEAD(μ) with two states needs identical emission rows, so p(x) never depends
-#: on x and the task has one label.
-TINY = {"n_states": (3, 3), "n_tokens": (2, 3), "T": (1, 3), "max_exhaustive": 50_000}
-
-
-def necessary_instances() -> Any:
-    """strategies.task_instances(violating="C-HEAD") on a ladder of sizes searched smallest
-    first: 3 in 4 draws k = 3, n ≤ 3, T ≤ 3 (TINY), then k ≤ 8, n ≤ 8, T ≤ 6, or k ≤ 30,
-    n ≤ 10, T ∈ [8, 32] (512 sampled inputs). The ladder shrinks toward its first rung,
-    so the reported witness is at the smallest size where one was found (a readable
-    minimum: THEORY §5 asks the toolkit to find, shrink and report one)."""
-    ti = strategies.task_instances
-    return blocks.tiers(
-        ti(violating="C-HEAD", transition_style=STYLES, stationary=None, **TINY),
-        blocks.tiers(
-            ti(violating="C-HEAD", transition_style=STYLES, stationary=None, **SMALL),
-            ti(violating="C-HEAD", transition_style=STYLES, stationary=None, **LARGE),
-        ),
-        every=4,
-    ).map(_task)
-
-
 @claim(
     "head.necessary",
+    instance=HeadTask,
     kind="existential",
     statement="some instance violating C-HEAD(μ) has no linear head recovering it (LP-certified)",
     strategy=necessary_instances,
@@ -392,7 +292,7 @@ def necessary_instances() -> Any:
     ),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
-def head_necessary(inst: dict) -> Outcome:
+def head_necessary(inst: HeadTask) -> Outcome:
     hmm, mu, xs, post, score = _basics(inst)
     c = conditions.c_head_mu(hmm, mu)
     q = {"residual": c.quantities["residual"], "gamma": float(np.abs(score).min())}

@@ -3,15 +3,16 @@ memory.vs_vanilla."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
-from hypothesis import assume
-from hypothesis import strategies as st
 
-import strategies
-from strategies import blocks
+from strategies.instance import Seeded
+from strategies.memory_claims import (
+    MemoryTask,
+    VsVanillaTask,
+    iid_instances,
+    memory_prompt_instances,
+    vs_vanilla_instances,
+)
 from verify.core import conditions, task
 from verify.core import generator as reference
 from verify.core.inference import (
@@ -24,7 +25,7 @@ from verify.core.inference import (
 from verify.core.models import HMM, MemoryHMM, stationary_distribution
 from verify.recovery import witnesses
 
-from ._ladder import LADDER_RULE, _ladder_rows, _rng, _rungs, ladder_decision, relaxation_time
+from ._ladder import LADDER_RULE, ladder_outcome
 from ._support import (
     IDENTITY_TOL,
     both_labels,
@@ -42,42 +43,10 @@ from ._support import (
 )
 from .registry import Outcome, claim
 
-MAX_EXHAUSTIVE = blocks.MAX_EXHAUSTIVE
-
-
-def _mem_inst(m: Any) -> dict:
-    return {"mem": m.mem, "mu": np.asarray(m.mu, float), "cell": int(m.cell), "xs": m.xs}
-
-
-@st.composite
-def _balanced(draw: Any, instances: Any) -> dict:
-    """A memory instance whose μ is shifted by a constant (μ + c·1: C-MEM-POOL's verdict is
-    unchanged, since every W̄ column sums to 1) so that both labels occur on 𝒮 with a
-    margin floor; draws where no shift does are rejected (one label is no task)."""
-    inst = _mem_inst(draw(instances))
-    pm = memory_posterior(inst["mem"], inst["xs"], inst["cell"])
-    mu = strategies.balance_task(pm, inst["mu"], np.ones(len(inst["mu"])), 1, 1e-3)
-    assume(mu is not None)
-    return {**inst, "mu": mu}
-
-
-def iid_instances() -> Any:
-    """strategies.memory_instances(N=1, state_style="iid", satisfying="C-MEM-IID") in two
-    tiers: m ∈ [2,3], s ∈ [2,3], n ∈ [2,6], T ∈ [1,5] (exhaustive up to 50 000 inputs), or
-    m ∈ [2,5], s ∈ [2,4], n ∈ [5,10], T ∈ [8,32] (512 sampled inputs). s ≥ 2, so W̄ is a
-    true average of several W_s; μ balanced by a constant shift (both labels on 𝒮)."""
-    mi = strategies.memory_instances
-    return blocks.tiers(
-        _balanced(mi(n_cells=1, state_style="iid", satisfying="C-MEM-IID", n_ordinary=(2, 3),
-                     T=(1, 5), max_exhaustive=MAX_EXHAUSTIVE)),
-        _balanced(mi(n_cells=1, n_values=(2, 5), n_ordinary=(2, 4), n_tokens=(5, 10),
-                     state_style="iid", satisfying="C-MEM-IID", T=(8, 32),
-                     max_exhaustive=MAX_EXHAUSTIVE)),
-    )  # fmt: skip
-
 
 @claim(
     "memory.iid_exact",
+    instance=MemoryTask,
     kind="universal",
     statement="N = 1, i.i.d. states, W̄ full rank ⇒ G(x) = W̄ P[M|x] and pinv(W̄)ᵀμ recovers",
     strategy=iid_instances,
@@ -89,8 +58,8 @@ def iid_instances() -> Any:
     examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
-def memory_iid_exact(inst: dict) -> Outcome:
-    mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
+def memory_iid_exact(inst: MemoryTask) -> Outcome:
+    mem, mu, cell, xs = inst.mem, inst.mu, inst.cell, inst.xs
     c = conditions.c_mem_iid(mem)  # C-MEM-IID, not C-MEM-POOL (THEORY §5: two IDs)
     q = {"sigma_min": c.quantities["sigma_min"], "iid": c.quantities["iid"]}
     pm = memory_posterior(mem, xs, cell)
@@ -111,10 +80,10 @@ def memory_iid_exact(inst: dict) -> Outcome:
         return bad
     w = witnesses.memory_iid_witness(mem, mu, cell)
     G = np.asarray(mask_probe(product_hmm(mem), xs))
-    y, bad = decide_routes(mem, xs, mu, score, G, cov, q, cell=cell,
+    y = decide_routes(mem, xs, mu, score, G, cov, q, cell=cell,
                            loglik=log_likelihood(mem, xs))  # fmt: skip
-    if bad is not None:
-        return bad
+    if isinstance(y, Outcome):
+        return y
     err_g = float(np.abs(G - pm @ w.matrix.T).max())
     err_b = float(np.abs(G @ w.b - score).max()) / max(1.0, float(np.abs(mu).max()))
     q.update(identity_error=max(err_g, err_b))
@@ -162,14 +131,14 @@ def pool_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
         mem = reference.reference_memory_hmm(seed, m, tau_trans=tau)
         return mem, reference.task_mu(reference.reference_memory_task(seed, m)), m
     m = (2, 3)[(seed // 2) % 2]
-    s = POOL_PROTOCOL["n_ordinary_multi"]
+    s = int(POOL_PROTOCOL["n_ordinary_multi"])
     rng = np.random.default_rng(seed)
     A = reference.permutation_mixture(s, tau, rng)  # doubly stochastic: uniform is stationary
     # every (value, state) pair gets its own home token (half its mass) plus a random
     # softmax row: near-one-hot rows of the paper's τ_emit collide on tokens, leaving the
     # stacked pooled system so ill-conditioned (‖b‖∞ ≈ 500 measured) that accuracy is
     # 0.72 at T = 1024; with home tokens ‖b‖∞ ≤ 16 and accuracy 1.0 at T = 256 (seeds 1–39)
-    n = POOL_PROTOCOL["n_tokens_multi"]
+    n = int(POOL_PROTOCOL["n_tokens_multi"])
     homes = np.eye(n)[rng.permutation(n)[: m * s]]
     emission = 0.5 * homes + 0.5 * reference.softmax_rows(m * s, n, 1.0, rng)
     pointer = rng.permutation(np.array([0, 0, 1, 1], dtype=np.int64))
@@ -185,6 +154,7 @@ def _no_limit_label(mu: np.ndarray) -> bool:
 
 @claim(
     "memory.pool",
+    instance=Seeded,
     kind="statistical",
     statement="C-MEM-POOL, ergodic chain, min_a |μ_a| > 0: the mean-pooled score "
     "bᵀ(1/T)Σ_i G_i(x) → μ_{M_j*}. Decided on a ladder T = 64 … 4096: falsified when its "
@@ -203,11 +173,10 @@ def _no_limit_label(mu: np.ndarray) -> bool:
     examples={"ci": 12, "dev": 40, "thorough": 200},
     thresholds=POOL_PROTOCOL,
 )
-def memory_pool(inst: dict) -> Outcome:
-    seed = int(inst["seed"])
+def memory_pool(inst: Seeded) -> Outcome:
+    seed = inst.seed
     mem, mu, m = pool_instance(seed)
     q = {"min_abs_mu": float(np.abs(mu).min())}
-    rungs = _rungs(POOL_PROTOCOL)
     sizes = {"k": m**mem.n_cells * mem.n_ordinary, "m": m, "s": mem.n_ordinary,
              "N": mem.n_cells, "n": mem.n_tokens}  # fmt: skip
     cov = {"sizes": sizes, "exercised": True}
@@ -224,30 +193,14 @@ def memory_pool(inst: dict) -> Outcome:
     q["b_span"] = float(w.b.max() - w.b.min()) / 2
     # the pooled features, labels and log p(x) of route_batch sequences against the
     # second route (log-space at T_route)
-    xs, _ = mem.sample(POOL_PROTOCOL["route_batch"], POOL_PROTOCOL["T_route"], seed)
-    _, bad = decide_routes(mem, xs, mu, memory_posterior(mem, xs, 0) @ mu,
+    xs, _ = mem.sample(int(POOL_PROTOCOL["route_batch"]), int(POOL_PROTOCOL["T_route"]), seed)
+    routed = decide_routes(mem, xs, mu, memory_posterior(mem, xs, 0) @ mu,
                            witnesses.pooled_features(mem, xs), cov, q, kind="pooled", cell=0,
                            loglik=log_likelihood(mem, xs))  # fmt: skip
-    if bad is not None:
-        return bad
-
-    def score(T: int) -> tuple[np.ndarray, np.ndarray]:
-        xs, memory = mem.sample(POOL_PROTOCOL["batch"], T, _rng(seed, T))
-        return w.decision_values(mem, xs), mu[memory[:, 0]]
-
-    t_rel = relaxation_time(mem.state_transition)
-    if not math.isfinite(t_rel):  # |λ₂| = 1: periodic or reducible, no ergodic average
-        return Outcome.discard(
-            "the state chain is not ergodic (|λ₂| = 1): outside the premise",
-            quantities=q, **cov,
-        )  # fmt: skip
-    status, message, lq = ladder_decision(score, mu, rungs, t_rel, POOL_PROTOCOL)
-    q.update(lq)
-    if "T_reached" in lq:  # sizes as measured: the ladder stops where the seed is decided
-        sizes["T"] = int(lq["T_reached"])
-    detail = {"task": {"mu": mu.tolist(), "m": m, "N": mem.n_cells}, "head": w.b.tolist(),
-              "ladder": _ladder_rows(lq)}  # fmt: skip
-    return Outcome(status, message, quantities=q, detail=detail, **cov)
+    if isinstance(routed, Outcome):
+        return routed
+    detail = {"task": {"mu": mu.tolist(), "m": m, "N": mem.n_cells}, "head": w.b.tolist()}
+    return ladder_outcome(mem, w.decision_values, mu, seed, POOL_PROTOCOL, q, cov, detail)
 
 
 #: memory.prompt_limit's statistical protocol (fixed seeds; the decision rule is
@@ -277,6 +230,7 @@ def prompt_limit_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
 
 @claim(
     "memory.prompt_limit",
+    instance=Seeded,
     kind="statistical",
     statement="C-MEM-PROMPT, min_a |μ_a| > 0: the prompted head's score "
     "bᵀG(u, x) = μᵀP[M_j*|S_0=s0,x] → μ_{M_j*}. Decided on a ladder T = 8 … 2048 by the "
@@ -290,11 +244,10 @@ def prompt_limit_instance(seed: int) -> tuple[MemoryHMM, np.ndarray, int]:
     examples={"ci": 6, "dev": 30, "thorough": 150},
     thresholds=PROMPT_LIMIT_PROTOCOL,
 )
-def memory_prompt_limit(inst: dict) -> Outcome:
-    seed = int(inst["seed"])
+def memory_prompt_limit(inst: Seeded) -> Outcome:
+    seed = inst.seed
     mem, mu, m = prompt_limit_instance(seed)
     q = {"min_abs_mu": float(np.abs(mu).min())}
-    rungs = _rungs(PROMPT_LIMIT_PROTOCOL)
     cov: dict = {"sizes": {"k": m * mem.n_ordinary, "m": m, "s": mem.n_ordinary, "N": 1,
                            "n": mem.n_tokens}}  # fmt: skip
     if _no_limit_label(mu):
@@ -308,53 +261,12 @@ def memory_prompt_limit(inst: dict) -> Outcome:
         return Outcome.discard("C-MEM-PROMPT does not hold for this seed", quantities=q, **cov)
     w = witnesses.memory_prompt_witness(mem, mu, int(c.witness["s0"]), c.witness["U"], 0)
     cov["exercised"] = float(conditions.state_stationary(mem)[int(c.witness["s0"])]) < 1
-
-    def score(T: int) -> tuple[np.ndarray, np.ndarray]:
-        xs, memory = mem.sample(PROMPT_LIMIT_PROTOCOL["batch"], T, _rng(seed, T))
-        return w.decision_values(mem, xs), mu[memory[:, 0]]
-
-    t_rel = relaxation_time(mem.state_transition)
-    if not math.isfinite(t_rel):  # |λ₂| = 1: periodic or reducible, no ergodic average
-        return Outcome.discard(
-            "the state chain is not ergodic (|λ₂| = 1): outside the premise",
-            quantities=q, **cov,
-        )  # fmt: skip
-    status, message, lq = ladder_decision(score, mu, rungs, t_rel, PROMPT_LIMIT_PROTOCOL)
-    q.update(lq)
-    if "T_reached" in lq:
-        cov["sizes"]["T"] = int(lq["T_reached"])
     detail = {"task": {"mu": mu.tolist(), "m": m}, "head": w.b.tolist(),
-              "prompt": {"s0": int(c.witness["s0"]), "U": list(c.witness["U"])},
-              "ladder": _ladder_rows(lq)}  # fmt: skip
-    return Outcome(status, message, quantities=q, detail=detail, **cov)
+              "prompt": {"s0": int(c.witness["s0"]), "U": list(c.witness["U"])}}  # fmt: skip
+    return ladder_outcome(mem, w.decision_values, mu, seed, PROMPT_LIMIT_PROTOCOL, q, cov, detail)
 
 
-def prompt_instances() -> Any:
-    """strategies.memory_instances(satisfying="C-MEM-PROMPT") (markov chain with a funnel
-    state u ≠ s0 onto s0, so s0 is not absorbing) in two tiers: N ∈ [1,3], m ∈ [2,3],
-    s ∈ [2,3], T ∈ [1,4] (exhaustive), or N ∈ [1,2], m ∈ [2,4], s ∈ [2,4], n ∈ [4,10],
-    T ∈ [8,32] (512 sampled inputs); product states m**N · s ≤ 64. μ is balanced by a
-    constant shift on P[M | x] (C-MEM-PROMPT does not depend on μ), so the task has two
-    labels on 𝒮."""
-    mi = strategies.memory_instances
-
-    def small(N: int) -> Any:
-        return mi(n_cells=N, n_values=(2, 3) if N < 3 else 2, n_ordinary=(2, 3),
-                  satisfying="C-MEM-PROMPT", T=(1, 4), max_exhaustive=MAX_EXHAUSTIVE,
-                  cell=None, stationary=None)  # fmt: skip
-
-    def large(N: int) -> Any:
-        return mi(n_cells=N, n_values=(2, 4) if N == 1 else (2, 3), n_ordinary=(2, 4),
-                  n_tokens=(4, 10), satisfying="C-MEM-PROMPT", T=(8, 32),
-                  max_exhaustive=MAX_EXHAUSTIVE, cell=None, stationary=None)  # fmt: skip
-
-    return blocks.tiers(
-        _balanced(st.sampled_from((1, 2, 3)).flatmap(small)),
-        _balanced(st.sampled_from((1, 2)).flatmap(large)),
-    )
-
-
-def conditioned_posterior(mem: MemoryHMM, xs: np.ndarray, cell: int, s0: int) -> Any:
+def conditioned_posterior(mem: MemoryHMM, xs: np.ndarray, cell: int, s0: int) -> np.ndarray | None:
     """``P[M_cell | S_0 = s0, x]`` (B, m) by its own route: the product HMM's prior
     restricted to the states (·, s0), then the float posterior of H_0 marginalised to the
     cell; None when S_0 = s0 has probability 0 under the start law."""
@@ -368,10 +280,11 @@ def conditioned_posterior(mem: MemoryHMM, xs: np.ndarray, cell: int, s0: int) ->
 
 @claim(
     "memory.prompt",
+    instance=MemoryTask,
     kind="universal",
     statement="C-MEM-PROMPT ⇒ u = 1[st ∈ U] gives G(u,x) = W_{s0} P[M_j*|S_0=s0,x] and "
     "pinv(W_{s0})ᵀμ outputs μᵀP[M_j*|S_0=s0,x] (the exact step of the asymptotic claim)",
-    strategy=prompt_instances,
+    strategy=memory_prompt_instances,
     oracles=(
         "c_mem_prompt",
         "memory_prompt_witness",
@@ -386,8 +299,8 @@ def conditioned_posterior(mem: MemoryHMM, xs: np.ndarray, cell: int, s0: int) ->
     examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
-def memory_prompt(inst: dict) -> Outcome:
-    mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
+def memory_prompt(inst: MemoryTask) -> Outcome:
+    mem, mu, cell, xs = inst.mem, inst.mu, inst.cell, inst.xs
     c = conditions.c_mem_prompt(mem, mu, cell)
     q = {"sigma_min": c.quantities["sigma_min"]}
     cov: dict = {"sizes": mem_sizes(mem, xs, cell=cell)}
@@ -434,11 +347,11 @@ def memory_prompt(inst: dict) -> Outcome:
             **cov,
         )  # fmt: skip
     # the labels the prompt head recovers exactly, and G(u, x), on the second route
-    yq, bad = decide_routes(mem, xs, mu, qx @ mu, G, cov, q, kind="prompted",
+    yq = decide_routes(mem, xs, mu, qx @ mu, G, cov, q, kind="prompted",
                             prompt=w.prompt, cell=cell, s0=s0,
                             loglik=log_likelihood(mem, xs))  # fmt: skip
-    if bad is not None:
-        return bad
+    if isinstance(yq, Outcome):
+        return yq
     tq = task.decide(mem, xs, mu, cell, score=qx @ mu, s0=s0)
     q["gamma_prompted"] = tq.gamma
     if tq.ill_posed:
@@ -456,27 +369,9 @@ def memory_prompt(inst: dict) -> Outcome:
     )
 
 
-@st.composite
-def vs_vanilla_instances(draw: Any) -> dict:
-    """A memory instance with C-MEM-POOL (N = 1, m ∈ [2,3], s ∈ [2,3], n ∈ [2,3], so often
-    k = m·s > n) and a generic vanilla HMM with the same k and n (dense transitions) with a
-    balanced task; T = 3 for both (exhaustive input sets)."""
-    mi = draw(
-        strategies.memory_instances(
-            n_cells=1, n_values=(2, 3), n_ordinary=(2, 3), n_tokens=(2, 3),
-            state_style="markov", satisfying="C-MEM-POOL", T=3,
-        )
-    )  # fmt: skip
-    k = mi.mem.n_values * mi.mem.n_ordinary
-    n = mi.mem.n_tokens
-    van = draw(strategies.task_instances(n_states=k, n_tokens=n, T=3,
-                                          transition_style="dense"))  # fmt: skip
-    return {**_mem_inst(mi), "hmm": van.hmm, "hmm_mu": np.asarray(van.mu, float),
-            "hmm_xs": np.asarray(van.xs)}  # fmt: skip
-
-
 @claim(
     "memory.vs_vanilla",
+    instance=VsVanillaTask,
     kind="existential",
     statement="at equal k = m·s > n, a memory task is recovered by pooling (LP) while a "
     "vanilla HMM task with k states has no linear head (LP-certified)",
@@ -489,9 +384,9 @@ def vs_vanilla_instances(draw: Any) -> dict:
     ),
     examples={"ci": 200, "dev": 500, "thorough": 2000},
 )
-def memory_vs_vanilla(inst: dict) -> Outcome:
-    mem, mu, cell, xs = inst["mem"], np.asarray(inst["mu"], float), inst["cell"], inst["xs"]
-    hmm, hmu, hxs = inst["hmm"], np.asarray(inst["hmm_mu"], float), inst["hmm_xs"]
+def memory_vs_vanilla(inst: VsVanillaTask) -> Outcome:
+    mem, mu, cell, xs = inst.mem, inst.mu, inst.cell, inst.xs
+    hmm, hmu, hxs = inst.hmm, inst.hmm_mu, inst.hmm_xs
     k, n = hmm.n_states, hmm.n_tokens
     q = {"k": float(k), "n": float(n)}
     cov = {"sizes": mem_sizes(mem, xs, cell=cell), "exercised": k > n}
@@ -500,14 +395,14 @@ def memory_vs_vanilla(inst: dict) -> Outcome:
     # labels from the second route; features from the float route, compared with it
     hp = posterior_h0(hmm, hxs)
     G = np.asarray(mask_probe(hmm, hxs))
-    hy, bad = decide_routes(hmm, hxs, hmu, hp @ hmu, G, cov, q, loglik=log_likelihood(hmm, hxs))
-    if bad is not None:
-        return bad
+    hy = decide_routes(hmm, hxs, hmu, hp @ hmu, G, cov, q, loglik=log_likelihood(hmm, hxs))
+    if isinstance(hy, Outcome):
+        return hy
     pm = memory_posterior(mem, xs, cell)
     P = witnesses.pooled_features(mem, xs)
-    my, bad = decide_routes(mem, xs, mu, pm @ mu, P, cov, q, kind="pooled", cell=cell)
-    if bad is not None:
-        return bad
+    my = decide_routes(mem, xs, mu, pm @ mu, P, cov, q, kind="pooled", cell=cell)
+    if isinstance(my, Outcome):
+        return my
     if (bad := ill_posed(hmm, hmu, hxs, hp @ hmu, q, cov)) is not None:
         return bad
     q["gamma_vanilla"] = q["gamma"]

@@ -11,25 +11,30 @@ pruned search and by the brute-force enumeration of every prompt set U below.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import combinations
-from typing import Any
 
 import numpy as np
 
+from strategies.prompt_claims import (
+    MultiTokenTask,
+    PromptTask,
+    RobustPromptTask,
+    StartTask,
+    WeakerTask,
+    multi_token_start_instances,
+    multi_token_tiers,
+    prompt_exact_instances,
+    robust_tiers,
+    weaker_instances,
+)
 from verify.core import conditions
+from verify.core.conditions import ConditionResult
 from verify.core.inference import log_likelihood, mask_probe, posterior_h0, prompted_mask_probe
 from verify.core.models import HMM
 from verify.recovery import witnesses
 
-from ._prompt_instances import (
-    brute_force_supports,
-    multi_token_start_instances,
-    multi_token_tiers,
-    prompt_exact_instances,
-    prompt_v,
-    robust_tiers,
-    weaker_instances,
-)
+from ._prompt_routes import brute_force_supports, prompt_v
 from ._support import (
     IDENTITY_TOL,
     both_labels,
@@ -53,13 +58,13 @@ from .registry import Outcome, claim
 MULTI_TOKEN_TOL = 1e-10
 
 
-def _one_hot(k: int, U: Any) -> np.ndarray:
+def _one_hot(k: int, U: Iterable[int]) -> np.ndarray:
     u = np.zeros(k)
     u[list(U)] = 1.0
     return u
 
 
-def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | None:
+def check_c_prompt(hmm: HMM, mu: np.ndarray, c: ConditionResult) -> Outcome | None:
     """C-PROMPT(μ) by c_prompt and by brute force must agree (and c_prompt's support must
     be one the brute force accepts); a built witness c_prompt misses is a counterexample."""
     brute = brute_force_supports(hmm, mu)
@@ -79,14 +84,16 @@ def check_c_prompt(hmm: HMM, mu: np.ndarray, c: Any, inst: dict) -> Outcome | No
     return None
 
 
-def _premise(hmm: HMM, mu: np.ndarray, c: Any, inst: dict, q: dict, cov: dict) -> Outcome | None:
+def _premise(
+    hmm: HMM, mu: np.ndarray, c: ConditionResult, inst: PromptTask, q: dict, cov: dict
+) -> Outcome | None:
     """prompt.exact's premise: c_prompt agrees with brute force, a searched instance
     violates C-HEAD and C-PROMPT(μ) holds; None when the instance goes on (the prompt's
     probability and the task's well-posedness are checked next)."""
-    bad = check_c_prompt(hmm, mu, c, inst)
+    bad = check_c_prompt(hmm, mu, c)
     if bad is not None:
         return Outcome.failed(bad.message, quantities={**q, **bad.quantities}, **cov)
-    if len(inst["U"]) == 0 and (bad := built_to_violate_c_head(hmm, q, cov)) is not None:
+    if len(inst.U) == 0 and (bad := built_to_violate_c_head(hmm, q, cov)) is not None:
         return bad  # a searched instance (strategies.hmms(violating="C-HEAD"))
     if not c.holds:
         return Outcome.discard("C-PROMPT(μ) does not hold (c_prompt and brute force agree)",
@@ -96,6 +103,7 @@ def _premise(hmm: HMM, mu: np.ndarray, c: Any, inst: dict, q: dict, cov: dict) -
 
 @claim(
     "prompt.exact",
+    instance=PromptTask,
     kind="universal",
     statement="C-PROMPT(μ) ⇒ the prompt (u_1 … u_{L−1}, 1_U) and b on S give "
     "bᵀG(u,x) = μᵀp(x)/(vᵀp(x)) on 𝒮 (LP agrees)",
@@ -115,9 +123,9 @@ def _premise(hmm: HMM, mu: np.ndarray, c: Any, inst: dict, q: dict, cov: dict) -
     examples={"ci": 300, "dev": 1500, "thorough": 10000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
-def prompt_exact(inst: dict) -> Outcome:
-    hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
-    prefix = np.asarray(inst.get("prefix", np.zeros((0, hmm.n_states))), float)
+def prompt_exact(inst: PromptTask) -> Outcome:
+    hmm, mu, xs = inst.hmm, inst.mu, inst.xs
+    prefix = np.zeros((0, hmm.n_states)) if inst.prefix is None else inst.prefix
     prefix = prefix.reshape(-1, hmm.n_states)
     post = posterior_h0(hmm, xs)
     score = post @ mu
@@ -157,10 +165,10 @@ def prompt_exact(inst: dict) -> Outcome:
         return Outcome.failed(f"prompt_witness's S={list(ph.S)} ≠ c_prompt's S={list(S)}",
                               quantities=q, **cov)  # fmt: skip
     G = prompted_mask_probe(hmm, xs, prompt)  # forward route through the L slots
-    y, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt,
+    y = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt,
                            loglik=log_likelihood(hmm, xs))  # fmt: skip
-    if bad is not None:
-        return bad
+    if isinstance(y, Outcome):
+        return y
     want = score / (post @ v)
     err = np.abs(G @ ph.b - want) / max(1.0, float(np.abs(want).max()))
     q.update(identity_error=float(err.max()), v_max=float(v.max()), leakage=ph.leakage)
@@ -195,6 +203,7 @@ def prompt_exact(inst: dict) -> Outcome:
 
 @claim(
     "prompt.weaker",
+    instance=WeakerTask,
     kind="existential",
     statement="(a) C-HEAD ⇒ C-PROMPT(μ); (b) some instance is recovered by the prompt "
     "witness and by no linear head (LP-certified)",
@@ -207,8 +216,8 @@ def prompt_exact(inst: dict) -> Outcome:
     ),
     examples={"ci": 150, "dev": 500, "thorough": 2000},
 )
-def prompt_weaker(inst: dict) -> Outcome:
-    ha, ma = inst["head_hmm"], np.asarray(inst["head_mu"], float)
+def prompt_weaker(inst: WeakerTask) -> Outcome:
+    ha, ma = inst.head_hmm, inst.head_mu
     ca, pa = conditions.c_head(ha), conditions.c_prompt(ha, ma)
     if ca.holds and not pa.holds:
         return Outcome.failed(
@@ -221,7 +230,7 @@ def prompt_weaker(inst: dict) -> Outcome:
             "implication (a) fails by brute force: C-HEAD holds, π > 0, no support covers μ",
             quantities={"sigma_min": ca.quantities["sigma_min"]},
         )
-    hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
+    hmm, mu, xs = inst.hmm, inst.mu, inst.xs
     post = posterior_h0(hmm, xs)
     score = post @ mu
     y = np.sign(score)
@@ -261,6 +270,7 @@ def prompt_weaker(inst: dict) -> Outcome:
 
 @claim(
     "prompt.robust",
+    instance=RobustPromptTask,
     kind="universal",
     statement="A > 0 everywhere, C-HEAD false, S ⊇ supp(μ) with W[:,S] full rank: "
     "sign bᵀG(u,x) = y(x) wherever |μᵀp(x)| > ℓ (leakage)",
@@ -275,10 +285,10 @@ def prompt_weaker(inst: dict) -> Outcome:
     examples={"ci": 250, "dev": 1200, "thorough": 8000},
     thresholds={"identity_tol": IDENTITY_TOL},
 )
-def prompt_robust(inst: dict) -> Outcome:
-    hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
-    S = [int(h) for h in inst["S"]]
-    prompt = np.asarray(inst["prompt"], float).reshape(-1, hmm.n_states)
+def prompt_robust(inst: RobustPromptTask) -> Outcome:
+    hmm, mu, xs = inst.hmm, inst.mu, inst.xs
+    S = [int(h) for h in inst.S]
+    prompt = inst.prompt.reshape(-1, hmm.n_states)
     post = posterior_h0(hmm, xs)
     score = post @ mu
     c = conditions.c_prompt_robust(hmm, mu, prompt, S, xs)
@@ -293,9 +303,9 @@ def prompt_robust(inst: dict) -> Outcome:
     if (bad := prompt_probability_zero(v, post, q, cov)) is not None:
         return bad
     G = prompted_mask_probe(hmm, xs, prompt)
-    yr, bad = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
-    if bad is not None:
-        return bad
+    yr = decide_routes(hmm, xs, mu, score, G, cov, q, kind="prompted", prompt=prompt)
+    if isinstance(yr, Outcome):
+        return yr
     off = np.setdiff1d(np.arange(hmm.n_states), S)
     cvec = hmm.W.T @ ph.b
     leak = post[:, off] @ (cvec[off] * v[off])
@@ -346,6 +356,7 @@ def prompt_robust(inst: dict) -> Outcome:
 
 @claim(
     "prompt.multi_token",
+    instance=MultiTokenTask,
     kind="universal",
     statement="stationary start: the L-slot prompted probe equals the one-slot probe of "
     "u′ = w_L, and a one-slot prompt padded with ones is the same prompt (to 1e-10)",
@@ -363,9 +374,9 @@ def prompt_robust(inst: dict) -> Outcome:
     examples={"ci": 200, "dev": 1000, "thorough": 6000},
     thresholds={"identity_tol": MULTI_TOKEN_TOL},
 )
-def prompt_multi_token(inst: dict) -> Outcome:
-    hmm, xs = inst["hmm"], np.asarray(inst["xs"])
-    prompt = np.asarray(inst["prompt"], float).reshape(-1, hmm.n_states)
+def prompt_multi_token(inst: MultiTokenTask) -> Outcome:
+    hmm, xs = inst.hmm, inst.xs
+    prompt = inst.prompt.reshape(-1, hmm.n_states)
     L = len(prompt)
     wL, v = prompt_v(hmm, prompt)
     prob = float(np.asarray(hmm.start) @ v)  # P(z_{1:L}) under the stationary window
@@ -373,14 +384,14 @@ def prompt_multi_token(inst: dict) -> Outcome:
     joint = post @ v  # ∝ P(z_{1:L} | x): the prompt must be possible together with x
     q = {"prompt_probability": prob}
     cov: dict = {"sizes": hmm_sizes(hmm, xs, L=L)}
-    if prob <= 0 or (bad := prompt_probability_zero(v, post, q, cov)) is not None:
+    if prob <= 0 or prompt_probability_zero(v, post, q, cov) is not None:
         return Outcome.discard("the prompt has probability 0", quantities=q, **cov)
     GL = np.asarray(prompted_mask_probe(hmm, xs, prompt))
     zero = np.zeros(hmm.n_states)  # no task here: only the probes are compared
-    _, bad = decide_routes(hmm, xs, zero, np.zeros(len(xs)), GL, cov, q, kind="prompted",
+    routed = decide_routes(hmm, xs, zero, np.zeros(len(xs)), GL, cov, q, kind="prompted",
                            prompt=prompt)  # fmt: skip
-    if bad is not None:
-        return bad
+    if isinstance(routed, Outcome):
+        return routed
     G1 = np.asarray(prompted_mask_probe(hmm, xs, wL[None, :]))
     formula = (post * v) @ hmm.emission / joint[:, None]
     padded = np.vstack([np.ones((L - 1, hmm.n_states)), prompt[-1:]])
@@ -398,7 +409,7 @@ def prompt_multi_token(inst: dict) -> Outcome:
     q["prompt_effect"] = effect
     cov["exercised"] = effect > 1e-6  # the prompt changed the probe somewhere
     cov["targets"] = {"small prompt probability": neglog(prob), "L": float(L)}
-    worst = max(errs, key=errs.get)
+    worst = max(errs, key=lambda name: errs[name])
     if errs[worst] > MULTI_TOKEN_TOL:
         i = int(np.argmax(np.abs(GL - G1).max(axis=1)))
         return Outcome.failed(
@@ -414,6 +425,7 @@ def prompt_multi_token(inst: dict) -> Outcome:
 
 @claim(
     "prompt.multi_token_start",
+    instance=StartTask,
     kind="existential",
     statement="start = δ_j not stationary: some two-slot prompt with a linear head "
     "recovers the task on 𝒮 (LP) while no one-slot prompt does (LP certificate on G_1)",
@@ -430,9 +442,9 @@ def prompt_multi_token(inst: dict) -> Outcome:
     ),
     examples={"ci": 100, "dev": 400, "thorough": 2000},
 )
-def prompt_multi_token_start(inst: dict) -> Outcome:
-    hmm, mu, xs = inst["hmm"], np.asarray(inst["mu"], float), np.asarray(inst["xs"])
-    k, j = hmm.n_states, int(inst["start_state"])
+def prompt_multi_token_start(inst: StartTask) -> Outcome:
+    hmm, mu, xs = inst.hmm, inst.mu, inst.xs
+    k, j = hmm.n_states, inst.start_state
     start = np.zeros(k)
     start[j] = 1.0
     window = HMM(start, hmm.transition, hmm.emission)

@@ -1,6 +1,6 @@
 """The claims registry: one :class:`Claim` per THEORY.md §5 statement, user claims alike.
 
-A claim is a property of generated *instances* (plain dicts of models, arrays and numbers)
+A claim is a property of generated *instances* (dicts of models, arrays and numbers)
 decided by a ``check(instance) -> Outcome`` function. Built-in and user claims register
 through the same decorator::
 
@@ -20,7 +20,9 @@ through the same decorator::
         return Outcome.passed(quantities={"x": instance["x"]})
 
 ``strategy`` is a zero-argument factory so that importing the registry never imports the
-strategies.
+strategies. Built-in claims type their instances: ``@claim(..., instance=HeadTask)`` with a
+frozen dataclass of :mod:`strategies.instance` (generated in ``strategies/*_claims.py``);
+the registered claim still speaks dicts to the harness (see :func:`claim`).
 Workers of a parallel run find claims by ID: they import the same modules (built-ins plus
 every ``--claims-from`` module) and look the ID up here, so claims never need pickling.
 
@@ -49,15 +51,22 @@ import importlib.util
 import math
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, is_dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import numpy as np
 
 from verify.core.models import HMM, MemoryHMM, model_from_dict
 from verify.core.validation import InputError
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+    from strategies.instance import Instance
+
+_Check = TypeVar("_Check", bound="Callable[..., Outcome]")
 
 KINDS = ("universal", "existential", "implication", "statistical")
 PROFILES = ("ci", "dev", "thorough")
@@ -171,13 +180,22 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def instance_sizes(instance: Mapping[str, Any]) -> dict[str, float]:
+def is_instance(value: object) -> TypeGuard[dict | Instance]:
+    """Whether ``value`` is a claim instance the harness can run and save: a dict, or a
+    claim-instance dataclass (:class:`strategies.instance.Instance`, saved as its
+    ``as_dict()``)."""
+    return isinstance(value, dict) or (is_dataclass(value) and hasattr(value, "as_dict"))
+
+
+def instance_sizes(instance: Mapping[str, object] | Instance) -> dict[str, float]:
     """Sizes read off an instance, for claims whose outcomes report none (user claims):
     ``k`` and ``n`` of its first HMM (``k = m**N · s`` for a memory HMM), ``T`` and ``B``
     of its first 2-D integer array ``(B, T)`` of inputs, and any top-level integer ``k``,
-    ``n``, ``T``, ``L``, ``m``, ``s``, ``N`` (these win)."""
+    ``n``, ``T``, ``L``, ``m``, ``s``, ``N`` (these win). A claim instance dataclass is read
+    through its ``as_dict()`` form."""
+    items = instance if isinstance(instance, Mapping) else instance.as_dict()
     out: dict[str, float] = {}
-    for value in instance.values():
+    for value in items.values():
         if isinstance(value, HMM) and "k" not in out:
             out.update(k=value.n_states, n=value.n_tokens)
         elif isinstance(value, MemoryHMM) and "k" not in out:
@@ -191,7 +209,7 @@ def instance_sizes(instance: Mapping[str, Any]) -> dict[str, float]:
         ):
             out.update(T=int(value.shape[1]), B=int(value.shape[0]))
     for name in ("k", "n", "T", "L", "m", "s", "N"):
-        v = instance.get(name)
+        v = items.get(name)
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             out[name] = int(v)
     return out
@@ -210,7 +228,8 @@ class Claim:
     section: the THEORY §5 claim ID whose section states it (built-ins; "" for user claims).
     theorem: kept for results files of schema v2; equals ``provenance`` unless a user claim
     sets it. kind: universal | existential | implication | statistical. statement: one sentence.
-    strategy: zero-argument factory returning a Hypothesis strategy of instance dicts
+    strategy: zero-argument factory returning a Hypothesis strategy of instance dicts (or of
+    :class:`strategies.instance.Instance` dataclasses, with ``instance``)
     (statistical claims: ``None``; their instances are ``{"seed": s}`` for fixed seeds).
     oracles: names of the deciders the check compares (``witness``, ``lp`` …).
     examples: examples (statistical: seeds) per runner profile ``ci|dev|thorough``.
@@ -333,7 +352,9 @@ def _same_file(a: str, b: str) -> bool:
     """Whether modules ``a`` and ``b`` were loaded from one file (a path and a dotted name)."""
     fa = getattr(sys.modules.get(a), "__file__", None)
     fb = getattr(sys.modules.get(b), "__file__", None)
-    return bool(fa and fb) and Path(fa).resolve() == Path(fb).resolve()
+    if not fa or not fb:
+        return False
+    return Path(fa).resolve() == Path(fb).resolve()
 
 
 def claim(
@@ -343,7 +364,7 @@ def claim(
     statement: str,
     provenance: str = "",
     theorem: str = "",
-    strategy: Callable[[], Any] | None = None,
+    strategy: Callable[[], SearchStrategy[object]] | None = None,
     strategy_name: str = "",
     oracles: tuple[str, ...] = (),
     examples: Mapping[str, int] | None = None,
@@ -351,10 +372,22 @@ def claim(
     min_decided: float = 0.5,
     min_exercised: float = 0.8,
     routes: tuple[str, ...] = (),
-) -> Callable[[Callable[[dict], Outcome]], Callable[[dict], Outcome]]:
-    """Decorator registering ``check`` as claim ``id`` (see the module docstring)."""
+    instance: type[Instance] | None = None,
+) -> Callable[[_Check], _Check]:
+    """Decorator registering ``check`` as claim ``id`` (see the module docstring).
 
-    def deco(check: Callable[[dict], Outcome]) -> Callable[[dict], Outcome]:
+    ``instance``: the claim's instance dataclass (:class:`strategies.instance.Instance`),
+    for a check typed on it and a strategy drawing it. The runner hands the drawn instance
+    to the check as is and saves its ``as_dict()`` form in case files (the keys a dict
+    instance would have); the registered check also takes that dict form (a replayed or
+    pinned case, a hand-written ``{"seed": 0}``), read back with ``instance.from_dict``.
+    The strategy is not wrapped: a ``.map`` around it would change Hypothesis's span tree,
+    hence its generation, and with it every ci example."""
+
+    def deco(check: _Check) -> _Check:
+        registered: Callable[[dict], Outcome] = check
+        if instance is not None:
+            registered = _decoding(check, instance)
         register(
             Claim(
                 id=id,
@@ -362,7 +395,7 @@ def claim(
                 provenance=provenance,
                 kind=kind,
                 statement=statement,
-                check=check,
+                check=registered,
                 strategy=strategy,
                 strategy_name=strategy_name or getattr(strategy, "__doc__", None) or "",
                 oracles=tuple(oracles),
@@ -377,6 +410,14 @@ def claim(
         return check
 
     return deco
+
+
+def _decoding(check: Callable[..., Outcome], instance: type[Instance]) -> Callable[[dict], Outcome]:
+    def decoded(d: dict) -> Outcome:
+        return check(instance.from_dict(d))
+
+    decoded.__doc__, decoded.__module__ = check.__doc__, check.__module__
+    return decoded
 
 
 def load_builtin() -> None:
@@ -414,6 +455,8 @@ def load_claims_module(spec: str) -> str:
         if name in sys.modules:
             return name
         mspec = importlib.util.spec_from_file_location(name, path)
+        if mspec is None or mspec.loader is None:
+            raise InputError(f"--claims-from: {spec!r} cannot be loaded as a Python module")
         module = importlib.util.module_from_spec(mspec)
         sys.modules[name] = module
         try:
@@ -502,9 +545,13 @@ BUILTIN_PROVENANCE.update({cid: BUILTIN_PROVENANCE[sec] for cid, sec in BUILTIN_
 # --------------------------------------------------------------------------- instance codec
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> Any:
     """Plain-JSON form of an instance value: models → their ``to_dict``; arrays →
-    ``{"array": nested lists, "dtype": ...}``; tuples → lists; non-finite floats → None."""
+    ``{"array": nested lists, "dtype": ...}``; tuples → lists; non-finite floats → None; a
+    claim instance (:class:`strategies.instance.Instance`) → its ``as_dict()`` form."""
+    as_dict = getattr(value, "as_dict", None)
+    if callable(as_dict):
+        return to_jsonable(as_dict())
     if isinstance(value, (HMM, MemoryHMM)):
         return value.to_dict()
     if isinstance(value, np.ndarray):
@@ -512,7 +559,9 @@ def to_jsonable(value: Any) -> Any:
         arr = value.astype(kind)
         lst = arr.tolist()
         if kind == "float64" and not np.isfinite(arr).all():
-            lst = np.where(np.isfinite(arr), arr, None).tolist()
+            obj = arr.astype(object)
+            obj[~np.isfinite(arr)] = None
+            lst = obj.tolist()
         return {"array": lst, "dtype": kind}
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
@@ -529,7 +578,7 @@ def to_jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def from_jsonable(value: Any, where: str = "instance") -> Any:
+def from_jsonable(value: object, where: str = "instance") -> Any:
     """Inverse of :func:`to_jsonable` with strict validation; errors name the field."""
     if isinstance(value, dict):
         if value.get("kind") in ("hmm", "memory_hmm"):

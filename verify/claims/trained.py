@@ -20,15 +20,20 @@ substitute a broken one.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from strategies.instance import Seeded
 from verify.core import generator as ref
 from verify.core import task
+from verify.core.models import HMM, MemoryHMM
 
 from .registry import Outcome, claim
+
+if TYPE_CHECKING:
+    from verify.recovery.training import TrainConfig, TrainResult
 
 #: prompt.trained's protocol (THEORY §8 generator, k > n; fixed seeds, named thresholds).
 PROMPT_PROTOCOL = {
@@ -78,27 +83,34 @@ ATTENTION_PROTOCOL = {
 ATTENTION_MS = (3, 5, 7)
 
 
-def _train_config(seed: int, **kw: Any) -> Any:
+def _train_config(seed: int, lr: float | None = None) -> TrainConfig:
     """The smoke preset's optimiser settings (training.SMOKE_TRAIN), on the CPU, seeded."""
     from dataclasses import replace
 
     from verify.recovery.training import SMOKE_TRAIN  # torch loads only when a claim runs
 
-    return replace(SMOKE_TRAIN, **{"device": "cpu", "seed": seed, **kw})
+    cfg = replace(SMOKE_TRAIN, device="cpu", seed=seed)
+    return cfg if lr is None else replace(cfg, lr=lr)
 
 
-def _splits(model: Any, weights: np.ndarray, proto: dict, seed: int, cell: int | None = None):
+def _splits(
+    model: HMM | MemoryHMM,
+    weights: np.ndarray,
+    proto: Mapping[str, float],
+    seed: int,
+    cell: int | None = None,
+) -> task.Splits | None:
     """Train/val/test splits of the task ``μ = weights[1] − weights[0]`` on ``model``
     (``verify.core.task.splits``: labels by the one task rule, ties dropped); None when a split
     the accuracy depends on (train, test) holds one label only (a degenerate task)."""
-    sizes = (proto["n_train"], proto["n_val"], proto["n_test"])
-    out = task.splits(model, ref.task_mu(weights), sizes, proto["length"], seed, cell)
+    sizes = (int(proto["n_train"]), int(proto["n_val"]), int(proto["n_test"]))
+    out = task.splits(model, ref.task_mu(weights), sizes, int(proto["length"]), seed, cell)
     if any(len(np.unique(out[i].y)) < 2 for i in (0, 2)):
         return None
     return out
 
 
-def _accuracy(train: Callable[[], Any], what: str) -> float:
+def _accuracy(train: Callable[[], TrainResult], what: str) -> float:
     """Test accuracy of ``train()``; :class:`_TrainingFailed` when it raises or is not finite."""
     try:
         res = train()
@@ -167,6 +179,7 @@ def _panel_comparison(
 
 @claim(
     "prompt.trained",
+    instance=Seeded,
     kind="statistical",
     statement="reference HMMs with k > n (n = 10, k ∈ {12, 16, 20, 30}): a trained soft "
     "prompt + head (train_prompt) reaches, on average over a panel of models, test accuracy "
@@ -180,26 +193,26 @@ def _panel_comparison(
     examples={"ci": 8, "dev": 12, "thorough": 40},
     thresholds={**PROMPT_PROTOCOL},
 )
-def prompt_trained(inst: dict) -> Outcome:
+def prompt_trained(inst: Seeded) -> Outcome:
     from verify.recovery import training as tr
 
     p = PROMPT_PROTOCOL
 
     def run_model(j: int, seed: int) -> dict | None:
         k = PROMPT_KS[j % len(PROMPT_KS)]
-        hmm = ref.reference_hmm(seed, k, p["n_tokens"])
+        hmm = ref.reference_hmm(seed, k, int(p["n_tokens"]))
         weights = ref.reference_task(seed, k)
         sp = _splits(hmm, weights, p, seed)
         if sp is None:
             return None
         head = _accuracy(lambda: tr.train_linear_head(hmm, sp, _train_config(seed)), "head")
         cfg = _train_config(seed, lr=p["prompt_lr"])
-        prompt = _accuracy(lambda: tr.train_prompt(hmm, sp, cfg, p["prompt_tokens"]), "prompt")
+        prompt = _accuracy(lambda: tr.train_prompt(hmm, sp, cfg, int(p["prompt_tokens"])), "prompt")
         majority = sp.test.majority
         return {"seed": seed, "k": k, "majority": majority, "head": head, "prompt": prompt}
 
     res = _panel_comparison(
-        int(inst["seed"]), p, run_model, ("prompt", "trained prompt"), ("head", "trained head")
+        inst.seed, p, run_model, ("prompt", "trained prompt"), ("head", "trained head")
     )
     if isinstance(res, Outcome):
         return res
@@ -220,6 +233,7 @@ def prompt_trained(inst: dict) -> Outcome:
 
 @claim(
     "memory.attention",
+    instance=Seeded,
     kind="statistical",
     statement="reference memory HMMs (s = 4, m ∈ {3, 5, 7}, n = 10): trained attention over "
     "the leave-one-out conditionals (train_attention) reaches, on average over a panel of "
@@ -234,14 +248,14 @@ def prompt_trained(inst: dict) -> Outcome:
     examples={"ci": 4, "dev": 8, "thorough": 30},
     thresholds={**ATTENTION_PROTOCOL},
 )
-def memory_attention(inst: dict) -> Outcome:
+def memory_attention(inst: Seeded) -> Outcome:
     from verify.recovery import training as tr
 
     p = ATTENTION_PROTOCOL
 
     def run_model(j: int, seed: int) -> dict | None:
         m = ATTENTION_MS[j % len(ATTENTION_MS)]
-        mem = ref.reference_memory_hmm(seed, m, p["n_ordinary"], p["n_tokens"])
+        mem = ref.reference_memory_hmm(seed, m, int(p["n_ordinary"]), int(p["n_tokens"]))
         weights = ref.reference_memory_task(seed, m)
         sp = _splits(mem, weights, p, seed, cell=0)
         if sp is None:
@@ -253,7 +267,7 @@ def memory_attention(inst: dict) -> Outcome:
         return {"seed": seed, "m": m, "majority": majority, "attention": att, "pooled": pool}
 
     res = _panel_comparison(
-        int(inst["seed"]),
+        inst.seed,
         p,
         run_model,
         ("attention", "trained attention"),

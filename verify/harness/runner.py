@@ -165,7 +165,7 @@ class _Tally:
             if v is not None:
                 self.quantities.setdefault(name, []).append(v)
         sizes = out.sizes
-        if not sizes and isinstance(instance, dict):
+        if not sizes and registry.is_instance(instance):
             sizes = instance_sizes(instance)
         for name, value in sizes.items():
             v = _finite(value)
@@ -228,11 +228,11 @@ class _Stop(Exception):
 
 def _safe_check(c: Claim, instance: dict) -> tuple[Outcome, bool]:
     """``c.check(instance)``; an exception is a failing outcome flagged as an error."""
-    if not isinstance(instance, dict):
+    if not registry.is_instance(instance):
         return (
             Outcome.failed(
                 f"claim {c.id}: its strategy generated a {type(instance).__name__}; claim "
-                "instances must be dicts (plain-JSON case files), e.g. "
+                "instances must be dicts or Instance dataclasses (plain-JSON case files), e.g. "
                 "strategy.map(lambda t: {'hmm': t.hmm, 'mu': t.mu, 'xs': t.xs})"
             ),
             True,
