@@ -66,11 +66,16 @@ METADATA = "mlm.json"
 class MLMConfig:
     """Size and pretraining schedule of the masked LM.
 
-    d_model, n_layers, n_heads, d_ff: encoder size; max_len: positions (≥ the longest
+    d_model, n_layers, n_heads, d_ff: encoder size; d_ff_last: the last layer's feed-forward
+    width (0: d_ff), which costs little, since probe-only windows run the last layer at
+    position 0 alone (:meth:`MaskedLM.masked_logits`), and holds the probe's lookup from
+    the next few tokens to ``G(x)``; max_len: positions (≥ the longest
     window used downstream, prompt + [MASK] + input); seq_len: longest pretraining window,
     min_len: shortest (step t's windows all have one length, log-uniform on
     [min_len, seq_len]: every position up to seq_len is trained and inputs may sit behind a
-    prompt, while most steps are short; see :func:`window_shape`);
+    prompt, while most steps are short; see :func:`window_shape`); window_skew: ≥ 1 tilts
+    that law toward short windows (1: log-uniform), which buys more mask-probe examples per
+    token at the same cost per step;
     mask_rate: fraction of positions masked besides position 0, which is always masked
     when ``mask_first`` (it is where the mask probe asks); probe_share: fraction of windows
     in which position 0 is the only mask, exactly the mask probe's input (the others teach
@@ -105,9 +110,11 @@ class MLMConfig:
     n_layers: int = 2
     n_heads: int = 4
     d_ff: int = 256
+    d_ff_last: int = 0
     max_len: int = 80
     seq_len: int = 80
     min_len: int = 40
+    window_skew: float = 1.0
     mask_rate: float = 0.15
     probe_share: float = 0.5
     mask_first: bool = True
@@ -143,6 +150,7 @@ class MLMConfig:
         ):
             as_int(getattr(self, name), f"MLMConfig.{name}", 1)
         as_int(self.eval_every, "MLMConfig.eval_every", 0, note=" (0: at the end)")
+        as_int(self.d_ff_last, "MLMConfig.d_ff_last", 0, note=" (0: d_ff)")
         if self.stop_after is not None:
             as_int(self.stop_after, "MLMConfig.stop_after", 1)
         if self.d_model % self.n_heads:
@@ -154,6 +162,11 @@ class MLMConfig:
         if not (2 <= self.min_len <= self.seq_len):
             raise InputError(
                 f"MLMConfig.min_len = {self.min_len} must be in [2, seq_len = {self.seq_len}]"
+            )
+        if not (1.0 <= self.window_skew <= 8.0):
+            raise InputError(
+                f"MLMConfig.window_skew = {self.window_skew!r} must be in [1, 8] "
+                "(1: log-uniform window lengths)"
             )
         if self.eval_len + 1 > self.max_len:
             raise InputError(
@@ -195,18 +208,17 @@ class MaskedLM(torch.nn.Module):
         self.embed = torch.nn.Embedding(n_tokens + 1, d)
         torch.nn.init.normal_(self.embed.weight, std=0.02)
         self.pos = torch.nn.Parameter(0.02 * torch.randn(config.max_len, d))
-        layer = torch.nn.TransformerEncoderLayer(
-            d,
-            config.n_heads,
-            config.d_ff,
-            dropout=0.0,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,
-        )
+        def layer(d_ff: int) -> torch.nn.TransformerEncoderLayer:
+            return torch.nn.TransformerEncoderLayer(
+                d, config.n_heads, d_ff, dropout=0.0, activation="gelu", batch_first=True,
+                norm_first=True,
+            )  # fmt: skip
+
         self.encoder = torch.nn.TransformerEncoder(
-            layer, config.n_layers, enable_nested_tensor=False
+            layer(config.d_ff), config.n_layers, enable_nested_tensor=False
         )
+        if config.d_ff_last and config.d_ff_last != config.d_ff:
+            self.encoder.layers[-1] = layer(config.d_ff_last)
         self.norm = torch.nn.LayerNorm(d)
         self.decoder = torch.nn.Linear(d, n_tokens)
 

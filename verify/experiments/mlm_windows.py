@@ -17,13 +17,14 @@ if TYPE_CHECKING:
 
 def window_shape(config: MLMConfig, u: float) -> tuple[int, int]:
     """(L, B) of one step's windows from ``u ~ U[0, 1)``: L log-uniform on
-    [min_len, seq_len] (``L = ⌊min_len · (seq_len + 1)/min_len)^u⌋``) and
+    [min_len, seq_len] (``L = ⌊min_len · ((seq_len + 1)/min_len)^(u^s)⌋`` with
+    ``s = window_skew``: s = 1 log-uniform, s > 1 more short steps) and
     ``B = ⌊batch_size · seq_len / L⌋`` windows, so every step holds about
     ``batch_size · seq_len`` tokens and a short step holds more windows: each window gives
     one mask-probe example (position 0), and the probe of these HMMs depends on a few
     following tokens only, so short windows buy most probe examples per token."""
     lo, hi = config.min_len, config.seq_len
-    L = min(hi, int(lo * ((hi + 1) / lo) ** u))
+    L = min(hi, int(lo * ((hi + 1) / lo) ** (u**config.window_skew)))
     return L, max(1, config.batch_size * hi // L)
 
 

@@ -390,10 +390,17 @@ class _Runner:
                     out.append(spec)
         return out
 
+    def _work(self, spec: tuple[str, int, int]) -> int:
+        """A pretraining's work in token·width units (steps · batch · seq_len · widths), so
+        ``pretrain_all`` hands out the longest first and two workers finish together."""
+        c = self.p.mlm_config(spec[0], spec[1], spec[2])
+        width = c.n_layers * (4 * c.d_model + c.d_ff) + (c.d_ff_last or c.d_ff) - c.d_ff
+        return c.steps * c.batch_size * c.seq_len * width
+
     def pretrain_all(self, engine: Engine) -> None:
         """Pretrain every MLM of the run as one engine task each (Ray: ``num_gpus=1`` per
         task when the cluster has GPUs), so the panels then resume finished checkpoints."""
-        specs = self.mlm_jobs()
+        specs = sorted(self.mlm_jobs(), key=self._work, reverse=True)  # longest first
         out, threads = str(self.out), engine.task_threads()
         tasks = [PretrainJob(self.p, kind, k, s, self.device, out, threads) for kind, k, s in specs]
         _log(f"pretraining {len(tasks)} MLMs on engine {engine.name}", self.progress)

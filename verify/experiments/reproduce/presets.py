@@ -51,8 +51,9 @@ class Preset:
     ``mlm``: the vanilla MLM, whose job is the mask probe (short windows, mostly probe-only
     masks); ``memory_mlm``: the memory MLM, whose job is every position's conditional
     (long windows so the memory value can be inferred, interior masks; None: ``mlm``).
-    ``mlm_steps``: ``((k_max, steps), …)`` ascending, the vanilla MLM's steps for k ≤ k_max
-    (the last entry covers every larger k; empty: ``mlm.steps``), since larger k needs more.
+    ``mlm_by_k``: ``((k_max, {field: value}), …)`` ascending, MLMConfig fields the vanilla
+    MLM takes for k ≤ k_max (the last entry covers every larger k; empty: ``mlm`` as is),
+    since larger k needs more steps and a wider encoder.
     The schedules were calibrated from measured tokens/s (see the comment at each preset)."""
 
     name: str
@@ -73,7 +74,7 @@ class Preset:
     train: TrainConfig
     prompt_lr: float = 0.1
     memory_mlm: MLMConfig | None = None
-    mlm_steps: tuple[tuple[int, int], ...] = ()
+    mlm_by_k: tuple[tuple[int, dict[str, float]], ...] = ()
     tv_targets: tuple[tuple[int, float], ...] = ((12, 0.02), (30, 0.05))
     memory_tv_target: float = 0.05
     convention: str = "theory"
@@ -111,8 +112,8 @@ class Preset:
         states and this seed."""
         if kind == "memory" and self.memory_mlm is not None:
             return replace(self.memory_mlm, seed=seed, eval_len=self.length)
-        steps = _by_k(self.mlm_steps, k) if self.mlm_steps else self.mlm.steps
-        return replace(self.mlm, seed=seed, eval_len=self.length, steps=steps)
+        fields = _by_k(self.mlm_by_k, k) if self.mlm_by_k else {}
+        return replace(self.mlm, seed=seed, eval_len=self.length, **fields)
 
 
 def _by_k(table: tuple[tuple[int, Any], ...], k: int) -> Any:
@@ -133,7 +134,9 @@ def _memory_mlm(mlm: MLMConfig, **kw: Any) -> MLMConfig:
     """A preset's memory MLM: the vanilla MLM's encoder and optimiser on long windows
     (``[seq_len/2, seq_len]``, so the memory value can be inferred) with interior masks
     only (every position's conditional is asked, none is a probe); ``kw`` sets the rest."""
-    return replace(mlm, min_len=mlm.seq_len // 2, probe_share=0.0, mask_first=False, **kw)
+    return replace(
+        mlm, min_len=mlm.seq_len // 2, window_skew=1.0, probe_share=0.0, mask_first=False, **kw
+    )
 
 
 # small's recipe (short windows + EMA for the vanilla MLM) at CI size: 500 steps × ~770
@@ -148,7 +151,7 @@ _SMOKE_MLM = _mlm(
 # ~110 s (6000 steps, ~190 s, for k > 12); memory: 2500 steps of [40, 80]-token
 # windows ≈ 4.8M tokens, ~80 s. 20 MLMs + 65 panels: 28 min measured with 2 workers.
 _SMALL_MLM = _mlm(
-    80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=6, probe_share=0.85,
+    80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=5, window_skew=2.0, probe_share=0.85,
     steps=3500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
     eval_every=250, eval_size=256, eval_len=64,
 )  # fmt: skip
@@ -184,7 +187,10 @@ PRESETS: dict[str, Preset] = {
         oracle_prompt_len=2, mlm_prompt_len=8,
         mlm=_SMALL_MLM, memory_mlm=_memory_mlm(_SMALL_MLM, steps=2500, eval_size=128),
         train=TrainConfig(lr=0.05, batch_size=200, max_epochs=40, patience=10),
-        mlm_steps=((12, 3500), (30, 6000)),
+        mlm_by_k=(
+            (12, {"steps": 3500}), (28, {"steps": 6000}),
+            (30, {"steps": 6000, "d_ff_last": 2048, "lr": 2e-3}),
+        ),
     ),
     "paper": Preset(
         name="paper", length=128, n_train=5000, n_val=500, n_test=1000,
