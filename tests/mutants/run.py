@@ -67,6 +67,7 @@ UNIT_TESTS = {
     "verify/harness/engines.py": ["tests/test_engines.py"],
     "verify/experiments/sweep/": ["tests/test_sweep.py"],
     "strategies/": ["tests/test_strategies.py"],
+    "strategies/instance.py": ["tests/test_instances.py"],  # the case codec (issue 21)
     # issue 23: the pytest plugin, pinned cases, portable replay (mutants 45–49)
     "verify/harness/": ["tests/test_workflow.py"],
     "verify/cli/": ["tests/test_workflow.py"],
