@@ -145,14 +145,16 @@ def test_forward_at_one_position_equals_the_full_forward(n_layers):
         net.forward_at(net.embed(torch.zeros((1, 30), dtype=torch.long)), 0)
 
 
-@pytest.mark.parametrize("n_layers", [1, 2])
-def test_masked_logits_are_the_full_forwards_masked_rows(n_layers):
+@pytest.mark.parametrize("n_layers, d_ff_last", [(1, 0), (2, 0), (2, 96)])
+def test_masked_logits_are_the_full_forwards_masked_rows(n_layers, d_ff_last):
     """Pretraining's step (masked_logits: probe-only windows get the last layer at
     position 0 alone) computes the same masked logits, loss and parameter gradients as
     ``forward(x)[mask]`` — a result-neutral speed-up — on a batch mixing probe-only windows,
     windows with interior masks, and windows with no mask at all."""
     torch.manual_seed(0)
-    net = MaskedLM(10, MLMConfig(**{**TINY, "n_layers": n_layers}))
+    net = MaskedLM(10, MLMConfig(**{**TINY, "n_layers": n_layers, "d_ff_last": d_ff_last}))
+    widths = [layer.linear1.out_features for layer in net.encoder.layers]
+    assert widths == [TINY["d_ff"]] * (n_layers - 1) + [d_ff_last or TINY["d_ff"]]
     x = torch.randint(0, 10, (7, 12))
     mask = torch.zeros(7, 12, dtype=torch.bool)
     mask[[0, 1, 2, 3], 0] = True  # 0, 1: probe-only
@@ -217,6 +219,31 @@ def test_window_shapes_are_log_uniform_with_constant_tokens_per_step():
     assert abs(np.mean(lengths < 22) - 0.5) < 0.02
     one = MLMConfig(batch_size=3, seq_len=8, min_len=8, max_len=8, eval_len=4)
     assert window_shape(one, 0.99) == (8, 3)
+
+
+def test_window_skew_buys_more_probe_windows_for_the_same_tokens():
+    """window_skew = s draws L = ⌊min_len·((seq_len+1)/min_len)^(u^s)⌋: s = 1 is the
+    log-uniform law above; s = 2 puts more steps on short windows (P(L < 22) = √½ ≈ 0.71),
+    so a step holds more windows (mask-probe examples) for the same tokens, and every
+    length stays reachable."""
+    us = np.linspace(0, 1, 4001, endpoint=False)
+    base = MLMConfig(batch_size=24, seq_len=80, min_len=6, max_len=80)
+    skew = MLMConfig(batch_size=24, seq_len=80, min_len=6, max_len=80, window_skew=2.0)
+    plain = [window_shape(base, u) for u in us]
+    tilted = [window_shape(skew, u) for u in us]
+    assert plain == [window_shape(dataclasses.replace(base, window_skew=1.0), u) for u in us]
+    lengths = np.array([L for L, _ in tilted])
+    assert lengths.min() == 6 and lengths.max() == 80
+    assert abs(np.mean(lengths < 22) - np.sqrt(0.5)) < 0.02
+    for L, B in tilted:
+        assert 24 * 80 - L < B * L <= 24 * 80
+    windows = np.mean([B for _, B in tilted]) / np.mean([B for _, B in plain])
+    assert 1.3 < windows < 2.0
+    for bad in (0.5, 9.0, float("nan")):
+        with pytest.raises(InputError, match="window_skew"):
+            dataclasses.replace(base, window_skew=bad)
+    with pytest.raises(InputError, match="d_ff_last"):
+        dataclasses.replace(base, d_ff_last=-1)
 
 
 def test_fresh_windows_are_deterministic_per_step_and_follow_the_hmm():

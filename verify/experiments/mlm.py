@@ -21,6 +21,7 @@ how far it is from the oracle: ``TV = ½‖Ĝ(x) − G(x)‖₁`` of its mask pr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -67,15 +68,13 @@ class MLMConfig:
     """Size and pretraining schedule of the masked LM.
 
     d_model, n_layers, n_heads, d_ff: encoder size; d_ff_last: the last layer's feed-forward
-    width (0: d_ff), which costs little, since probe-only windows run the last layer at
-    position 0 alone (:meth:`MaskedLM.masked_logits`), and holds the probe's lookup from
-    the next few tokens to ``G(x)``; max_len: positions (≥ the longest
-    window used downstream, prompt + [MASK] + input); seq_len: longest pretraining window,
+    width (0: d_ff; it holds the probe's lookup from the next tokens); max_len: positions
+    (≥ the longest window used downstream, prompt + [MASK] + input); seq_len: longest
+    pretraining window,
     min_len: shortest (step t's windows all have one length, log-uniform on
     [min_len, seq_len]: every position up to seq_len is trained and inputs may sit behind a
     prompt, while most steps are short; see :func:`window_shape`); window_skew: ≥ 1 tilts
-    that law toward short windows (1: log-uniform), which buys more mask-probe examples per
-    token at the same cost per step;
+    that law toward short windows (more probe examples per token; 1: log-uniform);
     mask_rate: fraction of positions masked besides position 0, which is always masked
     when ``mask_first`` (it is where the mask probe asks); probe_share: fraction of windows
     in which position 0 is the only mask, exactly the mask probe's input (the others teach
@@ -208,15 +207,12 @@ class MaskedLM(torch.nn.Module):
         self.embed = torch.nn.Embedding(n_tokens + 1, d)
         torch.nn.init.normal_(self.embed.weight, std=0.02)
         self.pos = torch.nn.Parameter(0.02 * torch.randn(config.max_len, d))
-        def layer(d_ff: int) -> torch.nn.TransformerEncoderLayer:
-            return torch.nn.TransformerEncoderLayer(
-                d, config.n_heads, d_ff, dropout=0.0, activation="gelu", batch_first=True,
-                norm_first=True,
-            )  # fmt: skip
-
-        self.encoder = torch.nn.TransformerEncoder(
-            layer(config.d_ff), config.n_layers, enable_nested_tensor=False
-        )
+        layer = functools.partial(
+            torch.nn.TransformerEncoderLayer, d, config.n_heads, dropout=0.0,
+            activation="gelu", batch_first=True, norm_first=True,
+        )  # fmt: skip
+        self.encoder = torch.nn.TransformerEncoder(layer(config.d_ff), config.n_layers,
+                                                   enable_nested_tensor=False)  # fmt: skip
         if config.d_ff_last and config.d_ff_last != config.d_ff:
             self.encoder.layers[-1] = layer(config.d_ff_last)
         self.norm = torch.nn.LayerNorm(d)
