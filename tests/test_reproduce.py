@@ -282,3 +282,29 @@ def test_engine_pretrains_every_mlm_first_and_gives_the_serial_results(tmp_path)
             return [(r["method"], r["backbone"], r["accuracy"], r["tv"]) for r in csv.DictReader(f)]
 
     assert table(par) == table(serial)
+
+
+def test_pretrain_all_hands_out_the_longest_mlm_first(tmp_path):
+    """Two workers finish together only if the longest pretrainings start first (small's
+    k = 30 MLMs, 6000 steps with a 2048-wide last layer, against 2500-step memory MLMs):
+    pretrain_all submits in non-increasing order of work, and every MLM exactly once."""
+    runner = _Runner(PRESETS["small"], "cpu", tmp_path, False)
+    seen = []
+
+    class Recorder:
+        name = "recorder"
+
+        def task_threads(self):
+            return 1
+
+        def run(self, fn, tasks, num_gpus=0):
+            for i, job in enumerate(tasks):
+                seen.append((job.kind, job.k, job.seed))
+                yield i, (job.kind, job.k, job.seed, 0.0)
+
+    runner.pretrain_all(Recorder())
+    assert sorted(seen) == sorted(runner.mlm_jobs())
+    work = [runner._work(spec) for spec in seen]
+    assert work == sorted(work, reverse=True)
+    assert seen[:2] == [("vanilla", 30, 0), ("vanilla", 30, 1)]
+    assert {kind for kind, _, _ in seen[-8:]} == {"memory"}
