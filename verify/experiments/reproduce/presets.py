@@ -151,7 +151,7 @@ _SMOKE_MLM = _mlm(
 # ~110 s (6000 steps, ~190 s, for k > 12); memory: 2500 steps of [40, 80]-token
 # windows ≈ 4.8M tokens, ~80 s. 20 MLMs + 65 panels: 28 min measured with 2 workers.
 _SMALL_MLM = _mlm(
-    80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=5, window_skew=2.0, probe_share=0.85,
+    80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=6, probe_share=0.85,
     steps=3500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
     eval_every=250, eval_size=256, eval_len=64,
 )  # fmt: skip
@@ -188,8 +188,9 @@ PRESETS: dict[str, Preset] = {
         mlm=_SMALL_MLM, memory_mlm=_memory_mlm(_SMALL_MLM, steps=2500, eval_size=128),
         train=TrainConfig(lr=0.05, batch_size=200, max_epochs=40, patience=10),
         mlm_by_k=(
-            (12, {"steps": 3500}), (28, {"steps": 6000}),
-            (30, {"steps": 6000, "d_ff_last": 2048, "lr": 2e-3}),
+            (12, {"steps": 3500}),
+            (28, {"steps": 6000, "min_len": 5, "window_skew": 2.0}),
+            (30, {"steps": 6000, "min_len": 5, "window_skew": 2.0, "d_ff_last": 2048, "lr": 2e-3}),
         ),
     ),
     "paper": Preset(
