@@ -141,6 +141,12 @@ def test_fine_tuning_and_pretraining_settings():
     theory = PRESETS["paper"].mlm
     assert p.mlm.batch_size * 512 == theory.batch_size * theory.seq_len  # tokens per step
     assert PRESETS["small"].with_convention("authors").mlm.seq_len == 256
+    # small's per-k fields (window_skew, min_len for k > 12) never reach the authors' MLMs
+    small = PRESETS["small"].with_convention("authors")
+    for k in (4, 20, 28, 30):
+        mlm = small.mlm_config("vanilla", k, 1)
+        assert (mlm.seq_len, mlm.min_len, mlm.mask_rate, mlm.probe_share) == (256, 256, 0.05, 0)
+        assert mlm.steps == PRESETS["small"].mlm_config("vanilla", k, 1).steps
     with pytest.raises(InputError, match="convention"):
         PRESETS["small"].with_convention("bert")
 

@@ -113,7 +113,9 @@ class Preset:
         if kind == "memory" and self.memory_mlm is not None:
             return replace(self.memory_mlm, seed=seed, eval_len=self.length)
         fields = _by_k(self.mlm_by_k, k) if self.mlm_by_k else {}
-        return replace(self.mlm, seed=seed, eval_len=self.length, **fields)
+        cfg = replace(self.mlm, seed=seed, eval_len=self.length, **fields)
+        # the authors' windows and masks win over a per-k field (authors_mlm is idempotent)
+        return authors.authors_mlm(cfg, self.length) if self.convention == "authors" else cfg
 
 
 def _by_k(table: tuple[tuple[int, Any], ...], k: int) -> Any:
