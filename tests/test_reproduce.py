@@ -7,11 +7,18 @@ import csv
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
 from verify.cli import main
-from verify.experiments.mlm import MLMConfig
+from verify.core.inference import loo_conditionals, mask_probe
+from verify.experiments.mlm import (
+    MLMConfig,
+    mask_distribution,
+    position_distributions,
+    pretrain_mlm,
+)
 from verify.experiments.reproduce import (
     COLUMNS,
     PRESETS,
@@ -22,6 +29,7 @@ from verify.experiments.reproduce import (
     reproduce,
     why_missed,
 )
+from verify.experiments.reproduce.panels import _pretraining_model
 from verify.recovery.training import TrainConfig
 
 TINY = Preset(
@@ -55,6 +63,8 @@ TINY = Preset(
         eval_len=8,
     ),
     train=TrainConfig(max_epochs=5, patience=3, batch_size=30),
+    tv_eval_size=96,
+    memory_tv_eval_size=24,
 )
 
 
@@ -114,6 +124,32 @@ def test_tiny_reproduce_writes_csv_figures_and_page(tmp_path):
         assert [c["step"] for c in r["curve"]] == [0, 10, 20]  # the TV curve is recorded
     assert (tmp_path / "pretraining.png").stat().st_size > 1000
     assert "TV to the oracle during pretraining" in text and "qualify" in text
+    _check_heldout_tv(rec["pretraining"], tmp_path)
+
+
+def _check_heldout_tv(records: list[dict], out) -> None:
+    """Each MLM's target is decided on its own fresh held-out inputs (tv_eval_size of them,
+    memory_tv_eval_size for a memory MLM), not on the training curve's few: recomputed here
+    from the checkpoint with the oracle's own functions."""
+    for r in records:
+        kind, k, seed = r["mlm"], r["k"], r["seed"]
+        model = _pretraining_model(kind, k, seed)
+        cfg = TINY.mlm_config(kind, k, seed)
+        net, res = pretrain_mlm(model, cfg, "cpu", out / "checkpoints" / f"{kind}_k{k}_s{seed}")
+        assert res.resumed_from == cfg.steps and r["curve_tv"] == res.final_tv
+        n = TINY.memory_tv_eval_size if kind == "memory" else TINY.tv_eval_size
+        xs, _ = model.sample(n, TINY.length, np.random.default_rng([seed, k, 15485863]))
+        if kind == "memory":
+            tvs = 0.5 * np.abs(
+                position_distributions(net, xs) - loo_conditionals(model.as_hmm(), xs)
+            ).sum(-1).mean(1)
+        else:
+            tvs = 0.5 * np.abs(mask_distribution(net, xs) - mask_probe(model, xs)).sum(-1)
+        assert r["tv_n"] == n
+        assert r["tv"] == pytest.approx(tvs.mean(), abs=1e-9)
+        assert r["tv_se"] == pytest.approx(tvs.std(ddof=1) / np.sqrt(n), abs=1e-9)
+        assert r["tv_se"] > 0
+        assert r["met"] == (r["tv"] <= r["target"])
 
 
 def test_missed_tv_target_is_loud_and_resume_reuses_checkpoints(tmp_path, caplog):

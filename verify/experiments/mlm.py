@@ -37,13 +37,13 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from verify.core.inference import loo_conditionals, mask_probe
 from verify.core.models import HMM, MemoryHMM
 from verify.core.validation import InputError, as_int
 from verify.experiments.mlm_features import (
+    input_tvs,
     mask_distribution,
     mask_probe_tv,
-    mean_tv,
+    oracle_outputs,
     position_distributions,
 )
 from verify.experiments.mlm_windows import WindowSampler, window_shape
@@ -279,9 +279,10 @@ class MaskedLM(torch.nn.Module):
         windows whose only masked position is 0 (probe-only windows, most of a vanilla
         MLM's) get the last layer for position 0 alone (:meth:`forward_at`'s saving), the
         others its feed-forward block at their masked positions only (:meth:`_last_masked`;
-        15% fewer seconds per step for small's k = 30 MLM, 8% for a memory MLM). ``index[j]`` is row j's place in ``mask.flatten()``, so
-        the targets are ``targets.flatten()[index]``; the rows are those of
-        ``forward(tokens)[mask]`` (to float rounding), in another order."""
+        15% fewer seconds per step for small's k = 30 MLM, 8% for a memory MLM).
+        ``index[j]`` is row j's place in ``mask.flatten()``, so the targets are
+        ``targets.flatten()[index]``; the rows are those of ``forward(tokens)[mask]`` (to
+        float rounding), in another order."""
         B, T = mask.shape
         solo = mask[:, 0] & ~mask[:, 1:].any(1)
         rest = ~solo
@@ -355,24 +356,19 @@ class OracleProbe:
 
     def __init__(self, model: HMM | MemoryHMM, config: MLMConfig):
         self.memory = isinstance(model, MemoryHMM)
+        self.model = model
         self.xs, _ = model.sample(
             config.eval_size, config.eval_len, np.random.default_rng([config.seed, 104729])
         )
-        self.target = (
-            loo_conditionals(model.as_hmm(), self.xs)
-            if isinstance(model, MemoryHMM)
-            else mask_probe(model, self.xs)
-        )
+        self.target = oracle_outputs(model, self.xs)
 
     def tv(self, net: MaskedLM) -> float:
         """Mean ½‖Ĝ − G‖₁ over the held-out inputs (and positions, for a MemoryHMM)."""
         was = net.training
         net.eval()
-        got = (
-            position_distributions(net, self.xs) if self.memory else mask_distribution(net, self.xs)
-        )
+        tvs = input_tvs(net, self.model, self.xs, self.target)
         net.train(was)
-        return mean_tv(got, self.target)
+        return float(tvs.mean())
 
 
 def _lr_factor(step: int, config: MLMConfig) -> float:

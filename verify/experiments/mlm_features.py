@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from verify.core.inference import mask_probe
+from verify.core.inference import loo_conditionals, mask_probe
 from verify.core.models import HMM, MemoryHMM
 from verify.recovery.training import device_of
 
@@ -35,6 +35,27 @@ def mask_distribution(net: MaskedLM, xs: ArrayLike, batch_size: int = 512) -> np
 def mean_tv(g_hat: np.ndarray, g: np.ndarray) -> float:
     """Mean total variation ``½‖Ĝ − G‖₁`` over every axis but the last (the tokens)."""
     return float(0.5 * np.abs(np.asarray(g_hat) - np.asarray(g)).sum(-1).mean())
+
+
+def oracle_outputs(model: HMM | MemoryHMM, xs: ArrayLike) -> np.ndarray:
+    """What the MLM is compared with on ``xs`` (B, T): the mask probe G(x) (B, n) for an
+    HMM, the leave-one-out conditionals G_i(x) (B, T, n) for a MemoryHMM."""
+    if isinstance(model, MemoryHMM):
+        return np.asarray(loo_conditionals(model.as_hmm(), xs))
+    return np.asarray(mask_probe(model, xs))
+
+
+def input_tvs(
+    net: MaskedLM, model: HMM | MemoryHMM, xs: ArrayLike, exact: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-input TV (B,) of the MLM to the oracle on ``xs`` (B, T): ``½‖Ĝ(x) − G(x)‖₁`` of
+    the mask probe for an HMM; for a MemoryHMM the mean over positions of
+    ``½‖Ĝ_i(x) − G_i(x)‖₁``. ``exact``: :func:`oracle_outputs` of ``xs`` if already
+    computed."""
+    exact = oracle_outputs(model, xs) if exact is None else exact
+    memory = isinstance(model, MemoryHMM)
+    got = position_distributions(net, xs) if memory else mask_distribution(net, xs)
+    return 0.5 * np.abs(got - exact).sum(-1).reshape(len(got), -1).mean(1)
 
 
 def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: ArrayLike) -> float:
@@ -66,4 +87,11 @@ def position_distributions(
     return out
 
 
-__all__ = ["mask_distribution", "mask_probe_tv", "mean_tv", "position_distributions"]
+__all__ = [
+    "input_tvs",
+    "oracle_outputs",
+    "mask_distribution",
+    "mask_probe_tv",
+    "mean_tv",
+    "position_distributions",
+]

@@ -47,7 +47,11 @@ class Preset:
     ``tv_targets``: ``((k_max, TV), …)`` ascending in k_max, the mean TV of the mask probe
     to the oracle a vanilla MLM must reach for k ≤ k_max (the last entry covers every larger
     k); ``memory_tv_target``: the same for the memory MLM's per-position outputs against
-    ``G_i(x)``. A pretraining that misses its target is reported on stderr and on the page.
+    ``G_i(x)``. Whether a target is met is decided on ``tv_eval_size`` fresh inputs of
+    ``length`` tokens (``memory_tv_eval_size`` for a memory MLM), reported with its
+    standard error; the per-input TV is heavy-tailed (a few rare contexts carry half of it),
+    so the training curve's ``eval_size`` inputs are too few to decide on. A pretraining
+    that misses its target is reported on stderr and on the page.
     ``mlm``: the vanilla MLM, whose job is the mask probe (short windows, mostly probe-only
     masks); ``memory_mlm``: the memory MLM, whose job is every position's conditional
     (long windows so the memory value can be inferred, interior masks; None: ``mlm``).
@@ -77,6 +81,8 @@ class Preset:
     mlm_by_k: tuple[tuple[int, dict[str, float]], ...] = ()
     tv_targets: tuple[tuple[int, float], ...] = ((12, 0.02), (30, 0.05))
     memory_tv_target: float = 0.05
+    tv_eval_size: int = 4096
+    memory_tv_eval_size: int = 1024
     convention: str = "theory"
 
     def with_convention(self, convention: str) -> Preset:

@@ -182,7 +182,8 @@ def _reproduce(
     for r in missed:
         logger.warning(
             f"[reproduce] WARNING: pretraining MISSED its target: {r['mlm']} MLM k={r['k']} "
-            f"seed={r['seed']}: TV {r['tv']:.4f} > {r['target']} after {r['steps']} steps "
+            f"seed={r['seed']}: TV {r['tv']:.4f} ± {r['tv_se']:.4f} (s.e., {r['tv_n']} inputs) "
+            f"> {r['target']} after {r['steps']} steps "
             f"(final loss {r['final_loss']:.3f}): {r['why']}"
         )
     if missed:
