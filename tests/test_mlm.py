@@ -207,6 +207,23 @@ def test_bad_config_and_inputs():
         mask_distribution(net, xs)
 
 
+@pytest.mark.parametrize("floor", [0.1, 0.01])
+def test_lr_warms_up_then_decays_by_cosine_to_its_floor(tmp_path, floor):
+    """The learning rate the optimiser holds after t steps (read from the checkpoint):
+    linear warm-up over warmup·steps, then ``lr·(f + (1 − f)(1 + cos πs)/2)`` with s the
+    fraction of the decay done, ending at ``lr_floor·lr``."""
+    hmm = reference_hmm(0, 3)
+    cfg = MLMConfig(**{**TINY, "steps": 40, "warmup": 0.1, "lr_floor": floor, "eval_size": 4})
+    for t in (2, 22, 40):
+        pretrain_mlm(hmm, dataclasses.replace(cfg, stop_after=t), "cpu", tmp_path)
+        got = torch.load(tmp_path / CHECKPOINT, weights_only=True)["scheduler"]["_last_lr"][0]
+        s = (t - 4) / 36
+        want = (t + 1) / 4 if t < 4 else floor + (1 - floor) * (1 + np.cos(np.pi * s)) / 2
+        assert got == pytest.approx(cfg.lr * want, rel=1e-12), t
+    with pytest.raises(ValueError, match="lr_floor"):
+        MLMConfig(lr_floor=1.5)
+
+
 def test_window_shapes_are_log_uniform_with_constant_tokens_per_step():
     cfg = MLMConfig(batch_size=24, seq_len=80, min_len=6, max_len=80)
     shapes = [window_shape(cfg, u) for u in np.linspace(0, 1, 2001, endpoint=False)]

@@ -83,9 +83,9 @@ class MLMConfig:
     show a token at position 0; then probe_share must be 0); steps, batch_size: windows are
     sampled afresh from the HMM at every step (no fixed corpus), ``batch_size`` of them in a
     step of ``seq_len``-token windows and ``batch_size·seq_len // L`` in one of L tokens;
-    lr, warmup, weight_decay:
+    lr, warmup, lr_floor, weight_decay:
     AdamW with linear warm-up over the first ``warmup`` fraction of steps, then cosine
-    decay to lr/10; ema: decay of an exponential moving average of the weights, updated
+    decay to ``lr_floor·lr``; ema: decay of an exponential moving average of the weights, updated
     after every step, which is what the TV curve measures and what is returned (0: off;
     the averaged weights have far less SGD noise than the last iterate, which matters
     because the mask probe's targets are sampled tokens of ~1 nat entropy);
@@ -121,6 +121,7 @@ class MLMConfig:
     batch_size: int = 64
     lr: float = 2e-3
     warmup: float = 0.05
+    lr_floor: float = 0.1
     weight_decay: float = 0.01
     ema: float = 0.0
     seed: int = 0
@@ -185,6 +186,11 @@ class MLMConfig:
             raise InputError(f"MLMConfig.lr = {self.lr!r} must be > 0")
         if not (0.0 <= self.warmup < 1.0):
             raise InputError(f"MLMConfig.warmup = {self.warmup!r} must be in [0, 1)")
+        if not (0.0 <= self.lr_floor <= 1.0):
+            raise InputError(
+                f"MLMConfig.lr_floor = {self.lr_floor!r} must be in [0, 1] (the final lr as a "
+                "fraction of lr)"
+            )
         if not (self.weight_decay >= 0):
             raise InputError(f"MLMConfig.weight_decay = {self.weight_decay!r} must be ≥ 0")
         if not (0.0 <= self.ema < 1.0):
@@ -372,12 +378,13 @@ class OracleProbe:
 
 
 def _lr_factor(step: int, config: MLMConfig) -> float:
-    """Linear warm-up to 1 over ``warmup·steps`` steps, then cosine decay to 0.1."""
+    """Linear warm-up to 1 over ``warmup·steps`` steps, then cosine decay to ``lr_floor``."""
     warm = max(1, int(round(config.warmup * config.steps)))
     if step < warm:
         return (step + 1) / warm
     frac = (step - warm) / max(1, config.steps - warm)
-    return 0.1 + 0.45 * (1.0 + math.cos(math.pi * min(1.0, frac)))  # float: weights_only load
+    floor = float(config.lr_floor)  # float: weights_only load
+    return floor + (1.0 - floor) / 2 * (1.0 + math.cos(math.pi * min(1.0, frac)))
 
 
 @dataclass
