@@ -322,7 +322,7 @@ def test_engine_pretrains_every_mlm_first_and_gives_the_serial_results(tmp_path)
 
 def test_pretrain_all_hands_out_the_longest_mlm_first(tmp_path):
     """Two workers finish together only if the longest pretrainings start first (small's
-    k = 30 MLMs, 6000 steps with a 2048-wide last layer, against 2500-step memory MLMs):
+    k = 30 MLMs, 7500 steps with a 2048-wide last layer, against 2500-step memory MLMs):
     pretrain_all submits in non-increasing order of work, and every MLM exactly once."""
     runner = _Runner(PRESETS["small"], "cpu", tmp_path, False)
     seen = []

@@ -161,7 +161,7 @@ _SMOKE_MLM = _mlm(
 # panels in ~5.6 min measured with 2 workers (2026-12-04, idle 2-core VM).
 _SMALL_MLM = _mlm(
     80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=6, probe_share=0.85,
-    steps=3500, batch_size=24, lr=3e-3, ema=0.998, checkpoint_every=500,
+    steps=3500, batch_size=24, lr=3e-3, lr_floor=0.01, ema=0.998, checkpoint_every=500,
     eval_every=250, eval_size=256, eval_len=64,
 )  # fmt: skip
 # not yet measured on a GPU: 2500 steps × ~41k tokens (256·160/L windows of
@@ -199,7 +199,7 @@ PRESETS: dict[str, Preset] = {
         mlm_by_k=(
             (12, {"steps": 3500}),
             (28, {"steps": 6000, "min_len": 5, "window_skew": 2.0}),
-            (30, {"steps": 6000, "min_len": 5, "window_skew": 2.0, "d_ff_last": 2048, "lr": 2e-3}),
+            (30, {"steps": 7500, "min_len": 5, "window_skew": 3.0, "d_ff_last": 2048, "lr": 2e-3}),
         ),
     ),
     "paper": Preset(
