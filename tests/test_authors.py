@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -211,7 +212,7 @@ def test_runner_labels_full_inputs_and_truncates_what_the_model_sees(tmp_path):
     )
 
 
-def test_both_conventions_side_by_side(tmp_path):
+def test_both_conventions_side_by_side(tmp_path, caplog):
     out = tmp_path / "both"
     page = reproduce(
         replace(TINY, transformer_ks=()), "cpu", out, progress=False, convention="both"
@@ -228,6 +229,14 @@ def test_both_conventions_side_by_side(tmp_path):
     assert "The two label rules on the test inputs" in text
     labels = json.loads((out / "pretraining.json").read_text())["labels"]
     assert {(r["experiment"], r["k"]) for r in labels} >= {("vanilla", 12), ("vanilla", 8)}
+    # under both conventions each missed MLM is named with its convention, once
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        page = reproduce(TINY, "cpu", tmp_path / "mlm", progress=False, convention="both")
+    err = caplog.text
+    assert err.count("MISSED its target: vanilla MLM k=12 seed=0 (authors): TV") == 1
+    assert err.count("MISSED its target: vanilla MLM k=12 seed=0: TV") == 1
+    assert "<td>vanilla</td><td>authors</td><td>12</td>" in page.read_text()
     theory_only = reproduce(replace(TINY, transformer_ks=()), "cpu", tmp_path / "t",
                             progress=False)  # fmt: skip
     assert "side by side" not in theory_only.read_text()

@@ -75,6 +75,12 @@ DEVIATIONS = (
     "instead of cut from a fixed corpus of 5000 sequences of 10240 tokens",
     "sizes (examples, chunk, window, seeds) scale with the preset; only `paper` has the "
     "authors' 5000/500/1000 examples, 512-token chunks and 80-position window",
+    "pretraining budget: a preset's MLM sees steps × batch_size · seq_len tokens (small: "
+    "3500–7500 steps of ~1.8k, i.e. 6–14M tokens) against the authors' 3 epochs of ~51M; "
+    "with 5% masks on fixed chunks, position 0, where the mask probe asks, is masked in "
+    "~5% of the chunks (small: ~0.35 per step, ~1.2k–2.6k examples in all, against ~130 "
+    "probe examples per step under THEORY's windows), so at small's budget these MLMs "
+    "stay far from the oracle's mask probe (their TV is listed with the other MLMs')",
     "prompt tuning is linear probing then fine-tuning (LP-FT: the probe is fitted on the "
     "initial prompt first) and keeps the best-validation-loss epoch",
     "the oracle backbone (exact inference) has no counterpart in the authors' code",

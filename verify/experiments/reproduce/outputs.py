@@ -150,7 +150,10 @@ def _html(
         curve=None if curve_png is None else base64.b64encode(curve_png.read_bytes()).decode(),
         accuracy=summarize(rows),
         gaps=backbone_gaps(rows),
-        pretraining=sorted(pretraining, key=lambda r: (r["mlm"], r["k"], r["seed"])),
+        pretraining=sorted(
+            pretraining,
+            key=lambda r: (r.get("convention", "theory") != "theory", r["mlm"], r["k"], r["seed"]),
+        ),
         experiments=EXPERIMENTS,
         tv=tv,
         tv_ks=sorted({k for _, k in tv}),

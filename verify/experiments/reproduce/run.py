@@ -181,16 +181,23 @@ def _reproduce(
     missed = [r for r in pretraining if not r["met"]]
     for r in missed:
         logger.warning(
-            f"[reproduce] WARNING: pretraining MISSED its target: {r['mlm']} MLM k={r['k']} "
-            f"seed={r['seed']}: TV {r['tv']:.4f} ± {r['tv_se']:.4f} (s.e., {r['tv_n']} inputs) "
+            f"[reproduce] WARNING: pretraining MISSED its target: {_mlm_name(r)}: "
+            f"TV {r['tv']:.4f} ± {r['tv_se']:.4f} (s.e., {r['tv_n']} inputs) "
             f"> {r['target']} after {r['steps']} steps "
             f"(final loss {r['final_loss']:.3f}): {r['why']}"
         )
     if missed:
         logger.warning(
             f"[reproduce] WARNING: {len(missed)} of {len(pretraining)} MLMs missed "
-            "their TV target: "
-            + "; ".join(f"{r['mlm']} k={r['k']} seed={r['seed']} TV {r['tv']:.4f}" for r in missed)
+            "their TV target: " + "; ".join(f"{_mlm_name(r)} TV {r['tv']:.4f}" for r in missed)
         )
     _log(f"done in {time.perf_counter() - t0:.0f}s: {path}", progress)
     return path
+
+
+def _mlm_name(rec: dict) -> str:
+    """``vanilla MLM k=30 seed=1`` (``… (authors)`` for a record of that convention)."""
+    conv = rec.get("convention", "theory")
+    return f"{rec['mlm']} MLM k={rec['k']} seed={rec['seed']}" + (
+        f" ({conv})" if conv != "theory" else ""
+    )
