@@ -26,7 +26,7 @@ from verify.core.task import SPLIT_STREAM
 from verify.core.validation import InputError
 from verify.experiments import authors as A
 from verify.experiments.mlm import MLMConfig
-from verify.experiments.reproduce import PRESETS, Preset, _Runner, reproduce
+from verify.experiments.reproduce import PRESETS, Preset, _Runner, assess_shape, reproduce
 from verify.recovery.training import TrainConfig
 
 
@@ -225,6 +225,9 @@ def test_both_conventions_side_by_side(tmp_path, caplog):
     assert ("head", "9") in authors_lens and ("prompt", "7") in authors_lens
     text = page.read_text()
     assert "Both conventions side by side" in text
+    authors_shape = assess_shape([r for r in rows if r["convention"] == "authors"])
+    held = sum(ok for _, ok, _ in authors_shape)
+    assert f"shape under the authors convention: {held} of {len(authors_shape)} checks" in text
     assert "Remaining deviations from the authors" in text
     assert "The two label rules on the test inputs" in text
     labels = json.loads((out / "pretraining.json").read_text())["labels"]

@@ -40,10 +40,9 @@ from torch.optim.lr_scheduler import LRScheduler
 from verify.core.models import HMM, MemoryHMM
 from verify.core.validation import InputError, as_int
 from verify.experiments.mlm_features import (
-    input_tvs,
+    OracleProbe,
     mask_distribution,
     mask_probe_tv,
-    oracle_outputs,
     position_distributions,
 )
 from verify.experiments.mlm_windows import WindowSampler, window_shape
@@ -351,30 +350,6 @@ def _new_model(n_tokens: int, config: MLMConfig) -> MaskedLM:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         return MaskedLM(n_tokens, config)
-
-
-class OracleProbe:
-    """Held-out inputs and their exact outputs, for the TV-to-oracle curve.
-
-    HMM: ``eval_size`` inputs of ``eval_len`` tokens and ``G(x)`` (mask probe);
-    MemoryHMM: the same inputs and ``G_i(x)`` (leave-one-out conditionals, (B, T, n)).
-    Drawn from ``default_rng([seed, 104729])``, disjoint in stream from training windows."""
-
-    def __init__(self, model: HMM | MemoryHMM, config: MLMConfig):
-        self.memory = isinstance(model, MemoryHMM)
-        self.model = model
-        self.xs, _ = model.sample(
-            config.eval_size, config.eval_len, np.random.default_rng([config.seed, 104729])
-        )
-        self.target = oracle_outputs(model, self.xs)
-
-    def tv(self, net: MaskedLM) -> float:
-        """Mean ½‖Ĝ − G‖₁ over the held-out inputs (and positions, for a MemoryHMM)."""
-        was = net.training
-        net.eval()
-        tvs = input_tvs(net, self.model, self.xs, self.target)
-        net.train(was)
-        return float(tvs.mean())
 
 
 def _lr_factor(step: int, config: MLMConfig) -> float:

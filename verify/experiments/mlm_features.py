@@ -1,6 +1,7 @@
 """Downstream features of a frozen pretrained MLM (:mod:`verify.experiments.mlm`): the
 mask probe Ĝ(x) (head tuning's input), the per-position predictions Ĝ_i(x) (the attention
-head's input) and their total variation to the exact oracle (THEORY §2)."""
+head's input), their total variation to the exact oracle (THEORY §2), and the held-out
+inputs a pretraining's TV curve is measured on (:class:`OracleProbe`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from verify.core.models import HMM, MemoryHMM
 from verify.recovery.training import device_of
 
 if TYPE_CHECKING:
-    from verify.experiments.mlm import MaskedLM
+    from verify.experiments.mlm import MaskedLM, MLMConfig
 
 
 @torch.no_grad()
@@ -87,7 +88,31 @@ def position_distributions(
     return out
 
 
+class OracleProbe:
+    """Held-out inputs and their exact outputs, for the TV-to-oracle curve.
+
+    HMM: ``eval_size`` inputs of ``eval_len`` tokens and ``G(x)`` (mask probe);
+    MemoryHMM: the same inputs and ``G_i(x)`` (leave-one-out conditionals, (B, T, n)).
+    Drawn from ``default_rng([seed, 104729])``, disjoint in stream from training windows."""
+
+    def __init__(self, model: HMM | MemoryHMM, config: MLMConfig):
+        self.model = model
+        self.xs, _ = model.sample(
+            config.eval_size, config.eval_len, np.random.default_rng([config.seed, 104729])
+        )
+        self.target = oracle_outputs(model, self.xs)
+
+    def tv(self, net: MaskedLM) -> float:
+        """Mean ½‖Ĝ − G‖₁ over the held-out inputs (and positions, for a MemoryHMM)."""
+        was = net.training
+        net.eval()
+        tvs = input_tvs(net, self.model, self.xs, self.target)
+        net.train(was)
+        return float(tvs.mean())
+
+
 __all__ = [
+    "OracleProbe",
     "input_tvs",
     "oracle_outputs",
     "mask_distribution",

@@ -162,6 +162,11 @@ def _html(
         memory_mlm_config=None if preset.memory_mlm is None else repr(asdict(preset.memory_mlm)),
         conventions=conventions,
         side=side_by_side(all_rows) if len(conventions) > 1 else [],
+        other_shapes={
+            c: assess_shape([r for r in all_rows if r["convention"] == c])
+            for c in conventions
+            if c != preset.convention
+        },
         disagreement=disagreement_table(list(labels)),
         deviations=DEVIATIONS if "authors" in conventions else (),
         input_lens={c: preset.with_convention(c).input_lens() for c in conventions},

@@ -156,9 +156,9 @@ _SMOKE_MLM = _mlm(
 )  # fmt: skip
 # ~60k tokens/s per MLM with 1 thread, two MLMs at once on an idle 2-core CPU.
 # vanilla: 3500 steps × ~1900 tokens (24·80/L windows of L ∈ [6, 80]) ≈ 6.7M tokens,
-# ~110 s (6000 steps, ~190 s, for k > 12); memory: 2500 steps of [40, 80]-token
-# windows ≈ 4.8M tokens, ~80 s; k = 30 (d_ff_last 2048) ~330 s. 20 MLMs in 20.7 min + 65
-# panels in ~5.6 min measured with 2 workers (2026-12-04, idle 2-core VM).
+# ~110 s (6000 steps, ~140 s, for k > 12); memory: 2500 steps of [40, 80]-token
+# windows ≈ 4.8M tokens, ~75 s; k = 30 (7500 steps, d_ff_last 2048) ~230 s. 20 MLMs in
+# ~17 min + 65 panels in ~4 min measured with 2 workers (2026-12-04, idle 2-core VM).
 _SMALL_MLM = _mlm(
     80, d_model=64, n_layers=2, n_heads=4, d_ff=128, min_len=6, probe_share=0.85,
     steps=3500, batch_size=24, lr=3e-3, lr_floor=0.01, ema=0.998, checkpoint_every=500,
