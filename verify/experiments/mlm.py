@@ -255,9 +255,7 @@ class MaskedLM(torch.nn.Module):
         last = self.encoder.layers[-1]
         z = last.norm1(h)
         attn = last.self_attn(z[:, pos : pos + 1], z, z, need_weights=False)[0]
-        y = h[:, pos] + last.dropout1(attn[:, 0])
-        ff = last.linear2(last.dropout(last.activation(last.linear1(last.norm2(y)))))
-        return self.decoder(self.norm(y + last.dropout2(ff)))
+        return self._last_ff(h[:, pos] + last.dropout1(attn[:, 0]))
 
     def _last_masked(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits (N, n) at the N positions of ``mask`` (B, T) from the last layer's input
@@ -266,7 +264,13 @@ class MaskedLM(torch.nn.Module):
         ones; rows in ``mask.flatten()`` order."""
         last = self.encoder.layers[-1]
         z = last.norm1(h)
-        y = (h + last.dropout1(last.self_attn(z, z, z, need_weights=False)[0]))[mask]
+        attn = last.self_attn(z, z, z, need_weights=False)[0]
+        return self._last_ff((h + last.dropout1(attn))[mask])
+
+    def _last_ff(self, y: torch.Tensor) -> torch.Tensor:
+        """Logits (N, n) from the last layer's states after its attention, y (N, d): the
+        block's ``y + FF(norm2 y)``, then the final norm and the decoder."""
+        last = self.encoder.layers[-1]
         ff = last.linear2(last.dropout(last.activation(last.linear1(last.norm2(y)))))
         return self.decoder(self.norm(y + last.dropout2(ff)))
 

@@ -62,7 +62,7 @@ def input_tvs(
 def mask_probe_tv(net: MaskedLM, model: HMM | MemoryHMM, xs: ArrayLike) -> float:
     """Mean ``TV = ½‖Ĝ(x) − G(x)‖₁`` of the MLM's mask probe against the exact one (§2)."""
     hmm = model.as_hmm() if isinstance(model, MemoryHMM) else model
-    return mean_tv(mask_distribution(net, xs), mask_probe(hmm, xs))
+    return float(input_tvs(net, hmm, xs).mean())
 
 
 @torch.no_grad()
